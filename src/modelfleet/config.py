@@ -1,0 +1,202 @@
+"""workflows.yaml -> typed, validated fleet configuration.
+
+The file has a `defaults:` block that every entry under `workflows:` deep-merges
+over, so an entry only states what differs.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from modelfleet.errors import ConfigError
+from modelfleet.zoo import FAMILIES
+
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceConfig(_Strict):
+    """Where a workflow's monthly images come from."""
+
+    kind: Literal["sklearn_digits"]
+    start_month: str = Field(description="first month with data, YYYY-MM")
+    months: int = Field(ge=1, le=120, description="how many months of data exist")
+    test_fraction: float = Field(0.2, gt=0, lt=0.9, description="frozen test set share")
+    holdout_fraction: float = Field(0.2, gt=0, lt=0.9, description="per-month holdout share")
+
+    @field_validator("start_month")
+    @classmethod
+    def _month(cls, value: str) -> str:
+        if not _MONTH.match(value):
+            raise ValueError(f"expected YYYY-MM, got {value!r}")
+        return value
+
+
+class TrainParams(_Strict):
+    epochs: int = Field(8, ge=1, le=500)
+    batch_size: int = Field(32, ge=1, le=4096)
+    learning_rate: float = Field(1e-3, gt=0, lt=1)
+    seed: int = 42
+    window_months: int = Field(12, ge=1, description="months of data the model trains on")
+
+
+class GatePolicy(_Strict):
+    min_accuracy: float = Field(0.8, ge=0, le=1)
+    max_accuracy_drop: float = Field(0.02, ge=0, le=1)
+    min_test_samples: int = Field(50, ge=1)
+
+
+class Expectations(_Strict):
+    min_rows: int = Field(50, ge=1)
+    min_class_share: float = Field(0.0, ge=0, le=1)
+    max_class_share: float = Field(1.0, ge=0, le=1)
+    max_bytes: int = Field(1_000_000, ge=1)
+
+
+class Workflow(_Strict):
+    name: str
+    source: SourceConfig
+    classes: tuple[str, ...]
+    input_shape: tuple[int, int, int]
+    architecture: str
+    schedule: str = "@monthly"
+    params: TrainParams = TrainParams()
+    gate: GatePolicy = GatePolicy()
+    expectations: Expectations = Expectations()
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(f"must match {_NAME.pattern}, got {value!r}")
+        return value
+
+    @field_validator("architecture")
+    @classmethod
+    def _architecture(cls, value: str) -> str:
+        if value not in FAMILIES:
+            raise ValueError(f"{value!r} is not one of {', '.join(FAMILIES)}")
+        return value
+
+    @field_validator("classes")
+    @classmethod
+    def _classes(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if len(value) < 2:
+            raise ValueError(f"needs at least 2 classes, got {len(value)}")
+        if len(set(value)) != len(value):
+            raise ValueError("class names must be unique")
+        return value
+
+    @field_validator("input_shape")
+    @classmethod
+    def _shape(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
+        height, width, channels = value
+        if not (8 <= height <= 1024 and 8 <= width <= 1024) or channels not in (1, 3):
+            raise ValueError(
+                f"expected [height, width, 1 or 3] with sides 8..1024, got {list(value)}"
+            )
+        return value
+
+    @property
+    def dag_id(self) -> str:
+        return f"retrain__{self.name}"
+
+    def train_spec(self) -> TrainSpec:
+        return TrainSpec(
+            name=self.name,
+            architecture=self.architecture,
+            classes=self.classes,
+            input_shape=self.input_shape,
+            params=self.params,
+        )
+
+
+class TrainSpec(_Strict):
+    """What training needs, and all DVC tracks as params (`params.yaml` section)."""
+
+    name: str
+    architecture: str
+    classes: tuple[str, ...]
+    input_shape: tuple[int, int, int]
+    params: TrainParams
+
+    def as_params(self) -> dict[str, Any]:
+        return self.model_dump(mode="json", exclude={"name"})
+
+    @classmethod
+    def from_params(cls, name: str, section: dict[str, Any]) -> TrainSpec:
+        return cls(name=name, **section)
+
+
+class Fleet(_Strict):
+    workflows: dict[str, Workflow]
+
+    def get(self, name: str) -> Workflow:
+        try:
+            return self.workflows[name]
+        except KeyError:
+            raise ConfigError(
+                f"unknown workflow {name!r}; the fleet has {', '.join(self.workflows)}"
+            ) from None
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Return `base` with `override` merged in, recursing into nested dicts."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def parse_fleet(raw: Any, origin: str = "workflows.yaml") -> Fleet:
+    """Validate an already-parsed fleet document."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("workflows"), dict):
+        raise ConfigError(f"{origin}: expected a mapping with a 'workflows:' mapping")
+    unknown = set(raw) - {"defaults", "workflows"}
+    if unknown:
+        raise ConfigError(f"{origin}: unknown top-level keys {sorted(unknown)}")
+    defaults = raw.get("defaults") or {}
+    workflows: dict[str, Workflow] = {}
+    for name, entry in raw["workflows"].items():
+        if not isinstance(entry, dict):
+            raise ConfigError(f"{origin}: workflow {name!r}: expected a mapping")
+        try:
+            workflows[name] = Workflow(name=name, **deep_merge(defaults, entry))
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}"
+                for err in exc.errors()
+            )
+            raise ConfigError(f"{origin}: workflow {name!r}: {problems}") from None
+    if not workflows:
+        raise ConfigError(f"{origin}: no workflows declared")
+    return Fleet(workflows=workflows)
+
+
+def load_fleet(path: Path | None = None) -> Fleet:
+    """Load and validate the fleet file (default: settings' MODELFLEET_CONFIG)."""
+    if path is None:
+        from modelfleet.settings import get_settings
+
+        path = get_settings().config_file
+    try:
+        text = Path(path).read_text()
+    except OSError as exc:
+        raise ConfigError(f"cannot read fleet file {path}: {exc.strerror}") from None
+    try:
+        raw = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_fleet(raw, origin=str(path))

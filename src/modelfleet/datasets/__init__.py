@@ -1,0 +1,1 @@
+"""Data sources, manifests and monthly snapshots."""

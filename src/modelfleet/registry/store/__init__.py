@@ -1,0 +1,1 @@
+"""Small repositories over the lineage tables, one module per concept."""

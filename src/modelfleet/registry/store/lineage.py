@@ -1,0 +1,110 @@
+"""The lineage chain: prediction -> version -> training run -> dataset -> validation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from modelfleet.errors import NotFound
+from modelfleet.registry.store.predictions import find_predictions
+from modelfleet.registry.store.versions import get_version
+from modelfleet.registry.tables import (
+    DatasetVersionRow,
+    EvaluationRow,
+    GateDecisionRow,
+    TrainingRunRow,
+    ValidationRow,
+)
+
+
+def version_lineage(session: Session, workflow: str, version: str) -> dict[str, Any]:
+    """Everything that made `workflow@version`, as nested plain data."""
+    mv = get_version(session, workflow, version)
+    run = session.get(TrainingRunRow, mv.training_run_id)
+    assert run is not None  # FK
+    dataset = session.get(DatasetVersionRow, run.dataset_version_id)
+    assert dataset is not None  # FK
+    validation = session.execute(
+        sa.select(ValidationRow)
+        .where(ValidationRow.dataset_version_id == dataset.id)
+        .order_by(ValidationRow.id.desc())
+    ).scalar()
+    gate = session.execute(
+        sa.select(GateDecisionRow)
+        .where(GateDecisionRow.training_run_id == run.id)
+        .order_by(GateDecisionRow.id.desc())
+    ).scalar()
+    candidate_test = session.execute(
+        sa.select(EvaluationRow.metrics).where(
+            EvaluationRow.training_run_id == run.id,
+            EvaluationRow.role == "candidate",
+            EvaluationRow.split == "test",
+        )
+    ).scalar()
+    return {
+        "model_version": {
+            "workflow": workflow,
+            "version": mv.version,
+            "tag": mv.tag,
+            "artifact_sha256": mv.artifact_sha256,
+            "repo_commit": mv.repo_commit,
+            "created_at": mv.created_at.isoformat(),
+        },
+        "training_run": {
+            "id": run.id,
+            "dag_id": run.dag_id,
+            "run_id": run.run_id,
+            "code_sha": run.code_sha,
+            "architecture": run.architecture,
+            "params": run.params,
+            "fit_seconds": round(run.fit_seconds, 2),
+        },
+        "evaluation": _short_metrics(candidate_test),
+        "gate_decision": None if gate is None else {"passed": gate.passed, "checks": gate.checks},
+        "dataset_version": {
+            "id": dataset.id,
+            "month": dataset.month,
+            "months": dataset.months,
+            "train_dvc_md5": dataset.train_dvc_md5,
+            "train_manifest_sha256": dataset.train_manifest_sha256,
+            "n_train": dataset.n_train,
+            "n_test": dataset.n_test,
+        },
+        "validation": None
+        if validation is None
+        else {
+            "success": validation.success,
+            "gx_run_id": validation.gx_run_id,
+            "data_docs": validation.data_docs,
+            "statistics": validation.statistics,
+        },
+    }
+
+
+def prediction_lineage(session: Session, image_sha256: str) -> dict[str, Any]:
+    """The chain for the latest prediction made on an image."""
+    predictions = find_predictions(session, image_sha256)
+    if not predictions:
+        raise NotFound(f"no prediction for image sha256 {image_sha256}")
+    latest = predictions[-1]
+    return {
+        "prediction": {
+            "id": latest.id,
+            "image_sha256": latest.image_sha256,
+            "label": latest.label,
+            "score": round(latest.score, 4),
+            "source": latest.source,
+            "stored_path": latest.stored_path,
+            "at": latest.created_at.isoformat(),
+            "earlier_predictions": len(predictions) - 1,
+        },
+        **version_lineage(session, latest.workflow, latest.version),
+    }
+
+
+def _short_metrics(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
+    if metrics is None:
+        return None
+    return {k: metrics[k] for k in ("accuracy", "macro_f1", "n") if k in metrics}

@@ -1,0 +1,135 @@
+"""What a pipeline run writes before a version exists: dataset, validation,
+training run, evaluations and the gate decision."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from modelfleet.errors import NotFound
+from modelfleet.registry.entities import GateCheck, RunRef
+from modelfleet.registry.store.workflows import ensure_workflow
+from modelfleet.registry.tables import (
+    DatasetVersionRow,
+    EvaluationRow,
+    GateDecisionRow,
+    TrainingRunRow,
+    ValidationRow,
+)
+
+
+def add_dataset_version(
+    session: Session, *, workflow: str, month: str, run: RunRef, **fields: Any
+) -> int:
+    row = DatasetVersionRow(
+        workflow_id=ensure_workflow(session, workflow), month=month, **fields, **run.columns()
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def add_validation(
+    session: Session,
+    *,
+    dataset_version_id: int,
+    success: bool,
+    gx_run_id: str | None,
+    statistics: dict[str, Any],
+    results: list[dict[str, Any]],
+    data_docs: str | None,
+    run: RunRef,
+) -> int:
+    row = ValidationRow(
+        dataset_version_id=dataset_version_id,
+        success=success,
+        gx_run_id=gx_run_id,
+        statistics=statistics,
+        results=results,
+        data_docs=data_docs,
+        **run.columns(),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def add_training_run(
+    session: Session,
+    *,
+    workflow: str,
+    dataset_version_id: int,
+    architecture: str,
+    params: dict[str, Any],
+    artifact_sha256: str,
+    fit_seconds: float,
+    run: RunRef,
+) -> int:
+    row = TrainingRunRow(
+        workflow_id=ensure_workflow(session, workflow),
+        dataset_version_id=dataset_version_id,
+        architecture=architecture,
+        params=params,
+        artifact_sha256=artifact_sha256,
+        fit_seconds=fit_seconds,
+        **run.columns(),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def get_training_run(session: Session, training_run_id: int) -> TrainingRunRow:
+    row = session.get(TrainingRunRow, training_run_id)
+    if row is None:
+        raise NotFound(f"no training run with id {training_run_id}")
+    return row
+
+
+def add_evaluation(
+    session: Session,
+    *,
+    training_run_id: int,
+    role: str,
+    split: str,
+    metrics: dict[str, Any],
+    model_version_id: int | None,
+    run: RunRef,
+) -> int:
+    row = EvaluationRow(
+        training_run_id=training_run_id,
+        role=role,
+        split=split,
+        metrics=metrics,
+        model_version_id=model_version_id,
+        **run.columns(),
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def evaluations(session: Session, training_run_id: int) -> list[EvaluationRow]:
+    return list(
+        session.execute(
+            sa.select(EvaluationRow)
+            .where(EvaluationRow.training_run_id == training_run_id)
+            .order_by(EvaluationRow.id)
+        ).scalars()
+    )
+
+
+def add_gate_decision(
+    session: Session, *, training_run_id: int, passed: bool, checks: list[GateCheck], run: RunRef
+) -> int:
+    row = GateDecisionRow(
+        training_run_id=training_run_id,
+        passed=passed,
+        checks=[check.as_dict() for check in checks],
+        **run.columns(),
+    )
+    session.add(row)
+    session.flush()
+    return row.id

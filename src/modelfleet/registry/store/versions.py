@@ -1,0 +1,173 @@
+"""Model versions and aliases (production, ...). Alias moves append alias_event."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from modelfleet.errors import NotFound
+from modelfleet.registry.entities import AliasEvent, ModelVersion, RunRef
+from modelfleet.registry.store.workflows import ensure_workflow
+from modelfleet.registry.tables import AliasEventRow, AliasRow, ModelVersionRow, WorkflowRow
+
+PRODUCTION = "production"
+# Postgres NOTIFY channel the endpoint listens on; payload "<workflow>".
+ALIAS_CHANNEL = "modelfleet_alias"
+
+
+def _entity(row: ModelVersionRow, workflow: str) -> ModelVersion:
+    return ModelVersion(
+        id=row.id,
+        workflow=workflow,
+        version=row.version,
+        version_int=row.version_int,
+        tag=row.tag,
+        artifact_sha256=row.artifact_sha256,
+        repo_commit=row.repo_commit,
+        training_run_id=row.training_run_id,
+        dag_id=row.dag_id,
+        run_id=row.run_id,
+        created_at=row.created_at,
+    )
+
+
+def _select_versions():  # type: ignore[no-untyped-def]
+    return sa.select(ModelVersionRow, WorkflowRow.name).join(
+        WorkflowRow, WorkflowRow.id == ModelVersionRow.workflow_id
+    )
+
+
+def add_version(
+    session: Session,
+    *,
+    workflow: str,
+    version: str,
+    version_int: int,
+    tag: str,
+    training_run_id: int,
+    artifact_sha256: str,
+    repo_commit: str,
+    run: RunRef,
+) -> ModelVersion:
+    row = ModelVersionRow(
+        workflow_id=ensure_workflow(session, workflow),
+        version=version,
+        version_int=version_int,
+        tag=tag,
+        training_run_id=training_run_id,
+        artifact_sha256=artifact_sha256,
+        repo_commit=repo_commit,
+        **run.columns(),
+    )
+    session.add(row)
+    session.flush()
+    return _entity(row, workflow)
+
+
+def list_versions(session: Session, workflow: str) -> list[ModelVersion]:
+    rows = session.execute(
+        _select_versions().where(WorkflowRow.name == workflow).order_by(ModelVersionRow.version_int)
+    ).all()
+    return [_entity(row, name) for row, name in rows]
+
+
+def get_version(session: Session, workflow: str, version: str) -> ModelVersion:
+    found = session.execute(
+        _select_versions().where(WorkflowRow.name == workflow, ModelVersionRow.version == version)
+    ).first()
+    if found is None:
+        raise NotFound(f"workflow {workflow!r} has no version {version}")
+    return _entity(*found)
+
+
+def get_version_by_id(session: Session, version_id: int) -> ModelVersion:
+    found = session.execute(_select_versions().where(ModelVersionRow.id == version_id)).first()
+    if found is None:
+        raise NotFound(f"no model version with id {version_id}")
+    return _entity(*found)
+
+
+def resolve_alias(session: Session, workflow: str, alias: str = PRODUCTION) -> ModelVersion | None:
+    found = session.execute(
+        _select_versions()
+        .join(AliasRow, AliasRow.model_version_id == ModelVersionRow.id)
+        .where(WorkflowRow.name == workflow, AliasRow.name == alias)
+    ).first()
+    return None if found is None else _entity(*found)
+
+
+def all_aliases(session: Session, alias: str = PRODUCTION) -> dict[str, ModelVersion]:
+    """Every workflow's version under `alias` (the endpoint's view of the world)."""
+    rows = session.execute(
+        _select_versions()
+        .join(AliasRow, AliasRow.model_version_id == ModelVersionRow.id)
+        .where(AliasRow.name == alias)
+    ).all()
+    return {name: _entity(row, name) for row, name in rows}
+
+
+def move_alias(
+    session: Session,
+    *,
+    workflow: str,
+    version: str,
+    actor: str,
+    reason: str,
+    run: RunRef = RunRef(),
+    alias: str = PRODUCTION,
+) -> ModelVersion | None:
+    """Point `alias` at `version`, append the event and notify listeners.
+
+    Runs inside the caller's transaction, so the move and its history commit
+    together. Returns the version the alias pointed at before (or None).
+    """
+    if not reason.strip():
+        raise ValueError("moving an alias needs a reason")
+    target = get_version(session, workflow, version)
+    current = session.execute(
+        sa.select(AliasRow)
+        .where(AliasRow.workflow_id == ensure_workflow(session, workflow), AliasRow.name == alias)
+        .with_for_update()
+    ).scalar()
+    previous = None if current is None else get_version_by_id(session, current.model_version_id)
+    if current is None:
+        session.add(
+            AliasRow(
+                workflow_id=ensure_workflow(session, workflow),
+                name=alias,
+                model_version_id=target.id,
+            )
+        )
+    else:
+        current.model_version_id = target.id
+        current.updated_at = sa.func.now()
+    session.add(
+        AliasEventRow(
+            workflow_id=ensure_workflow(session, workflow),
+            alias=alias,
+            from_version_id=None if previous is None else previous.id,
+            to_version_id=target.id,
+            actor=actor,
+            reason=reason,
+            **run.columns(),
+        )
+    )
+    session.execute(sa.select(sa.func.pg_notify(ALIAS_CHANNEL, workflow)))
+    return previous
+
+
+def alias_history(session: Session, workflow: str, alias: str = PRODUCTION) -> list[AliasEvent]:
+    from_v = sa.orm.aliased(ModelVersionRow)
+    to_v = sa.orm.aliased(ModelVersionRow)
+    rows = session.execute(
+        sa.select(AliasEventRow, from_v.version, to_v.version)
+        .join(WorkflowRow, WorkflowRow.id == AliasEventRow.workflow_id)
+        .outerjoin(from_v, from_v.id == AliasEventRow.from_version_id)
+        .join(to_v, to_v.id == AliasEventRow.to_version_id)
+        .where(WorkflowRow.name == workflow, AliasEventRow.alias == alias)
+        .order_by(AliasEventRow.id)
+    ).all()
+    return [
+        AliasEvent(workflow, alias, old, new, ev.actor, ev.reason, ev.run_id, ev.at)
+        for ev, old, new in rows
+    ]

@@ -1,0 +1,177 @@
+"""SQLAlchemy tables. The Alembic migrations in `migrations/versions` own the schema.
+
+Rows written by a pipeline run carry `dag_id`, `run_id` and `code_sha` (the
+modelfleet checkout's git commit), so every row leads back to its Airflow run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
+
+
+class RunLink:
+    """Columns that tie a row to the Airflow run and code that wrote it."""
+
+    dag_id: Mapped[str | None] = mapped_column(String(250))
+    run_id: Mapped[str | None] = mapped_column(String(250))
+    code_sha: Mapped[str | None] = mapped_column(String(64))
+
+
+class WorkflowRow(Base):
+    __tablename__ = "workflow"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class DatasetVersionRow(RunLink, Base):
+    __tablename__ = "dataset_version"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    month: Mapped[str] = mapped_column(String(7))
+    train_manifest_sha256: Mapped[str] = mapped_column(String(64))
+    holdout_manifest_sha256: Mapped[str] = mapped_column(String(64))
+    test_manifest_sha256: Mapped[str] = mapped_column(String(64))
+    train_dvc_md5: Mapped[str | None] = mapped_column(String(64))
+    n_train: Mapped[int] = mapped_column(Integer)
+    n_holdout: Mapped[int] = mapped_column(Integer)
+    n_test: Mapped[int] = mapped_column(Integer)
+    months: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ValidationRow(RunLink, Base):
+    __tablename__ = "validation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_version.id"), index=True)
+    success: Mapped[bool] = mapped_column(Boolean)
+    gx_run_id: Mapped[str | None] = mapped_column(String(250))
+    statistics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    results: Mapped[list[Any]] = mapped_column(JSON)
+    data_docs: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class TrainingRunRow(RunLink, Base):
+    __tablename__ = "training_run"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_version.id"))
+    architecture: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON)
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    fit_seconds: Mapped[float] = mapped_column(Float)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ModelVersionRow(RunLink, Base):
+    __tablename__ = "model_version"
+    __table_args__ = (UniqueConstraint("workflow_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    version: Mapped[str] = mapped_column(String(32))
+    version_int: Mapped[int] = mapped_column(BigInteger)
+    tag: Mapped[str] = mapped_column(String(128))
+    training_run_id: Mapped[int] = mapped_column(ForeignKey("training_run.id"), unique=True)
+    artifact_sha256: Mapped[str] = mapped_column(String(64))
+    repo_commit: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class EvaluationRow(RunLink, Base):
+    """Metrics of one model (candidate or production) on one split, in one run."""
+
+    __tablename__ = "evaluation"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    training_run_id: Mapped[int] = mapped_column(ForeignKey("training_run.id"), index=True)
+    role: Mapped[str] = mapped_column(String(16))  # candidate | production
+    model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
+    split: Mapped[str] = mapped_column(String(16))
+    metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class GateDecisionRow(RunLink, Base):
+    __tablename__ = "gate_decision"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    training_run_id: Mapped[int] = mapped_column(ForeignKey("training_run.id"), index=True)
+    passed: Mapped[bool] = mapped_column(Boolean)
+    checks: Mapped[list[Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AliasRow(Base):
+    """Current position of an alias (e.g. production); history is in alias_event."""
+
+    __tablename__ = "alias"
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class AliasEventRow(RunLink, Base):
+    """Append-only: every move of every alias."""
+
+    __tablename__ = "alias_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    alias: Mapped[str] = mapped_column(String(32))
+    from_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
+    to_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class PredictionRow(Base):
+    __tablename__ = "prediction"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"), index=True)
+    image_sha256: Mapped[str] = mapped_column(String(64), index=True)
+    label: Mapped[str] = mapped_column(String(128))
+    score: Mapped[float] = mapped_column(Float)
+    scores: Mapped[dict[str, Any]] = mapped_column(JSON)
+    source: Mapped[str] = mapped_column(Text)
+    stored_path: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class IngestFileRow(Base):
+    """State of one landed file: received -> stored, or -> quarantined | duplicate."""
+
+    __tablename__ = "ingest_file"
+    __table_args__ = (UniqueConstraint("workflow_id", "sha256"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    original_name: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    final_path: Mapped[str | None] = mapped_column(Text)
+    prediction_id: Mapped[int | None] = mapped_column(ForeignKey("prediction.id"))
+    duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

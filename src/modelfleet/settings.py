@@ -1,0 +1,84 @@
+"""Where things live. Every run-time path and address comes from here.
+
+Environment variables (all optional):
+    MODELFLEET_HOME          run-time state, default ./var in the checkout
+    MODELFLEET_CONFIG        the fleet file, default <checkout>/workflows.yaml
+    MODELFLEET_DATABASE_URL  lineage DB; unset means the embedded Postgres
+    MODELFLEET_ENDPOINT_URL  the prediction endpoint, default http://127.0.0.1:8501
+    MODELFLEET_AIRFLOW_PORT  Airflow api-server port, default 8080
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+CHECKOUT = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path
+    config_file: Path
+    endpoint_url: str
+    airflow_port: int
+
+    @property
+    def repo(self) -> Path:
+        """The git + DVC model repository."""
+        return self.home / "repo"
+
+    @property
+    def dvc_remote(self) -> Path:
+        return self.home / "dvc-remote"
+
+    @property
+    def serving_root(self) -> Path:
+        """Exported SavedModels in TF Serving layout: <root>/<wf>/<int version>/."""
+        return self.home / "serving"
+
+    @property
+    def landing(self) -> Path:
+        return self.home / "landing"
+
+    @property
+    def lake(self) -> Path:
+        return self.home / "lake"
+
+    @property
+    def quarantine(self) -> Path:
+        return self.home / "quarantine"
+
+    @property
+    def pgdata(self) -> Path:
+        return self.home / "pg"
+
+    @property
+    def run_dir(self) -> Path:
+        """Pid files and logs of the processes `modelfleet up` starts."""
+        return self.home / "run"
+
+    @property
+    def airflow_home(self) -> Path:
+        return self.home / "airflow"
+
+    @property
+    def gx_root(self) -> Path:
+        """Great Expectations file context (suites, results, Data Docs)."""
+        return self.home / "gx"
+
+    @property
+    def airflow_url(self) -> str:
+        return f"http://127.0.0.1:{self.airflow_port}"
+
+
+def get_settings() -> Settings:
+    """Read settings from the environment (cheap; call it where needed)."""
+    home = Path(os.environ.get("MODELFLEET_HOME", CHECKOUT / "var")).resolve()
+    return Settings(
+        home=home,
+        config_file=Path(os.environ.get("MODELFLEET_CONFIG", CHECKOUT / "workflows.yaml")),
+        endpoint_url=os.environ.get("MODELFLEET_ENDPOINT_URL", "http://127.0.0.1:8501").rstrip("/"),
+        airflow_port=int(os.environ.get("MODELFLEET_AIRFLOW_PORT", "8080")),
+    )

@@ -1,0 +1,28 @@
+"""Load a data split (manifest + image files) into arrays."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from modelfleet.config import TrainSpec
+from modelfleet.datasets.manifest import read_manifest
+from modelfleet.errors import DataError
+from modelfleet.imaging import decode, to_model_input
+
+
+def load_split(root: Path, spec: TrainSpec) -> tuple[np.ndarray, np.ndarray]:
+    """Images as float32 [n, h, w, c] in [0, 1] and labels as class indices."""
+    index = {name: i for i, name in enumerate(spec.classes)}
+    rows = [row for row in read_manifest(root) if row.decoded]
+    if not rows:
+        raise DataError(f"{root}: no decodable images")
+    unknown = sorted({row.label for row in rows} - set(index))
+    if unknown:
+        raise DataError(f"{root}: labels {unknown} are not classes of {spec.name!r}")
+    x = np.stack(
+        [to_model_input(decode((root / row.path).read_bytes()), spec.input_shape) for row in rows]
+    )
+    y = np.array([index[row.label] for row in rows], dtype=np.int64)
+    return x, y

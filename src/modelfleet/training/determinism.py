@@ -1,0 +1,15 @@
+"""Seeds and op determinism: the same inputs give bit-identical weights."""
+
+from __future__ import annotations
+
+import os
+
+
+def make_deterministic(seed: int) -> None:
+    os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    import keras
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(seed)
+    tf.config.experimental.enable_op_determinism()

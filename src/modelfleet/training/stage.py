@@ -1,0 +1,63 @@
+"""Entry point of the DVC stages: `python -m modelfleet.training.stage <step> <workflow>`.
+
+Runs inside the model repository (DVC's working directory) and reads the
+workflow's section of `params.yaml`, so a checkout of any tag reproduces it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from modelfleet.config import TrainSpec
+from modelfleet.errors import ModelfleetError
+
+
+def read_spec(repo: Path, workflow: str) -> TrainSpec:
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    if workflow not in params:
+        raise ModelfleetError(f"params.yaml has no section for workflow {workflow!r}")
+    return TrainSpec.from_params(workflow, params[workflow])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m modelfleet.training.stage")
+    parser.add_argument("step", choices=["train", "evaluate", "score", "export"])
+    parser.add_argument("workflow")
+    parser.add_argument("--repo", type=Path, default=Path.cwd())
+    parser.add_argument("--model", type=Path, help="score: a SavedModel directory")
+    parser.add_argument("--version", help="export: the semver, e.g. v1.2.0")
+    parser.add_argument("--serving-root", type=Path, help="export: TF Serving model base")
+    args = parser.parse_args(argv)
+    try:
+        spec = read_spec(args.repo, args.workflow)
+        if args.step == "train":
+            from modelfleet.training.train import train
+
+            result = train(spec, args.repo)
+        elif args.step == "evaluate":
+            from modelfleet.training.evaluate import evaluate_candidate
+
+            result = evaluate_candidate(spec, args.repo)
+        elif args.step == "score":
+            from modelfleet.training.evaluate import score_saved_model
+
+            result = score_saved_model(spec, args.repo, args.model)
+        else:
+            from modelfleet.training.export import export
+
+            result = {"path": str(export(spec, args.repo, args.version, args.serving_root))}
+    except ModelfleetError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # The last stdout line is the machine-readable result for the caller.
+    print(json.dumps(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

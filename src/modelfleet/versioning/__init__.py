@@ -1,0 +1,1 @@
+"""Model repository (git + DVC + GTO): naming, commands, registration."""

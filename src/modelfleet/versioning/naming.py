@@ -1,0 +1,103 @@
+"""Every name a version has, each with its inverse.
+
+    semver  "v1.2.0"            <-> Version(1, 2, 0)
+    tag     "digits@v1.2.0"     <-> ("digits", Version(1, 2, 0))
+    int     1_002_000           <-> Version(1, 2, 0)   (TF Serving wants integer versions)
+    serving <root>/digits/1002000/ <-> ("digits", 1002000)
+
+Repository-relative paths of data and model files live here too, so that DVC
+stages, training and registration agree on them.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from modelfleet.errors import VersioningError
+
+_SEMVER = re.compile(r"^v(\d+)\.(\d+)\.(\d+)$")
+_PART_LIMIT = 1000  # minor and patch must stay below this to fit the int encoding
+
+
+@dataclass(frozen=True, order=True)
+class Version:
+    major: int
+    minor: int
+    patch: int
+
+    def __str__(self) -> str:
+        return f"v{self.major}.{self.minor}.{self.patch}"
+
+    @classmethod
+    def parse(cls, text: str) -> Version:
+        match = _SEMVER.match(text)
+        if not match:
+            raise VersioningError(f"version {text!r} is not of the form vMAJOR.MINOR.PATCH")
+        return cls(*(int(part) for part in match.groups()))
+
+    def bump_minor(self) -> Version:
+        return Version(self.major, self.minor + 1, 0)
+
+    def as_int(self) -> int:
+        if self.minor >= _PART_LIMIT or self.patch >= _PART_LIMIT:
+            raise VersioningError(f"{self}: minor and patch must be below {_PART_LIMIT}")
+        return self.major * _PART_LIMIT**2 + self.minor * _PART_LIMIT + self.patch
+
+    @classmethod
+    def from_int(cls, number: int) -> Version:
+        if number <= 0:
+            raise VersioningError(f"serving version must be positive, got {number}")
+        major, rest = divmod(number, _PART_LIMIT**2)
+        minor, patch = divmod(rest, _PART_LIMIT)
+        return cls(major, minor, patch)
+
+
+FIRST_VERSION = Version(1, 0, 0)
+
+
+def tag_name(workflow: str, version: Version) -> str:
+    return f"{workflow}@{version}"
+
+
+def parse_tag(tag: str) -> tuple[str, Version]:
+    workflow, sep, version = tag.partition("@")
+    if not sep or not workflow:
+        raise VersioningError(f"tag {tag!r} is not of the form <workflow>@vX.Y.Z")
+    return workflow, Version.parse(version)
+
+
+def serving_dir(root: Path, workflow: str, version: Version) -> Path:
+    return root / workflow / str(version.as_int())
+
+
+def parse_serving_dir(path: Path) -> tuple[str, Version]:
+    return path.parent.name, Version.from_int(int(path.name))
+
+
+# Repository-relative paths (strings, as dvc.yaml and git see them).
+DATA_SPLITS = ("train", "holdout", "test")
+
+
+def data_dir(workflow: str, split: str) -> str:
+    if split not in DATA_SPLITS:
+        raise VersioningError(f"split {split!r} is not one of {', '.join(DATA_SPLITS)}")
+    return f"data/{workflow}/{split}"
+
+
+def model_dir(workflow: str) -> str:
+    return f"models/{workflow}"
+
+
+def model_file(workflow: str) -> str:
+    """The model artifact whose sha256 identifies a version."""
+    return f"{model_dir(workflow)}/model.keras"
+
+
+def metrics_file(workflow: str) -> str:
+    return f"{model_dir(workflow)}/metrics.json"
+
+
+def history_file(workflow: str) -> str:
+    return f"{model_dir(workflow)}/history.json"
