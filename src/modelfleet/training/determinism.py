@@ -7,6 +7,7 @@ import os
 
 def make_deterministic(seed: int) -> None:
     os.environ.setdefault("TF_DETERMINISTIC_OPS", "1")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
     import keras
     import tensorflow as tf

@@ -11,7 +11,8 @@ import numpy as np
 from modelfleet.config import TrainSpec
 from modelfleet.training.data import load_split
 from modelfleet.training.metrics import classification_metrics
-from modelfleet.versioning.naming import data_dir, metrics_file, model_file
+from modelfleet.training.train import load_trained
+from modelfleet.versioning.naming import data_dir, metrics_file
 
 SPLITS = ("test", "holdout")
 _BATCH = 256
@@ -19,9 +20,7 @@ _BATCH = 256
 
 def evaluate_candidate(spec: TrainSpec, repo: Path) -> dict[str, Any]:
     """DVC stage `evaluate@<wf>`: metrics of the trained model, written to metrics.json."""
-    import keras
-
-    model = keras.saving.load_model(repo / model_file(spec.name), compile=False)
+    model = load_trained(spec, repo)
     metrics = _score(lambda x: np.asarray(model(x, training=False)), spec, repo)
     (repo / metrics_file(spec.name)).write_text(json.dumps(metrics, indent=1))
     return metrics

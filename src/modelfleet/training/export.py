@@ -10,7 +10,8 @@ from pathlib import Path
 
 from modelfleet.config import TrainSpec
 from modelfleet.errors import VersioningError
-from modelfleet.versioning.naming import Version, model_file, serving_dir
+from modelfleet.training.train import load_trained
+from modelfleet.versioning.naming import Version, serving_dir
 
 # Written beside saved_model.pb; TF Serving ignores it, our endpoint reads it.
 SIGNATURE_FILE = "modelfleet.json"
@@ -22,8 +23,6 @@ def export(spec: TrainSpec, repo: Path, version: str, serving_root: Path) -> Pat
     The SavedModel is written to a temporary sibling and renamed into place, so
     a reader never sees half a model.
     """
-    import keras
-
     semver = Version.parse(version)
     final = serving_dir(serving_root, spec.name, semver)
     if final.exists():
@@ -31,7 +30,7 @@ def export(spec: TrainSpec, repo: Path, version: str, serving_root: Path) -> Pat
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:
-        model = keras.saving.load_model(repo / model_file(spec.name), compile=False)
+        model = load_trained(spec, repo)
         model.export(str(tmp / "model"), format="tf_saved_model", verbose=False)
         for item in (tmp / "model").iterdir():
             item.rename(tmp / item.name)

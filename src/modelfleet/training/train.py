@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from modelfleet.config import TrainSpec
 from modelfleet.datasets.manifest import sha256_file
 from modelfleet.training.data import load_split
 from modelfleet.training.determinism import make_deterministic
 from modelfleet.versioning.naming import data_dir, history_file, model_file
+
+if TYPE_CHECKING:
+    import keras
 
 
 def train(spec: TrainSpec, repo: Path) -> dict[str, Any]:
@@ -35,9 +38,18 @@ def train(spec: TrainSpec, repo: Path) -> dict[str, Any]:
     fit_seconds = time.perf_counter() - started
     out = repo / model_file(spec.name)
     out.parent.mkdir(parents=True, exist_ok=True)
-    model.save(out)
+    model.save_weights(out)
     curves = {k: [round(float(v), 6) for v in vals] for k, vals in history.history.items()}
     (repo / history_file(spec.name)).write_text(
         json.dumps({"fit_seconds": round(fit_seconds, 3), "n_train": len(y), **curves}, indent=1)
     )
     return {"artifact_sha256": sha256_file(out), "fit_seconds": fit_seconds, "n_train": len(y)}
+
+
+def load_trained(spec: TrainSpec, repo: Path) -> keras.Model:
+    """Rebuild the architecture from the spec and load the trained weights."""
+    from modelfleet import zoo
+
+    model = zoo.build(spec.architecture, spec.input_shape, len(spec.classes))
+    model.load_weights(repo / model_file(spec.name))
+    return model

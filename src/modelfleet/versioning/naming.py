@@ -91,8 +91,12 @@ def model_dir(workflow: str) -> str:
 
 
 def model_file(workflow: str) -> str:
-    """The model artifact whose sha256 identifies a version."""
-    return f"{model_dir(workflow)}/model.keras"
+    """The model artifact whose sha256 identifies a version.
+
+    Weights only: HDF5 weights are byte-identical for identical training, while a
+    `.keras` zip embeds save times. The architecture comes from params (zoo).
+    """
+    return f"{model_dir(workflow)}/model.weights.h5"
 
 
 def metrics_file(workflow: str) -> str:

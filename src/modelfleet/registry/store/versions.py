@@ -13,6 +13,7 @@ from modelfleet.registry.tables import AliasEventRow, AliasRow, ModelVersionRow,
 PRODUCTION = "production"
 # Postgres NOTIFY channel the endpoint listens on; payload "<workflow>".
 ALIAS_CHANNEL = "modelfleet_alias"
+NO_RUN = RunRef()
 
 
 def _entity(row: ModelVersionRow, workflow: str) -> ModelVersion:
@@ -113,7 +114,7 @@ def move_alias(
     version: str,
     actor: str,
     reason: str,
-    run: RunRef = RunRef(),
+    run: RunRef = NO_RUN,
     alias: str = PRODUCTION,
 ) -> ModelVersion | None:
     """Point `alias` at `version`, append the event and notify listeners.

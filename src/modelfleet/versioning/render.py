@@ -1,0 +1,61 @@
+"""Render the DVC files of the model repository from the fleet config.
+
+`params.yaml` holds each workflow's training spec (what DVC tracks as params);
+`dvc.yaml` has foreach stages over the workflow list and one `artifacts:` entry
+per workflow for the DVC/GTO model registry. The checkout keeps rendered copies,
+and a test keeps them in sync with workflows.yaml.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from modelfleet.config import Fleet
+
+_HEADER = "# Rendered from workflows.yaml by `modelfleet render`; do not edit.\n"
+
+
+def render_params(fleet: Fleet) -> str:
+    params: dict[str, Any] = {"workflows": sorted(fleet.workflows)}
+    for name in sorted(fleet.workflows):
+        params[name] = fleet.workflows[name].train_spec().as_params()
+    return _HEADER + yaml.safe_dump(params, sort_keys=False)
+
+
+def render_dvc_yaml(fleet: Fleet) -> str:
+    stages = {
+        "train": {
+            "foreach": "${workflows}",
+            "do": {
+                "cmd": "python -m modelfleet.training.stage train ${item}",
+                "deps": ["data/${item}/train"],
+                "params": ["${item}"],
+                "outs": ["models/${item}/model.weights.h5"],
+                "metrics": [{"models/${item}/history.json": {"cache": False}}],
+            },
+        },
+        "evaluate": {
+            "foreach": "${workflows}",
+            "do": {
+                "cmd": "python -m modelfleet.training.stage evaluate ${item}",
+                "deps": [
+                    "models/${item}/model.weights.h5",
+                    "data/${item}/test",
+                    "data/${item}/holdout",
+                ],
+                "params": ["${item}.classes", "${item}.input_shape"],
+                "metrics": [{"models/${item}/metrics.json": {"cache": False}}],
+            },
+        },
+    }
+    artifacts = {
+        name: {
+            "path": f"models/{name}/model.weights.h5",
+            "type": "model",
+            "desc": f"{name} classifier",
+        }
+        for name in sorted(fleet.workflows)
+    }
+    return _HEADER + yaml.safe_dump({"stages": stages, "artifacts": artifacts}, sort_keys=False)

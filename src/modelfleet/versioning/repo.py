@@ -1,0 +1,129 @@
+"""The model repository: a git + DVC repo with GTO tags and a local DVC remote."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import yaml
+
+from modelfleet.config import Fleet
+from modelfleet.errors import VersioningError
+from modelfleet.versioning.commands import CommandResult, run
+from modelfleet.versioning.naming import Version, data_dir, tag_name
+from modelfleet.versioning.render import render_dvc_yaml, render_params
+
+_GITIGNORE = "/data/**/\n__pycache__/\n"
+
+
+class ModelRepo:
+    def __init__(self, path: Path, remote: Path) -> None:
+        self.path = path
+        self.remote = remote
+
+    # -- set-up ------------------------------------------------------------
+    def exists(self) -> bool:
+        return (self.path / ".dvc").is_dir() and (self.path / ".git").is_dir()
+
+    def init(self, fleet: Fleet) -> None:
+        """Create the repo (idempotent): git, dvc, the local remote, rendered files."""
+        if self.exists():
+            return
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.remote.mkdir(parents=True, exist_ok=True)
+        self._git("init", "-q", "-b", "main")
+        self._dvc("init", "-q")
+        self._dvc("config", "core.analytics", "false")
+        self._dvc("remote", "add", "-d", "-f", "local", str(self.remote))
+        self.write_rendered(fleet)
+        self._git("add", "-A")
+        self._git("commit", "-q", "-m", "Initialise modelfleet model repository")
+
+    def write_rendered(self, fleet: Fleet) -> None:
+        (self.path / "params.yaml").write_text(render_params(fleet))
+        (self.path / "dvc.yaml").write_text(render_dvc_yaml(fleet))
+
+    # -- data and stages -----------------------------------------------------
+    def add_data(self, workflow: str, splits: tuple[str, ...]) -> dict[str, str]:
+        """`dvc add` the split folders; return each one's DVC md5."""
+        paths = [data_dir(workflow, split) for split in splits]
+        self._dvc("add", "-q", *paths)
+        return {
+            split: self.dvc_md5(f"{path}.dvc") for split, path in zip(splits, paths, strict=True)
+        }
+
+    def dvc_md5(self, dvc_file: str) -> str:
+        meta = yaml.safe_load((self.path / dvc_file).read_text())
+        return meta["outs"][0]["md5"]
+
+    def repro(self, stage: str) -> CommandResult:
+        """`dvc repro <stage>`, streaming its output."""
+        return run(["dvc", "repro", stage], self.path, stream=True).check()
+
+    def read_json(self, relpath: str) -> dict:
+        return json.loads((self.path / relpath).read_text())
+
+    # -- registration -------------------------------------------------------
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """Serialise commit-and-tag across processes sharing this repo."""
+        lock = self.path / ".git" / "modelfleet.lock"
+        with lock.open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def commit_and_tag(self, workflow: str, version: Version, message: str) -> str:
+        """Commit the workflow's DVC state and create the GTO tag. Returns the commit sha."""
+        paths = ["dvc.yaml", "params.yaml", "dvc.lock", f"data/{workflow}"]
+        self._git("add", "--", *[p for p in paths if (self.path / p).exists()])
+        self._git("commit", "-q", "--allow-empty", "-m", message)
+        commit = self.head()
+        self._gto("register", workflow, "--version", str(version), "--message", message)
+        return commit
+
+    def push(self) -> None:
+        self._dvc("push", "-q")
+
+    def assign(self, workflow: str, version: Version, stage: str) -> None:
+        self._gto("assign", workflow, "--version", str(version), "--stage", stage)
+
+    def tags(self, workflow: str) -> list[str]:
+        out = self._git("tag", "--list", f"{workflow}@v*").stdout
+        return sorted(out.split())
+
+    def head(self) -> str:
+        return self._git("rev-parse", "HEAD").stdout.strip()
+
+    def tag_commit(self, workflow: str, version: Version) -> str:
+        return self._git("rev-list", "-n", "1", tag_name(workflow, version)).stdout.strip()
+
+    def gto_show(self) -> list[dict]:
+        """`gto show --json`: one entry per artifact with its versions and stages."""
+        result = self._gto("show", "--json")
+        return json.loads(result.stdout)
+
+    # -- helpers ------------------------------------------------------------
+    def _git(self, *args: str) -> CommandResult:
+        return run(["git", *args], self.path).check()
+
+    def _dvc(self, *args: str) -> CommandResult:
+        return run(["dvc", *args], self.path).check()
+
+    def _gto(self, *args: str) -> CommandResult:
+        return run(["gto", *args, "--repo", str(self.path)], self.path).check()
+
+
+def open_repo() -> ModelRepo:
+    from modelfleet.settings import get_settings
+
+    settings = get_settings()
+    repo = ModelRepo(settings.repo, settings.dvc_remote)
+    if not repo.exists():
+        raise VersioningError(f"no model repository at {repo.path}; run `modelfleet up` first")
+    return repo
