@@ -3,6 +3,7 @@
 ModelfleetError
 ├── ConfigError            workflows.yaml is wrong (names the workflow and field)
 ├── DataError              a dataset or file is unusable
+│   └── NoDataForMonth     the source has nothing for the requested month
 ├── RegistryError          lineage/registry store problems
 │   └── NotFound           a workflow, version, alias or prediction does not exist
 ├── VersioningError        a git/dvc/gto command failed
@@ -26,6 +27,10 @@ class ConfigError(ModelfleetError):
 
 
 class DataError(ModelfleetError):
+    pass
+
+
+class NoDataForMonth(DataError):
     pass
 
 

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from modelfleet.config import Workflow
-from modelfleet.errors import DataError
+from modelfleet.errors import NoDataForMonth
 from modelfleet.months import month_index
 
 
@@ -55,7 +55,7 @@ class DigitsSource:
         index = month_index(month, self.workflow.source.start_month)
         if not 0 <= index < len(self._batches):
             last = len(self._batches) - 1
-            raise DataError(
+            raise NoDataForMonth(
                 f"workflow {self.workflow.name!r}: no data for month {month}; "
                 f"the source covers {self.workflow.source.start_month} plus {last} months"
             )

@@ -39,7 +39,9 @@ def build_expectations(workflow: Workflow, test_sha256: list[str]) -> list[Any]:
     return [
         gxe.ExpectTableRowCountToBeBetween(min_value=rules.min_rows),
         gxe.ExpectColumnValuesToBeInSet(column="label", value_set=list(workflow.classes)),
-        gxe.ExpectColumnDistinctValuesToContainSet(column="label", value_set=list(workflow.classes)),
+        gxe.ExpectColumnDistinctValuesToContainSet(
+            column="label", value_set=list(workflow.classes)
+        ),
         gxe.ExpectColumnValuesToBeInSet(column="decoded", value_set=[True]),
         gxe.ExpectColumnValuesToBeBetween(column="width", min_value=width, max_value=width),
         gxe.ExpectColumnValuesToBeBetween(column="height", min_value=height, max_value=height),
@@ -123,5 +125,7 @@ def _describe(result: Any) -> dict[str, Any]:
         "expectation": config.type,
         "column": config.kwargs.get("column"),
         "success": bool(result.success),
-        "observed": observed if isinstance(observed, (int, float, str, dict, list)) else str(observed),
+        "observed": observed
+        if isinstance(observed, (int, float, str, dict, list))
+        else str(observed),
     }

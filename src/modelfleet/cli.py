@@ -1,0 +1,172 @@
+"""`modelfleet ...`: the command line. Each command is a few lines over the library."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+from modelfleet.errors import ModelfleetError
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+def cmd_up(args: argparse.Namespace) -> None:
+    from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+    from modelfleet.platform.up import up
+    from modelfleet.settings import get_settings
+
+    settings = get_settings()
+    up(settings)
+    print(
+        f"Airflow UI {settings.airflow_url} (login {ADMIN_USER} / {admin_password(settings)}); "
+        f"endpoint {settings.endpoint_url}"
+    )
+
+
+def cmd_stop(args: argparse.Namespace) -> None:
+    from modelfleet.platform.up import stop
+    from modelfleet.settings import get_settings
+
+    stop(get_settings())
+
+
+def cmd_status(args: argparse.Namespace) -> None:
+    from modelfleet.platform.up import status
+    from modelfleet.settings import get_settings
+
+    settings = get_settings()
+    for name, running in status(settings).items():
+        print(f"{name:24} {'running' if running else 'stopped'}")
+    print(
+        f"Airflow UI {settings.airflow_url}   endpoint {settings.endpoint_url}   home {settings.home}"
+    )
+
+
+def cmd_demo(args: argparse.Namespace) -> None:
+    from modelfleet.platform.demo import demo
+    from modelfleet.settings import get_settings
+
+    demo(get_settings())
+
+
+def cmd_serve(args: argparse.Namespace) -> None:
+    from modelfleet.serving.app import serve
+
+    serve(args.host, args.port)
+
+
+def cmd_ingest(args: argparse.Namespace) -> None:
+    import logging
+
+    from modelfleet import db
+    from modelfleet.config import load_fleet
+    from modelfleet.ingest.watcher import Ingestor
+    from modelfleet.settings import get_settings
+
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    settings = get_settings()
+    ingestor = Ingestor(
+        settings, sorted(load_fleet(settings.config_file).workflows), db.database_url()
+    )
+    if args.once:
+        print(json.dumps(ingestor.scan_once()))
+    else:
+        ingestor.run_forever()
+
+
+def cmd_lineage(args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from sqlalchemy.orm import Session
+
+    from modelfleet import db
+    from modelfleet.datasets.manifest import sha256_file
+    from modelfleet.registry.store.lineage import prediction_lineage, version_lineage
+    from modelfleet.views import render_lineage
+
+    target: str = args.target
+    with Session(db.engine()) as session:
+        if "@v" in target and not Path(target).exists():
+            workflow, _, version = target.partition("@")
+            chain = version_lineage(session, workflow, version)
+        elif _SHA256.match(target):
+            chain = prediction_lineage(session, target)
+        elif Path(target).is_file():
+            chain = prediction_lineage(session, sha256_file(Path(target)))
+        else:
+            raise ModelfleetError(f"{target!r} is not an image file, a sha256 or <workflow>@vX.Y.Z")
+    if args.json:
+        print(json.dumps(chain, indent=2, default=str))
+    else:
+        Console().print(render_lineage(chain))
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    from modelfleet import db
+
+    db.migrate()
+    print("lineage schema is at the latest revision")
+
+
+def cmd_render(args: argparse.Namespace) -> None:
+    from modelfleet.config import load_fleet
+    from modelfleet.settings import CHECKOUT
+    from modelfleet.versioning.render import render_dvc_yaml, render_params
+
+    fleet = load_fleet()
+    (CHECKOUT / "params.yaml").write_text(render_params(fleet))
+    (CHECKOUT / "dvc.yaml").write_text(render_dvc_yaml(fleet))
+    print("wrote params.yaml and dvc.yaml from workflows.yaml")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modelfleet", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser(
+        "up", help="start Postgres, Airflow, the endpoint and the stream classifier"
+    ).set_defaults(func=cmd_up)
+    sub.add_parser("stop", help="stop everything `up` started").set_defaults(func=cmd_stop)
+    sub.add_parser("status", help="which processes run").set_defaults(func=cmd_status)
+    sub.add_parser(
+        "demo", help="up, retrain digits for two months, stream images, show lineage"
+    ).set_defaults(func=cmd_demo)
+    serve = sub.add_parser("serve", help="run the prediction endpoint (foreground)")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8501)
+    serve.set_defaults(func=cmd_serve)
+    ingest = sub.add_parser("ingest", help="run the stream classifier (foreground)")
+    ingest.add_argument("--once", action="store_true", help="process what is there, then exit")
+    ingest.set_defaults(func=cmd_ingest)
+    lineage = sub.add_parser(
+        "lineage", help="why did the model say that? (image, sha256 or wf@vX.Y.Z)"
+    )
+    lineage.add_argument("target")
+    lineage.add_argument("--json", action="store_true")
+    lineage.set_defaults(func=cmd_lineage)
+    sub.add_parser("migrate", help="apply the lineage schema migrations").set_defaults(
+        func=cmd_migrate
+    )
+    sub.add_parser(
+        "render", help="re-render params.yaml and dvc.yaml from workflows.yaml"
+    ).set_defaults(func=cmd_render)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except ModelfleetError as exc:
+        print(f"modelfleet: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The stream classifier: landing folders -> endpoint -> lake (or quarantine)."""

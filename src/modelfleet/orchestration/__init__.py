@@ -1,0 +1,1 @@
+"""Airflow wiring: the DAG factory. Logic lives in `modelfleet.pipeline`."""

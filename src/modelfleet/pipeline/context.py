@@ -1,0 +1,33 @@
+"""What every step knows about the run it belongs to."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+from modelfleet.config import Fleet, Workflow, load_fleet
+from modelfleet.registry.entities import RunRef
+from modelfleet.settings import Settings, get_settings
+
+
+@dataclass(frozen=True)
+class RunContext:
+    workflow_name: str
+    month: str  # YYYY-MM of the data this run trains on
+    run: RunRef
+
+    @cached_property
+    def settings(self) -> Settings:
+        return get_settings()
+
+    @cached_property
+    def fleet(self) -> Fleet:
+        return load_fleet(self.settings.config_file)
+
+    @cached_property
+    def workflow(self) -> Workflow:
+        return self.fleet.get(self.workflow_name)
+
+    @property
+    def actor(self) -> str:
+        return f"airflow:{self.run.run_id}" if self.run.run_id else "cli"

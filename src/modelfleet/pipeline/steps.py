@@ -1,0 +1,292 @@
+"""Steps of `retrain__<wf>`: snapshot, validate, train, evaluate, gate, register,
+deploy, smoke. Each returns a small JSON-able dict (an Airflow XCom)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from modelfleet import db, gates
+from modelfleet.datasets.manifest import read_manifest
+from modelfleet.datasets.snapshot import materialise, training_months
+from modelfleet.errors import DataError, ModelfleetError
+from modelfleet.pipeline.context import RunContext
+from modelfleet.registry.store import runs, versions
+from modelfleet.versioning.commands import run
+from modelfleet.versioning.naming import (
+    DATA_SPLITS,
+    FIRST_VERSION,
+    Version,
+    data_dir,
+    history_file,
+    metrics_file,
+    model_file,
+    serving_dir,
+    tag_name,
+)
+from modelfleet.versioning.repo import ModelRepo, open_repo
+
+
+def _session() -> Session:
+    return Session(db.engine())
+
+
+def snapshot(ctx: RunContext) -> dict[str, Any]:
+    """Materialise the month's images and manifests, `dvc add` them, record the dataset."""
+    repo = open_repo()
+    with repo.locked():
+        repo.write_rendered(ctx.fleet)
+        splits = materialise(ctx.workflow, ctx.month, repo.path)
+        md5 = repo.add_data(ctx.workflow_name, DATA_SPLITS)
+    with _session() as session, session.begin():
+        dataset_id = runs.add_dataset_version(
+            session,
+            workflow=ctx.workflow_name,
+            month=ctx.month,
+            run=ctx.run,
+            train_manifest_sha256=splits["train"].manifest_sha256,
+            holdout_manifest_sha256=splits["holdout"].manifest_sha256,
+            test_manifest_sha256=splits["test"].manifest_sha256,
+            train_dvc_md5=md5["train"],
+            n_train=len(splits["train"].rows),
+            n_holdout=len(splits["holdout"].rows),
+            n_test=len(splits["test"].rows),
+            months=training_months(ctx.workflow, ctx.month),
+        )
+    counts = {split: len(s.rows) for split, s in splits.items()}
+    print(f"snapshot {ctx.workflow_name} {ctx.month}: {counts}, train md5 {md5['train']}")
+    return {"dataset_version_id": dataset_id, **counts}
+
+
+def validate(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
+    """Run the GX suite over the training manifest; raise DataError if it fails."""
+    from modelfleet.validation.suite import validate_manifest
+
+    repo = open_repo()
+    rows = read_manifest(repo.path / data_dir(ctx.workflow_name, "train"))
+    test_sha = [r.sha256 for r in read_manifest(repo.path / data_dir(ctx.workflow_name, "test"))]
+    outcome = validate_manifest(ctx.workflow, ctx.month, rows, test_sha, ctx.settings.gx_root)
+    with _session() as session, session.begin():
+        validation_id = runs.add_validation(
+            session,
+            dataset_version_id=dataset_version_id,
+            success=outcome.success,
+            gx_run_id=outcome.run_id,
+            statistics=outcome.statistics,
+            results=outcome.results,
+            data_docs=outcome.data_docs,
+            run=ctx.run,
+        )
+    print(f"validation {outcome.run_id}: {outcome.statistics}; Data Docs: {outcome.data_docs}")
+    if not outcome.success:
+        lines = [
+            f"  - {f['expectation']}({f['column'] or 'table'}): observed {json.dumps(f['observed'])}"
+            for f in outcome.failures()
+        ]
+        raise DataError(
+            f"{ctx.workflow_name} {ctx.month}: {len(lines)} expectation(s) failed:\n"
+            + "\n".join(lines)
+        )
+    return {"validation_id": validation_id, "success": True}
+
+
+def train(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
+    """`dvc repro train@<wf>` in a subprocess; record the training run."""
+    repo = open_repo()
+    repo.repro(f"train@{ctx.workflow_name}")
+    from modelfleet.datasets.manifest import sha256_file
+
+    artifact = sha256_file(repo.path / model_file(ctx.workflow_name))
+    history = repo.read_json(history_file(ctx.workflow_name))
+    with _session() as session, session.begin():
+        run_id = runs.add_training_run(
+            session,
+            workflow=ctx.workflow_name,
+            dataset_version_id=dataset_version_id,
+            architecture=ctx.workflow.architecture,
+            params=ctx.workflow.train_spec().as_params(),
+            artifact_sha256=artifact,
+            fit_seconds=float(history["fit_seconds"]),
+            run=ctx.run,
+        )
+    return {"training_run_id": run_id, "artifact_sha256": artifact}
+
+
+def evaluate(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
+    """Score the candidate and the current production model on the same splits."""
+    repo = open_repo()
+    repo.repro(f"evaluate@{ctx.workflow_name}")
+    candidate = repo.read_json(metrics_file(ctx.workflow_name))
+    with _session() as session:
+        production = versions.resolve_alias(session, ctx.workflow_name)
+    production_metrics = None
+    if production is not None:
+        model_dir = serving_dir(
+            ctx.settings.serving_root, ctx.workflow_name, Version.parse(production.version)
+        )
+        result = run(
+            [
+                "python",
+                "-m",
+                "modelfleet.training.stage",
+                "score",
+                ctx.workflow_name,
+                "--model",
+                str(model_dir),
+            ],
+            repo.path,
+        ).check()
+        production_metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    with _session() as session, session.begin():
+        for split in ("test", "holdout"):
+            runs.add_evaluation(
+                session,
+                training_run_id=training_run_id,
+                role="candidate",
+                split=split,
+                metrics=candidate[split],
+                model_version_id=None,
+                run=ctx.run,
+            )
+            if production_metrics is not None:
+                runs.add_evaluation(
+                    session,
+                    training_run_id=training_run_id,
+                    role="production",
+                    split=split,
+                    metrics=production_metrics[split],
+                    model_version_id=production.id,
+                    run=ctx.run,
+                )
+    summary = {
+        "candidate_accuracy": candidate["test"]["accuracy"],
+        "production_version": None if production is None else production.version,
+        "production_accuracy": None
+        if production_metrics is None
+        else production_metrics["test"]["accuracy"],
+    }
+    print(f"evaluation on the frozen test set: {summary}")
+    return summary
+
+
+def gate(ctx: RunContext, training_run_id: int) -> bool:
+    """Apply the workflow's gate policy; record every check. True means release."""
+    with _session() as session, session.begin():
+        by_role = {(e.role, e.split): e.metrics for e in runs.evaluations(session, training_run_id)}
+        result = gates.decide(
+            ctx.workflow.gate, by_role[("candidate", "test")], by_role.get(("production", "test"))
+        )
+        runs.add_gate_decision(
+            session,
+            training_run_id=training_run_id,
+            passed=result.passed,
+            checks=result.checks,
+            run=ctx.run,
+        )
+    for check in result.checks:
+        print(f"gate {'PASS' if check.passed else 'FAIL'} {check.name}: {check.detail}")
+    if not result.passed:
+        print("gate rejected the candidate; register and deploy are skipped. Reasons:")
+        for reason in result.reasons():
+            print(f"  - {reason}")
+    return result.passed
+
+
+def next_version(ctx: RunContext, session: Session) -> Version:
+    existing = versions.list_versions(session, ctx.workflow_name)
+    if not existing:
+        return FIRST_VERSION
+    return max(Version.parse(v.version) for v in existing).bump_minor()
+
+
+def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
+    """Commit dvc.lock and params, create the GTO tag, `dvc push`, record the version."""
+    repo = open_repo()
+    with repo.locked(), _session() as session, session.begin():
+        version = next_version(ctx, session)
+        training = runs.get_training_run(session, training_run_id)
+        message = f"{ctx.workflow_name}: retrain on {ctx.month} ({ctx.run.run_id or 'manual'})"
+        commit = repo.commit_and_tag(ctx.workflow_name, version, message)
+        repo.push()
+        versions.add_version(
+            session,
+            workflow=ctx.workflow_name,
+            version=str(version),
+            version_int=version.as_int(),
+            tag=tag_name(ctx.workflow_name, version),
+            training_run_id=training_run_id,
+            artifact_sha256=training.artifact_sha256,
+            repo_commit=commit,
+            run=ctx.run,
+        )
+    print(f"registered {tag_name(ctx.workflow_name, version)} at {commit[:10]}")
+    return {"version": str(version), "tag": tag_name(ctx.workflow_name, version), "commit": commit}
+
+
+def deploy(ctx: RunContext, version: str) -> dict[str, Any]:
+    """Export for serving, move the production alias, mirror it as a GTO stage."""
+    repo = open_repo()
+    semver = Version.parse(version)
+    target = serving_dir(ctx.settings.serving_root, ctx.workflow_name, semver)
+    if not target.exists():
+        run(
+            [
+                "python",
+                "-m",
+                "modelfleet.training.stage",
+                "export",
+                ctx.workflow_name,
+                "--version",
+                version,
+                "--serving-root",
+                str(ctx.settings.serving_root),
+            ],
+            repo.path,
+        ).check()
+    with _session() as session, session.begin():
+        previous = versions.move_alias(
+            session,
+            workflow=ctx.workflow_name,
+            version=version,
+            actor=ctx.actor,
+            reason=f"passed the gate on {ctx.month}",
+            run=ctx.run,
+        )
+    with repo.locked():
+        repo.assign(ctx.workflow_name, semver, "production")
+    prev = None if previous is None else previous.version
+    print(f"production alias of {ctx.workflow_name}: {prev} -> {version}")
+    return {"version": version, "previous": prev}
+
+
+def smoke(ctx: RunContext, version: str, previous: str | None) -> dict[str, Any]:
+    """Send held-out images to the live endpoint; roll back if it misbehaves."""
+    from modelfleet.pipeline.smoke import check_live_endpoint
+
+    repo = open_repo()
+    expected = repo.read_json(metrics_file(ctx.workflow_name))["holdout"]["accuracy"]
+    try:
+        report = check_live_endpoint(ctx, repo.path, version, expected)
+    except ModelfleetError as exc:
+        if previous is not None:
+            rollback(ctx, repo, previous, reason=f"smoke test of {version} failed: {exc}")
+        raise
+    print(f"smoke test passed: {report}")
+    return report
+
+
+def rollback(ctx: RunContext, repo: ModelRepo, to_version: str, reason: str) -> None:
+    with _session() as session, session.begin():
+        versions.move_alias(
+            session,
+            workflow=ctx.workflow_name,
+            version=to_version,
+            actor=ctx.actor,
+            reason=reason,
+            run=ctx.run,
+        )
+    with repo.locked():
+        repo.assign(ctx.workflow_name, Version.parse(to_version), "production")
+    print(f"rolled back {ctx.workflow_name} to {to_version}: {reason}")

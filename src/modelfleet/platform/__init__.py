@@ -1,0 +1,1 @@
+"""Starting, stopping and driving the platform's processes (`modelfleet up/stop/demo`)."""

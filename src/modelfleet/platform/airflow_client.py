@@ -1,0 +1,88 @@
+"""A small client for Airflow's REST API v2 (token auth)."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import httpx
+
+from modelfleet.errors import PlatformError
+
+TERMINAL = {"success", "failed"}
+
+
+class AirflowClient:
+    def __init__(self, base_url: str, username: str, password: str) -> None:
+        self.base_url = base_url
+        self._http = httpx.Client(base_url=base_url, timeout=30)
+        self._credentials = {"username": username, "password": password}
+        self._token: str | None = None
+
+    def _headers(self) -> dict[str, str]:
+        if self._token is None:
+            response = self._http.post("/auth/token", json=self._credentials)
+            if response.status_code != 201:
+                raise PlatformError(
+                    f"Airflow refused the login ({response.status_code}): {response.text}"
+                )
+            self._token = response.json()["access_token"]
+        return {"Authorization": f"Bearer {self._token}"}
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        response = self._http.request(method, f"/api/v2{path}", headers=self._headers(), **kwargs)
+        if response.status_code >= 400:
+            raise PlatformError(
+                f"Airflow {method} {path} -> {response.status_code}: {response.text}"
+            )
+        return response
+
+    def healthy(self) -> bool:
+        try:
+            return self._http.get("/api/v2/monitor/health").status_code == 200
+        except httpx.TransportError:
+            return False
+
+    def wait_for_dag(self, dag_id: str, timeout_s: float = 180) -> None:
+        """Wait until the dag-processor has parsed `dag_id` (fail on import errors)."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            response = self._http.get(f"/api/v2/dags/{dag_id}", headers=self._headers())
+            if response.status_code == 200:
+                return
+            errors = self._call("GET", "/importErrors").json().get("import_errors", [])
+            if errors:
+                raise PlatformError(
+                    f"Airflow cannot import the DAG files: {errors[0]['stack_trace']}"
+                )
+            time.sleep(2)
+        raise PlatformError(f"Airflow did not parse DAG {dag_id} within {timeout_s:.0f}s")
+
+    def set_paused(self, dag_id: str, paused: bool) -> None:
+        self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+
+    def trigger(self, dag_id: str, run_id: str, conf: dict[str, Any]) -> dict[str, Any]:
+        body = {"dag_run_id": run_id, "logical_date": None, "conf": conf}
+        return self._call("POST", f"/dags/{dag_id}/dagRuns", json=body).json()
+
+    def run_state(self, dag_id: str, run_id: str) -> str:
+        return self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+
+    def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
+        instances = self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()
+        return {ti["task_id"]: ti["state"] for ti in instances["task_instances"]}
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout_s: float = 900) -> str:
+        """Poll until the run ends, printing each task's state change."""
+        deadline = time.monotonic() + timeout_s
+        seen: dict[str, str | None] = {}
+        while time.monotonic() < deadline:
+            for task, state in self.task_states(dag_id, run_id).items():
+                if state != seen.get(task) and state is not None:
+                    print(f"    {run_id}: {task} {state}", flush=True)
+                seen[task] = state
+            state = self.run_state(dag_id, run_id)
+            if state in TERMINAL:
+                return state
+            time.sleep(3)
+        raise PlatformError(f"run {run_id} of {dag_id} did not finish within {timeout_s:.0f}s")

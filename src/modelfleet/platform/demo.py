@@ -1,0 +1,145 @@
+"""`modelfleet demo`: bring the platform up, retrain digits for two months through
+Airflow, stream a few images through the classifier, and show what happened."""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from modelfleet import db
+from modelfleet.config import load_fleet
+from modelfleet.datasets.manifest import read_manifest, sha256_bytes
+from modelfleet.errors import PlatformError
+from modelfleet.months import add_months, month_index
+from modelfleet.platform.airflow_client import AirflowClient
+from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+from modelfleet.platform.up import say, up
+from modelfleet.registry.store import predictions, versions
+from modelfleet.registry.store.lineage import prediction_lineage
+from modelfleet.registry.tables import DatasetVersionRow, ModelVersionRow, TrainingRunRow
+from modelfleet.settings import Settings
+from modelfleet.versioning.naming import data_dir
+from modelfleet.versioning.repo import open_repo
+from modelfleet.views import render_lineage
+
+WORKFLOW = "digits"
+
+
+def next_months(settings: Settings, count: int = 2) -> list[str]:
+    """The months after the last one a digits version was trained on (wrapping)."""
+    source = load_fleet(settings.config_file).get(WORKFLOW).source
+    with Session(db.engine()) as session:
+        done = (
+            session.query(DatasetVersionRow.month)
+            .join(TrainingRunRow, TrainingRunRow.dataset_version_id == DatasetVersionRow.id)
+            .join(ModelVersionRow, ModelVersionRow.training_run_id == TrainingRunRow.id)
+            .all()
+        )
+    last = max((m for (m,) in done), default=None)
+    first = source.start_month if last is None else add_months(last, 1)
+    months = []
+    for i in range(count):
+        month = add_months(first, i)
+        if month_index(month, source.start_month) >= source.months:
+            month = add_months(
+                source.start_month, month_index(month, source.start_month) % source.months
+            )
+        months.append(month)
+    return months
+
+
+def drop_images(settings: Settings, count: int = 4) -> list[str]:
+    """Copy test images (and one corrupt file) into the landing folder, atomically."""
+    repo = open_repo()
+    root = repo.path / data_dir(WORKFLOW, "test")
+    landing = settings.landing / WORKFLOW
+    stamp = datetime.now(UTC).strftime("%H%M%S")
+    shas = []
+    for row in read_manifest(root)[:count]:
+        data = (root / row.path).read_bytes()
+        _land(landing / f"camera_{stamp}_{row.path}", data)
+        shas.append(sha256_bytes(data))
+    corrupt = b"\x89PNG\r\n\x1a\n" + b"truncated sensor dump " + stamp.encode()
+    _land(landing / f"camera_{stamp}_broken.png", corrupt)
+    shas.append(sha256_bytes(corrupt))
+    return shas
+
+
+def _land(path: Path, data: bytes) -> None:
+    part = path.with_name(path.name + ".part")
+    part.write_bytes(data)
+    part.rename(path)
+
+
+def wait_for_ingest(shas: list[str], timeout_s: float = 120) -> dict[str, str]:
+    deadline = time.monotonic() + timeout_s
+    states: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        with Session(db.engine()) as session:
+            for sha in shas:
+                row = predictions.ingest_state(session, WORKFLOW, sha)
+                states[sha] = row.state if row else "waiting"
+        if all(s in (predictions.STORED, predictions.QUARANTINED) for s in states.values()):
+            return states
+        time.sleep(1)
+    raise PlatformError(f"the stream classifier did not finish within {timeout_s:.0f}s: {states}")
+
+
+def demo(settings: Settings) -> None:
+    started = time.monotonic()
+    up(settings)
+    password = admin_password(settings)
+    client = AirflowClient(settings.airflow_url, ADMIN_USER, password)
+    dag_id = f"retrain__{WORKFLOW}"
+    say(f"waiting for Airflow to parse {dag_id}")
+    client.wait_for_dag(dag_id)
+    client.set_paused(dag_id, False)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    for month in next_months(settings):
+        run_id = f"demo__{month}__{stamp}"
+        say(f"triggering {dag_id} for month {month} through the Airflow REST API ({run_id})")
+        client.trigger(dag_id, run_id, {"month": month})
+        state = client.wait_for_run(dag_id, run_id)
+        say(f"run {run_id}: {state}")
+        if state != "success":
+            raise PlatformError(
+                f"{dag_id} run {run_id} {state}; see {settings.airflow_url}/dags/{dag_id}/runs/{run_id}"
+            )
+    say("dropping 4 test images and 1 corrupt file into " + str(settings.landing / WORKFLOW))
+    shas = drop_images(settings)
+    states = wait_for_ingest(shas)
+    summary(settings, password, shas, states, time.monotonic() - started)
+
+
+def summary(
+    settings: Settings, password: str, shas: list[str], states: dict[str, str], elapsed: float
+) -> None:
+    from rich.console import Console
+
+    console = Console()
+    repo = open_repo()
+    with Session(db.engine()) as session:
+        production = versions.resolve_alias(session, WORKFLOW)
+        stored = next(s for s in shas if states[s] == predictions.STORED)
+        chain = prediction_lineage(session, stored)
+        quarantined = [s for s in shas if states[s] == predictions.QUARANTINED]
+        reasons = [predictions.ingest_state(session, WORKFLOW, s).reason for s in quarantined]
+    console.rule(f"modelfleet demo finished in {elapsed / 60:.1f} min")
+    console.print(f"Airflow UI     {settings.airflow_url}  (login: {ADMIN_USER} / {password})")
+    console.print(f"version tags   {', '.join(repo.tags(WORKFLOW))}")
+    console.print(f"production     {WORKFLOW}@{production.version if production else '-'}")
+    console.print(
+        f"endpoint       {settings.endpoint_url}/v1/models/{WORKFLOW}  (docs: {settings.endpoint_url}/docs)"
+    )
+    p = chain["prediction"]
+    console.print(
+        f"prediction     {p['source']} -> label {p['label']} (score {p['score']}) "
+        f"by {chain['model_version']['tag']}"
+    )
+    for sha, reason in zip(quarantined, reasons, strict=True):
+        console.print(f"quarantined    {sha[:12]}…: {reason}")
+    console.print(render_lineage(chain))
+    console.print(f"\nLineage again: modelfleet lineage {stored}\nStop everything: make stop")

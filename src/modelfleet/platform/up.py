@@ -1,0 +1,160 @@
+"""`modelfleet up` / `stop` / `status`: the platform's processes on one machine."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+
+from modelfleet import db
+from modelfleet.config import load_fleet
+from modelfleet.errors import PlatformError
+from modelfleet.platform.airflow_env import airflow_env
+from modelfleet.platform.processes import ProcessManager
+from modelfleet.settings import CHECKOUT, Settings
+from modelfleet.versioning.repo import ModelRepo
+
+BIN = Path(sys.executable).parent
+AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+# Start order; `stop` goes in reverse.
+PROCESSES = (*(f"airflow-{c}" for c in AIRFLOW_COMPONENTS), "endpoint", "ingest")
+
+
+def platform_env(settings: Settings, database_url: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(airflow_env(settings, database_url))
+    env.update(
+        {
+            "MODELFLEET_HOME": str(settings.home),
+            "MODELFLEET_CONFIG": str(settings.config_file),
+            "MODELFLEET_DATABASE_URL": database_url,
+            "MODELFLEET_ENDPOINT_URL": settings.endpoint_url,
+            "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+            "PYTHONUNBUFFERED": "1",
+            "TF_CPP_MIN_LOG_LEVEL": "2",
+            "GX_ANALYTICS_ENABLED": "false",
+        }
+    )
+    return env
+
+
+def say(message: str) -> None:
+    print(f"[modelfleet] {message}", flush=True)
+
+
+def up(settings: Settings) -> dict[str, str]:
+    """Start everything (idempotent). Returns the environment the processes share."""
+    fleet = load_fleet(settings.config_file)
+    for folder in (
+        settings.home,
+        settings.run_dir,
+        settings.serving_root,
+        settings.lake,
+        settings.quarantine,
+    ):
+        folder.mkdir(parents=True, exist_ok=True)
+    for workflow in fleet.workflows:
+        (settings.landing / workflow).mkdir(parents=True, exist_ok=True)
+
+    say(
+        "PostgreSQL: "
+        + (
+            "MODELFLEET_DATABASE_URL"
+            if os.environ.get("MODELFLEET_DATABASE_URL")
+            else f"embedded server in {settings.pgdata}"
+        )
+    )
+    url = db.database_url()
+    db.ensure_database(db.with_database(url, db.AIRFLOW_DB))
+    say("lineage schema: alembic upgrade head")
+    db.migrate(url)
+    say(f"model repository: {settings.repo} (DVC remote {settings.dvc_remote})")
+    ModelRepo(settings.repo, settings.dvc_remote).init(fleet)
+
+    env = platform_env(settings, url)
+    manager = ProcessManager(settings.run_dir)
+    if not manager.info("airflow-api-server").running:
+        say("Airflow metadata: airflow db migrate")
+        result = subprocess.run(
+            [str(BIN / "airflow"), "db", "migrate"], env=env, capture_output=True, text=True
+        )
+        if result.returncode != 0:
+            raise PlatformError(
+                f"airflow db migrate failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
+            )
+    commands = {
+        "airflow-api-server": [
+            str(BIN / "airflow"),
+            "api-server",
+            "--port",
+            str(settings.airflow_port),
+            "--workers",
+            "1",
+        ],
+        "airflow-scheduler": [str(BIN / "airflow"), "scheduler"],
+        "airflow-dag-processor": [str(BIN / "airflow"), "dag-processor"],
+        "airflow-triggerer": [str(BIN / "airflow"), "triggerer"],
+        "endpoint": [str(BIN / "modelfleet"), "serve", "--port", _port(settings.endpoint_url)],
+        "ingest": [str(BIN / "modelfleet"), "ingest"],
+    }
+    for name in PROCESSES:
+        info = manager.start(name, commands[name], env, CHECKOUT)
+        say(f"{name}: pid {info.pid}, log {info.log}")
+    wait_until(
+        "Airflow api-server",
+        lambda: _ok(f"{settings.airflow_url}/api/v2/monitor/health"),
+        manager,
+        "airflow-api-server",
+    )
+    wait_until(
+        "prediction endpoint", lambda: _ok(f"{settings.endpoint_url}/healthz"), manager, "endpoint"
+    )
+    return env
+
+
+def stop(settings: Settings) -> None:
+    manager = ProcessManager(settings.run_dir)
+    for name in reversed(PROCESSES):
+        if manager.stop(name):
+            say(f"stopped {name}")
+    if not os.environ.get("MODELFLEET_DATABASE_URL") and db.stop_embedded_server():
+        say("stopped the embedded PostgreSQL")
+
+
+def status(settings: Settings) -> dict[str, bool]:
+    manager = ProcessManager(settings.run_dir)
+    return {name: manager.info(name).running for name in PROCESSES}
+
+
+def wait_until(
+    what: str,
+    check: Callable[[], bool],
+    manager: ProcessManager,
+    process: str,
+    timeout_s: float = 240,
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            say(f"{what} is up")
+            return
+        if not manager.info(process).running:
+            raise PlatformError(f"{what} died; see {manager.log(process)}")
+        time.sleep(2)
+    raise PlatformError(f"{what} not up after {timeout_s:.0f}s; see {manager.log(process)}")
+
+
+def _ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=5).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def _port(url: str) -> str:
+    return str(httpx.URL(url).port or 80)

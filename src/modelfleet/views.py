@@ -1,0 +1,53 @@
+"""Terminal views (rich) shared by the CLI and the demo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.tree import Tree
+
+
+def render_lineage(chain: dict[str, Any]) -> Tree:
+    """prediction -> model version -> training run -> dataset -> validation, as a tree."""
+    mv = chain["model_version"]
+    run = chain["training_run"]
+    ds = chain["dataset_version"]
+    root: Tree
+    if "prediction" in chain:
+        p = chain["prediction"]
+        root = Tree(
+            f"[bold]prediction[/] #{p['id']}: {p['label']} ({p['score']}) for image "
+            f"{p['image_sha256'][:16]}…  source={p['source']}"
+        )
+        node = root.add(f"[bold]model version[/] {mv['tag']}")
+    else:
+        root = node = Tree(f"[bold]model version[/] {mv['tag']}")
+    node.add(f"artifact sha256 {mv['artifact_sha256']}")
+    node.add(f"model repo commit {mv['repo_commit'][:12]} (git checkout {mv['tag']} && dvc pull)")
+    if chain.get("evaluation"):
+        node.add(f"evaluation (frozen test set): {chain['evaluation']}")
+    if chain.get("gate_decision"):
+        gate = chain["gate_decision"]
+        g = node.add(f"gate: {'passed' if gate['passed'] else 'rejected'}")
+        for check in gate["checks"]:
+            g.add(f"{'✔' if check['passed'] else '✘'} {check['detail']}")
+    r = node.add(
+        f"[bold]training run[/] #{run['id']}: {run['architecture']}, airflow "
+        f"{run['dag_id']} / {run['run_id']}"
+    )
+    r.add(
+        f"code {run['code_sha'][:12] if run['code_sha'] else '?'}; params {run['params']['params']}"
+    )
+    d = r.add(
+        f"[bold]dataset version[/] #{ds['id']}: month {ds['month']} (trained on "
+        f"{', '.join(ds['months'])}), {ds['n_train']} images, dvc md5 {ds['train_dvc_md5']}"
+    )
+    v = chain.get("validation")
+    if v:
+        d.add(
+            f"[bold]validation[/]: {'passed' if v['success'] else 'FAILED'} "
+            f"({v['statistics'].get('successful_expectations')}/"
+            f"{v['statistics'].get('evaluated_expectations')} expectations), GX run {v['gx_run_id']}, "
+            f"Data Docs {v['data_docs']}"
+        )
+    return root
