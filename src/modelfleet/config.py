@@ -185,6 +185,19 @@ def parse_fleet(raw: Any, origin: str = "workflows.yaml") -> Fleet:
     return Fleet(workflows=workflows)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML loader that rejects duplicate keys (PyYAML keeps the last silently)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise ConfigError(f"duplicate key {key!r} on line {key_node.start_mark.line + 1}")
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def load_fleet(path: Path | None = None) -> Fleet:
     """Load and validate the fleet file (default: settings' MODELFLEET_CONFIG)."""
     if path is None:
@@ -196,7 +209,9 @@ def load_fleet(path: Path | None = None) -> Fleet:
     except OSError as exc:
         raise ConfigError(f"cannot read fleet file {path}: {exc.strerror}") from None
     try:
-        raw = yaml.safe_load(text)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     return parse_fleet(raw, origin=str(path))

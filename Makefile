@@ -1,0 +1,46 @@
+# modelfleet: `make demo` and `make test` work on a fresh clone (Python 3.11 required).
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test stop status lint format bench venv clean lock
+
+# The venv is (re)built whenever the lock file or the project metadata change.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install -q uv==0.13.9
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/modelfleet demo
+
+stop:
+	@if [ -x $(BIN)/modelfleet ]; then $(BIN)/modelfleet stop; else echo "nothing to stop"; fi
+
+status: venv
+	$(BIN)/modelfleet status
+
+test: venv
+	$(BIN)/pytest
+
+lint: venv
+	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+format: venv
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
+
+bench: venv
+	$(BIN)/python bench/serving_batching.py
+
+# Re-pin every dependency (needs the package index).
+lock: venv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean: stop
+	rm -rf var

@@ -1,0 +1,119 @@
+"""Integration fixtures: a running platform minus the Airflow daemons.
+
+Real Postgres (lineage + Airflow metadata), a real model repository with a local
+DVC remote, the real endpoint as a subprocess over HTTP. DAG runs go through
+Airflow's `dag.test()`.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from modelfleet.settings import CHECKOUT
+from tests.conftest import create_database, drop_database
+
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def write_fleet(path: Path, **param_overrides: object) -> Path:
+    """The checkout's fleet with quicker training (and any overrides)."""
+    doc = yaml.safe_load((CHECKOUT / "workflows.yaml").read_text())
+    doc["defaults"]["params"].update({"epochs": 8, **param_overrides})
+    path.write_text(yaml.safe_dump(doc))
+    return path
+
+
+@dataclass
+class Platform:
+    home: Path
+    database_url: str
+    airflow_url: str
+    endpoint_url: str
+    config: Path
+    env: dict[str, str]
+
+
+@pytest.fixture(scope="session")
+def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
+    from modelfleet.db import migrate
+
+    home = tmp_path_factory.mktemp("home")
+    lineage_url = create_database(pg_server, "mf_it")
+    airflow_url = create_database(pg_server, "mf_it_airflow")
+    migrate(lineage_url)
+    env = {
+        "MODELFLEET_HOME": str(home),
+        "MODELFLEET_DATABASE_URL": lineage_url,
+        "MODELFLEET_CONFIG": str(write_fleet(home / "workflows.yaml")),
+        "MODELFLEET_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "AIRFLOW_HOME": str(home / "airflow"),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_url,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(CHECKOUT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "TF_CPP_MIN_LOG_LEVEL": "2",
+        "GX_ANALYTICS_ENABLED": "false",
+    }
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    endpoint = None
+    try:
+        migrated = subprocess.run([str(BIN / "airflow"), "db", "migrate"], capture_output=True,
+                                  text=True, env=dict(os.environ))
+        assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-2000:]
+        from modelfleet.config import load_fleet
+        from modelfleet.settings import get_settings
+        from modelfleet.versioning.repo import ModelRepo
+
+        settings = get_settings()
+        ModelRepo(settings.repo, settings.dvc_remote).init(load_fleet())
+        port = httpx.URL(env["MODELFLEET_ENDPOINT_URL"]).port
+        log = (home / "endpoint.log").open("w")
+        endpoint = subprocess.Popen([str(BIN / "modelfleet"), "serve", "--port", str(port)],
+                                    env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+        _wait_http(f"{env['MODELFLEET_ENDPOINT_URL']}/healthz", endpoint, home / "endpoint.log")
+        yield Platform(home, lineage_url, airflow_url, env["MODELFLEET_ENDPOINT_URL"],
+                       Path(env["MODELFLEET_CONFIG"]), env)
+    finally:
+        if endpoint is not None:
+            endpoint.terminate()
+            endpoint.wait(20)
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        drop_database(lineage_url)
+        drop_database(airflow_url)
+        shutil.rmtree(home / "repo", ignore_errors=True)
+
+
+def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"endpoint exited: {log.read_text()[-3000:]}")
+        try:
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"endpoint not up: {log.read_text()[-3000:]}")

@@ -1,0 +1,45 @@
+from __future__ import annotations
+
+import pytest
+
+from modelfleet.config import load_fleet
+from modelfleet.datasets.snapshot import materialise, training_months
+from modelfleet.datasets.sources import source_for
+from modelfleet.errors import NoDataForMonth
+
+
+@pytest.fixture(scope="module")
+def digits():
+    from modelfleet.settings import CHECKOUT
+
+    return load_fleet(CHECKOUT / "workflows.yaml").get("digits")
+
+
+def test_months_are_deterministic_and_disjoint_from_the_test_set(digits):
+    source = source_for(digits)
+    jan, jan_again = source.month("2026-01"), source_for(digits).month("2026-01")
+    assert [i.data for i in jan.train] == [i.data for i in jan_again.train]
+    test_names = {i.name for i in source.test_set()}
+    month_names = {i.name for i in jan.train + jan.holdout}
+    assert not test_names & month_names
+    assert len(test_names) == int(1797 * digits.source.test_fraction)
+
+
+def test_month_outside_the_source_says_which_months_exist(digits):
+    with pytest.raises(NoDataForMonth, match="no data for month 2027-01"):
+        source_for(digits).month("2027-01")
+
+
+def test_training_window_is_cumulative(digits):
+    assert training_months(digits, "2026-03") == ["2026-01", "2026-02", "2026-03"]
+
+
+def test_materialise_writes_images_and_manifests(digits, tmp_path):
+    splits = materialise(digits, "2026-02", tmp_path)
+    train = splits["train"]
+    assert (tmp_path / "data/digits/train/manifest.csv").exists()
+    assert len(list(train.path.glob("*.png"))) == len(train.rows)
+    row = train.rows[0]
+    assert (row.width, row.height, row.channels) == (28, 28, 1)
+    assert {r.label for r in train.rows} == set(digits.classes)
+    assert not {r.sha256 for r in train.rows} & {r.sha256 for r in splits["test"].rows}

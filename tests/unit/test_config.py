@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from modelfleet.config import load_fleet, parse_fleet
+from modelfleet.errors import ConfigError
+
+BASE = {
+    "defaults": {"architecture": "lenet", "params": {"epochs": 3}},
+    "workflows": {
+        "digits": {
+            "source": {"kind": "sklearn_digits", "start_month": "2026-01", "months": 6},
+            "classes": ["0", "1"],
+            "input_shape": [28, 28, 1],
+        }
+    },
+}
+
+
+def _with(**changes: object) -> dict:
+    doc = yaml.safe_load(yaml.safe_dump(BASE))
+    doc["workflows"]["digits"].update(changes)
+    return doc
+
+
+def test_checkout_fleet_loads(fleet_file):
+    fleet = load_fleet(fleet_file)
+    digits = fleet.get("digits")
+    assert digits.dag_id == "retrain__digits"
+    assert digits.input_shape == (28, 28, 1)
+    assert len(digits.classes) == 10
+
+
+def test_defaults_deep_merge_under_entries():
+    doc = _with(params={"batch_size": 8})
+    params = parse_fleet(doc).get("digits").params
+    assert (params.epochs, params.batch_size) == (3, 8)
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"architecture": "resnt"}, "architecture: Value error, 'resnt' is not one of lenet"),
+        ({"classes": ["a", "a"]}, "classes: Value error, class names must be unique"),
+        ({"input_shape": [28, 28, 2]}, "input_shape: Value error, expected [height, width, 1 or 3]"),
+        ({"input_shape": [28, 28]}, "input_shape"),
+        ({"schedul": "@monthly"}, "schedul: Extra inputs are not permitted"),
+        ({"source": {"kind": "sklearn_digits", "start_month": "2026-13", "months": 2}}, "start_month"),
+    ],
+)
+def test_errors_name_workflow_and_field(change, expected):
+    with pytest.raises(ConfigError) as err:
+        parse_fleet(_with(**change))
+    assert "workflow 'digits'" in str(err.value)
+    assert expected in str(err.value)
+
+
+def test_duplicate_workflow_names_are_rejected(tmp_path):
+    path = tmp_path / "workflows.yaml"
+    path.write_text(
+        "workflows:\n  a: {}\n  a: {}\n",
+    )
+    with pytest.raises(ConfigError, match="duplicate key 'a'"):
+        load_fleet(path)
+
+
+def test_unknown_workflow_lists_the_fleet(fleet_file):
+    with pytest.raises(ConfigError, match="unknown workflow 'nope'; the fleet has digits"):
+        load_fleet(fleet_file).get("nope")
+
+
+def test_unreadable_and_invalid_files(tmp_path):
+    with pytest.raises(ConfigError, match="cannot read fleet file"):
+        load_fleet(tmp_path / "missing.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("workflows: [\n")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_fleet(bad)
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("workflows: {}\n")
+    with pytest.raises(ConfigError, match="no workflows declared"):
+        load_fleet(empty)
