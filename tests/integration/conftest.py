@@ -75,8 +75,12 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     os.environ.update(env)
     endpoint = None
     try:
-        migrated = subprocess.run([str(BIN / "airflow"), "db", "migrate"], capture_output=True,
-                                  text=True, env=dict(os.environ))
+        migrated = subprocess.run(
+            [str(BIN / "airflow"), "db", "migrate"],
+            capture_output=True,
+            text=True,
+            env=dict(os.environ),
+        )
         assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-2000:]
         from modelfleet.config import load_fleet
         from modelfleet.settings import get_settings
@@ -86,11 +90,21 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         ModelRepo(settings.repo, settings.dvc_remote).init(load_fleet())
         port = httpx.URL(env["MODELFLEET_ENDPOINT_URL"]).port
         log = (home / "endpoint.log").open("w")
-        endpoint = subprocess.Popen([str(BIN / "modelfleet"), "serve", "--port", str(port)],
-                                    env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+        endpoint = subprocess.Popen(
+            [str(BIN / "modelfleet"), "serve", "--port", str(port)],
+            env=dict(os.environ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         _wait_http(f"{env['MODELFLEET_ENDPOINT_URL']}/healthz", endpoint, home / "endpoint.log")
-        yield Platform(home, lineage_url, airflow_url, env["MODELFLEET_ENDPOINT_URL"],
-                       Path(env["MODELFLEET_CONFIG"]), env)
+        yield Platform(
+            home,
+            lineage_url,
+            airflow_url,
+            env["MODELFLEET_ENDPOINT_URL"],
+            Path(env["MODELFLEET_CONFIG"]),
+            env,
+        )
     finally:
         if endpoint is not None:
             endpoint.terminate()

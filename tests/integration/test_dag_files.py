@@ -31,11 +31,24 @@ def test_dag_folder_parses_without_tensorflow(pg_server, tmp_path):
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg_server,
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
     }
-    out = subprocess.run([sys.executable, "-c", PARSE, str(CHECKOUT / "dags")], env=env,
-                         capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-c", PARSE, str(CHECKOUT / "dags")],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["errors"] == {}
     assert result["dags"] == ["retrain__digits"]
     assert result["heavy"] == []
-    assert result["tasks"] == ["snapshot", "validate", "train", "evaluate", "gate", "register",
-                               "deploy", "smoke"]
+    assert result["tasks"] == [
+        "snapshot",
+        "validate",
+        "train",
+        "evaluate",
+        "gate",
+        "register",
+        "deploy",
+        "smoke",
+    ]

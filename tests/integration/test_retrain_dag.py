@@ -52,7 +52,9 @@ def endpoint_version(platform) -> str:
 
 
 def gto_versions(platform) -> dict:
-    out = run(["gto", "show", "--json", "--repo", str(platform.home / "repo")], platform.home).check()
+    out = run(
+        ["gto", "show", "--json", "--repo", str(platform.home / "repo")], platform.home
+    ).check()
     import json
 
     return json.loads(out.stdout)
@@ -86,11 +88,15 @@ def test_second_month_moves_production_and_the_endpoint_follows(platform):
     assert state == "success", tasks
     assert production(platform) == "v1.1.0"
     assert endpoint_version(platform) == "v1.1.0"
-    tags = subprocess.run(["git", "tag"], cwd=platform.home / "repo", capture_output=True,
-                          text=True).stdout.split()
+    tags = subprocess.run(
+        ["git", "tag"], cwd=platform.home / "repo", capture_output=True, text=True
+    ).stdout.split()
     assert {"digits@v1.0.0", "digits@v1.1.0"} <= set(tags)
-    response = httpx.post(f"{platform.endpoint_url}/v1/models/digits:predict",
-                          json={"instances": [[[[0.0]] * 28] * 28]}, timeout=10)
+    response = httpx.post(
+        f"{platform.endpoint_url}/v1/models/digits:predict",
+        json={"instances": [[[[0.0]] * 28] * 28]},
+        timeout=10,
+    )
     assert response.status_code == 200, response.text
     assert response.json()["model_version"] == "v1.1.0"
     assert len(response.json()["predictions"][0]) == 10
@@ -110,7 +116,10 @@ def test_worse_candidate_is_rejected_and_production_stays(platform, monkeypatch)
         assert decision is not None and not decision.passed
         failed = {c["name"] for c in decision.checks if not c["passed"]}
         assert "min_accuracy" in failed
-        assert [v.version for v in versions.list_versions(session, "digits")] == ["v1.0.0", "v1.1.0"]
+        assert [v.version for v in versions.list_versions(session, "digits")] == [
+            "v1.0.0",
+            "v1.1.0",
+        ]
         assert len(runs.evaluations(session, decision.training_run_id)) == 4
     assert production(platform) == "v1.1.0"
     assert endpoint_version(platform) == "v1.1.0"

@@ -43,10 +43,16 @@ def test_defaults_deep_merge_under_entries():
     [
         ({"architecture": "resnt"}, "architecture: Value error, 'resnt' is not one of lenet"),
         ({"classes": ["a", "a"]}, "classes: Value error, class names must be unique"),
-        ({"input_shape": [28, 28, 2]}, "input_shape: Value error, expected [height, width, 1 or 3]"),
+        (
+            {"input_shape": [28, 28, 2]},
+            "input_shape: Value error, expected [height, width, 1 or 3]",
+        ),
         ({"input_shape": [28, 28]}, "input_shape"),
         ({"schedul": "@monthly"}, "schedul: Extra inputs are not permitted"),
-        ({"source": {"kind": "sklearn_digits", "start_month": "2026-13", "months": 2}}, "start_month"),
+        (
+            {"source": {"kind": "sklearn_digits", "start_month": "2026-13", "months": 2}},
+            "start_month",
+        ),
     ],
 )
 def test_errors_name_workflow_and_field(change, expected):

@@ -1,0 +1,126 @@
+"""The lineage store against real Postgres: alias moves, history, the lineage chain."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelfleet.errors import NotFound
+from modelfleet.registry.entities import GateCheck, RunRef
+from modelfleet.registry.store import lineage, predictions, runs, versions
+
+pytestmark = pytest.mark.integration
+RUN = RunRef(dag_id="retrain__w", run_id="manual__1", code_sha="abc123")
+
+
+def _version(session, version: str, month: str) -> int:
+    dataset = runs.add_dataset_version(
+        session,
+        workflow="w",
+        month=month,
+        run=RUN,
+        train_manifest_sha256="a" * 64,
+        holdout_manifest_sha256="b" * 64,
+        test_manifest_sha256="c" * 64,
+        train_dvc_md5="d.dir",
+        n_train=10,
+        n_holdout=2,
+        n_test=5,
+        months=[month],
+    )
+    runs.add_validation(
+        session,
+        dataset_version_id=dataset,
+        success=True,
+        gx_run_id="gx1",
+        statistics={"evaluated_expectations": 3},
+        results=[],
+        data_docs=None,
+        run=RUN,
+    )
+    training = runs.add_training_run(
+        session,
+        workflow="w",
+        dataset_version_id=dataset,
+        architecture="lenet",
+        params={"params": {"epochs": 1}},
+        artifact_sha256="e" * 64,
+        fit_seconds=1.0,
+        run=RUN,
+    )
+    runs.add_evaluation(
+        session,
+        training_run_id=training,
+        role="candidate",
+        split="test",
+        metrics={"accuracy": 0.9, "n": 5},
+        model_version_id=None,
+        run=RUN,
+    )
+    runs.add_gate_decision(
+        session,
+        training_run_id=training,
+        passed=True,
+        checks=[GateCheck("min_accuracy", 0.9, 0.8, True, "ok")],
+        run=RUN,
+    )
+    return versions.add_version(
+        session,
+        workflow="w",
+        version=version,
+        version_int=int(version[1]) * 10**6,
+        tag=f"w@{version}",
+        training_run_id=training,
+        artifact_sha256="e" * 64,
+        repo_commit="f" * 40,
+        run=RUN,
+    ).id
+
+
+def test_alias_moves_are_appended_to_history(db_session):
+    _version(db_session, "v1.0.0", "2026-01")
+    _version(db_session, "v2.0.0", "2026-02")
+    assert versions.resolve_alias(db_session, "w") is None
+    assert (
+        versions.move_alias(db_session, workflow="w", version="v1.0.0", actor="a", reason="first")
+        is None
+    )
+    previous = versions.move_alias(
+        db_session, workflow="w", version="v2.0.0", actor="b", reason="better"
+    )
+    assert previous is not None and previous.version == "v1.0.0"
+    versions.move_alias(db_session, workflow="w", version="v1.0.0", actor="c", reason="rollback")
+    assert versions.resolve_alias(db_session, "w").version == "v1.0.0"
+    history = versions.alias_history(db_session, "w")
+    assert [(e.from_version, e.to_version, e.actor) for e in history] == [
+        (None, "v1.0.0", "a"),
+        ("v1.0.0", "v2.0.0", "b"),
+        ("v2.0.0", "v1.0.0", "c"),
+    ]
+    with pytest.raises(ValueError, match="needs a reason"):
+        versions.move_alias(db_session, workflow="w", version="v2.0.0", actor="d", reason=" ")
+    with pytest.raises(NotFound, match="no version v9.9.9"):
+        versions.move_alias(db_session, workflow="w", version="v9.9.9", actor="d", reason="x")
+
+
+def test_prediction_lineage_walks_to_the_validation(db_session):
+    version_id = _version(db_session, "v1.0.0", "2026-01")
+    predictions.add_prediction(
+        db_session,
+        model_version_id=version_id,
+        image_sha256="9" * 64,
+        label="3",
+        score=0.97,
+        scores={"3": 0.97},
+        source="cam.png",
+        stored_path="/lake/x.png",
+    )
+    chain = lineage.prediction_lineage(db_session, "9" * 64)
+    assert chain["prediction"]["label"] == "3"
+    assert chain["model_version"]["tag"] == "w@v1.0.0"
+    assert chain["training_run"]["run_id"] == "manual__1"
+    assert chain["training_run"]["code_sha"] == "abc123"
+    assert chain["dataset_version"]["month"] == "2026-01"
+    assert chain["validation"]["gx_run_id"] == "gx1"
+    assert chain["gate_decision"]["passed"] is True
+    with pytest.raises(NotFound):
+        lineage.prediction_lineage(db_session, "0" * 64)

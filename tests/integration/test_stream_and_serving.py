@@ -1,0 +1,148 @@
+"""The stream classifier and the endpoint's error handling, against a released model."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+
+import httpx
+import pytest
+from PIL import Image
+from sqlalchemy.orm import Session
+
+from modelfleet.registry.store import predictions
+from modelfleet.registry.store.lineage import prediction_lineage
+from tests.integration.test_retrain_dag import production, run_dag
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def released(platform):
+    if production(platform) is None:
+        state, tasks = run_dag("2026-01")
+        assert state == "success", tasks
+    return platform
+
+
+def _png(value: int = 200, size=(28, 28)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("L", size, value).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def test_good_file_lands_in_lake_and_corrupt_file_in_quarantine(released, capsys):
+    from modelfleet import db
+    from modelfleet.cli import main
+    from modelfleet.ingest.watcher import Ingestor
+    from modelfleet.settings import get_settings
+
+    settings = get_settings()
+    landing = settings.landing / "digits"
+    landing.mkdir(parents=True, exist_ok=True)
+    test_image = sorted((settings.repo / "data/digits/test").glob("*.png"))[0]
+    good = landing / "cam1_good.png"
+    good.write_bytes(test_image.read_bytes())
+    bad = landing / "cam1_bad.png"
+    bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
+    partial = landing / "cam1_incoming.png.part"
+    partial.write_bytes(b"half written")
+    import os
+    import time
+
+    old = time.time() - 10  # settled
+    for path in (good, bad):
+        os.utime(path, (old, old))
+
+    ingestor = Ingestor(settings, ["digits"], released.database_url)
+    counts = ingestor.scan_once()
+    assert counts == {"stored": 1, "quarantined": 1}
+    assert not good.exists() and not bad.exists()
+    assert partial.exists()  # never read half-way
+
+    quarantined = list((settings.quarantine / "digits").rglob("cam1_bad.png"))
+    assert len(quarantined) == 1
+    reason = quarantined[0].with_name("cam1_bad.png.reason.txt").read_text()
+    assert "not a decodable image" in reason
+
+    import hashlib
+
+    sha = hashlib.sha256(test_image.read_bytes()).hexdigest()
+    stored = list((settings.lake / "digits").rglob(f"{sha}.*"))
+    assert sorted(p.suffix for p in stored) == [".json", ".png"]
+    with Session(db.engine(released.database_url)) as session:
+        chain = prediction_lineage(session, sha)
+        state = predictions.ingest_state(session, "digits", sha)
+        assert state is not None and state.state == predictions.STORED
+    assert chain["model_version"]["version"] == production(released)
+    assert chain["dataset_version"]["month"]
+    assert chain["validation"]["success"] is True
+    assert chain["training_run"]["dag_id"] == "retrain__digits"
+
+    # Same bytes again: recorded as a duplicate, not classified twice.
+    again = landing / "cam2_same.png"
+    again.write_bytes(test_image.read_bytes())
+    os.utime(again, (old, old))
+    assert ingestor.scan_once() == {"duplicate": 1}
+    with Session(db.engine(released.database_url)) as session:
+        assert len(predictions.find_predictions(session, sha)) == 1
+
+    # The CLI answers "why did the model say that?" in one call.
+    assert main(["lineage", sha, "--json"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["prediction"]["image_sha256"] == sha
+
+
+@pytest.mark.parametrize(
+    ("path", "kwargs", "status", "message"),
+    [
+        ("/v1/models/nope:predict", {"json": {"instances": [1]}}, 404, "no model named 'nope'"),
+        ("/v1/models/digits:predict", {"content": b"{not json"}, 400, "not valid JSON"),
+        ("/v1/models/digits:predict", {"json": {"inputs": []}}, 400, "needs 'instances'"),
+        (
+            "/v1/models/digits:predict",
+            {"json": {"instances": [[1, 2, 3]]}},
+            400,
+            "shape [3] does not match the model input [28, 28, 1]",
+        ),
+        (
+            "/v1/models/digits:predict",
+            {"json": {"instances": [{"b64": "%%%"}]}},
+            400,
+            "not valid base64",
+        ),
+        (
+            "/v1/models/digits:predict",
+            {"json": {"instances": [{"b64": base64.b64encode(b"text").decode()}]}},
+            400,
+            "not a decodable image",
+        ),
+        ("/v1/models/digits:predict", {"json": {"instances": [0] * 300}}, 413, "at most 256"),
+        (
+            "/v1/models/digits:classify",
+            {"files": {"file": ("x.png", b"nope")}},
+            400,
+            "not a decodable image",
+        ),
+        ("/v1/models/digits:classify", {}, 400, "file"),
+    ],
+)
+def test_bad_requests_get_a_clear_4xx(released, path, kwargs, status, message):
+    response = httpx.post(f"{released.endpoint_url}{path}", timeout=10, **kwargs)
+    assert response.status_code == status, response.text
+    assert message in response.json()["error"]
+
+
+def test_classify_accepts_any_camera_image(released):
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (10, 200, 30)).save(buffer, format="JPEG")
+    response = httpx.post(
+        f"{released.endpoint_url}/v1/models/digits:classify?top_k=2",
+        files={"file": ("cam.jpg", buffer.getvalue())},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert len(body["top_k"]) == 2
+    assert body["model_version"] == response.headers["X-Model-Version"]
