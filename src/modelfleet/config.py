@@ -209,7 +209,7 @@ def load_fleet(path: Path | None = None) -> Fleet:
     except OSError as exc:
         raise ConfigError(f"cannot read fleet file {path}: {exc.strerror}") from None
     try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 (a SafeLoader)
+        raw = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     except ConfigError as exc:

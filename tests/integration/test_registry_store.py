@@ -98,7 +98,7 @@ def test_alias_moves_are_appended_to_history(db_session):
     ]
     with pytest.raises(ValueError, match="needs a reason"):
         versions.move_alias(db_session, workflow="w", version="v2.0.0", actor="d", reason=" ")
-    with pytest.raises(NotFound, match="no version v9.9.9"):
+    with pytest.raises(NotFound, match=r"no version v9\.9\.9"):
         versions.move_alias(db_session, workflow="w", version="v9.9.9", actor="d", reason="x")
 
 

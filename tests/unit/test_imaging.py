@@ -31,7 +31,7 @@ def test_any_image_becomes_the_model_input(image):
     array = to_model_input(decode(_encode(image, fmt)), (28, 28, 1))
     assert array.shape == (28, 28, 1)
     assert array.dtype == np.float32
-    assert 0.0 <= array.min() and array.max() <= 1.0
+    assert array.min() >= 0.0 and array.max() <= 1.0
     assert array.mean() > 0.9  # white stays white
 
 
