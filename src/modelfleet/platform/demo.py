@@ -52,13 +52,17 @@ def next_months(settings: Settings, count: int = 2) -> list[str]:
 
 
 def drop_images(settings: Settings, count: int = 4) -> list[str]:
-    """Copy test images (and one corrupt file) into the landing folder, atomically."""
+    """Copy test images not streamed before (and one corrupt file) into landing, atomically."""
     repo = open_repo()
     root = repo.path / data_dir(WORKFLOW, "test")
     landing = settings.landing / WORKFLOW
     stamp = datetime.now(UTC).strftime("%H%M%S")
+    with Session(db.engine()) as session:
+        seen = {r.sha256 for r in read_manifest(root)
+                if predictions.ingest_state(session, WORKFLOW, r.sha256) is not None}
+    fresh = [r for r in read_manifest(root) if r.sha256 not in seen] or read_manifest(root)
     shas = []
-    for row in read_manifest(root)[:count]:
+    for row in fresh[:count]:
         data = (root / row.path).read_bytes()
         _land(landing / f"camera_{stamp}_{row.path}", data)
         shas.append(sha256_bytes(data))
