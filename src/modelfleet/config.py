@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from modelfleet.errors import ConfigError
 from modelfleet.zoo import FAMILIES
@@ -69,6 +76,10 @@ class Workflow(_Strict):
     input_shape: tuple[int, int, int]
     architecture: str
     schedule: str = "@monthly"
+    # Transfer learning: warm-start from this workflow's production weights, or reuse
+    # another workflow's production convolutional base (frozen) under a new head.
+    init_from: Literal["scratch", "production"] = "scratch"
+    transfer_from: str | None = None
     params: TrainParams = TrainParams()
     gate: GatePolicy = GatePolicy()
     expectations: Expectations = Expectations()
@@ -110,14 +121,22 @@ class Workflow(_Strict):
     def dag_id(self) -> str:
         return f"retrain__{self.name}"
 
-    def train_spec(self) -> TrainSpec:
-        return TrainSpec(
-            name=self.name,
-            architecture=self.architecture,
-            classes=self.classes,
-            input_shape=self.input_shape,
-            params=self.params,
-        )
+    @model_validator(mode="after")
+    def _one_warm_start(self) -> Workflow:
+        if self.transfer_from is not None and self.init_from != "scratch":
+            raise ValueError("set either init_from: production or transfer_from, not both")
+        if self.transfer_from == self.name:
+            raise ValueError("transfer_from names the workflow itself; use init_from: production")
+        return self
+
+
+class ParentSpec(_Strict):
+    """The model a training run starts from (its architecture must be rebuildable)."""
+
+    workflow: str
+    architecture: str
+    num_classes: int
+    input_shape: tuple[int, int, int]
 
 
 class TrainSpec(_Strict):
@@ -128,6 +147,8 @@ class TrainSpec(_Strict):
     classes: tuple[str, ...]
     input_shape: tuple[int, int, int]
     params: TrainParams
+    warm_start: Literal["none", "production", "transfer"] = "none"
+    parent: ParentSpec | None = None
 
     def as_params(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"name"})
@@ -139,6 +160,54 @@ class TrainSpec(_Strict):
 
 class Fleet(_Strict):
     workflows: dict[str, Workflow]
+
+    @model_validator(mode="after")
+    def _transfer_sources_exist(self) -> Fleet:
+        for wf in self.workflows.values():
+            if wf.transfer_from is None:
+                continue
+            parent = self.workflows.get(wf.transfer_from)
+            if parent is None:
+                raise ConfigError(
+                    f"workflow {wf.name!r}: transfer_from {wf.transfer_from!r} is not a workflow "
+                    f"of the fleet ({', '.join(self.workflows)})"
+                )
+            if parent.input_shape != wf.input_shape:
+                raise ConfigError(
+                    f"workflow {wf.name!r}: transfer_from {parent.name!r} needs the same input "
+                    f"shape, got {list(wf.input_shape)} vs {list(parent.input_shape)}"
+                )
+            if parent.transfer_from is not None:
+                raise ConfigError(
+                    f"workflow {wf.name!r}: transfer_from {parent.name!r}, which itself "
+                    "transfers; chains are not supported"
+                )
+        return self
+
+    def train_spec(self, name: str) -> TrainSpec:
+        """What DVC tracks as params for workflow `name`, parent model included."""
+        wf = self.get(name)
+        parent, warm_start = None, "none"
+        if wf.init_from == "production":
+            parent, warm_start = wf, "production"
+        elif wf.transfer_from is not None:
+            parent, warm_start = self.get(wf.transfer_from), "transfer"
+        return TrainSpec(
+            name=wf.name,
+            architecture=wf.architecture,
+            classes=wf.classes,
+            input_shape=wf.input_shape,
+            params=wf.params,
+            warm_start=warm_start,
+            parent=None
+            if parent is None
+            else ParentSpec(
+                workflow=parent.name,
+                architecture=parent.architecture,
+                num_classes=len(parent.classes),
+                input_shape=parent.input_shape,
+            ),
+        )
 
     def get(self, name: str) -> Workflow:
         try:
@@ -182,7 +251,10 @@ def parse_fleet(raw: Any, origin: str = "workflows.yaml") -> Fleet:
             raise ConfigError(f"{origin}: workflow {name!r}: {problems}") from None
     if not workflows:
         raise ConfigError(f"{origin}: no workflows declared")
-    return Fleet(workflows=workflows)
+    try:
+        return Fleet(workflows=workflows)
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None
 
 
 class _UniqueKeyLoader(yaml.SafeLoader):

@@ -4,27 +4,35 @@ deploy, smoke. Each returns a small JSON-able dict (an Airflow XCom)."""
 from __future__ import annotations
 
 import json
+import shutil
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from modelfleet import db, gates
-from modelfleet.datasets.manifest import read_manifest
+from modelfleet.datasets.manifest import read_manifest, sha256_file
 from modelfleet.datasets.snapshot import materialise, training_months
-from modelfleet.errors import DataError, ModelfleetError
+from modelfleet.errors import DataError, ModelfleetError, VersioningError
 from modelfleet.pipeline.context import RunContext
+from modelfleet.registry.entities import ModelVersion
 from modelfleet.registry.store import runs, versions
 from modelfleet.versioning.commands import run
 from modelfleet.versioning.naming import (
     DATA_SPLITS,
     FIRST_VERSION,
+    PARENT_INFO,
+    PARENT_WEIGHTS,
     Version,
+    confusion_png,
+    curves_png,
     data_dir,
     history_file,
     metrics_file,
     model_file,
+    parent_dir,
     serving_dir,
     tag_name,
+    train_info_file,
 )
 from modelfleet.versioning.repo import ModelRepo, open_repo
 
@@ -92,25 +100,68 @@ def validate(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
     return {"validation_id": validation_id, "success": True}
 
 
+def prepare_parent(ctx: RunContext, repo: ModelRepo) -> ModelVersion | None:
+    """Put the parent model (production of this or the donor workflow) in models/<wf>/parent/.
+
+    The folder is a DVC dependency of `train@<wf>`: its `parent.json` names the
+    version (or null when none is released yet) and the weights lie beside it.
+    """
+    spec = ctx.fleet.train_spec(ctx.workflow_name)
+    folder = repo.path / parent_dir(ctx.workflow_name)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    parent = None
+    if spec.parent is not None:
+        with _session() as session:
+            parent = versions.resolve_alias(session, spec.parent.workflow)
+    if parent is not None:
+        weights = (
+            serving_dir(ctx.settings.serving_root, parent.workflow, Version.parse(parent.version))
+            / PARENT_WEIGHTS
+        )
+        if not weights.exists() or sha256_file(weights) != parent.artifact_sha256:
+            raise VersioningError(
+                f"weights of parent {parent.tag} at {weights} are missing or do not match the "
+                f"registered sha256 {parent.artifact_sha256[:12]}"
+            )
+        shutil.copyfile(weights, folder / PARENT_WEIGHTS)
+    info = {
+        "warm_start": spec.warm_start,
+        "workflow": None if spec.parent is None else spec.parent.workflow,
+        "version": None if parent is None else parent.version,
+        "sha256": None if parent is None else parent.artifact_sha256,
+    }
+    (folder / PARENT_INFO).write_text(json.dumps(info, indent=1))
+    with repo.locked():
+        repo.add_paths([parent_dir(ctx.workflow_name)])
+    if spec.parent is not None:
+        print(
+            f"parent model: {parent.tag if parent else 'none released yet; training from scratch'}"
+        )
+    return parent
+
+
 def train(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
     """`dvc repro train@<wf>` in a subprocess; record the training run."""
     repo = open_repo()
+    parent = prepare_parent(ctx, repo)
     repo.repro(f"train@{ctx.workflow_name}")
-    from modelfleet.datasets.manifest import sha256_file
-
     artifact = sha256_file(repo.path / model_file(ctx.workflow_name))
-    history = repo.read_json(history_file(ctx.workflow_name))
+    info = repo.read_json(train_info_file(ctx.workflow_name))
     with _session() as session, session.begin():
         run_id = runs.add_training_run(
             session,
             workflow=ctx.workflow_name,
             dataset_version_id=dataset_version_id,
             architecture=ctx.workflow.architecture,
-            params=ctx.workflow.train_spec().as_params(),
+            params=ctx.fleet.train_spec(ctx.workflow_name).as_params(),
             artifact_sha256=artifact,
-            fit_seconds=float(history["fit_seconds"]),
+            fit_seconds=float(info["fit_seconds"]),
+            parent_version_id=None if parent is None else parent.id,
             run=ctx.run,
         )
+    print(f"trained in {info['fit_seconds']:.1f}s on {info['n_train']} images; sha256 {artifact}")
     return {"training_run_id": run_id, "artifact_sha256": artifact}
 
 
@@ -219,10 +270,23 @@ def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
             training_run_id=training_run_id,
             artifact_sha256=training.artifact_sha256,
             repo_commit=commit,
+            artifacts=version_artifacts(ctx.workflow_name),
             run=ctx.run,
         )
     print(f"registered {tag_name(ctx.workflow_name, version)} at {commit[:10]}")
     return {"version": str(version), "tag": tag_name(ctx.workflow_name, version), "commit": commit}
+
+
+def version_artifacts(workflow: str) -> dict[str, str]:
+    """Where a version's files lie in the model repo at its tag."""
+    return {
+        "weights": model_file(workflow),
+        "metrics": metrics_file(workflow),
+        "history": history_file(workflow),
+        "curves": curves_png(workflow),
+        "confusion": confusion_png(workflow),
+        "parent": parent_dir(workflow),
+    }
 
 
 def deploy(ctx: RunContext, version: str) -> dict[str, Any]:

@@ -58,8 +58,11 @@ def drop_images(settings: Settings, count: int = 4) -> list[str]:
     landing = settings.landing / WORKFLOW
     stamp = datetime.now(UTC).strftime("%H%M%S")
     with Session(db.engine()) as session:
-        seen = {r.sha256 for r in read_manifest(root)
-                if predictions.ingest_state(session, WORKFLOW, r.sha256) is not None}
+        seen = {
+            r.sha256
+            for r in read_manifest(root)
+            if predictions.ingest_state(session, WORKFLOW, r.sha256) is not None
+        }
     fresh = [r for r in read_manifest(root) if r.sha256 not in seen] or read_manifest(root)
     shas = []
     for row in fresh[:count]:

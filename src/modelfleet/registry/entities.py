@@ -32,6 +32,7 @@ class ModelVersion:
     dag_id: str | None
     run_id: str | None
     created_at: datetime
+    artifacts: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)

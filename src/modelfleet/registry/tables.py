@@ -81,6 +81,8 @@ class TrainingRunRow(RunLink, Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
     artifact_sha256: Mapped[str] = mapped_column(String(64))
     fit_seconds: Mapped[float] = mapped_column(Float)
+    # The version whose weights this run started from (warm start or transfer), if any.
+    parent_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
@@ -95,6 +97,8 @@ class ModelVersionRow(RunLink, Base):
     training_run_id: Mapped[int] = mapped_column(ForeignKey("training_run.id"), unique=True)
     artifact_sha256: Mapped[str] = mapped_column(String(64))
     repo_commit: Mapped[str] = mapped_column(String(64))
+    # Repo-relative paths (at the tag) of metrics.json, plots and the weights.
+    artifacts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -12,7 +12,13 @@ from modelfleet.config import TrainSpec
 from modelfleet.training.data import load_split
 from modelfleet.training.metrics import classification_metrics
 from modelfleet.training.train import load_trained
-from modelfleet.versioning.naming import data_dir, metrics_file
+from modelfleet.versioning.naming import (
+    confusion_png,
+    curves_png,
+    data_dir,
+    history_file,
+    metrics_file,
+)
 
 SPLITS = ("test", "holdout")
 _BATCH = 256
@@ -23,6 +29,14 @@ def evaluate_candidate(spec: TrainSpec, repo: Path) -> dict[str, Any]:
     model = load_trained(spec, repo)
     metrics = _score(lambda x: np.asarray(model(x, training=False)), spec, repo)
     (repo / metrics_file(spec.name)).write_text(json.dumps(metrics, indent=1))
+    from modelfleet.training import plots
+
+    plots.confusion_matrix(
+        metrics["test"], repo / confusion_png(spec.name), f"{spec.name}: frozen test set"
+    )
+    plots.training_curves(
+        repo / history_file(spec.name), repo / curves_png(spec.name), f"{spec.name}: training"
+    )
     return metrics
 
 
@@ -39,5 +53,5 @@ def _score(infer: Any, spec: TrainSpec, repo: Path) -> dict[str, Any]:
     for split in SPLITS:
         x, y = load_split(repo / data_dir(spec.name, split), spec)
         probs = np.concatenate([infer(x[i : i + _BATCH]) for i in range(0, len(x), _BATCH)])
-        results[split] = classification_metrics(y, probs.argmax(axis=1), spec.classes)
+        results[split] = classification_metrics(y, probs, spec.classes)
     return results

@@ -11,7 +11,7 @@ from pathlib import Path
 from modelfleet.config import TrainSpec
 from modelfleet.errors import VersioningError
 from modelfleet.training.train import load_trained
-from modelfleet.versioning.naming import Version, serving_dir
+from modelfleet.versioning.naming import PARENT_WEIGHTS, Version, model_file, serving_dir
 
 # Written beside saved_model.pb; TF Serving ignores it, our endpoint reads it.
 SIGNATURE_FILE = "modelfleet.json"
@@ -43,6 +43,8 @@ def export(spec: TrainSpec, repo: Path, version: str, serving_root: Path) -> Pat
             "architecture": spec.architecture,
         }
         (tmp / SIGNATURE_FILE).write_text(json.dumps(signature, indent=1))
+        # The weights travel along: a later run warm-starts or transfers from them.
+        shutil.copyfile(repo / model_file(spec.name), tmp / PARENT_WEIGHTS)
         os.rename(tmp, final)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

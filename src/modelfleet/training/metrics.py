@@ -7,12 +7,20 @@ from typing import Any
 
 import numpy as np
 
+CALIBRATION_BINS = 10
+
 
 def classification_metrics(
-    y_true: np.ndarray, y_pred: np.ndarray, class_names: Sequence[str]
+    y_true: np.ndarray, probs: np.ndarray, class_names: Sequence[str]
 ) -> dict[str, Any]:
-    """Accuracy, macro-F1, per-class recall and the confusion matrix."""
+    """Accuracy, macro-F1, per-class precision/recall, calibration error, confusion matrix.
+
+    Args:
+        y_true: true class indices, shape [n].
+        probs: predicted class probabilities, shape [n, k].
+    """
     k = len(class_names)
+    y_pred = probs.argmax(axis=1)
     confusion = np.zeros((k, k), dtype=np.int64)
     np.add.at(confusion, (y_true, y_pred), 1)
     true_pos = np.diag(confusion).astype(float)
@@ -27,7 +35,23 @@ def classification_metrics(
         "n": n,
         "accuracy": float(true_pos.sum() / n) if n else 0.0,
         "macro_f1": float(f1.mean()),
-        "recall": {name: float(r) for name, r in zip(class_names, recall, strict=True)},
+        "ece": expected_calibration_error(y_true, probs),
+        "precision": dict(zip(class_names, map(float, precision), strict=True)),
+        "recall": dict(zip(class_names, map(float, recall), strict=True)),
         "confusion": confusion.tolist(),
         "classes": list(class_names),
     }
+
+
+def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """Mean |accuracy - confidence| over equal-width confidence bins, weighted by size."""
+    if len(y_true) == 0:
+        return 0.0
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == y_true
+    bins = np.minimum((confidence * CALIBRATION_BINS).astype(int), CALIBRATION_BINS - 1)
+    error = 0.0
+    for b in np.unique(bins):
+        members = bins == b
+        error += members.mean() * abs(correct[members].mean() - confidence[members].mean())
+    return float(error)

@@ -1,7 +1,14 @@
-"""Train one workflow's candidate model (DVC stage `train@<wf>`)."""
+"""Train one workflow's candidate model (DVC stage `train@<wf>`).
+
+A run starts from scratch, from this workflow's production weights
+(`warm_start: production`), or from another workflow's production convolutional
+base, frozen under a new head (`warm_start: transfer`). The parent, if one was
+available, lies in `models/<wf>/parent/` (a DVC dependency).
+"""
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from pathlib import Path
@@ -9,23 +16,79 @@ from typing import TYPE_CHECKING, Any
 
 from modelfleet.config import TrainSpec
 from modelfleet.datasets.manifest import sha256_file
+from modelfleet.errors import ModelfleetError
 from modelfleet.training.data import load_split
 from modelfleet.training.determinism import make_deterministic
-from modelfleet.versioning.naming import data_dir, history_file, model_file
+from modelfleet.versioning.naming import (
+    PARENT_INFO,
+    PARENT_WEIGHTS,
+    data_dir,
+    history_file,
+    model_file,
+    parent_dir,
+    train_info_file,
+)
 
 if TYPE_CHECKING:
     import keras
 
 
-def train(spec: TrainSpec, repo: Path) -> dict[str, Any]:
-    """Fit the model on `data/<wf>/train`; write the model and its history."""
-    make_deterministic(spec.params.seed)
+def parent_info(spec: TrainSpec, repo: Path) -> dict[str, Any] | None:
+    """The parent this run uses, or None (no parent configured, or none released yet)."""
+    info_path = repo / parent_dir(spec.name) / PARENT_INFO
+    if spec.warm_start == "none" or not info_path.exists():
+        return None
+    info = json.loads(info_path.read_text())
+    return info if info.get("version") else None
+
+
+def build_model(
+    spec: TrainSpec, parent: dict[str, Any] | None, parent_weights: Path | None = None
+) -> keras.Model:
+    """The architecture for `spec`: its own family, or a transferred base plus a new head.
+
+    With `parent_weights`, the parent's weights are loaded (warm start or donor base).
+    """
     import keras
 
     from modelfleet import zoo
 
+    if spec.warm_start != "transfer" or parent is None or spec.parent is None:
+        model = zoo.build(spec.architecture, spec.input_shape, len(spec.classes))
+        if parent is not None and parent_weights is not None:
+            _load(model, parent_weights, spec)
+        return model
+    donor = zoo.build(spec.parent.architecture, spec.parent.input_shape, spec.parent.num_classes)
+    if parent_weights is not None:
+        _load(donor, parent_weights, spec)
+    base = keras.Model(donor.input, donor.get_layer("features").output, name="transferred_base")
+    base.trainable = False
+    outputs = keras.layers.Dense(len(spec.classes), activation="softmax", name="predictions")(
+        base.output
+    )
+    return keras.Model(base.input, outputs, name=f"{spec.parent.architecture}_transfer")
+
+
+def _load(model: keras.Model, weights: Path, spec: TrainSpec) -> None:
+    try:
+        model.load_weights(weights)
+    except ValueError as exc:
+        raise ModelfleetError(
+            f"{spec.name}: the parent weights do not fit the architecture (did the class set "
+            f"or architecture change? that needs a new MAJOR version from scratch): {exc}"
+        ) from None
+
+
+def train(spec: TrainSpec, repo: Path) -> dict[str, Any]:
+    """Fit on `data/<wf>/train`; write the weights, the history and the run info."""
+    make_deterministic(spec.params.seed)
+    import keras
+
     x, y = load_split(repo / data_dir(spec.name, "train"), spec)
-    model = zoo.build(spec.architecture, spec.input_shape, len(spec.classes))
+    parent = parent_info(spec, repo)
+    model = build_model(spec, parent, repo / parent_dir(spec.name) / PARENT_WEIGHTS)
+    if parent is not None:
+        print(f"starting from {parent['workflow']}@{parent['version']} ({spec.warm_start})")
     model.compile(
         optimizer=keras.optimizers.Adam(spec.params.learning_rate),
         loss="sparse_categorical_crossentropy",
@@ -39,17 +102,22 @@ def train(spec: TrainSpec, repo: Path) -> dict[str, Any]:
     out = repo / model_file(spec.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(out)
-    curves = {k: [round(float(v), 6) for v in vals] for k, vals in history.history.items()}
-    (repo / history_file(spec.name)).write_text(
-        json.dumps({"fit_seconds": round(fit_seconds, 3), "n_train": len(y), **curves}, indent=1)
-    )
-    return {"artifact_sha256": sha256_file(out), "fit_seconds": fit_seconds, "n_train": len(y)}
+    _write_history(repo / history_file(spec.name), history.history)
+    info = {"fit_seconds": round(fit_seconds, 3), "n_train": len(y), "parent": parent}
+    (repo / train_info_file(spec.name)).write_text(json.dumps(info, indent=1))
+    return {"artifact_sha256": sha256_file(out), **info}
+
+
+def _write_history(path: Path, history: dict[str, list[float]]) -> None:
+    with path.open("w", newline="") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["epoch", "loss", "accuracy"])
+        for epoch, (loss, acc) in enumerate(zip(history["loss"], history["accuracy"], strict=True)):
+            writer.writerow([epoch + 1, f"{loss:.6f}", f"{acc:.6f}"])
 
 
 def load_trained(spec: TrainSpec, repo: Path) -> keras.Model:
-    """Rebuild the architecture from the spec and load the trained weights."""
-    from modelfleet import zoo
-
-    model = zoo.build(spec.architecture, spec.input_shape, len(spec.classes))
+    """Rebuild the architecture this run trained and load its weights."""
+    model = build_model(spec, parent_info(spec, repo))
     model.load_weights(repo / model_file(spec.name))
     return model

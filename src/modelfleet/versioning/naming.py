@@ -99,9 +99,32 @@ def model_file(workflow: str) -> str:
     return f"{model_dir(workflow)}/model.weights.h5"
 
 
+def parent_dir(workflow: str) -> str:
+    """The model a run starts from: `parent.json` plus, if any, its weights."""
+    return f"{model_dir(workflow)}/parent"
+
+
 def metrics_file(workflow: str) -> str:
     return f"{model_dir(workflow)}/metrics.json"
 
 
 def history_file(workflow: str) -> str:
-    return f"{model_dir(workflow)}/history.json"
+    """Loss and accuracy per epoch (a DVC plot)."""
+    return f"{model_dir(workflow)}/history.csv"
+
+
+def train_info_file(workflow: str) -> str:
+    """Fit time, sample count, parent used (a DVC metric, not cached)."""
+    return f"{model_dir(workflow)}/train.json"
+
+
+def confusion_png(workflow: str) -> str:
+    return f"{model_dir(workflow)}/confusion.png"
+
+
+def curves_png(workflow: str) -> str:
+    return f"{model_dir(workflow)}/curves.png"
+
+
+PARENT_INFO = "parent.json"
+PARENT_WEIGHTS = "model.weights.h5"

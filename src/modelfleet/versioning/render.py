@@ -20,7 +20,7 @@ _HEADER = "# Rendered from workflows.yaml by `modelfleet render`; do not edit.\n
 def render_params(fleet: Fleet) -> str:
     params: dict[str, Any] = {"workflows": sorted(fleet.workflows)}
     for name in sorted(fleet.workflows):
-        params[name] = fleet.workflows[name].train_spec().as_params()
+        params[name] = fleet.train_spec(name).as_params()
     return _HEADER + yaml.safe_dump(params, sort_keys=False)
 
 
@@ -30,10 +30,18 @@ def render_dvc_yaml(fleet: Fleet) -> str:
             "foreach": "${workflows}",
             "do": {
                 "cmd": "python -m modelfleet.training.stage train ${item}",
-                "deps": ["data/${item}/train"],
+                "deps": ["data/${item}/train", "models/${item}/parent"],
                 "params": ["${item}"],
                 "outs": ["models/${item}/model.weights.h5"],
-                "metrics": [{"models/${item}/history.json": {"cache": False}}],
+                "metrics": [{"models/${item}/train.json": {"cache": False}}],
+                "plots": [
+                    {
+                        "models/${item}/history.csv": {
+                            "cache": False,
+                            "x": "epoch",
+                        }
+                    }
+                ],
             },
         },
         "evaluate": {
@@ -42,11 +50,14 @@ def render_dvc_yaml(fleet: Fleet) -> str:
                 "cmd": "python -m modelfleet.training.stage evaluate ${item}",
                 "deps": [
                     "models/${item}/model.weights.h5",
+                    "models/${item}/history.csv",
+                    "models/${item}/parent",
                     "data/${item}/test",
                     "data/${item}/holdout",
                 ],
-                "params": ["${item}.classes", "${item}.input_shape"],
+                "params": ["${item}"],
                 "metrics": [{"models/${item}/metrics.json": {"cache": False}}],
+                "plots": ["models/${item}/confusion.png", "models/${item}/curves.png"],
             },
         },
     }

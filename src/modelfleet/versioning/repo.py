@@ -50,10 +50,14 @@ class ModelRepo:
     def add_data(self, workflow: str, splits: tuple[str, ...]) -> dict[str, str]:
         """`dvc add` the split folders; return each one's DVC md5."""
         paths = [data_dir(workflow, split) for split in splits]
-        self._dvc("add", "-q", *paths)
+        self._dvc("add", *paths)
         return {
             split: self.dvc_md5(f"{path}.dvc") for split, path in zip(splits, paths, strict=True)
         }
+
+    def add_paths(self, paths: list[str]) -> None:
+        """`dvc add` arbitrary repo-relative paths."""
+        self._dvc("add", *paths)
 
     def dvc_md5(self, dvc_file: str) -> str:
         meta = yaml.safe_load((self.path / dvc_file).read_text())
@@ -80,7 +84,7 @@ class ModelRepo:
 
     def commit_and_tag(self, workflow: str, version: Version, message: str) -> str:
         """Commit the workflow's DVC state and create the GTO tag. Returns the commit sha."""
-        paths = ["dvc.yaml", "params.yaml", "dvc.lock", f"data/{workflow}"]
+        paths = ["dvc.yaml", "params.yaml", "dvc.lock", f"data/{workflow}", f"models/{workflow}"]
         self._git("add", "--", *[p for p in paths if (self.path / p).exists()])
         self._git("commit", "-q", "--allow-empty", "-m", message)
         commit = self.head()
@@ -88,7 +92,7 @@ class ModelRepo:
         return commit
 
     def push(self) -> None:
-        self._dvc("push", "-q")
+        self._dvc("push")
 
     def assign(self, workflow: str, version: Version, stage: str) -> None:
         self._gto("assign", workflow, "--version", str(version), "--stage", stage)

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from modelfleet.errors import NotFound
 from modelfleet.registry.store.predictions import find_predictions
-from modelfleet.registry.store.versions import get_version
+from modelfleet.registry.store.versions import get_version, get_version_by_id
 from modelfleet.registry.tables import (
     DatasetVersionRow,
     EvaluationRow,
@@ -43,6 +43,8 @@ def version_lineage(session: Session, workflow: str, version: str) -> dict[str, 
             EvaluationRow.split == "test",
         )
     ).scalar()
+    parent = None if run.parent_version_id is None else get_version_by_id(session,
+                                                                            run.parent_version_id)
     return {
         "model_version": {
             "workflow": workflow,
@@ -50,6 +52,7 @@ def version_lineage(session: Session, workflow: str, version: str) -> dict[str, 
             "tag": mv.tag,
             "artifact_sha256": mv.artifact_sha256,
             "repo_commit": mv.repo_commit,
+            "artifacts": mv.artifacts,
             "created_at": mv.created_at.isoformat(),
         },
         "training_run": {
@@ -60,6 +63,7 @@ def version_lineage(session: Session, workflow: str, version: str) -> dict[str, 
             "architecture": run.architecture,
             "params": run.params,
             "fit_seconds": round(run.fit_seconds, 2),
+            "parent": None if parent is None else parent.tag,
         },
         "evaluation": _short_metrics(candidate_test),
         "gate_decision": None if gate is None else {"passed": gate.passed, "checks": gate.checks},

@@ -66,8 +66,10 @@ def add_training_run(
     artifact_sha256: str,
     fit_seconds: float,
     run: RunRef,
+    parent_version_id: int | None = None,
 ) -> int:
     row = TrainingRunRow(
+        parent_version_id=parent_version_id,
         workflow_id=ensure_workflow(session, workflow),
         dataset_version_id=dataset_version_id,
         architecture=architecture,

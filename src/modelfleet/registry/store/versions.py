@@ -29,6 +29,7 @@ def _entity(row: ModelVersionRow, workflow: str) -> ModelVersion:
         dag_id=row.dag_id,
         run_id=row.run_id,
         created_at=row.created_at,
+        artifacts=row.artifacts,
     )
 
 
@@ -49,8 +50,10 @@ def add_version(
     artifact_sha256: str,
     repo_commit: str,
     run: RunRef,
+    artifacts: dict[str, str] | None = None,
 ) -> ModelVersion:
     row = ModelVersionRow(
+        artifacts=artifacts,
         workflow_id=ensure_workflow(session, workflow),
         version=version,
         version_int=version_int,

@@ -1,0 +1,57 @@
+"""Per-version pictures: training curves and the confusion matrix (PNG)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # headless: no display on servers or in Airflow workers
+import matplotlib.pyplot as plt
+
+
+def training_curves(history_csv: Path, out: Path, title: str) -> Path:
+    """Loss and accuracy per epoch, from the training history CSV."""
+    with history_csv.open() as handle:
+        rows = list(csv.DictReader(handle))
+    epochs = [int(r["epoch"]) for r in rows]
+    fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(8, 3.2))
+    loss_ax.plot(epochs, [float(r["loss"]) for r in rows], marker="o")
+    loss_ax.set(title="loss", xlabel="epoch")
+    acc_ax.plot(epochs, [float(r["accuracy"]) for r in rows], marker="o", color="tab:green")
+    acc_ax.set(title="accuracy", xlabel="epoch", ylim=(0, 1))
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
+
+
+def confusion_matrix(metrics: dict[str, Any], out: Path, title: str) -> Path:
+    """Counts per (true, predicted) class on the frozen test set."""
+    classes = metrics["classes"]
+    matrix = metrics["confusion"]
+    size = max(3.5, 0.45 * len(classes) + 1.5)
+    fig, ax = plt.subplots(figsize=(size, size))
+    ax.imshow(matrix, cmap="Blues")
+    ax.set_xticks(range(len(classes)), classes, rotation=45, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set(xlabel="predicted", ylabel="true", title=title)
+    peak = max(max(row) for row in matrix) or 1
+    for i, row in enumerate(matrix):
+        for j, count in enumerate(row):
+            ax.text(
+                j,
+                i,
+                str(count),
+                ha="center",
+                va="center",
+                color="white" if count > peak / 2 else "black",
+                fontsize=8,
+            )
+    fig.tight_layout()
+    fig.savefig(out, dpi=90)
+    plt.close(fig)
+    return out
