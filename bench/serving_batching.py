@@ -28,8 +28,13 @@ def export_untrained(root: Path) -> None:
     from modelfleet.config import TrainParams, TrainSpec
     from modelfleet.training.export import export
 
-    spec = TrainSpec(name="bench", architecture="lenet", classes=tuple("0123456789"),
-                     input_shape=(28, 28, 1), params=TrainParams())
+    spec = TrainSpec(
+        name="bench",
+        architecture="lenet",
+        classes=tuple("0123456789"),
+        input_shape=(28, 28, 1),
+        params=TrainParams(),
+    )
     repo = root / "repo"
     (repo / "models/bench").mkdir(parents=True)
     keras.utils.set_random_seed(0)
@@ -100,16 +105,20 @@ def main() -> None:
             results[label] = args.requests / elapsed
             pool_elapsed = asyncio.run(fire_pool(model, args.requests * 5, args.concurrency))
             results[label + " (no HTTP)"] = args.requests * 5 / pool_elapsed
-            print(f"{label:22} {args.requests / elapsed:8.0f} req/s   "
-                  f"p50 {statistics.median(latencies) * 1000:6.1f} ms   "
-                  f"p99 {latencies[int(0.99 * len(latencies))] * 1000:6.1f} ms   "
-                  f"mean batch {args.requests / batches:5.1f}")
+            print(
+                f"{label:22} {args.requests / elapsed:8.0f} req/s   "
+                f"p50 {statistics.median(latencies) * 1000:6.1f} ms   "
+                f"p99 {latencies[int(0.99 * len(latencies))] * 1000:6.1f} ms   "
+                f"mean batch {args.requests / batches:5.1f}"
+            )
         for suffix in ("", " (no HTTP)"):
             ratio = results["dynamic batching" + suffix] / results["one call per request" + suffix]
-            print(f"throughput{suffix or ' over HTTP'}: "
-                  f"{results['one call per request' + suffix]:.0f} -> "
-                  f"{results['dynamic batching' + suffix]:.0f} req/s, batching / none = {ratio:.2f}x "
-                  f"at concurrency {args.concurrency}")
+            print(
+                f"throughput{suffix or ' over HTTP'}: "
+                f"{results['one call per request' + suffix]:.0f} -> "
+                f"{results['dynamic batching' + suffix]:.0f} req/s, batching / none = {ratio:.2f}x "
+                f"at concurrency {args.concurrency}"
+            )
 
 
 if __name__ == "__main__":

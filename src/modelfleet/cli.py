@@ -117,11 +117,17 @@ def cmd_zoo(args: argparse.Namespace) -> None:
     shape = tuple(args.input_shape)
     table = Table(title=f"architecture zoo at input {list(shape)}, {args.classes} classes")
     for column in ("family", "parameters", "layers", "features", "description"):
-        table.add_column(column, justify="right" if column in ("parameters", "layers", "features")
-                         else "left")
+        table.add_column(
+            column, justify="right" if column in ("parameters", "layers", "features") else "left"
+        )
     for row in describe_families(shape, args.classes):  # type: ignore[arg-type]
-        table.add_row(row["name"], f"{row['params']:,}", str(row["layers"]), str(row["features"]),
-                      row["description"])
+        table.add_row(
+            row["name"],
+            f"{row['params']:,}",
+            str(row["layers"]),
+            str(row["features"]),
+            row["description"],
+        )
     Console().print(table)
 
 
@@ -168,8 +174,9 @@ def build_parser() -> argparse.ArgumentParser:
     lineage.add_argument("--json", action="store_true")
     lineage.set_defaults(func=cmd_lineage)
     zoo = sub.add_parser("zoo", help="list the CNN architecture families with parameter counts")
-    zoo.add_argument("--input-shape", type=int, nargs=3, default=[32, 32, 3],
-                     metavar=("H", "W", "C"))
+    zoo.add_argument(
+        "--input-shape", type=int, nargs=3, default=[32, 32, 3], metavar=("H", "W", "C")
+    )
     zoo.add_argument("--classes", type=int, default=10)
     zoo.set_defaults(func=cmd_zoo)
     sub.add_parser("migrate", help="apply the lineage schema migrations").set_defaults(

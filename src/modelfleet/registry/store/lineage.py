@@ -43,8 +43,9 @@ def version_lineage(session: Session, workflow: str, version: str) -> dict[str, 
             EvaluationRow.split == "test",
         )
     ).scalar()
-    parent = None if run.parent_version_id is None else get_version_by_id(session,
-                                                                            run.parent_version_id)
+    parent = (
+        None if run.parent_version_id is None else get_version_by_id(session, run.parent_version_id)
+    )
     return {
         "model_version": {
             "workflow": workflow,
