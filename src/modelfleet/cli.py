@@ -131,6 +131,17 @@ def cmd_zoo(args: argparse.Namespace) -> None:
     Console().print(table)
 
 
+def cmd_data_generate(args: argparse.Namespace) -> None:
+    from modelfleet.config import load_fleet
+    from modelfleet.datasets.snapshot import write_month
+    from modelfleet.settings import CHECKOUT
+
+    workflow = load_fleet().get(args.workflow)
+    out = args.out or CHECKOUT / "data" / workflow.name / args.month
+    counts = write_month(workflow, args.month, out)
+    print(f"wrote {counts} images for {workflow.name} {args.month} to {out} (manifest.csv in each)")
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     from modelfleet import db
 
@@ -179,6 +190,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     zoo.add_argument("--classes", type=int, default=10)
     zoo.set_defaults(func=cmd_zoo)
+    data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
+    generate = data.add_parser("generate", help="write one month of a workflow's images")
+    generate.add_argument("workflow")
+    generate.add_argument("--month", required=True, help="YYYY-MM")
+    generate.add_argument("--out", type=Path, help="default: data/<wf>/<month>/")
+    generate.set_defaults(func=cmd_data_generate)
     sub.add_parser("migrate", help="apply the lineage schema migrations").set_defaults(
         func=cmd_migrate
     )

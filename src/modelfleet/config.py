@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -31,13 +31,9 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class SourceConfig(_Strict):
-    """Where a workflow's monthly images come from."""
-
-    kind: Literal["sklearn_digits"]
+class _SourceBase(_Strict):
     start_month: str = Field(description="first month with data, YYYY-MM")
     months: int = Field(ge=1, le=120, description="how many months of data exist")
-    test_fraction: float = Field(0.2, gt=0, lt=0.9, description="frozen test set share")
     holdout_fraction: float = Field(0.2, gt=0, lt=0.9, description="per-month holdout share")
 
     @field_validator("start_month")
@@ -46,6 +42,59 @@ class SourceConfig(_Strict):
         if not _MONTH.match(value):
             raise ValueError(f"expected YYYY-MM, got {value!r}")
         return value
+
+
+class DigitsSourceConfig(_SourceBase):
+    """scikit-learn's bundled 8x8 digit scans (real images, 1,797 of them)."""
+
+    kind: Literal["sklearn_digits"]
+    test_fraction: float = Field(0.2, gt=0, lt=0.9, description="frozen test set share")
+
+
+class ProceduralSourceConfig(_SourceBase):
+    """Generated inspection images with monthly drift (see datasets.procedural)."""
+
+    kind: Literal["procedural"]
+    generator: str
+    images_per_month: int = Field(300, ge=10, le=100_000)
+    test_size: int = Field(400, ge=10, le=100_000)
+    drift: float = Field(1.0, ge=0, le=5)
+
+
+class PackagedSourceConfig(_SourceBase):
+    """Patches of images that ship inside installed packages (see datasets.packaged)."""
+
+    kind: Literal["packaged"]
+    source_images: tuple[str, ...]
+    images_per_month: int = Field(300, ge=10, le=100_000)
+    test_size: int = Field(400, ge=10, le=100_000)
+    drift: float = Field(1.0, ge=0, le=5)
+
+
+SourceConfig = Annotated[
+    DigitsSourceConfig | ProceduralSourceConfig | PackagedSourceConfig,
+    Field(discriminator="kind"),
+]
+
+
+def source_classes(source: SourceConfig) -> tuple[str, ...]:
+    """The class names a source can produce (imports numpy/PIL, not TensorFlow)."""
+    if isinstance(source, DigitsSourceConfig):
+        return tuple(str(d) for d in range(10))
+    if isinstance(source, ProceduralSourceConfig):
+        from modelfleet.datasets.generators import GENERATORS
+
+        if source.generator not in GENERATORS:
+            raise ValueError(
+                f"generator {source.generator!r} is not one of {', '.join(GENERATORS)}"
+            )
+        return tuple(GENERATORS[source.generator].classes)
+    from modelfleet.datasets.packaged import SOURCE_IMAGES, default_classes
+
+    unknown = [key for key in source.source_images if key not in SOURCE_IMAGES]
+    if unknown:
+        raise ValueError(f"source_images {unknown} are not among {', '.join(SOURCE_IMAGES)}")
+    return default_classes(source.source_images)
 
 
 class TrainParams(_Strict):
@@ -120,6 +169,19 @@ class Workflow(_Strict):
     @property
     def dag_id(self) -> str:
         return f"retrain__{self.name}"
+
+    @model_validator(mode="after")
+    def _classes_match_the_data(self) -> Workflow:
+        available = source_classes(self.source)
+        if isinstance(self.source, DigitsSourceConfig):
+            if tuple(self.classes) != available:
+                raise ValueError(f"classes must be the ten digits {list(available)}")
+        elif not set(self.classes) <= set(available):
+            extra = sorted(set(self.classes) - set(available))
+            raise ValueError(
+                f"classes {extra} are not produced by the data source; it has {list(available)}"
+            )
+        return self
 
     @model_validator(mode="after")
     def _one_warm_start(self) -> Workflow:
@@ -222,7 +284,12 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     """Return `base` with `override` merged in, recursing into nested dicts."""
     merged = dict(base)
     for key, value in override.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+        # A mapping of another `kind` (e.g. a different data source) replaces the default.
+        if (
+            isinstance(value, dict)
+            and isinstance(merged.get(key), dict)
+            and value.get("kind", merged[key].get("kind")) == merged[key].get("kind")
+        ):
             merged[key] = deep_merge(merged[key], value)
         else:
             merged[key] = value

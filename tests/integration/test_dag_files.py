@@ -39,8 +39,14 @@ def test_dag_folder_parses_without_tensorflow(pg_server, tmp_path):
         check=True,
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
+    from modelfleet.config import load_fleet
+
     assert result["errors"] == {}
-    assert result["dags"] == ["retrain__digits"]
+    expected = sorted(
+        wf.dag_id for wf in load_fleet(CHECKOUT / "workflows.yaml").workflows.values()
+    )
+    assert result["dags"] == expected
+    assert len(expected) == 20
     assert result["heavy"] == []
     assert result["tasks"] == [
         "snapshot",

@@ -21,12 +21,12 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DAG_ID = "retrain__digits"
 
 
-def run_dag(month: str) -> tuple[str, dict[str, str]]:
-    """Run the DAG for `month`; return the run state and each task's state."""
+def run_dag(month: str, dag_id: str = DAG_ID) -> tuple[str, dict[str, str]]:
+    """Run a DAG for `month` with dag.test(); return the run state and task states."""
     from airflow.dag_processing.dagbag import DagBag
     from airflow.utils.session import create_session
 
-    dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).get_dag(DAG_ID)
+    dag = DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).get_dag(dag_id)
     dag_run = dag.test(run_conf={"month": month})
     with create_session() as session:
         states = {ti.task_id: ti.state for ti in dag_run.get_task_instances(session=session)}

@@ -11,7 +11,7 @@ BASE = {
     "workflows": {
         "digits": {
             "source": {"kind": "sklearn_digits", "start_month": "2026-01", "months": 6},
-            "classes": ["0", "1"],
+            "classes": [str(d) for d in range(10)],
             "input_shape": [28, 28, 1],
         }
     },
@@ -43,6 +43,32 @@ def test_defaults_deep_merge_under_entries():
     [
         ({"architecture": "resnt"}, "architecture: Value error, 'resnt' is not one of lenet"),
         ({"classes": ["a", "a"]}, "classes: Value error, class names must be unique"),
+        ({"classes": ["0", "1"]}, "classes must be the ten digits"),
+        (
+            {
+                "source": {
+                    "kind": "procedural",
+                    "generator": "weld",
+                    "start_month": "2026-01",
+                    "months": 2,
+                },
+                "classes": ["ok", "crack"],
+            },
+            "classes ['crack'] are not produced by the data source",
+        ),
+        (
+            {
+                "source": {
+                    "kind": "procedural",
+                    "generator": "paint",
+                    "start_month": "2026-01",
+                    "months": 2,
+                },
+                "classes": ["ok", "x"],
+            },
+            "generator 'paint' is not one of surface, weld, label, cap",
+        ),
+        ({"init_from": "production", "transfer_from": "other"}, "not both"),
         (
             {"input_shape": [28, 28, 2]},
             "input_shape: Value error, expected [height, width, 1 or 3]",
@@ -87,3 +113,21 @@ def test_unreadable_and_invalid_files(tmp_path):
     empty.write_text("workflows: {}\n")
     with pytest.raises(ConfigError, match="no workflows declared"):
         load_fleet(empty)
+
+
+def _two(**second: object) -> dict:
+    doc = _with()
+    doc["workflows"]["other"] = {**doc["workflows"]["digits"], **second}
+    return doc
+
+
+def test_transfer_from_must_name_a_compatible_workflow():
+    with pytest.raises(ConfigError, match="transfer_from 'nope' is not a workflow"):
+        parse_fleet(_two(transfer_from="nope"))
+    with pytest.raises(ConfigError, match="needs the same input shape"):
+        parse_fleet(_two(transfer_from="digits", input_shape=[32, 32, 1]))
+    fleet = parse_fleet(_two(transfer_from="digits"))
+    spec = fleet.train_spec("other")
+    assert spec.warm_start == "transfer"
+    assert spec.parent is not None and spec.parent.workflow == "digits"
+    assert fleet.train_spec("digits").parent is None

@@ -8,11 +8,16 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 from PIL import Image
 
-from modelfleet.config import Workflow
+from modelfleet.config import (
+    DigitsSourceConfig,
+    ProceduralSourceConfig,
+    Workflow,
+)
 from modelfleet.errors import NoDataForMonth
 from modelfleet.months import month_index
 
@@ -78,6 +83,32 @@ class DigitsSource:
         return LabeledImage(name=f"digit_{index:04d}.png", label=label, data=buffer.getvalue())
 
 
-def source_for(workflow: Workflow) -> DigitsSource:
-    kinds = {"sklearn_digits": DigitsSource}
-    return kinds[workflow.source.kind](workflow)
+class Source(Protocol):
+    def test_set(self) -> list[LabeledImage]: ...
+
+    def month(self, month: str) -> MonthSplit: ...
+
+
+def source_for(workflow: Workflow) -> Source:
+    """The data source a workflow's `source:` config describes."""
+    src = workflow.source
+    if isinstance(src, DigitsSourceConfig):
+        return DigitsSource(workflow)
+    common = {
+        "workflow_name": workflow.name,
+        "classes": workflow.classes,
+        "input_shape": workflow.input_shape,
+        "start_month": src.start_month,
+        "months": src.months,
+        "images_per_month": src.images_per_month,
+        "test_size": src.test_size,
+        "holdout_fraction": src.holdout_fraction,
+        "drift": src.drift,
+    }
+    if isinstance(src, ProceduralSourceConfig):
+        from modelfleet.datasets.procedural import ProceduralSource
+
+        return ProceduralSource(generator=src.generator, **common)
+    from modelfleet.datasets.packaged import PackagedPatchSource
+
+    return PackagedPatchSource(source_images=src.source_images, **common)

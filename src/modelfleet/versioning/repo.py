@@ -23,6 +23,7 @@ class ModelRepo:
     def __init__(self, path: Path, remote: Path) -> None:
         self.path = path
         self.remote = remote
+        self._lock_depth = 0
 
     # -- set-up ------------------------------------------------------------
     def exists(self) -> bool:
@@ -65,7 +66,8 @@ class ModelRepo:
 
     def repro(self, stage: str) -> CommandResult:
         """`dvc repro <stage>`, streaming its output."""
-        return run(["dvc", "repro", stage], self.path, stream=True).check()
+        with self.locked():
+            return run(["dvc", "repro", stage], self.path, stream=True).check()
 
     def read_json(self, relpath: str) -> dict:
         return json.loads((self.path / relpath).read_text())
@@ -73,13 +75,26 @@ class ModelRepo:
     # -- registration -------------------------------------------------------
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Serialise commit-and-tag across processes sharing this repo."""
-        lock = self.path / ".git" / "modelfleet.lock"
-        with lock.open("w") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+        """Hold the repo's workspace lock (re-entrant within this object).
+
+        All runs share one workspace and DVC's own lock fails fast instead of
+        waiting, so every DVC/git mutation takes this lock and waits its turn.
+        """
+        if self._lock_depth:
+            self._lock_depth += 1
             try:
                 yield
             finally:
+                self._lock_depth -= 1
+            return
+        lock = self.path / ".git" / "modelfleet.lock"
+        with lock.open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            self._lock_depth = 1
+            try:
+                yield
+            finally:
+                self._lock_depth = 0
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     def commit_and_tag(self, workflow: str, version: Version, message: str) -> str:
@@ -117,10 +132,12 @@ class ModelRepo:
         return run(["git", *args], self.path).check()
 
     def _dvc(self, *args: str) -> CommandResult:
-        return run(["dvc", *args], self.path).check()
+        with self.locked():
+            return run(["dvc", *args], self.path).check()
 
     def _gto(self, *args: str) -> CommandResult:
-        return run(["gto", *args, "--repo", str(self.path)], self.path).check()
+        with self.locked():
+            return run(["gto", *args, "--repo", str(self.path)], self.path).check()
 
 
 def open_repo() -> ModelRepo:

@@ -1,7 +1,9 @@
 """Procedural image generators for visual inspection, one module per generator.
 
-Each module exposes `SPEC`, a `GeneratorSpec` (classes, the defect styles that
-appear in later months, an RGB tint and a `render` function).
+Each generator module (surface, weld, label, cap) exposes `SPEC`, a `GeneratorSpec`
+(classes, the defect styles that appear in later months, an RGB tint and a `render`
+function). `common` holds the drawing primitives and `drift` the month-by-month
+drift model that `modelfleet.datasets.procedural` and `.packaged` apply.
 """
 
 from __future__ import annotations

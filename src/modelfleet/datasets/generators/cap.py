@@ -39,6 +39,7 @@ def render(label: str, style: str, rng: np.random.Generator, height: int, width:
     across = (-dx * np.sin(tilt) + dy * np.cos(tilt)) / squash
     r = np.hypot(along, across)
     body = np.clip(radius + 0.5 - r, 0.0, 1.0)
+    shadow = np.zeros_like(r)
     if label == "dent" and style == "rim":
         heading = rng.uniform(0, 2 * np.pi)
         depth = dx * np.cos(heading) + dy * np.sin(heading)
@@ -56,9 +57,8 @@ def render(label: str, style: str, rng: np.random.Generator, height: int, width:
         face = paint(face, np.maximum(ring, emblem), 0.85)
     else:
         face = paint(face, np.clip(0.5 * radius + 0.5 - r, 0.0, 1.0), 0.28)
-    if label == "dent" and style == "rim":
-        face = paint(face, shadow, 0.2)
-    elif label == "dent":
+    face = paint(face, shadow, 0.2)
+    if label == "dent" and style != "rim":
         heading, off = rng.uniform(0, 2 * np.pi), radius * rng.uniform(0.25, 0.55)
         pit = (cy + off * np.sin(heading), cx + off * np.cos(heading))
         light = side * 0.05
