@@ -22,7 +22,11 @@ from modelfleet.errors import ConfigError
 if TYPE_CHECKING:
     import keras
 
-__all__ = ["FAMILIES", "build", "channels", "check_args"]
+__all__ = ["BN_MOMENTUM", "FAMILIES", "build", "channels", "check_args"]
+
+# Batch-norm statistics must settle within the few hundred steps a monthly retrain on a
+# few hundred images takes; Keras' default 0.99 leaves them near their initial values.
+BN_MOMENTUM = 0.9
 
 FAMILIES: dict[str, str] = {
     "lenet": "modelfleet.zoo.lenet",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from modelfleet.zoo import channels, check_args
+from modelfleet.zoo import BN_MOMENTUM, channels, check_args
 
 # (expansion t, output channels c, repeats n, first stride s), as in the paper's Table 2.
 STAGES: tuple[tuple[int, int, int, int], ...] = (
@@ -32,7 +32,7 @@ def conv_bn_relu6(
     x = layers.Conv2D(
         filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
     )(x)
-    x = layers.BatchNormalization(name=f"{name}_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
     return layers.ReLU(6.0, name=f"{name}_relu")(x)
 
 
@@ -47,10 +47,10 @@ def inverted_residual_block(
     x = layers.DepthwiseConv2D(
         3, strides=stride, padding="same", use_bias=False, name=f"{name}_depthwise"
     )(x)
-    x = layers.BatchNormalization(name=f"{name}_depthwise_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_depthwise_bn")(x)
     x = layers.ReLU(6.0, name=f"{name}_depthwise_relu")(x)
     x = layers.Conv2D(filters, 1, use_bias=False, name=f"{name}_project")(x)
-    x = layers.BatchNormalization(name=f"{name}_project_bn")(x)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_project_bn")(x)
     if stride == 1 and in_channels == filters:
         x = layers.Add(name=f"{name}_add")([inputs, x])
     return x

@@ -12,7 +12,7 @@ import keras
 from keras import layers
 
 from modelfleet.errors import ConfigError
-from modelfleet.zoo import channels, check_args
+from modelfleet.zoo import BN_MOMENTUM, channels, check_args
 
 STAGE_FILTERS: tuple[int, ...] = (16, 32, 64)
 
@@ -24,7 +24,7 @@ def conv_bn(
     x = layers.Conv2D(
         filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
     )(x)
-    return layers.BatchNormalization(name=f"{name}_bn")(x)
+    return layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
 
 
 def residual_block(x: keras.KerasTensor, filters: int, stride: int, name: str) -> keras.KerasTensor:

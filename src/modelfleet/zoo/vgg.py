@@ -12,16 +12,18 @@ import keras
 from keras import layers
 
 from modelfleet.errors import ConfigError
-from modelfleet.zoo import channels, check_args
+from modelfleet.zoo import BN_MOMENTUM, channels, check_args
 
 WIDTHS: tuple[int, ...] = (32, 64, 128, 128)
 CONFIGS: dict[str, tuple[int, ...]] = {"A": (1, 1, 2, 2), "D": (2, 2, 3, 3)}
 
 
 def vgg_block(x: keras.KerasTensor, filters: int, convs: int, name: str) -> keras.KerasTensor:
-    """`convs` 3x3 conv + ReLU layers, then a 2x2 max pool."""
+    """`convs` 3x3 conv + BN + ReLU layers (the VGG-BN variant), then a 2x2 max pool."""
     for i in range(1, convs + 1):
-        x = layers.Conv2D(filters, 3, padding="same", activation="relu", name=f"{name}_conv{i}")(x)
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, name=f"{name}_conv{i}")(x)
+        x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn{i}")(x)
+        x = layers.Activation("relu", name=f"{name}_relu{i}")(x)
     return layers.MaxPooling2D(2, padding="same", name=f"{name}_pool")(x)
 
 

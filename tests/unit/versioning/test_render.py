@@ -20,5 +20,6 @@ def test_dvc_yaml_has_foreach_stages_and_model_artifacts():
     assert doc["stages"]["train"]["foreach"] == "${workflows}"
     assert doc["artifacts"]["digits"]["type"] == "model"
     params = yaml.safe_load(render_params(fleet))
-    assert params["workflows"] == ["digits"]
+    assert params["workflows"] == sorted(fleet.workflows)
+    assert len(params["workflows"]) == 20
     assert params["digits"]["architecture"] == "lenet"
