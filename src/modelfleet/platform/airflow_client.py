@@ -65,6 +65,15 @@ class AirflowClient:
         body = {"dag_run_id": run_id, "logical_date": None, "conf": conf}
         return self._call("POST", f"/dags/{dag_id}/dagRuns", json=body).json()
 
+    def runs(self, dag_id: str, run_type: str | None = None) -> list[str]:
+        """Run ids of `dag_id`, oldest first, optionally of one run type."""
+        listed = self._call("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "run_after"})
+        return [
+            r["dag_run_id"]
+            for r in listed.json()["dag_runs"]
+            if run_type is None or r["run_type"] == run_type
+        ]
+
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
 
