@@ -190,25 +190,19 @@ def evaluate(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
             repo.path,
         ).check()
         production_metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    scored = [("candidate", candidate, None)]
+    if production is not None and production_metrics is not None:
+        scored.append(("production", production_metrics, production.id))
     with _session() as session, session.begin():
-        for split in ("test", "holdout"):
-            runs.add_evaluation(
-                session,
-                training_run_id=training_run_id,
-                role="candidate",
-                split=split,
-                metrics=candidate[split],
-                model_version_id=None,
-                run=ctx.run,
-            )
-            if production_metrics is not None:
+        for role, metrics, version_id in scored:
+            for split in ("test", "holdout"):
                 runs.add_evaluation(
                     session,
                     training_run_id=training_run_id,
-                    role="production",
+                    role=role,
                     split=split,
-                    metrics=production_metrics[split],
-                    model_version_id=production.id,
+                    metrics=metrics[split],
+                    model_version_id=version_id,
                     run=ctx.run,
                 )
     summary = {
