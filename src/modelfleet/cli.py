@@ -190,7 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     zoo.add_argument("--classes", type=int, default=10)
     zoo.set_defaults(func=cmd_zoo)
-    data = sub.add_parser("data", help="datasets").add_subparsers(dest="data_command", required=True)
+    data = sub.add_parser("data", help="datasets").add_subparsers(
+        dest="data_command", required=True
+    )
     generate = data.add_parser("generate", help="write one month of a workflow's images")
     generate.add_argument("workflow")
     generate.add_argument("--month", required=True, help="YYYY-MM")

@@ -83,6 +83,9 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             env=dict(os.environ),
         )
         assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-2000:]
+        from modelfleet.platform.up import create_pools
+
+        create_pools(dict(os.environ))
         from modelfleet.config import load_fleet
         from modelfleet.settings import get_settings
         from modelfleet.versioning.repo import ModelRepo

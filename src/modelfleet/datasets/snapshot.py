@@ -53,8 +53,10 @@ def materialise(workflow: Workflow, month: str, repo: Path) -> dict[str, SplitSn
 def write_month(workflow: Workflow, month: str, out: Path) -> dict[str, int]:
     """One month's train and holdout images (plus manifests) under `out`."""
     split = source_for(workflow).month(month)
-    written = {"train": _write_split(out / "train", "train", split.train),
-               "holdout": _write_split(out / "holdout", "holdout", split.holdout)}
+    written = {
+        "train": _write_split(out / "train", "train", split.train),
+        "holdout": _write_split(out / "holdout", "holdout", split.holdout),
+    }
     return {name: len(snap.rows) for name, snap in written.items()}
 
 

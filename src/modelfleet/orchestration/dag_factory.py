@@ -13,6 +13,7 @@ from airflow.sdk import DAG, Param, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from modelfleet.config import Fleet, Workflow
+from modelfleet.orchestration.pools import MODEL_REPO_POOL
 
 _PRESETS = {"@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0", "@daily": "0 0 * * *"}
 
@@ -81,13 +82,13 @@ def build_retrain_dag(workflow: Workflow) -> DAG:
 
             return steps.validate(_run_context(name), snap["dataset_version_id"])
 
-        @task
+        @task(pool=MODEL_REPO_POOL)
         def train(snap: dict[str, Any], _validated: dict[str, Any]) -> dict[str, Any]:
             from modelfleet.pipeline import steps
 
             return steps.train(_run_context(name), snap["dataset_version_id"])
 
-        @task
+        @task(pool=MODEL_REPO_POOL)
         def evaluate(trained: dict[str, Any]) -> dict[str, Any]:
             from modelfleet.pipeline import steps
 

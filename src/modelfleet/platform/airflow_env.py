@@ -59,4 +59,6 @@ def airflow_env(settings: Settings, database_url: str) -> dict[str, str]:
         "AIRFLOW__API__SECRET_KEY": values["api_secret"],
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
+        # A fleet's runs queue behind one another for the model repo; don't fail them.
+        "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "7200",
     }

@@ -87,6 +87,7 @@ def up(settings: Settings) -> dict[str, str]:
             raise PlatformError(
                 f"airflow db migrate failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
             )
+        create_pools(env)
     commands = {
         "airflow-api-server": [
             str(BIN / "airflow"),
@@ -115,6 +116,29 @@ def up(settings: Settings) -> dict[str, str]:
         "prediction endpoint", lambda: _ok(f"{settings.endpoint_url}/healthz"), manager, "endpoint"
     )
     return env
+
+
+def create_pools(env: dict[str, str]) -> None:
+    """The one-slot pool that serialises work on the model repository's workspace."""
+    from modelfleet.orchestration.pools import MODEL_REPO_POOL
+
+    result = subprocess.run(
+        [
+            str(BIN / "airflow"),
+            "pools",
+            "set",
+            MODEL_REPO_POOL,
+            "1",
+            "training and evaluation share the model repository workspace",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        raise PlatformError(
+            f"cannot create the Airflow pool {MODEL_REPO_POOL}: {result.stderr[-2000:]}"
+        )
 
 
 def stop(settings: Settings) -> None:
