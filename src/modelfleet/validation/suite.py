@@ -8,6 +8,7 @@ a checkpoint that also rebuilds the Data Docs.
 
 from __future__ import annotations
 
+import fcntl
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -59,14 +60,32 @@ def validate_manifest(
     test_sha256: list[str],
     gx_root: Path,
 ) -> ValidationOutcome:
-    """Run the workflow's suite over `rows`; write results and Data Docs under `gx_root`."""
+    """Run the workflow's suite over `rows`; results and Data Docs go to `gx_root/<wf>/`.
+
+    One GX project per workflow: GX rewrites its project file on every run, and the
+    fleet validates many workflows at once. A file lock covers the rest (two runs of
+    one workflow, e.g. the CLI beside Airflow).
+    """
+    root = gx_root / workflow.name
+    root.mkdir(parents=True, exist_ok=True)
+    with (root / ".lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _validate(workflow, month, rows, test_sha256, root)
+
+
+def _validate(
+    workflow: Workflow,
+    month: str,
+    rows: list[ManifestRow],
+    test_sha256: list[str],
+    root: Path,
+) -> ValidationOutcome:
     import great_expectations as gx
     import pandas as pd
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
-    gx_root.mkdir(parents=True, exist_ok=True)
-    context = gx.get_context(mode="file", project_root_dir=str(gx_root))
+    context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
     name = f"{workflow.name}_manifest"
     try:
