@@ -23,7 +23,9 @@ def render_lineage(chain: dict[str, Any]) -> Tree:
     else:
         root = node = Tree(f"[bold]model version[/] {mv['tag']}")
     node.add(f"artifact sha256 {mv['artifact_sha256']}")
-    node.add(f"model repo commit {mv['repo_commit'][:12]} (git checkout {mv['tag']} && dvc pull)")
+    node.add(
+        f"model repo commit {mv['repo_commit'][:12]} (git checkout {mv['tag']} && dvc pull train@{mv['workflow']})"
+    )
     if chain.get("evaluation"):
         node.add(f"evaluation (frozen test set): {chain['evaluation']}")
     if chain.get("gate_decision"):
