@@ -57,13 +57,10 @@ def drop_images(settings: Settings, count: int = 4) -> list[str]:
     root = repo.path / data_dir(WORKFLOW, "test")
     landing = settings.landing / WORKFLOW
     stamp = datetime.now(UTC).strftime("%H%M%S")
+    rows = read_manifest(root)
     with Session(db.engine()) as session:
-        seen = {
-            r.sha256
-            for r in read_manifest(root)
-            if predictions.ingest_state(session, WORKFLOW, r.sha256) is not None
-        }
-    fresh = [r for r in read_manifest(root) if r.sha256 not in seen] or read_manifest(root)
+        seen = {r.sha256 for r in rows if predictions.ingest_state(session, WORKFLOW, r.sha256)}
+    fresh = [r for r in rows if r.sha256 not in seen] or rows
     shas = []
     for row in fresh[:count]:
         data = (root / row.path).read_bytes()

@@ -34,14 +34,15 @@ def load_version(serving_root: Path, workflow: str, version: Version) -> LoadedM
         raise ModelNotFound(f"model {workflow!r} has no exported version {version} at {path}")
     signature = json.loads((path / SIGNATURE_FILE).read_text())
     loaded = tf.saved_model.load(str(path))
-    serve = loaded.serve  # a tf.function traced at export time; never model.predict()
 
     def infer(batch: np.ndarray) -> np.ndarray:
-        return serve(tf.constant(batch, dtype=tf.float32)).numpy()
+        # The SavedModel's `serve` signature: a tf.function traced at export time.
+        # The closure also keeps `loaded` (which owns the variables) alive.
+        return loaded.serve(tf.constant(batch, dtype=tf.float32)).numpy()
 
     shape = tuple(signature["input_shape"])
     infer(np.zeros((1, *shape), dtype=np.float32))  # warm before anyone is routed here
-    model = LoadedModel(
+    return LoadedModel(
         workflow=workflow,
         version=str(version),
         version_int=version.as_int(),
@@ -49,8 +50,6 @@ def load_version(serving_root: Path, workflow: str, version: Version) -> LoadedM
         input_shape=shape,  # type: ignore[arg-type]
         batcher=Batcher(infer),
     )
-    model._keepalive = loaded  # type: ignore[attr-defined]  # the function needs its object
-    return model
 
 
 class ModelPool:

@@ -28,7 +28,7 @@ class PredictionService:
             return self.pool.production(workflow)
         return self.pool.version(workflow, version_int)
 
-    async def predict(self, model: LoadedModel, instances: list[Any]) -> np.ndarray:
+    async def infer_instances(self, model: LoadedModel, instances: list[Any]) -> np.ndarray:
         """Probabilities for TF-Serving-style instances (tensors or {"b64": image})."""
         if not isinstance(instances, list) or not instances:
             raise BadRequest("'instances' must be a non-empty list")

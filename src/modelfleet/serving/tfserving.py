@@ -51,7 +51,7 @@ def router(service: PredictionService) -> APIRouter:
         body = await _json_body(request)
         if "instances" not in body:
             raise BadRequest("request body needs 'instances' (row format)")
-        probs = await service.predict(model, body["instances"])
+        probs = await service.infer_instances(model, body["instances"])
         return _answer(model, {"predictions": probs.round(6).tolist()})
 
     @api.post("/{workflow}:predict")
