@@ -46,7 +46,7 @@ def main() -> None:
         previous: Path | None = None
         for i in range(args.months):
             month = add_months(workflow.source.start_month, i)
-            materialise(workflow, month, repo)
+            materialise(workflow, month, repo, repo / "deliveries")
             result = {}
             for mode in ("scratch", "warm"):
                 spec = base.model_copy(

@@ -133,13 +133,13 @@ def cmd_zoo(args: argparse.Namespace) -> None:
 
 def cmd_data_generate(args: argparse.Namespace) -> None:
     from modelfleet.config import load_fleet
-    from modelfleet.datasets.snapshot import write_month
-    from modelfleet.settings import CHECKOUT
+    from modelfleet.datasets.deliveries import month_dir, write_delivery
+    from modelfleet.settings import get_settings
 
     workflow = load_fleet().get(args.workflow)
-    out = args.out or CHECKOUT / "data" / workflow.name / args.month
-    counts = write_month(workflow, args.month, out)
-    print(f"wrote {counts} images for {workflow.name} {args.month} to {out} (manifest.csv in each)")
+    out = args.out or month_dir(get_settings().deliveries, workflow.name, args.month)
+    counts = write_delivery(workflow, args.month, out)
+    print(f"delivered {counts} images for {workflow.name} {args.month} to {out}")
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
@@ -193,10 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
     data = sub.add_parser("data", help="datasets").add_subparsers(
         dest="data_command", required=True
     )
-    generate = data.add_parser("generate", help="write one month of a workflow's images")
+    generate = data.add_parser(
+        "generate", help="deliver one month of a workflow's images (<split>/<label>/<file>)"
+    )
     generate.add_argument("workflow")
     generate.add_argument("--month", required=True, help="YYYY-MM")
-    generate.add_argument("--out", type=Path, help="default: data/<wf>/<month>/")
+    generate.add_argument(
+        "--out", type=Path, help="default: $MODELFLEET_HOME/deliveries/<wf>/<month>/"
+    )
     generate.set_defaults(func=cmd_data_generate)
     sub.add_parser("migrate", help="apply the lineage schema migrations").set_defaults(
         func=cmd_migrate

@@ -111,11 +111,46 @@ class GatePolicy(_Strict):
     min_test_samples: int = Field(50, ge=1)
 
 
+# Names of the validation checks (see modelfleet.validation.checks); `warn_only` may
+# downgrade any of them from failing the run to a logged warning.
+CheckName = Literal[
+    "min_rows",
+    "labels_known",
+    "all_classes_present",
+    "class_share",
+    "decodable",
+    "shape",
+    "unique_files",
+    "no_test_leakage",
+    "file_size",
+    "brightness_drift",
+    "contrast_drift",
+]
+
+
 class Expectations(_Strict):
-    min_rows: int = Field(50, ge=1)
+    """What a month of data must satisfy before it may train a model."""
+
+    min_rows: int = Field(50, ge=1, description="new training images the month must bring")
     min_class_share: float = Field(0.0, ge=0, le=1)
     max_class_share: float = Field(1.0, ge=0, le=1)
+    min_bytes: int = Field(1, ge=1)
     max_bytes: int = Field(1_000_000, ge=1)
+    # Mean pixel brightness / contrast (std) in [0, 1], this month vs the previous one.
+    max_brightness_shift: float = Field(0.08, gt=0, le=1)
+    max_contrast_shift: float = Field(0.08, gt=0, le=1)
+    # Bad files (undecodable, wrong shape, unknown label) up to this share of the month
+    # are quarantined and the run goes on without them; above it the run fails.
+    quarantine_ok_fraction: float = Field(0.0, ge=0, lt=1)
+    warn_only: tuple[CheckName, ...] = ("contrast_drift",)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Expectations:
+        if self.min_class_share > self.max_class_share:
+            raise ValueError("min_class_share is above max_class_share")
+        if self.min_bytes > self.max_bytes:
+            raise ValueError("min_bytes is above max_bytes")
+        return self
 
 
 class Workflow(_Strict):

@@ -3,7 +3,9 @@
 ModelfleetError
 ├── ConfigError            workflows.yaml is wrong (names the workflow and field)
 ├── DataError              a dataset or file is unusable
-│   └── NoDataForMonth     the source has nothing for the requested month
+│   ├── NoDataForMonth     the source has nothing for the requested month
+│   ├── ValidationFailed   a month of data failed its checks
+│   └── TamperedData       training data changed after it was validated
 ├── RegistryError          lineage/registry store problems
 │   └── NotFound           a workflow, version, alias or prediction does not exist
 ├── VersioningError        a git/dvc/gto command failed
@@ -31,6 +33,14 @@ class DataError(ModelfleetError):
 
 
 class NoDataForMonth(DataError):
+    pass
+
+
+class ValidationFailed(DataError):
+    pass
+
+
+class TamperedData(DataError):
     pass
 
 

@@ -39,6 +39,11 @@ class Settings:
         return self.home / "serving"
 
     @property
+    def deliveries(self) -> Path:
+        """Monthly training data as stations deliver it: <wf>/<YYYY-MM>/<split>/<label>/."""
+        return self.home / "deliveries"
+
+    @property
     def landing(self) -> Path:
         return self.home / "landing"
 
@@ -48,6 +53,8 @@ class Settings:
 
     @property
     def quarantine(self) -> Path:
+        """Rejected files with reasons: <wf>/<YYYY-MM>/ from training data validation,
+        <wf>/<YYYY-MM-DD>/ from the stream classifier."""
         return self.home / "quarantine"
 
     @property
@@ -67,6 +74,11 @@ class Settings:
     def gx_root(self) -> Path:
         """Great Expectations file context (suites, results, Data Docs)."""
         return self.home / "gx"
+
+    @property
+    def data_docs(self) -> Path:
+        """Great Expectations Data Docs (static HTML), one site per workflow."""
+        return self.home / "data-docs"
 
     @property
     def airflow_url(self) -> str:

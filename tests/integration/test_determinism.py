@@ -21,7 +21,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.slow]
 @pytest.mark.parametrize("workflow", ["digits", "caps_line1"])
 def test_training_twice_gives_identical_weights(tmp_path, workflow):
     fleet = load_fleet(CHECKOUT / "workflows.yaml")
-    materialise(fleet.get(workflow), "2026-01", tmp_path)
+    materialise(fleet.get(workflow), "2026-01", tmp_path, tmp_path / "deliveries")
     (tmp_path / "params.yaml").write_text(render_params(fleet))
     hashes = []
     for _ in range(2):

@@ -1,4 +1,8 @@
-"""Manifests: one CSV row per image file, built by reading the real bytes."""
+"""Manifests: one CSV row per image file, built by reading the real bytes.
+
+Undecodable files are rows too (decoded False, with the error), so validation sees
+them instead of their silently vanishing.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +10,8 @@ import csv
 import hashlib
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
+
+import numpy as np
 
 from modelfleet.errors import DataError
 from modelfleet.imaging import channels_of, decode
@@ -18,6 +24,7 @@ class ManifestRow:
     path: str  # relative to the manifest's directory
     sha256: str
     label: str
+    month: str  # the delivery the file came in, YYYY-MM
     width: int
     height: int
     channels: int
@@ -25,6 +32,8 @@ class ManifestRow:
     bytes: int
     decoded: bool
     error: str
+    brightness: float  # mean grey level in [0, 1]; NaN when undecodable
+    contrast: float  # standard deviation of the grey levels in [0, 1]
 
 
 COLUMNS = [f.name for f in fields(ManifestRow)]
@@ -42,19 +51,23 @@ def sha256_file(path: Path) -> str:
     return digest.hexdigest()
 
 
-def describe(root: Path, relpath: str, label: str) -> ManifestRow:
-    """Read one image file and describe it; undecodable files are rows too."""
+def describe(root: Path, relpath: str, label: str, month: str) -> ManifestRow:
+    """Read one file and describe it; undecodable files are rows too."""
     data = (root / relpath).read_bytes()
     try:
         image = decode(data)
     except DataError as exc:
+        nan = float("nan")
         return ManifestRow(
-            relpath, sha256_bytes(data), label, 0, 0, 0, "", len(data), False, str(exc)
-        )
+            relpath, sha256_bytes(data), label, month, 0, 0, 0, "", len(data), False, str(exc),
+            nan, nan,
+        )  # fmt: skip
+    grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     return ManifestRow(
         path=relpath,
         sha256=sha256_bytes(data),
         label=label,
+        month=month,
         width=image.width,
         height=image.height,
         channels=channels_of(image),
@@ -62,6 +75,8 @@ def describe(root: Path, relpath: str, label: str) -> ManifestRow:
         bytes=len(data),
         decoded=True,
         error="",
+        brightness=round(float(grey.mean()), 6),
+        contrast=round(float(grey.std()), 6),
     )
 
 
@@ -88,6 +103,7 @@ def read_manifest(root: Path) -> list[ManifestRow]:
                 path=r["path"],
                 sha256=r["sha256"],
                 label=r["label"],
+                month=r["month"],
                 width=int(r["width"]),
                 height=int(r["height"]),
                 channels=int(r["channels"]),
@@ -95,6 +111,8 @@ def read_manifest(root: Path) -> list[ManifestRow]:
                 bytes=int(r["bytes"]),
                 decoded=r["decoded"] == "True",
                 error=r["error"],
+                brightness=float(r["brightness"]),
+                contrast=float(r["contrast"]),
             )
             for r in reader
         ]

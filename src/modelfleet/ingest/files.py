@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import io
 import json
-import os
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from PIL import Image
+
+from modelfleet.fileops import quarantine_into, write_atomic
 
 # A file is picked up once it is complete: writers either land `name.part` and
 # rename it (atomic), or write in place and leave it alone for SETTLE_S seconds.
@@ -46,13 +47,6 @@ def strip_metadata(data: bytes) -> tuple[bytes, str]:
     return out.getvalue(), {"JPEG": "jpg"}.get(fmt, fmt.lower())
 
 
-def write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
 def store_in_lake(
     lake: Path, workflow: str, sha256: str, data: bytes, record: dict[str, Any]
 ) -> Path:
@@ -66,11 +60,4 @@ def store_in_lake(
 
 
 def move_to_quarantine(quarantine: Path, workflow: str, source: Path, reason: str) -> Path:
-    folder = quarantine / workflow / today()
-    folder.mkdir(parents=True, exist_ok=True)
-    target = folder / source.name
-    if target.exists():
-        target = folder / f"{int(time.time() * 1000)}_{source.name}"
-    write_atomic(target.with_name(target.name + ".reason.txt"), (reason + "\n").encode())
-    os.replace(source, target)
-    return target
+    return quarantine_into(quarantine / workflow / today(), source, reason)

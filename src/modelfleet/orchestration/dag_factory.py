@@ -78,15 +78,16 @@ def build_retrain_dag(workflow: Workflow) -> DAG:
 
         @task
         def validate(snap: dict[str, Any]) -> dict[str, Any]:
+            """Fails the run on bad data; may quarantine bad files and re-snapshot."""
             from modelfleet.pipeline import steps
 
             return steps.validate(_run_context(name), snap["dataset_version_id"])
 
         @task(pool=MODEL_REPO_POOL)
-        def train(snap: dict[str, Any], _validated: dict[str, Any]) -> dict[str, Any]:
+        def train(validated: dict[str, Any]) -> dict[str, Any]:
             from modelfleet.pipeline import steps
 
-            return steps.train(_run_context(name), snap["dataset_version_id"])
+            return steps.train(_run_context(name), validated["dataset_version_id"])
 
         @task(pool=MODEL_REPO_POOL)
         def evaluate(trained: dict[str, Any]) -> dict[str, Any]:
@@ -119,8 +120,7 @@ def build_retrain_dag(workflow: Workflow) -> DAG:
 
             return steps.smoke(_run_context(name), deployed["version"], deployed["previous"])
 
-        snap = snapshot()
-        trained = train(snap, validate(snap))
+        trained = train(validate(snapshot()))
         passed = gate(trained, evaluate(trained))
         registered = register(trained)
         passed >> registered

@@ -5,17 +5,26 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import asdict
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from modelfleet import db, gates
-from modelfleet.datasets.manifest import read_manifest, sha256_file
-from modelfleet.datasets.snapshot import materialise, training_months
-from modelfleet.errors import DataError, ModelfleetError, VersioningError
+from modelfleet.datasets.deliveries import quarantine_delivered
+from modelfleet.datasets.integrity import verify_split
+from modelfleet.datasets.manifest import MANIFEST_NAME, read_manifest, sha256_file
+from modelfleet.datasets.snapshot import delivered_file, materialise, training_months
+from modelfleet.errors import (
+    ModelfleetError,
+    TamperedData,
+    ValidationFailed,
+    VersioningError,
+)
 from modelfleet.pipeline.context import RunContext
 from modelfleet.registry.entities import ModelVersion
 from modelfleet.registry.store import runs, versions
+from modelfleet.validation.suite import ValidationOutcome, month_stats, validate_month
 from modelfleet.versioning.commands import run
 from modelfleet.versioning.naming import (
     DATA_SPLITS,
@@ -42,11 +51,21 @@ def _session() -> Session:
 
 
 def snapshot(ctx: RunContext) -> dict[str, Any]:
-    """Materialise the month's images and manifests, `dvc add` them, record the dataset."""
+    """Materialise the month's window from the deliveries, `dvc add` it, record the dataset.
+
+    Months whose latest validation failed are left out of the window.
+    """
+    with _session() as session:
+        rejected = runs.rejected_months(session, ctx.workflow_name)
+    skipped = sorted(set(training_months(ctx.workflow, ctx.month)) & rejected - {ctx.month})
+    if skipped:
+        print(f"left out of the window, their data failed validation: {skipped}")
     repo = open_repo()
     with repo.locked():
         repo.write_rendered(ctx.fleet)
-        splits = materialise(ctx.workflow, ctx.month, repo.path)
+        splits = materialise(
+            ctx.workflow, ctx.month, repo.path, ctx.settings.deliveries, frozenset(skipped)
+        )
         md5 = repo.add_data(ctx.workflow_name, DATA_SPLITS)
     with _session() as session, session.begin():
         dataset_id = runs.add_dataset_version(
@@ -61,7 +80,7 @@ def snapshot(ctx: RunContext) -> dict[str, Any]:
             n_train=len(splits["train"].rows),
             n_holdout=len(splits["holdout"].rows),
             n_test=len(splits["test"].rows),
-            months=training_months(ctx.workflow, ctx.month),
+            months=sorted({row.month for row in splits["train"].rows}),
         )
     counts = {split: len(s.rows) for split, s in splits.items()}
     print(f"snapshot {ctx.workflow_name} {ctx.month}: {counts}, train md5 {md5['train']}")
@@ -69,35 +88,116 @@ def snapshot(ctx: RunContext) -> dict[str, Any]:
 
 
 def validate(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
-    """Run the GX suite over the training manifest; raise DataError if it fails."""
-    from modelfleet.validation.suite import validate_manifest
+    """Run the month's checks; quarantine bad files if few enough; raise if it fails.
 
+    Returns the dataset version that passed: after a quarantine that is a new
+    snapshot without the bad files.
+    """
+    outcome, validation_id = _validate_snapshot(ctx, dataset_version_id, quarantined=[])
+    if not outcome.success and outcome.quarantinable():
+        moved = _quarantine_if_few(ctx, outcome)
+        if moved:
+            dataset_version_id = snapshot(ctx)["dataset_version_id"]
+            outcome, validation_id = _validate_snapshot(ctx, dataset_version_id, moved)
+    if not outcome.success:
+        raise ValidationFailed(report(ctx, outcome))
+    return {"dataset_version_id": dataset_version_id, "validation_id": validation_id}
+
+
+def _validate_snapshot(
+    ctx: RunContext, dataset_version_id: int, quarantined: list[dict[str, str]]
+) -> tuple[ValidationOutcome, int]:
     repo = open_repo()
-    rows = read_manifest(repo.path / data_dir(ctx.workflow_name, "train"))
+    splits = {
+        split: read_manifest(repo.path / data_dir(ctx.workflow_name, split))
+        for split in ("train", "holdout")
+    }
     test_sha = [r.sha256 for r in read_manifest(repo.path / data_dir(ctx.workflow_name, "test"))]
-    outcome = validate_manifest(ctx.workflow, ctx.month, rows, test_sha, ctx.settings.gx_root)
+    earlier = sorted({r.month for r in splits["train"]} - {ctx.month})
+    reference = month_stats(earlier[-1], splits["train"]) if earlier else None
+    if reference is None:
+        print("no drift reference: no earlier month in the training window")
+    outcome = validate_month(
+        ctx.workflow,
+        ctx.month,
+        splits,
+        test_sha,
+        reference,
+        ctx.settings.gx_root,
+        ctx.settings.data_docs,
+    )
+    this_month = month_stats(ctx.month, splits["train"])
+    statistics = {
+        **outcome.statistics,
+        "month": None if this_month is None else asdict(this_month),
+        "reference": None if reference is None else asdict(reference),
+    }
     with _session() as session, session.begin():
         validation_id = runs.add_validation(
             session,
             dataset_version_id=dataset_version_id,
             success=outcome.success,
             gx_run_id=outcome.run_id,
-            statistics=outcome.statistics,
-            results=outcome.results,
+            statistics=statistics,
+            results=outcome.as_records(),
             data_docs=outcome.data_docs,
+            offending_files=outcome.offending_files(),
+            quarantined=quarantined,
             run=ctx.run,
         )
-    print(f"validation {outcome.run_id}: {outcome.statistics}; Data Docs: {outcome.data_docs}")
-    if not outcome.success:
-        lines = [
-            f"  - {f['expectation']}({f['column'] or 'table'}): observed {json.dumps(f['observed'])}"
-            for f in outcome.failures()
-        ]
-        raise DataError(
-            f"{ctx.workflow_name} {ctx.month}: {len(lines)} expectation(s) failed:\n"
-            + "\n".join(lines)
+    verdict = "passed" if outcome.success else "FAILED"
+    print(f"validation {outcome.run_id} {verdict}: {outcome.statistics}")
+    print(f"Data Docs: {outcome.data_docs}")
+    for warning in outcome.warnings():
+        print(f"warning (does not fail the run): {warning.describe()}")
+    return outcome, validation_id
+
+
+def _quarantine_if_few(ctx: RunContext, outcome: ValidationOutcome) -> list[dict[str, str]]:
+    """Move the offending files out of their deliveries if they are few enough."""
+    bad = outcome.offending_files()
+    delivered = _rows_delivered_this_month(ctx)
+    fraction = len(bad) / max(delivered, 1)
+    bound = ctx.workflow.expectations.quarantine_ok_fraction
+    if fraction > bound:
+        print(
+            f"{len(bad)} bad file(s) are {fraction:.1%} of the month's {delivered}, above "
+            f"quarantine_ok_fraction {bound:.1%}: nothing is moved and the run fails"
         )
-    return {"validation_id": validation_id, "success": True}
+        return []
+    moved = []
+    for name, checks in sorted(bad.items()):
+        split, path = name.split("/", 1)
+        file_month, file = delivered_file(
+            ctx.settings.deliveries, ctx.workflow_name, ctx.month, split, path
+        )
+        reason = f"failed validation of {ctx.workflow_name} {ctx.month}: {', '.join(checks)}"
+        target = quarantine_delivered(
+            ctx.settings.quarantine, ctx.workflow_name, file_month, file, reason
+        )
+        moved.append({"file": name, "reason": reason, "moved_to": str(target)})
+        print(f"quarantined {name} -> {target} ({', '.join(checks)})")
+    return moved
+
+
+def _rows_delivered_this_month(ctx: RunContext) -> int:
+    repo = open_repo()
+    train = read_manifest(repo.path / data_dir(ctx.workflow_name, "train"))
+    holdout = read_manifest(repo.path / data_dir(ctx.workflow_name, "holdout"))
+    return sum(r.month == ctx.month for r in train) + len(holdout)
+
+
+def report(ctx: RunContext, outcome: ValidationOutcome, files_per_check: int = 10) -> str:
+    """The failure message a task log shows: each failed check, observed value, files."""
+    lines = [f"{ctx.workflow_name} {ctx.month}: data failed validation; nothing was trained."]
+    for failure in outcome.failures():
+        lines.append(f"  - {failure.describe()}")
+        for name in failure.files[:files_per_check]:
+            lines.append(f"      {name}")
+        if len(failure.files) > files_per_check:
+            lines.append(f"      ... and {len(failure.files) - files_per_check} more")
+    lines.append(f"Data Docs: {outcome.data_docs}")
+    return "\n".join(lines)
 
 
 def prepare_parent(ctx: RunContext, repo: ModelRepo) -> ModelVersion | None:
@@ -145,6 +245,7 @@ def prepare_parent(ctx: RunContext, repo: ModelRepo) -> ModelVersion | None:
 def train(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
     """`dvc repro train@<wf>` in a subprocess; record the training run."""
     repo = open_repo()
+    check_validated(ctx, repo, dataset_version_id)
     parent = prepare_parent(ctx, repo)
     repo.repro(f"train@{ctx.workflow_name}")
     artifact = sha256_file(repo.path / model_file(ctx.workflow_name))
@@ -163,6 +264,30 @@ def train(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
         )
     print(f"trained in {info['fit_seconds']:.1f}s on {info['n_train']} images; sha256 {artifact}")
     return {"training_run_id": run_id, "artifact_sha256": artifact}
+
+
+def check_validated(ctx: RunContext, repo: ModelRepo, dataset_version_id: int) -> None:
+    """Refuse to train on data that did not pass validation or changed since it did."""
+    with _session() as session:
+        dataset = runs.get_dataset_version(session, dataset_version_id)
+        if runs.passed_validation(session, dataset_version_id) is None:
+            raise ValidationFailed(
+                f"dataset_version {dataset_version_id} has no passing validation; not training"
+            )
+        validated = {
+            "train": dataset.train_manifest_sha256,
+            "holdout": dataset.holdout_manifest_sha256,
+            "test": dataset.test_manifest_sha256,
+        }
+    for split, sha in validated.items():
+        root = repo.path / data_dir(ctx.workflow_name, split)
+        if sha256_file(root / MANIFEST_NAME) != sha:
+            raise TamperedData(
+                f"{root / MANIFEST_NAME} changed after dataset_version {dataset_version_id} "
+                "was validated"
+            )
+        verify_split(root)
+    print(f"data of dataset_version {dataset_version_id} matches its validated manifests")
 
 
 def evaluate(ctx: RunContext, training_run_id: int) -> dict[str, Any]:

@@ -69,6 +69,10 @@ class ValidationRow(RunLink, Base):
     statistics: Mapped[dict[str, Any]] = mapped_column(JSON)
     results: Mapped[list[Any]] = mapped_column(JSON)
     data_docs: Mapped[str | None] = mapped_column(Text)
+    # {"<split>/<path>": [failed checks]} of the files behind blocking failures
+    offending_files: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # [{"file", "reason", "moved_to"}] taken out of the delivery by this validation
+    quarantined: Mapped[list[Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -1,84 +1,126 @@
-"""Great Expectations suites built from a workflow's `expectations:` config.
+"""Run a month's checks through Great Expectations and say what they found.
 
-The suite runs over the month's training manifest (one row per image file) with
-GX's own objects: a file data context under `$MODELFLEET_HOME/gx`, a pandas data
-source, a whole-dataframe batch definition, a suite, a validation definition and
-a checkpoint that also rebuilds the Data Docs.
+GX's own objects do the work: a file data context per workflow under
+`$MODELFLEET_HOME/gx/<wf>/`, a pandas data source, a whole-dataframe batch
+definition, a suite, a validation definition and a checkpoint whose action
+rebuilds the Data Docs site at `$MODELFLEET_HOME/data-docs/<wf>/`.
 """
 
 from __future__ import annotations
 
 import fcntl
+import math
 import os
-from dataclasses import asdict, dataclass
+from collections import defaultdict
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from modelfleet.config import Workflow
 from modelfleet.datasets.manifest import ManifestRow
+from modelfleet.validation.checks import QUARANTINABLE, MonthStats, build_expectations
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+SITE = "modelfleet"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    check: str
+    expectation: str
+    column: str | None
+    success: bool
+    blocking: bool  # False for warn_only checks
+    observed: Any
+    files: list[str] = field(default_factory=list)  # "<split>/<path>" of offending rows
+
+    def describe(self) -> str:
+        where = f"({self.column})" if self.column else ""
+        return f"{self.check}: {self.expectation}{where} observed {self.observed}"
 
 
 @dataclass(frozen=True)
 class ValidationOutcome:
-    success: bool
+    success: bool  # no blocking check failed
     run_id: str
     statistics: dict[str, Any]
-    results: list[dict[str, Any]]  # one per expectation: type, column, success, observed
-    data_docs: str | None
+    results: list[CheckResult]
+    data_docs: str | None  # this validation's page
 
-    def failures(self) -> list[dict[str, Any]]:
-        return [r for r in self.results if not r["success"]]
+    def failures(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success and r.blocking]
+
+    def warnings(self) -> list[CheckResult]:
+        return [r for r in self.results if not r.success and not r.blocking]
+
+    def failed_checks(self) -> set[str]:
+        return {r.check for r in self.failures()}
+
+    def offending_files(self) -> dict[str, list[str]]:
+        """File -> the checks it failed, for every failed check that names files."""
+        files: dict[str, list[str]] = defaultdict(list)
+        for result in self.failures():
+            for name in result.files:
+                files[name].append(result.check)
+        return dict(files)
+
+    def quarantinable(self) -> bool:
+        """Every failure is a bad single file that quarantine can take out."""
+        return bool(self.failures()) and self.failed_checks() <= QUARANTINABLE
+
+    def as_records(self) -> list[dict[str, Any]]:
+        return [asdict(r) for r in self.results]
 
 
-def build_expectations(workflow: Workflow, test_sha256: list[str]) -> list[Any]:
-    import great_expectations.expectations as gxe
-
-    height, width, channels = workflow.input_shape
-    rules = workflow.expectations
-    return [
-        gxe.ExpectTableRowCountToBeBetween(min_value=rules.min_rows),
-        gxe.ExpectColumnValuesToBeInSet(column="label", value_set=list(workflow.classes)),
-        gxe.ExpectColumnDistinctValuesToContainSet(
-            column="label", value_set=list(workflow.classes)
-        ),
-        gxe.ExpectColumnValuesToBeInSet(column="decoded", value_set=[True]),
-        gxe.ExpectColumnValuesToBeBetween(column="width", min_value=width, max_value=width),
-        gxe.ExpectColumnValuesToBeBetween(column="height", min_value=height, max_value=height),
-        gxe.ExpectColumnValuesToBeInSet(column="channels", value_set=[channels]),
-        gxe.ExpectColumnValuesToBeUnique(column="sha256"),
-        gxe.ExpectColumnValuesToNotBeInSet(column="sha256", value_set=test_sha256),
-        gxe.ExpectColumnValuesToBeBetween(column="bytes", min_value=1, max_value=rules.max_bytes),
-    ]
+def month_stats(month: str, rows: list[ManifestRow]) -> MonthStats | None:
+    usable = [r for r in rows if r.decoded and r.month == month]
+    if not usable:
+        return None
+    return MonthStats(
+        month=month,
+        brightness=sum(r.brightness for r in usable) / len(usable),
+        contrast=sum(r.contrast for r in usable) / len(usable),
+        n=len(usable),
+    )
 
 
-def validate_manifest(
+def validate_month(
     workflow: Workflow,
     month: str,
-    rows: list[ManifestRow],
+    splits: dict[str, list[ManifestRow]],
     test_sha256: list[str],
+    reference: MonthStats | None,
     gx_root: Path,
+    docs_root: Path,
 ) -> ValidationOutcome:
-    """Run the workflow's suite over `rows`; results and Data Docs go to `gx_root/<wf>/`.
+    """Run the workflow's checks over `splits` ({"train": window rows, "holdout": ...}).
 
     One GX project per workflow: GX rewrites its project file on every run, and the
-    fleet validates many workflows at once. A file lock covers the rest (two runs of
-    one workflow, e.g. the CLI beside Airflow).
+    fleet validates many workflows at once. A file lock covers two runs of one
+    workflow (the CLI beside Airflow).
     """
     root = gx_root / workflow.name
     root.mkdir(parents=True, exist_ok=True)
     with (root / ".lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _validate(workflow, month, rows, test_sha256, root)
+        return _run_checkpoint(
+            workflow,
+            month,
+            splits,
+            build_expectations(workflow, month, test_sha256, reference),
+            root,
+            docs_root / workflow.name,
+        )
 
 
-def _validate(
+def _run_checkpoint(
     workflow: Workflow,
     month: str,
-    rows: list[ManifestRow],
-    test_sha256: list[str],
+    splits: dict[str, list[ManifestRow]],
+    expectations: list[Any],
     root: Path,
+    docs: Path,
 ) -> ValidationOutcome:
     import great_expectations as gx
     import pandas as pd
@@ -87,7 +129,8 @@ def _validate(
 
     context = gx.get_context(mode="file", project_root_dir=str(root))
     context.variables.progress_bars = ProgressBarsConfig(globally=False)
-    name = f"{workflow.name}_manifest"
+    _use_docs_site(context, docs)
+    name = f"{workflow.name}_month"
     try:
         source = context.data_sources.get("manifests")
     except KeyError:
@@ -100,9 +143,7 @@ def _validate(
         batch = asset.get_batch_definition("whole_month")
     except KeyError:
         batch = asset.add_batch_definition_whole_dataframe("whole_month")
-    suite = context.suites.add_or_update(
-        gx.ExpectationSuite(name=name, expectations=build_expectations(workflow, test_sha256))
-    )
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=name, expectations=expectations))
     definition = context.validation_definitions.add_or_update(
         gx.ValidationDefinition(name=name, data=batch, suite=suite)
     )
@@ -111,40 +152,95 @@ def _validate(
             name=name,
             validation_definitions=[definition],
             actions=[gx.checkpoint.UpdateDataDocsAction(name="update_data_docs")],
-            result_format={"result_format": "COMPLETE"},
+            result_format={
+                "result_format": "COMPLETE",
+                "unexpected_index_column_names": ["split", "path"],
+            },
         )
     )
-    frame = pd.DataFrame([asdict(row) for row in rows])
+    frame = pd.DataFrame(
+        [{"split": split, **asdict(row)} for split, rows in splits.items() for row in rows]
+    )
     run_id = RunIdentifier(run_name=f"{workflow.name}-{month}")
     outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
-    (validation,) = outcome.run_results.values()
-    results = [_describe(r) for r in validation.results]
-    docs = context.get_docs_sites_urls()
+    ((identifier, validation),) = outcome.run_results.items()
+    results = [_check_result(r) for r in validation.results]
+    pages = context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE)
     return ValidationOutcome(
-        success=bool(outcome.success),
+        success=all(r.success for r in results if r.blocking),
         run_id=f"{run_id.run_name}@{run_id.run_time.isoformat()}",
         statistics=dict(validation.statistics),
         results=results,
-        data_docs=docs[0]["site_url"] if docs else None,
+        data_docs=pages[0]["site_url"] if pages else None,
     )
 
 
-def _describe(result: Any) -> dict[str, Any]:
+def _use_docs_site(context: Any, docs: Path) -> None:
+    """Point the project's one Data Docs site at `docs` (outside the GX project)."""
+    site = {
+        "class_name": "SiteBuilder",
+        "show_how_to_buttons": False,
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(docs),
+        },
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    sites = context.variables.data_docs_sites or {}
+    if sites.get(SITE) == site and len(sites) == 1:
+        return
+    for other in list(sites):
+        context.delete_data_docs_site(other)
+    context.add_data_docs_site(SITE, site)
+
+
+def _check_result(result: Any) -> CheckResult:
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
     config = result.expectation_config
+    meta = config.meta or {}
     detail = result.result or {}
     observed = detail.get("observed_value")
-    if observed is None and "partial_unexpected_list" in detail:
+    if meta.get("bound") in ("min", "max") and "unexpected_percent" in detail:
+        # The share bounds ride on `mostly` (see checks.py); report the class's share.
+        unexpected = detail["unexpected_percent"] / 100
+        share = 1 - unexpected if meta["bound"] == "min" else unexpected
+        observed = {"class": meta["class"], "share": round(share, 4), meta["bound"]: meta["limit"]}
+    elif observed is None and "unexpected_count" in detail:
         observed = {
-            "unexpected_count": detail.get("unexpected_count"),
-            "examples": [str(v) for v in detail.get("partial_unexpected_list", [])[:10]],
+            "unexpected_count": detail["unexpected_count"],
+            "examples": [_plain(v) for v in detail.get("partial_unexpected_list", [])[:10]],
         }
-    if observed is None and "missing_count" in detail:
-        observed = {"missing": detail.get("partial_missing_list")}
-    return {
-        "expectation": config.type,
-        "column": config.kwargs.get("column"),
-        "success": bool(result.success),
-        "observed": observed
-        if isinstance(observed, (int, float, str, dict, list))
-        else str(observed),
-    }
+    elif observed is None and "details" in detail:
+        observed = _plain(detail["details"])
+    if isinstance(observed, float) and not math.isfinite(observed):
+        observed = None
+    files = [
+        f"{row['split']}/{row['path']}"
+        for row in detail.get("unexpected_index_list") or []
+        if isinstance(row, dict)
+    ]
+    return CheckResult(
+        check=str(meta.get("check", config.type)),
+        expectation=config.type,
+        column=config.kwargs.get("column"),
+        success=bool(result.success),
+        blocking=config.severity == FailureSeverity.CRITICAL,
+        observed=_plain(observed),
+        files=files,
+    )
+
+
+def _plain(value: Any) -> Any:
+    """JSON-able form of an observed value (GX hands back numpy and sets)."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [_plain(v) for v in value]
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    if isinstance(value, float):
+        return round(value, 6) if math.isfinite(value) else None
+    if hasattr(value, "item"):
+        return _plain(value.item())
+    return str(value)

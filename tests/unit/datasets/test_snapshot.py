@@ -35,11 +35,22 @@ def test_training_window_is_cumulative(digits):
 
 
 def test_materialise_writes_images_and_manifests(digits, tmp_path):
-    splits = materialise(digits, "2026-02", tmp_path)
+    splits = materialise(digits, "2026-02", tmp_path, tmp_path / "deliveries")
     train = splits["train"]
     assert (tmp_path / "data/digits/train/manifest.csv").exists()
-    assert len(list(train.path.glob("*.png"))) == len(train.rows)
+    assert len(list(train.path.rglob("*.png"))) == len(train.rows)
+    assert {r.month for r in train.rows} == {"2026-01", "2026-02"}
+    assert all(r.path.startswith(f"{r.month}/{r.label}/") for r in train.rows)
+    assert (tmp_path / "deliveries/digits/2026-02/holdout").is_dir()
+    assert (tmp_path / "data").stat().st_mode & 0o777 == 0o700
     row = train.rows[0]
     assert (row.width, row.height, row.channels) == (28, 28, 1)
     assert {r.label for r in train.rows} == set(digits.classes)
     assert not {r.sha256 for r in train.rows} & {r.sha256 for r in splits["test"].rows}
+
+
+def test_skipped_months_stay_out_of_the_window(digits, tmp_path):
+    splits = materialise(
+        digits, "2026-03", tmp_path, tmp_path / "deliveries", skip_months=frozenset({"2026-02"})
+    )
+    assert {r.month for r in splits["train"].rows} == {"2026-01", "2026-03"}

@@ -40,6 +40,8 @@ def add_validation(
     statistics: dict[str, Any],
     results: list[dict[str, Any]],
     data_docs: str | None,
+    offending_files: dict[str, list[str]],
+    quarantined: list[dict[str, str]],
     run: RunRef,
 ) -> int:
     row = ValidationRow(
@@ -49,11 +51,50 @@ def add_validation(
         statistics=statistics,
         results=results,
         data_docs=data_docs,
+        offending_files=offending_files,
+        quarantined=quarantined,
         **run.columns(),
     )
     session.add(row)
     session.flush()
     return row.id
+
+
+def get_dataset_version(session: Session, dataset_version_id: int) -> DatasetVersionRow:
+    row = session.get(DatasetVersionRow, dataset_version_id)
+    if row is None:
+        raise NotFound(f"no dataset_version {dataset_version_id}")
+    return row
+
+
+def passed_validation(session: Session, dataset_version_id: int) -> ValidationRow | None:
+    """The passing validation of a dataset version, if it has one."""
+    return session.scalars(
+        sa.select(ValidationRow)
+        .where(ValidationRow.dataset_version_id == dataset_version_id, ValidationRow.success)
+        .order_by(ValidationRow.id.desc())
+        .limit(1)
+    ).first()
+
+
+def rejected_months(session: Session, workflow: str) -> frozenset[str]:
+    """Months whose latest validation failed: their data stays out of later windows."""
+    latest = (
+        sa.select(
+            DatasetVersionRow.month,
+            ValidationRow.success,
+            sa.func.row_number()
+            .over(partition_by=DatasetVersionRow.month, order_by=ValidationRow.id.desc())
+            .label("rank"),
+        )
+        .join(ValidationRow, ValidationRow.dataset_version_id == DatasetVersionRow.id)
+        .where(DatasetVersionRow.workflow_id == ensure_workflow(session, workflow))
+        .subquery()
+    )
+    months = session.scalars(
+        sa.select(latest.c.month).where(latest.c.rank == 1, sa.not_(latest.c.success))
+    )
+    return frozenset(months)
 
 
 def add_training_run(

@@ -1,0 +1,146 @@
+"""The validation checks of one month, as Great Expectations expectations.
+
+The suite runs over one frame: the training window's manifest (every month the
+model will train on) plus this month's holdout, with a `split` column. Checks on
+single files (labels, decoding, shape, duplicates, leakage, size) cover every row;
+checks on the month as a whole (row count, classes, balance, drift) look only at
+this month's new training rows, through GX row conditions.
+
+Each expectation carries its check name in `meta["check"]`; `warn_only` names
+become GX `warning` severity and do not fail the run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from modelfleet.config import CheckName, Workflow
+
+# Problems of a single file that quarantine can fix by taking the file out.
+QUARANTINABLE: frozenset[CheckName] = frozenset({"decodable", "shape", "labels_known"})
+
+
+@dataclass(frozen=True)
+class MonthStats:
+    """Mean brightness and contrast of one month's decodable training images."""
+
+    month: str
+    brightness: float
+    contrast: float
+    n: int
+
+
+def build_expectations(
+    workflow: Workflow,
+    month: str,
+    test_sha256: list[str],
+    reference: MonthStats | None,
+) -> list[Any]:
+    import great_expectations.expectations as gxe
+    from great_expectations.expectations.metadata_types import FailureSeverity
+
+    rules = workflow.expectations
+    height, width, channels = workflow.input_shape
+    classes = list(workflow.classes)
+    new_rows = f'split == "train" and month == "{month}"'
+    decoded = "decoded == True"
+    expectations: list[tuple[CheckName, Any, dict[str, Any]]] = []
+
+    def add(
+        check: CheckName,
+        expectation: type,
+        extra_meta: dict[str, Any] | None = None,
+        *,
+        where: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        if where is not None:
+            kwargs |= {"row_condition": where, "condition_parser": "pandas"}
+        expectations.append((check, expectation(**kwargs), extra_meta or {}))
+
+    add("min_rows", gxe.ExpectTableRowCountToBeBetween, where=new_rows, min_value=rules.min_rows)
+    add("labels_known", gxe.ExpectColumnValuesToBeInSet, column="label", value_set=classes)
+    add(
+        "all_classes_present",
+        gxe.ExpectColumnDistinctValuesToContainSet,
+        where=new_rows,
+        column="label",
+        value_set=classes,
+    )
+    for name in classes:
+        # GX's `mostly` turns a share bound into a map expectation: at least
+        # min_share of the rows are this class; at least 1 - max_share are not.
+        if rules.min_class_share > 0:
+            add(
+                "class_share",
+                gxe.ExpectColumnValuesToBeInSet,
+                {"class": name, "bound": "min", "limit": rules.min_class_share},
+                where=new_rows,
+                column="label",
+                value_set=[name],
+                mostly=rules.min_class_share,
+            )
+        if rules.max_class_share < 1:
+            add(
+                "class_share",
+                gxe.ExpectColumnValuesToNotBeInSet,
+                {"class": name, "bound": "max", "limit": rules.max_class_share},
+                where=new_rows,
+                column="label",
+                value_set=[name],
+                mostly=1 - rules.max_class_share,
+            )
+    add("decodable", gxe.ExpectColumnValuesToBeInSet, column="decoded", value_set=[True])
+    for column, size in (("width", width), ("height", height)):
+        add(
+            "shape",
+            gxe.ExpectColumnValuesToBeBetween,
+            where=decoded,
+            column=column,
+            min_value=size,
+            max_value=size,
+        )
+    add(
+        "shape",
+        gxe.ExpectColumnValuesToBeInSet,
+        where=decoded,
+        column="channels",
+        value_set=[channels],
+    )
+    add("unique_files", gxe.ExpectColumnValuesToBeUnique, column="sha256")
+    add(
+        "no_test_leakage",
+        gxe.ExpectColumnValuesToNotBeInSet,
+        column="sha256",
+        value_set=test_sha256,
+    )
+    add(
+        "file_size",
+        gxe.ExpectColumnValuesToBeBetween,
+        column="bytes",
+        min_value=rules.min_bytes,
+        max_value=rules.max_bytes,
+    )
+    if reference is not None:
+        for check, column, tolerance, value in (
+            ("brightness_drift", "brightness", rules.max_brightness_shift, reference.brightness),
+            ("contrast_drift", "contrast", rules.max_contrast_shift, reference.contrast),
+        ):
+            add(
+                check,  # type: ignore[arg-type]
+                gxe.ExpectColumnMeanToBeBetween,
+                {"reference_month": reference.month, "reference": value},
+                where=f"{new_rows} and {decoded}",
+                column=column,
+                min_value=round(value - tolerance, 6),
+                max_value=round(value + tolerance, 6),
+            )
+
+    built = []
+    for check, expectation, extra_meta in expectations:
+        expectation.meta = {"check": check, **extra_meta}
+        if check in rules.warn_only:
+            expectation.severity = FailureSeverity.WARNING
+        built.append(expectation)
+    return built
