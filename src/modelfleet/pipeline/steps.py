@@ -24,7 +24,7 @@ from modelfleet.errors import (
 from modelfleet.pipeline.context import RunContext
 from modelfleet.registry.entities import ModelVersion
 from modelfleet.registry.store import runs, versions
-from modelfleet.validation.suite import ValidationOutcome, month_stats, validate_month
+from modelfleet.validation.suite import ValidationOutcome, validate_snapshot
 from modelfleet.versioning.commands import run
 from modelfleet.versioning.naming import (
     DATA_SPLITS,
@@ -107,30 +107,15 @@ def validate(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
 def _validate_snapshot(
     ctx: RunContext, dataset_version_id: int, quarantined: list[dict[str, str]]
 ) -> tuple[ValidationOutcome, int]:
-    repo = open_repo()
-    splits = {
-        split: read_manifest(repo.path / data_dir(ctx.workflow_name, split))
-        for split in ("train", "holdout")
-    }
-    test_sha = [r.sha256 for r in read_manifest(repo.path / data_dir(ctx.workflow_name, "test"))]
-    earlier = sorted({r.month for r in splits["train"]} - {ctx.month})
-    reference = month_stats(earlier[-1], splits["train"]) if earlier else None
-    if reference is None:
-        print("no drift reference: no earlier month in the training window")
-    outcome = validate_month(
-        ctx.workflow,
-        ctx.month,
-        splits,
-        test_sha,
-        reference,
-        ctx.settings.gx_root,
-        ctx.settings.data_docs,
+    outcome = validate_snapshot(
+        ctx.workflow, ctx.month, open_repo().path, ctx.settings.gx_root, ctx.settings.data_docs
     )
-    this_month = month_stats(ctx.month, splits["train"])
+    if outcome.reference is None:
+        print("no drift check: no earlier month in the training window")
     statistics = {
         **outcome.statistics,
-        "month": None if this_month is None else asdict(this_month),
-        "reference": None if reference is None else asdict(reference),
+        "month": None if outcome.month_stats is None else asdict(outcome.month_stats),
+        "reference": None if outcome.reference is None else asdict(outcome.reference),
     }
     with _session() as session, session.begin():
         validation_id = runs.add_validation(

@@ -12,13 +12,14 @@ import fcntl
 import math
 import os
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from modelfleet.config import Workflow
-from modelfleet.datasets.manifest import ManifestRow
+from modelfleet.datasets.manifest import ManifestRow, read_manifest
 from modelfleet.validation.checks import QUARANTINABLE, MonthStats, build_expectations
+from modelfleet.versioning.naming import data_dir
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -47,6 +48,8 @@ class ValidationOutcome:
     statistics: dict[str, Any]
     results: list[CheckResult]
     data_docs: str | None  # this validation's page
+    month_stats: MonthStats | None = None
+    reference: MonthStats | None = None  # the month drift is measured against
 
     def failures(self) -> list[CheckResult]:
         return [r for r in self.results if not r.success and r.blocking]
@@ -83,6 +86,24 @@ def month_stats(month: str, rows: list[ManifestRow]) -> MonthStats | None:
         contrast=sum(r.contrast for r in usable) / len(usable),
         n=len(usable),
     )
+
+
+def validate_snapshot(
+    workflow: Workflow, month: str, repo: Path, gx_root: Path, docs_root: Path
+) -> ValidationOutcome:
+    """Validate the snapshot of `month` in the model repository `repo`.
+
+    Drift is measured against the latest earlier month of the training window.
+    """
+    splits = {
+        split: read_manifest(repo / data_dir(workflow.name, split))
+        for split in ("train", "holdout")
+    }
+    test_sha = [r.sha256 for r in read_manifest(repo / data_dir(workflow.name, "test"))]
+    earlier = sorted({r.month for r in splits["train"]} - {month})
+    reference = month_stats(earlier[-1], splits["train"]) if earlier else None
+    outcome = validate_month(workflow, month, splits, test_sha, reference, gx_root, docs_root)
+    return replace(outcome, month_stats=month_stats(month, splits["train"]), reference=reference)
 
 
 def validate_month(
