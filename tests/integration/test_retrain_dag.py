@@ -126,3 +126,38 @@ def test_worse_candidate_is_rejected_and_production_stays(platform, monkeypatch)
     assert production(platform) == "v1.1.0"
     assert endpoint_version(platform) == "v1.1.0"
     assert gto_versions(platform)["digits"]["stage"]["production"] == "v1.1.0"
+
+
+def test_month_with_leaked_test_images_stops_at_validate(platform):
+    """A bad month never trains: the run fails at validate, production stays."""
+    from modelfleet import db
+    from modelfleet.config import load_fleet
+    from modelfleet.datasets.deliveries import ensure_delivered
+    from modelfleet.datasets.sources import source_for
+    from modelfleet.registry.tables import TrainingRunRow, ValidationRow
+
+    workflow = load_fleet(platform.config).get("digits")
+    month_dir = ensure_delivered(workflow, "2026-04", platform.home / "deliveries")
+    leaked = source_for(workflow).test_set()[:3]
+    for image in leaked:
+        (month_dir / "train" / image.label / f"leak_{image.name}").write_bytes(image.data)
+    with Session(db.engine(platform.database_url)) as session:
+        trainings_before = session.query(TrainingRunRow).count()
+
+    state, tasks = run_dag("2026-04")
+
+    assert state == "failed"
+    assert tasks["snapshot"] == "success" and tasks["validate"] == "failed"
+    assert {tasks[t] for t in ("train", "evaluate", "register", "deploy")} == {"upstream_failed"}
+    with Session(db.engine(platform.database_url)) as session:
+        assert session.query(TrainingRunRow).count() == trainings_before
+        failed = session.query(ValidationRow).order_by(ValidationRow.id.desc()).first()
+        assert failed is not None and not failed.success
+        assert {r["check"] for r in failed.results if not r["success"]} == {"no_test_leakage"}
+        assert sorted(failed.offending_files) == sorted(
+            f"train/2026-04/{i.label}/leak_{i.name}" for i in leaked
+        )
+        assert failed.data_docs and "data-docs/digits" in failed.data_docs
+        assert failed.run_id and failed.dag_id == DAG_ID
+    assert production(platform) == "v1.1.0"
+    assert endpoint_version(platform) == "v1.1.0"
