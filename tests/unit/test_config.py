@@ -79,6 +79,12 @@ def test_defaults_deep_merge_under_entries():
             {"source": {"kind": "sklearn_digits", "start_month": "2026-13", "months": 2}},
             "start_month",
         ),
+        (
+            {"expectations": {"min_class_share": 0.5, "max_class_share": 0.4}},
+            "min_class_share is above max_class_share",
+        ),
+        ({"expectations": {"warn_only": ["brightnes_drift"]}}, "warn_only.0"),
+        ({"expectations": {"quarantine_ok_fraction": 1.0}}, "quarantine_ok_fraction"),
     ],
 )
 def test_errors_name_workflow_and_field(change, expected):

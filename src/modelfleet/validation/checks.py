@@ -133,8 +133,8 @@ def build_expectations(
                 {"reference_month": reference.month, "reference": value},
                 where=f"{new_rows} and {decoded}",
                 column=column,
-                min_value=round(value - tolerance, 6),
-                max_value=round(value + tolerance, 6),
+                min_value=round(max(0.0, value - tolerance), 6),
+                max_value=round(min(1.0, value + tolerance), 6),
             )
 
     built = []
