@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import re
 import sys
@@ -160,6 +161,63 @@ def cmd_render(args: argparse.Namespace) -> None:
     print("wrote params.yaml and dvc.yaml from workflows.yaml")
 
 
+def cmd_rollback(args: argparse.Namespace) -> None:
+    from modelfleet.releases import rollback
+    from modelfleet.settings import get_settings
+
+    old, new = rollback(
+        get_settings(), args.workflow, to=args.to, actor=f"cli:{args.actor}", reason=args.reason
+    )
+    print(f"{args.workflow} production: {old} -> {new} (the endpoint swaps within seconds)")
+
+
+def cmd_approve(args: argparse.Namespace) -> None:
+    from modelfleet.pipeline.approve import approve
+
+    done = approve(args.workflow, args.candidate, reason=args.reason, operator=args.actor)
+    where = "now in production" if done["moved"] else "registered; a newer version stays"
+    print(f"approved {done['tag']} ({where}); overrode: {done['overridden']}")
+
+
+def cmd_versions(args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from sqlalchemy.orm import Session
+
+    from modelfleet import db
+    from modelfleet.registry.store.reports import version_summaries
+    from modelfleet.views import render_versions
+
+    with Session(db.engine()) as session:
+        rows = version_summaries(session, args.workflow)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        Console().print(render_versions(args.workflow, rows))
+
+
+def cmd_history(args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from sqlalchemy.orm import Session
+
+    from modelfleet import db
+    from modelfleet.registry.store.reports import alias_events
+    from modelfleet.views import render_history
+
+    with Session(db.engine()) as session:
+        rows = alias_events(session, args.workflow)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        Console().print(render_history(args.workflow, rows))
+
+
+def _whoami() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no login name in some containers
+        return "unknown"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelfleet", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -202,6 +260,33 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="default: $MODELFLEET_HOME/deliveries/<wf>/<month>/"
     )
     generate.set_defaults(func=cmd_data_generate)
+    operator = _whoami()
+    rollback = sub.add_parser(
+        "rollback", help="move production back (default: to the version it replaced)"
+    )
+    rollback.add_argument("workflow")
+    rollback.add_argument("--to", metavar="vX.Y.Z", help="the version to make production")
+    rollback.add_argument("--reason", required=True, help="why; recorded in the alias history")
+    rollback.add_argument("--actor", default=operator, help=f"who (default {operator})")
+    rollback.set_defaults(func=cmd_rollback)
+    approve = sub.add_parser(
+        "approve", help="release a candidate the gate rejected (register, deploy, smoke)"
+    )
+    approve.add_argument("workflow")
+    approve.add_argument(
+        "candidate", nargs="?", default="latest", help="training run id (default: latest rejected)"
+    )
+    approve.add_argument("--reason", required=True, help="why; recorded with the gate decision")
+    approve.add_argument("--actor", default=operator, help=f"who (default {operator})")
+    approve.set_defaults(func=cmd_approve)
+    for name, func, what in (
+        ("versions", cmd_versions, "a workflow's versions with metrics and gate decisions"),
+        ("history", cmd_history, "the production alias history: when, who, from -> to, why"),
+    ):
+        command = sub.add_parser(name, help=what)
+        command.add_argument("workflow")
+        command.add_argument("--json", action="store_true")
+        command.set_defaults(func=func)
     sub.add_parser("migrate", help="apply the lineage schema migrations").set_defaults(
         func=cmd_migrate
     )

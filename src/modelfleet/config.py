@@ -106,9 +106,27 @@ class TrainParams(_Strict):
 
 
 class GatePolicy(_Strict):
+    """When a candidate may replace production (see modelfleet.gates)."""
+
+    # absolute, on the frozen test set
     min_accuracy: float = Field(0.8, ge=0, le=1)
-    max_accuracy_drop: float = Field(0.02, ge=0, le=1)
+    min_macro_f1: float = Field(0.0, ge=0, le=1)
+    min_class_recall: float = Field(0.0, ge=0, le=1, description="every class's recall")
     min_test_samples: int = Field(50, ge=1)
+    # against production, same frozen test set, same run
+    max_accuracy_drop: float = Field(0.02, ge=0, le=1)
+    max_macro_f1_drop: float = Field(0.03, ge=0, le=1)
+    max_class_recall_drop: float = Field(0.2, ge=0, le=1, description="in any single class")
+    min_improvement: float = Field(0.0, ge=0, le=1, description="required accuracy gain")
+    # champion/challenger on this month's holdout (fresh data)
+    max_holdout_loss: float = Field(0.05, ge=0, le=1)
+
+
+class SmokePolicy(_Strict):
+    """What the live endpoint must show right after a release, or it is rolled back."""
+
+    accuracy_tolerance: float = Field(0.05, ge=0, le=1, description="vs the evaluation")
+    max_p95_latency_s: float = Field(5.0, gt=0)
 
 
 # Names of the validation checks (see modelfleet.validation.checks); `warn_only` may
@@ -166,6 +184,7 @@ class Workflow(_Strict):
     transfer_from: str | None = None
     params: TrainParams = TrainParams()
     gate: GatePolicy = GatePolicy()
+    smoke: SmokePolicy = SmokePolicy()
     expectations: Expectations = Expectations()
 
     @field_validator("name")

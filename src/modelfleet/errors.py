@@ -7,7 +7,8 @@ ModelfleetError
 │   ├── ValidationFailed   a month of data failed its checks
 │   └── TamperedData       training data changed after it was validated
 ├── RegistryError          lineage/registry store problems
-│   └── NotFound           a workflow, version, alias or prediction does not exist
+│   ├── NotFound           a workflow, version, alias or prediction does not exist
+│   └── StaleRelease       a release would replace a newer production version
 ├── VersioningError        a git/dvc/gto command failed
 ├── PlatformError          a component could not be started or reached
 └── ServingError           raised by the endpoint; each subclass carries its HTTP status
@@ -49,6 +50,10 @@ class RegistryError(ModelfleetError):
 
 
 class NotFound(RegistryError):
+    pass
+
+
+class StaleRelease(RegistryError):
     pass
 
 

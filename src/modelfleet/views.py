@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.table import Table
 from rich.tree import Tree
 
 
@@ -53,3 +54,39 @@ def render_lineage(chain: dict[str, Any]) -> Tree:
             f"Data Docs {v['data_docs']}"
         )
     return root
+
+
+def render_versions(workflow: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{workflow}: model versions")
+    for column in ("version", "month", "test acc", "macro-F1", "holdout acc", "gate", ""):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["version"],
+            row["month"],
+            _fmt(row["test_accuracy"]),
+            _fmt(row["test_macro_f1"]),
+            _fmt(row["holdout_accuracy"]),
+            row["gate"],
+            "[bold green]production[/]" if row["production"] else "",
+        )
+    return table
+
+
+def render_history(workflow: str, rows: list[dict[str, Any]]) -> Table:
+    table = Table(title=f"{workflow}: production alias history")
+    for column in ("when (UTC)", "who", "from → to", "why", "Airflow run"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            f"{row['at']:%Y-%m-%d %H:%M:%S}",
+            row["actor"],
+            f"{row['from'] or '—'} → {row['to']}",
+            row["reason"],
+            row["run_id"] or "",
+        )
+    return table
+
+
+def _fmt(value: float | None) -> str:
+    return "—" if value is None else f"{value:.4f}"

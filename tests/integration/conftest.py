@@ -33,11 +33,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def write_fleet(path: Path, gate: dict | None = None, **param_overrides: object) -> Path:
+def write_fleet(
+    path: Path, gate: dict | None = None, smoke: dict | None = None, **param_overrides: object
+) -> Path:
     """The checkout's fleet with quicker training (and any overrides)."""
     doc = yaml.safe_load((CHECKOUT / "workflows.yaml").read_text())
     doc["defaults"]["params"].update({"epochs": 8, **param_overrides})
     doc["defaults"]["gate"].update(gate or {})
+    doc["defaults"]["smoke"].update(smoke or {})
     path.write_text(yaml.safe_dump(doc))
     return path
 

@@ -24,7 +24,9 @@ FLEET = [
 def quick_fleet(platform, tmp_path_factory, monkeypatch_module):
     # Plumbing, not model quality: a low absolute gate so every candidate is released.
     path = write_fleet(
-        tmp_path_factory.mktemp("fleet") / "fleet.yaml", gate={"min_accuracy": 0.3}, epochs=3
+        tmp_path_factory.mktemp("fleet") / "fleet.yaml",
+        gate={"min_accuracy": 0.3, "min_macro_f1": 0.0, "min_class_recall": 0.0},
+        epochs=3,
     )
     monkeypatch_module.setenv("MODELFLEET_CONFIG", str(path))
     return platform

@@ -116,8 +116,13 @@ def build_retrain_dag(workflow: Workflow) -> DAG:
 
         @task
         def smoke(deployed: dict[str, Any]) -> dict[str, Any]:
+            """Checks the live endpoint; a failure rolls production back, then fails."""
+            from airflow.sdk.exceptions import AirflowSkipException
+
             from modelfleet.pipeline import steps
 
+            if not deployed["moved"]:
+                raise AirflowSkipException("a newer version is in production; nothing to check")
             return steps.smoke(_run_context(name), deployed["version"], deployed["previous"])
 
         trained = train(validate(snapshot()))

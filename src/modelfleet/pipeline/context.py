@@ -15,6 +15,8 @@ class RunContext:
     workflow_name: str
     month: str  # YYYY-MM of the data this run trains on
     run: RunRef
+    operator: str | None = None  # a person acting from the CLI (e.g. `modelfleet approve`)
+    approval: str | None = None  # their reason for releasing a rejected candidate
 
     @cached_property
     def settings(self) -> Settings:
@@ -30,4 +32,6 @@ class RunContext:
 
     @property
     def actor(self) -> str:
+        if self.operator:
+            return f"cli:{self.operator}"
         return f"airflow:{self.run.run_id}" if self.run.run_id else "cli"

@@ -15,8 +15,6 @@ from modelfleet.pipeline.context import RunContext
 from modelfleet.versioning.naming import data_dir
 
 SWITCH_TIMEOUT_S = 60.0
-ACCURACY_TOLERANCE = 0.05
-MAX_P95_LATENCY_S = 5.0
 BATCH = 16
 
 
@@ -69,13 +67,14 @@ def check_live_endpoint(
     accuracy = correct / len(rows)
     latencies.sort()
     p95 = latencies[min(len(latencies) - 1, int(0.95 * len(latencies)))]
-    if accuracy < expected_accuracy - ACCURACY_TOLERANCE:
+    policy = ctx.workflow.smoke
+    if accuracy < expected_accuracy - policy.accuracy_tolerance:
         raise PlatformError(
-            f"live accuracy {accuracy:.3f} is more than {ACCURACY_TOLERANCE} below the "
+            f"live accuracy {accuracy:.3f} is more than {policy.accuracy_tolerance} below the "
             f"evaluated {expected_accuracy:.3f}"
         )
-    if p95 > MAX_P95_LATENCY_S:
-        raise PlatformError(f"p95 latency {p95:.2f}s exceeds {MAX_P95_LATENCY_S}s")
+    if p95 > policy.max_p95_latency_s:
+        raise PlatformError(f"p95 latency {p95:.3f}s exceeds {policy.max_p95_latency_s}s")
     return {
         "version": version,
         "n": len(rows),

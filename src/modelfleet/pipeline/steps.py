@@ -10,13 +10,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db, gates
+from modelfleet import db, gates, releases
 from modelfleet.datasets.deliveries import quarantine_delivered
 from modelfleet.datasets.integrity import verify_split
 from modelfleet.datasets.manifest import MANIFEST_NAME, read_manifest, sha256_file
 from modelfleet.datasets.snapshot import delivered_file, materialise, training_months
 from modelfleet.errors import (
     ModelfleetError,
+    StaleRelease,
     TamperedData,
     ValidationFailed,
     VersioningError,
@@ -329,10 +330,10 @@ def evaluate(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
 def gate(ctx: RunContext, training_run_id: int) -> bool:
     """Apply the workflow's gate policy; record every check. True means release."""
     with _session() as session, session.begin():
-        by_role = {(e.role, e.split): e.metrics for e in runs.evaluations(session, training_run_id)}
-        result = gates.decide(
-            ctx.workflow.gate, by_role[("candidate", "test")], by_role.get(("production", "test"))
-        )
+        scored: dict[str, dict[str, Any]] = {}
+        for e in runs.evaluations(session, training_run_id):
+            scored.setdefault(e.role, {})[e.split] = e.metrics
+        result = gates.decide(ctx.workflow.gate, scored["candidate"], scored.get("production"))
         runs.add_gate_decision(
             session,
             training_run_id=training_run_id,
@@ -394,7 +395,11 @@ def version_artifacts(workflow: str) -> dict[str, str]:
 
 
 def deploy(ctx: RunContext, version: str) -> dict[str, Any]:
-    """Export for serving, move the production alias, mirror it as a GTO stage."""
+    """Export for serving, move the production alias, mirror it as a GTO stage.
+
+    A release that finishes after a newer one of the same workflow leaves the
+    newer one in production (`moved` is then False).
+    """
     repo = open_repo()
     semver = Version.parse(version)
     target = serving_dir(ctx.settings.serving_root, ctx.workflow_name, semver)
@@ -413,20 +418,23 @@ def deploy(ctx: RunContext, version: str) -> dict[str, Any]:
             ],
             repo.path,
         ).check()
-    with _session() as session, session.begin():
-        previous = versions.move_alias(
-            session,
-            workflow=ctx.workflow_name,
-            version=version,
+    try:
+        previous = releases.set_production(
+            ctx.settings,
+            ctx.workflow_name,
+            version,
             actor=ctx.actor,
-            reason=f"passed the gate on {ctx.month}",
+            reason=f"approved by {ctx.actor}: {ctx.approval}"
+            if ctx.approval
+            else f"passed the gate on {ctx.month}",
             run=ctx.run,
+            forward_only=True,
         )
-    with repo.locked():
-        repo.assign(ctx.workflow_name, semver, "production")
-    prev = None if previous is None else previous.version
-    print(f"production alias of {ctx.workflow_name}: {prev} -> {version}")
-    return {"version": version, "previous": prev}
+    except StaleRelease as exc:
+        print(f"not moving production: {exc}")
+        return {"version": version, "previous": None, "moved": False}
+    print(f"production alias of {ctx.workflow_name}: {previous} -> {version}")
+    return {"version": version, "previous": previous, "moved": True}
 
 
 def smoke(ctx: RunContext, version: str, previous: str | None) -> dict[str, Any]:
@@ -439,22 +447,15 @@ def smoke(ctx: RunContext, version: str, previous: str | None) -> dict[str, Any]
         report = check_live_endpoint(ctx, repo.path, version, expected)
     except ModelfleetError as exc:
         if previous is not None:
-            rollback(ctx, repo, previous, reason=f"smoke test of {version} failed: {exc}")
+            releases.set_production(
+                ctx.settings,
+                ctx.workflow_name,
+                previous,
+                actor=ctx.actor,
+                reason=f"automatic rollback: smoke test of {version} failed: {exc}",
+                run=ctx.run,
+            )
+            print(f"rolled back {ctx.workflow_name} to {previous}: smoke test failed: {exc}")
         raise
     print(f"smoke test passed: {report}")
     return report
-
-
-def rollback(ctx: RunContext, repo: ModelRepo, to_version: str, reason: str) -> None:
-    with _session() as session, session.begin():
-        versions.move_alias(
-            session,
-            workflow=ctx.workflow_name,
-            version=to_version,
-            actor=ctx.actor,
-            reason=reason,
-            run=ctx.run,
-        )
-    with repo.locked():
-        repo.assign(ctx.workflow_name, Version.parse(to_version), "production")
-    print(f"rolled back {ctx.workflow_name} to {to_version}: {reason}")

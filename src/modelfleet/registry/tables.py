@@ -125,6 +125,9 @@ class GateDecisionRow(RunLink, Base):
     training_run_id: Mapped[int] = mapped_column(ForeignKey("training_run.id"), index=True)
     passed: Mapped[bool] = mapped_column(Boolean)
     checks: Mapped[list[Any]] = mapped_column(JSON)
+    # set when an operator approved a rejected candidate (`modelfleet approve`)
+    override_actor: Mapped[str | None] = mapped_column(String(128))
+    override_reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -17,6 +17,7 @@ from modelfleet.registry.tables import (
     GateDecisionRow,
     TrainingRunRow,
     ValidationRow,
+    WorkflowRow,
 )
 
 
@@ -165,14 +166,44 @@ def evaluations(session: Session, training_run_id: int) -> list[EvaluationRow]:
 
 
 def add_gate_decision(
-    session: Session, *, training_run_id: int, passed: bool, checks: list[GateCheck], run: RunRef
+    session: Session,
+    *,
+    training_run_id: int,
+    passed: bool,
+    checks: list[GateCheck],
+    run: RunRef,
+    override_actor: str | None = None,
+    override_reason: str | None = None,
 ) -> int:
     row = GateDecisionRow(
         training_run_id=training_run_id,
         passed=passed,
         checks=[check.as_dict() for check in checks],
+        override_actor=override_actor,
+        override_reason=override_reason,
         **run.columns(),
     )
     session.add(row)
     session.flush()
     return row.id
+
+
+def latest_gate_decision(session: Session, training_run_id: int) -> GateDecisionRow | None:
+    return session.scalars(
+        sa.select(GateDecisionRow)
+        .where(GateDecisionRow.training_run_id == training_run_id)
+        .order_by(GateDecisionRow.id.desc())
+        .limit(1)
+    ).first()
+
+
+def training_runs(session: Session, workflow: str) -> list[TrainingRunRow]:
+    """A workflow's training runs, newest first."""
+    return list(
+        session.scalars(
+            sa.select(TrainingRunRow)
+            .join(WorkflowRow, WorkflowRow.id == TrainingRunRow.workflow_id)
+            .where(WorkflowRow.name == workflow)
+            .order_by(TrainingRunRow.id.desc())
+        )
+    )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from modelfleet.errors import NotFound
+from modelfleet.errors import NotFound, StaleRelease
 from modelfleet.registry.entities import AliasEvent, ModelVersion, RunRef
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import AliasEventRow, AliasRow, ModelVersionRow, WorkflowRow
@@ -119,35 +120,43 @@ def move_alias(
     reason: str,
     run: RunRef = NO_RUN,
     alias: str = PRODUCTION,
+    forward_only: bool = False,
 ) -> ModelVersion | None:
     """Point `alias` at `version`, append the event and notify listeners.
 
     Runs inside the caller's transaction, so the move and its history commit
-    together. Returns the version the alias pointed at before (or None).
+    together; the alias row is locked, so concurrent moves queue and each event's
+    `from` is the previous event's `to`. Returns the version the alias pointed at
+    before (or None). With `forward_only`, refuses (StaleRelease) to replace a
+    newer version: two releases finishing out of order keep the newer one.
     """
     if not reason.strip():
         raise ValueError("moving an alias needs a reason")
     target = get_version(session, workflow, version)
-    current = session.execute(
-        sa.select(AliasRow)
-        .where(AliasRow.workflow_id == ensure_workflow(session, workflow), AliasRow.name == alias)
-        .with_for_update()
-    ).scalar()
-    previous = None if current is None else get_version_by_id(session, current.model_version_id)
-    if current is None:
-        session.add(
-            AliasRow(
-                workflow_id=ensure_workflow(session, workflow),
-                name=alias,
-                model_version_id=target.id,
+    workflow_id = ensure_workflow(session, workflow)
+    inserted = session.execute(
+        pg_insert(AliasRow)
+        .values(workflow_id=workflow_id, name=alias, model_version_id=target.id)
+        .on_conflict_do_nothing()
+        .returning(AliasRow.model_version_id)
+    ).first()
+    previous = None
+    if inserted is None:
+        current = session.execute(
+            sa.select(AliasRow)
+            .where(AliasRow.workflow_id == workflow_id, AliasRow.name == alias)
+            .with_for_update()
+        ).scalar_one()
+        previous = get_version_by_id(session, current.model_version_id)
+        if forward_only and previous.version_int > target.version_int:
+            raise StaleRelease(
+                f"{workflow} {alias} is already {previous.version}, newer than {version}"
             )
-        )
-    else:
         current.model_version_id = target.id
         current.updated_at = sa.func.now()
     session.add(
         AliasEventRow(
-            workflow_id=ensure_workflow(session, workflow),
+            workflow_id=workflow_id,
             alias=alias,
             from_version_id=None if previous is None else previous.id,
             to_version_id=target.id,

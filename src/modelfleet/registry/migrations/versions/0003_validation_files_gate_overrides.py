@@ -1,4 +1,4 @@
-"""validation: offending and quarantined files
+"""validation: offending and quarantined files; gate_decision: manual overrides
 
 Revision ID: 0003
 Revises: 0002
@@ -18,8 +18,12 @@ depends_on = None
 def upgrade() -> None:
     op.add_column("validation", sa.Column("offending_files", sa.JSON(), nullable=True))
     op.add_column("validation", sa.Column("quarantined", sa.JSON(), nullable=True))
+    op.add_column("gate_decision", sa.Column("override_actor", sa.String(128), nullable=True))
+    op.add_column("gate_decision", sa.Column("override_reason", sa.Text(), nullable=True))
 
 
 def downgrade() -> None:
+    op.drop_column("gate_decision", "override_reason")
+    op.drop_column("gate_decision", "override_actor")
     op.drop_column("validation", "quarantined")
     op.drop_column("validation", "offending_files")

@@ -1,0 +1,96 @@
+"""Moving the production alias: releases, rollbacks and approvals share this path.
+
+Postgres is authoritative: the alias moves (and its `alias_event` is appended) in
+one transaction, whose NOTIFY makes the endpoint swap. The GTO stage in the model
+repository mirrors it afterwards.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from modelfleet import db
+from modelfleet.errors import NotFound, RegistryError, VersioningError
+from modelfleet.registry.entities import RunRef
+from modelfleet.registry.store import versions
+from modelfleet.settings import Settings
+from modelfleet.versioning.naming import Version, serving_dir
+from modelfleet.versioning.repo import open_repo
+
+STAGE = "production"
+
+
+def set_production(
+    settings: Settings,
+    workflow: str,
+    version: str,
+    *,
+    actor: str,
+    reason: str,
+    run: RunRef = versions.NO_RUN,
+    forward_only: bool = False,
+) -> str | None:
+    """Make an exported `version` production; return the version it replaced."""
+    semver = Version.parse(version)
+    exported = serving_dir(settings.serving_root, workflow, semver)
+    if not (exported / "saved_model.pb").is_file():
+        raise VersioningError(f"{workflow} {version} is not exported for serving at {exported}")
+    with Session(db.engine()) as session, session.begin():
+        previous = versions.move_alias(
+            session,
+            workflow=workflow,
+            version=version,
+            actor=actor,
+            reason=reason,
+            run=run,
+            forward_only=forward_only,
+        )
+    repo = open_repo()
+    with repo.locked():
+        repo.assign(workflow, semver, STAGE)
+    return None if previous is None else previous.version
+
+
+def rollback_target(session: Session, workflow: str, to: str | None) -> str:
+    """`to`, checked; or else the older version the current production replaced.
+
+    "Older" matters after an automatic rollback: production then replaced a newer,
+    failed release, and rolling back must not bring that one back. Each further
+    rollback walks one release further back.
+    """
+    current = versions.resolve_alias(session, workflow)
+    if current is None:
+        raise NotFound(f"workflow {workflow!r} has no production version to roll back")
+    if to is not None:
+        versions.get_version(session, workflow, to)  # NotFound names the workflow
+        if to == current.version:
+            raise RegistryError(f"{workflow} {to} is already production")
+        return to
+    now = Version.parse(current.version)
+    for event in reversed(versions.alias_history(session, workflow)):
+        replaced = event.from_version
+        if event.to_version == current.version and replaced and Version.parse(replaced) < now:
+            return replaced
+    raise RegistryError(
+        f"{workflow} {current.version} replaced no older version; name one with --to"
+    )
+
+
+def rollback(
+    settings: Settings,
+    workflow: str,
+    *,
+    to: str | None,
+    actor: str,
+    reason: str,
+    run: RunRef = versions.NO_RUN,
+) -> tuple[str, str]:
+    """Move production back; returns (from, to)."""
+    if not reason.strip():
+        raise RegistryError("a rollback needs a reason (--reason)")
+    with Session(db.engine()) as session:
+        target = rollback_target(session, workflow, to)
+    previous = set_production(
+        settings, workflow, target, actor=actor, reason=f"rollback: {reason}", run=run
+    )
+    return previous or "none", target
