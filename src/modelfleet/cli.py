@@ -8,6 +8,7 @@ import json
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 from modelfleet.errors import ModelfleetError
 
@@ -180,35 +181,32 @@ def cmd_approve(args: argparse.Namespace) -> None:
 
 
 def cmd_versions(args: argparse.Namespace) -> None:
-    from rich.console import Console
-    from sqlalchemy.orm import Session
-
-    from modelfleet import db
     from modelfleet.registry.store.reports import version_summaries
     from modelfleet.views import render_versions
 
-    with Session(db.engine()) as session:
-        rows = version_summaries(session, args.workflow)
-    if args.json:
-        print(json.dumps(rows, indent=2, default=str))
-    else:
-        Console().print(render_versions(args.workflow, rows))
+    _report(args, version_summaries, render_versions)
 
 
 def cmd_history(args: argparse.Namespace) -> None:
+    from modelfleet.registry.store.reports import alias_events
+    from modelfleet.views import render_history
+
+    _report(args, alias_events, render_history)
+
+
+def _report(args: argparse.Namespace, fetch: Any, render: Any) -> None:
+    """Print a workflow's report rows as a table, or as JSON with --json."""
     from rich.console import Console
     from sqlalchemy.orm import Session
 
     from modelfleet import db
-    from modelfleet.registry.store.reports import alias_events
-    from modelfleet.views import render_history
 
     with Session(db.engine()) as session:
-        rows = alias_events(session, args.workflow)
+        rows = fetch(session, args.workflow)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
     else:
-        Console().print(render_history(args.workflow, rows))
+        Console().print(render(args.workflow, rows))
 
 
 def _whoami() -> str:

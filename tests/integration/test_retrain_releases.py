@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import itertools
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -98,8 +99,9 @@ def test_rollback_under_load_has_no_failed_requests(released, capsys):
         worker.start()
     try:
         time.sleep(1.0)
+        issued_at = time.monotonic()
         assert main(["rollback", "digits", "--reason", "load test", "--actor", "tester"]) == 0
-        moved_at = time.monotonic()
+        moved_at = time.monotonic()  # after the alias commit and the GTO mirror
         deadline = moved_at + 30
         while time.monotonic() < deadline and not any(v == "v1.0.0" for _, _, v in seen):
             time.sleep(0.05)
@@ -113,7 +115,10 @@ def test_rollback_under_load_has_no_failed_requests(released, capsys):
     failed = [s for s in seen if s[1] != 200]
     assert not failed, failed[:5]
     first_new = min(t for t, _, v in seen if v == "v1.0.0")
-    print(f"{len(seen)} requests, 0 failed; v1.0.0 answered {first_new - moved_at:.3f}s after")
+    print(
+        f"{len(seen)} requests, 0 failed; v1.0.0 answered {first_new - issued_at:.3f}s after "
+        f"the rollback command started ({moved_at - issued_at:.3f}s for the command itself)"
+    )
     assert {v for _, _, v in seen} == {"v1.1.0", "v1.0.0"}
     assert max(t for t, _, v in seen if v == "v1.1.0") < first_new + 1.0  # no flapping back
     last = history(released)[-1]
@@ -122,7 +127,9 @@ def test_rollback_under_load_has_no_failed_requests(released, capsys):
     assert gto_versions(released)["digits"]["stage"]["production"] == "v1.0.0"
 
     assert main(["history", "digits"]) == 0
-    assert "rollback: load test" in capsys.readouterr().out
+    assert "production alias history" in capsys.readouterr().out
+    assert main(["history", "digits", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[-1]["reason"] == "rollback: load test"
     assert main(["rollback", "digits", "--to", "v1.1.0", "--reason", "restore"]) == 0
     switch_to(released, "v1.1.0")
     assert main(["rollback", "digits", "--to", "v1.1.0", "--reason", "again"]) == 1
@@ -175,8 +182,12 @@ def test_rejected_candidate_is_released_only_by_an_approval(released, monkeypatc
     last = history(released)[-1]
     assert last.actor == "cli:tester" and "approved by cli:tester" in last.reason
     assert main(["versions", "digits"]) == 0
-    listing = capsys.readouterr().out
-    assert "approved by cli:tester" in listing and "rejected" not in listing
+    assert "model versions" in capsys.readouterr().out
+    assert main(["versions", "digits", "--json"]) == 0
+    rows = {row["version"]: row for row in json.loads(capsys.readouterr().out)}
+    assert rows["v1.3.0"]["gate"] == "approved by cli:tester: line stopped; accept"
+    assert rows["v1.3.0"]["production"] and rows["v1.3.0"]["month"] == "2026-06"
+    assert rows["v1.2.0"]["gate"] == "passed"
     # the next rejected candidate (2026-03's) was overwritten in the workspace since
     assert main(["approve", "digits", "--reason", "older one"]) == 1
     assert "no longer holds training run" in capsys.readouterr().err

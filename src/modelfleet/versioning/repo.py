@@ -110,7 +110,9 @@ class ModelRepo:
         self._dvc("push")
 
     def assign(self, workflow: str, version: Version, stage: str) -> None:
-        self._gto("assign", workflow, "--version", str(version), "--stage", stage)
+        # --force: a rollback re-assigns a version that held the stage before, which
+        # GTO otherwise refuses ("already in stage").
+        self._gto("assign", workflow, "--version", str(version), "--stage", stage, "--force")
 
     def tags(self, workflow: str) -> list[str]:
         out = self._git("tag", "--list", f"{workflow}@v*").stdout

@@ -3,9 +3,11 @@ tests/integration/test_validation_faults.py for the real thing)."""
 
 from __future__ import annotations
 
+from typing import get_args
+
 import pytest
 
-from modelfleet.config import load_fleet
+from modelfleet.config import CheckName, load_fleet
 from modelfleet.settings import CHECKOUT
 from modelfleet.validation.checks import MonthStats, build_expectations
 
@@ -23,19 +25,7 @@ def checks(expectations) -> list[str]:
 
 def test_every_check_is_built_with_its_name(workflow):
     built = build_expectations(workflow, "2026-02", ["ab" * 32], REFERENCE)
-    assert set(checks(built)) == {
-        "min_rows",
-        "labels_known",
-        "all_classes_present",
-        "class_share",
-        "decodable",
-        "shape",
-        "unique_files",
-        "no_test_leakage",
-        "file_size",
-        "brightness_drift",
-        "contrast_drift",
-    }
+    assert set(checks(built)) == set(get_args(CheckName))
     # a lower and an upper share bound per class
     assert checks(built).count("class_share") == 2 * len(workflow.classes)
 
