@@ -43,8 +43,11 @@ def main() -> None:
         current = resolve_alias(session, args.workflow)
     assert current is not None
     original, other = current.version, start
-    image = next((settings.repo / f"data/{args.workflow}/test").glob("*.png"))
-    body = {"instances": [{"b64": base64.b64encode(image.read_bytes()).decode()}]}
+    from modelfleet.config import load_fleet
+    from modelfleet.datasets.sources import source_for
+
+    image = source_for(load_fleet().get(args.workflow)).test_set()[0].data
+    body = {"instances": [{"b64": base64.b64encode(image).decode()}]}
     seen: list[tuple[float, int, str | None]] = []
     stop = threading.Event()
 

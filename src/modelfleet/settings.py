@@ -6,6 +6,8 @@ Environment variables (all optional):
     MODELFLEET_DATABASE_URL  lineage DB; unset means the embedded Postgres
     MODELFLEET_ENDPOINT_URL  the prediction endpoint, default http://127.0.0.1:8501
     MODELFLEET_AIRFLOW_PORT  Airflow api-server port, default 8080
+    MODELFLEET_DVC_REMOTE_URL  DVC remote (e.g. s3://bucket/path, needs the `s3` extra);
+                             default a local folder, $MODELFLEET_HOME/dvc-remote
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ class Settings:
     config_file: Path
     endpoint_url: str
     airflow_port: int
+    dvc_remote_url: str | None = None
 
     @property
     def repo(self) -> Path:
@@ -30,8 +33,13 @@ class Settings:
         return self.home / "repo"
 
     @property
-    def dvc_remote(self) -> Path:
-        return self.home / "dvc-remote"
+    def dvc_remote(self) -> str:
+        return self.dvc_remote_url or str(self.home / "dvc-remote")
+
+    @property
+    def workspaces(self) -> Path:
+        """Per-run git worktrees of the model repository: <wf>/<run>/."""
+        return self.home / "workspaces"
 
     @property
     def serving_root(self) -> Path:
@@ -93,4 +101,5 @@ def get_settings() -> Settings:
         config_file=Path(os.environ.get("MODELFLEET_CONFIG", CHECKOUT / "workflows.yaml")),
         endpoint_url=os.environ.get("MODELFLEET_ENDPOINT_URL", "http://127.0.0.1:8501").rstrip("/"),
         airflow_port=int(os.environ.get("MODELFLEET_AIRFLOW_PORT", "8080")),
+        dvc_remote_url=os.environ.get("MODELFLEET_DVC_REMOTE_URL") or None,
     )

@@ -45,6 +45,28 @@ def write_fleet(
     return path
 
 
+def frozen_test_image(workflow: str = "digits") -> bytes:
+    """One image of the workflow's frozen test set (never part of any month)."""
+    from modelfleet.config import load_fleet
+    from modelfleet.datasets.sources import source_for
+
+    return source_for(load_fleet().get(workflow)).test_set()[0].data
+
+
+def workspace_of(workflow: str, version: str) -> Path:
+    """The workspace (git worktree) of the run that produced `version`."""
+    from sqlalchemy.orm import Session
+
+    from modelfleet import db
+    from modelfleet.registry.store import versions
+    from modelfleet.settings import get_settings
+    from modelfleet.versioning.workspace import workspace_path
+
+    with Session(db.engine()) as session:
+        run_id = versions.get_version(session, workflow, version).run_id
+    return workspace_path(get_settings(), workflow, run_id)
+
+
 @dataclass
 class Platform:
     home: Path

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from modelfleet.registry.store import lineage, versions
-from tests.integration.conftest import write_fleet
+from tests.integration.conftest import workspace_of, write_fleet
 from tests.integration.test_retrain_dag import run_dag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -51,9 +51,9 @@ def test_workflow_runs_end_to_end(quick_fleet, workflow, architecture, source):
         chain = lineage.version_lineage(session, workflow, "v1.0.0")
     assert chain["training_run"]["architecture"] == architecture
     assert chain["model_version"]["artifacts"]["confusion"].endswith("confusion.png")
-    repo = quick_fleet.home / "repo"
-    assert (repo / f"models/{workflow}/confusion.png").stat().st_size > 1000
-    assert (repo / f"models/{workflow}/curves.png").stat().st_size > 1000
+    workspace = workspace_of(workflow, "v1.0.0")
+    assert (workspace / f"models/{workflow}/confusion.png").stat().st_size > 1000
+    assert (workspace / f"models/{workflow}/curves.png").stat().st_size > 1000
 
 
 def test_transfer_learning_records_the_parent(quick_fleet):

@@ -21,7 +21,7 @@ from modelfleet.pipeline.context import RunContext
 from modelfleet.pipeline.smoke import wait_for_version
 from modelfleet.registry.entities import RunRef
 from modelfleet.registry.store import runs, versions
-from tests.integration.conftest import write_fleet
+from tests.integration.conftest import frozen_test_image, write_fleet
 from tests.integration.test_retrain_dag import (
     endpoint_version,
     gto_versions,
@@ -79,8 +79,7 @@ def released(platform):
 
 
 def test_rollback_under_load_has_no_failed_requests(released, capsys):
-    image = sorted((released.home / "repo/data/digits/test").glob("*.png"))[0]
-    body = {"instances": [{"b64": base64.b64encode(image.read_bytes()).decode()}]}
+    body = {"instances": [{"b64": base64.b64encode(frozen_test_image()).decode()}]}
     seen: list[tuple[float, int, str | None]] = []
     stop = threading.Event()
 
@@ -189,9 +188,9 @@ def test_rejected_candidate_is_released_only_by_an_approval(released, monkeypatc
     assert rows["v1.3.0"]["gate"] == "approved by cli:tester: line stopped; accept"
     assert rows["v1.3.0"]["production"] and rows["v1.3.0"]["month"] == "2026-06"
     assert rows["v1.2.0"]["gate"] == "passed"
-    # the next rejected candidate (2026-03's) was overwritten in the workspace since
+    # the next rejected candidate is 2026-03's, whose workspace was pruned since
     assert main(["approve", "digits", "--reason", "older one"]) == 1
-    assert "no longer holds training run" in capsys.readouterr().err
+    assert "the workspace of run" in capsys.readouterr().err
 
 
 def test_concurrent_releases_get_distinct_versions_and_lose_no_event(released):
@@ -222,8 +221,9 @@ def test_concurrent_releases_get_distinct_versions_and_lose_no_event(released):
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(release, ids, (1, 2)))
 
-    assert sorted(r["version"] for r in results) == ["v1.4.0", "v1.5.0"]
-    assert production(released) == "v1.5.0"  # the newer release wins either way
+    # the same month (2026-06) again: patch releases
+    assert sorted(r["version"] for r in results) == ["v1.3.1", "v1.3.2"]
+    assert production(released) == "v1.3.2"  # the newer release wins either way
     events = history(released)
     assert len(events) - before == sum(r["moved"] for r in results)
     assert_unbroken(events)
@@ -232,7 +232,7 @@ def test_concurrent_releases_get_distinct_versions_and_lose_no_event(released):
     from modelfleet import releases
     from modelfleet.settings import get_settings
 
-    targets = ["v1.0.0", "v1.1.0", "v1.4.0", "v1.1.0", "v1.0.0", "v1.1.0"]
+    targets = ["v1.0.0", "v1.1.0", "v1.3.1", "v1.1.0", "v1.0.0", "v1.1.0"]
     with ThreadPoolExecutor(len(targets)) as pool:
         list(
             pool.map(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from modelfleet.registry.store import predictions
 from modelfleet.registry.store.lineage import prediction_lineage
+from tests.integration.conftest import frozen_test_image
 from tests.integration.test_retrain_dag import production, run_dag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -41,9 +42,9 @@ def test_good_file_lands_in_lake_and_corrupt_file_in_quarantine(released, capsys
     settings = get_settings()
     landing = settings.landing / "digits"
     landing.mkdir(parents=True, exist_ok=True)
-    test_image = sorted((settings.repo / "data/digits/test").glob("*.png"))[0]
+    test_image = frozen_test_image()
     good = landing / "cam1_good.png"
-    good.write_bytes(test_image.read_bytes())
+    good.write_bytes(test_image)
     bad = landing / "cam1_bad.png"
     bad.write_bytes(b"\x89PNG\r\n\x1a\nnot really")
     partial = landing / "cam1_incoming.png.part"
@@ -68,7 +69,7 @@ def test_good_file_lands_in_lake_and_corrupt_file_in_quarantine(released, capsys
 
     import hashlib
 
-    sha = hashlib.sha256(test_image.read_bytes()).hexdigest()
+    sha = hashlib.sha256(test_image).hexdigest()
     stored = list((settings.lake / "digits").rglob(f"{sha}.*"))
     assert sorted(p.suffix for p in stored) == [".json", ".png"]
     with Session(db.engine(released.database_url)) as session:
@@ -82,7 +83,7 @@ def test_good_file_lands_in_lake_and_corrupt_file_in_quarantine(released, capsys
 
     # Same bytes again: recorded as a duplicate, not classified twice.
     again = landing / "cam2_same.png"
-    again.write_bytes(test_image.read_bytes())
+    again.write_bytes(test_image)
     os.utime(again, (old, old))
     assert ingestor.scan_once() == {"duplicate": 1}
     with Session(db.engine(released.database_url)) as session:

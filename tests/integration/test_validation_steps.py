@@ -62,7 +62,7 @@ def test_a_few_bad_files_are_quarantined_and_the_run_goes_on(platform):
         assert "label_printer1 2026-02" in reason
     assert "decodable" in (quarantine / "ok" / f"{corrupt.name}.reason.txt").read_text()
     assert "labels_known" in (quarantine / "_unlabelled" / "notes.txt.reason.txt").read_text()
-    rows = read_manifest(platform.home / "repo" / data_dir("label_printer1", "train"))
+    rows = read_manifest(ctx.workspace().path / data_dir("label_printer1", "train"))
     assert not {r.path for r in rows} & {f"2026-02/ok/{corrupt.name}", "2026-02/notes.txt"}
     failed, ok = validations(platform, {first, passed["dataset_version_id"]})
     assert not failed.success and set(failed.offending_files) == {
@@ -92,8 +92,9 @@ def test_too_many_bad_files_fail_the_run_and_nothing_moves(platform):
     (failed,) = validations(platform, {dataset})
     assert not failed.success and len(failed.offending_files) == 10
     # a failed month stays out of later training windows
-    steps.snapshot(context("label_printer2", "2026-03"))
-    rows = read_manifest(platform.home / "repo" / data_dir("label_printer2", "train"))
+    later = context("label_printer2", "2026-03")
+    steps.snapshot(later)
+    rows = read_manifest(later.workspace().path / data_dir("label_printer2", "train"))
     assert {r.month for r in rows} == {"2026-01", "2026-03"}
 
 
@@ -101,7 +102,7 @@ def test_data_changed_after_validation_never_trains(platform):
     deliver(platform, "weld_pipe", "2026-02")
     ctx = context("weld_pipe", "2026-02")
     validated = steps.validate(ctx, steps.snapshot(ctx)["dataset_version_id"])
-    train_dir = platform.home / "repo" / data_dir("weld_pipe", "train")
+    train_dir = ctx.workspace().path / data_dir("weld_pipe", "train")
     victim = sorted((train_dir / "2026-02").rglob("*.png"))[0]
     victim.write_bytes(victim.read_bytes()[:-1] + b"\x00")
 

@@ -2,8 +2,9 @@
 
 The override is a new `gate_decision` row (passed, with the operator and reason);
 the candidate then goes through the same register, deploy and smoke steps as a
-passing one. It must still be the model in the workspace: a later training of the
-workflow replaces the weights, and approving then would release the wrong model.
+passing one, in the workspace of the run that trained it. The last few workspaces
+of a workflow are kept (versioning/workspace.py); an older candidate cannot be
+approved, because its weights are gone.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from modelfleet.registry.store import runs, versions
 from modelfleet.registry.tables import TrainingRunRow
 from modelfleet.versioning.commands import code_sha
 from modelfleet.versioning.naming import model_file
-from modelfleet.versioning.repo import open_repo
 
 LATEST = "latest"
 
@@ -42,12 +42,11 @@ def approve(workflow: str, candidate: str, *, reason: str, operator: str) -> dic
             operator=operator,
             approval=reason,
         )
-        weights = open_repo().path / model_file(workflow)
+        weights = ctx.workspace().path / model_file(workflow)
         if not weights.is_file() or sha256_file(weights) != training.artifact_sha256:
             raise VersioningError(
-                f"the workspace no longer holds training run {training.id}'s weights: "
-                f"{workflow} was trained again since. Re-run month {month} and approve "
-                "before the next training."
+                f"the workspace of run {training.run_id} no longer holds training run "
+                f"{training.id}'s weights; re-run month {month} and approve that run"
             )
         rejected = runs.latest_gate_decision(session, training.id)
         checks = [

@@ -8,6 +8,8 @@ from functools import cached_property
 from modelfleet.config import Fleet, Workflow, load_fleet
 from modelfleet.registry.entities import RunRef
 from modelfleet.settings import Settings, get_settings
+from modelfleet.versioning.repo import ModelRepo
+from modelfleet.versioning.workspace import open_workspace
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,10 @@ class RunContext:
     @cached_property
     def workflow(self) -> Workflow:
         return self.fleet.get(self.workflow_name)
+
+    def workspace(self, *, create: bool = False) -> ModelRepo:
+        """This run's git worktree of the model repository (see versioning/workspace.py)."""
+        return open_workspace(self.settings, self.workflow_name, self.run.run_id, create=create)
 
     @property
     def actor(self) -> str:

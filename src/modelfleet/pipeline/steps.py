@@ -26,10 +26,10 @@ from modelfleet.pipeline.context import RunContext
 from modelfleet.registry.entities import ModelVersion
 from modelfleet.registry.store import runs, versions
 from modelfleet.validation.suite import ValidationOutcome, validate_snapshot
+from modelfleet.versioning import semver
 from modelfleet.versioning.commands import run
 from modelfleet.versioning.naming import (
     DATA_SPLITS,
-    FIRST_VERSION,
     PARENT_INFO,
     PARENT_WEIGHTS,
     Version,
@@ -44,7 +44,7 @@ from modelfleet.versioning.naming import (
     tag_name,
     train_info_file,
 )
-from modelfleet.versioning.repo import ModelRepo, open_repo
+from modelfleet.versioning.repo import ModelRepo
 
 
 def _session() -> Session:
@@ -61,13 +61,12 @@ def snapshot(ctx: RunContext) -> dict[str, Any]:
     skipped = sorted(set(training_months(ctx.workflow, ctx.month)) & rejected - {ctx.month})
     if skipped:
         print(f"left out of the window, their data failed validation: {skipped}")
-    repo = open_repo()
-    with repo.locked():
-        repo.write_rendered(ctx.fleet)
-        splits = materialise(
-            ctx.workflow, ctx.month, repo.path, ctx.settings.deliveries, frozenset(skipped)
-        )
-        md5 = repo.add_data(ctx.workflow_name, DATA_SPLITS)
+    repo = ctx.workspace(create=True)
+    repo.write_rendered(ctx.fleet)
+    splits = materialise(
+        ctx.workflow, ctx.month, repo.path, ctx.settings.deliveries, frozenset(skipped)
+    )
+    md5 = repo.add_data(ctx.workflow_name, DATA_SPLITS)
     with _session() as session, session.begin():
         dataset_id = runs.add_dataset_version(
             session,
@@ -109,7 +108,7 @@ def _validate_snapshot(
     ctx: RunContext, dataset_version_id: int, quarantined: list[dict[str, str]]
 ) -> tuple[ValidationOutcome, int]:
     outcome = validate_snapshot(
-        ctx.workflow, ctx.month, open_repo().path, ctx.settings.gx_root, ctx.settings.data_docs
+        ctx.workflow, ctx.month, ctx.workspace().path, ctx.settings.gx_root, ctx.settings.data_docs
     )
     if outcome.reference is None:
         print("no drift check: no earlier month in the training window")
@@ -167,7 +166,7 @@ def _quarantine_if_few(ctx: RunContext, outcome: ValidationOutcome) -> list[dict
 
 
 def _rows_delivered_this_month(ctx: RunContext) -> int:
-    repo = open_repo()
+    repo = ctx.workspace()
     train = read_manifest(repo.path / data_dir(ctx.workflow_name, "train"))
     holdout = read_manifest(repo.path / data_dir(ctx.workflow_name, "holdout"))
     return sum(r.month == ctx.month for r in train) + len(holdout)
@@ -219,8 +218,7 @@ def prepare_parent(ctx: RunContext, repo: ModelRepo) -> ModelVersion | None:
         "sha256": None if parent is None else parent.artifact_sha256,
     }
     (folder / PARENT_INFO).write_text(json.dumps(info, indent=1))
-    with repo.locked():
-        repo.add_paths([parent_dir(ctx.workflow_name)])
+    repo.add_paths([parent_dir(ctx.workflow_name)])
     if spec.parent is not None:
         print(
             f"parent model: {parent.tag if parent else 'none released yet; training from scratch'}"
@@ -230,7 +228,7 @@ def prepare_parent(ctx: RunContext, repo: ModelRepo) -> ModelVersion | None:
 
 def train(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
     """`dvc repro train@<wf>` in a subprocess; record the training run."""
-    repo = open_repo()
+    repo = ctx.workspace()
     check_validated(ctx, repo, dataset_version_id)
     parent = prepare_parent(ctx, repo)
     repo.repro(f"train@{ctx.workflow_name}")
@@ -278,7 +276,7 @@ def check_validated(ctx: RunContext, repo: ModelRepo, dataset_version_id: int) -
 
 def evaluate(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
     """Score the candidate and the current production model on the same splits."""
-    repo = open_repo()
+    repo = ctx.workspace()
     repo.repro(f"evaluate@{ctx.workflow_name}")
     candidate = repo.read_json(metrics_file(ctx.workflow_name))
     with _session() as session:
@@ -351,15 +349,23 @@ def gate(ctx: RunContext, training_run_id: int) -> bool:
 
 
 def next_version(ctx: RunContext, session: Session) -> Version:
-    existing = versions.list_versions(session, ctx.workflow_name)
-    if not existing:
-        return FIRST_VERSION
-    return max(Version.parse(v.version) for v in existing).bump_minor()
+    """MAJOR on a new interface, PATCH on the same month again, else MINOR (semver.py)."""
+    released = []
+    for version in versions.list_versions(session, ctx.workflow_name):
+        training = runs.get_training_run(session, version.training_run_id)
+        month = runs.get_dataset_version(session, training.dataset_version_id).month
+        released.append(
+            semver.Released(
+                Version.parse(version.version), month, semver.interface_of(training.params)
+            )
+        )
+    interface = semver.interface_of(ctx.fleet.train_spec(ctx.workflow_name).as_params())
+    return semver.next_version(released, interface, ctx.month)
 
 
 def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
     """Commit dvc.lock and params, create the GTO tag, `dvc push`, record the version."""
-    repo = open_repo()
+    repo = ctx.workspace()
     with repo.locked(), _session() as session, session.begin():
         version = next_version(ctx, session)
         training = runs.get_training_run(session, training_run_id)
@@ -400,7 +406,7 @@ def deploy(ctx: RunContext, version: str) -> dict[str, Any]:
     A release that finishes after a newer one of the same workflow leaves the
     newer one in production (`moved` is then False).
     """
-    repo = open_repo()
+    repo = ctx.workspace()
     semver = Version.parse(version)
     target = serving_dir(ctx.settings.serving_root, ctx.workflow_name, semver)
     if not target.exists():
@@ -441,7 +447,7 @@ def smoke(ctx: RunContext, version: str, previous: str | None) -> dict[str, Any]
     """Send held-out images to the live endpoint; roll back if it misbehaves."""
     from modelfleet.pipeline.smoke import check_live_endpoint
 
-    repo = open_repo()
+    repo = ctx.workspace()
     expected = repo.read_json(metrics_file(ctx.workflow_name))["holdout"]["accuracy"]
     try:
         report = check_live_endpoint(ctx, repo.path, version, expected)

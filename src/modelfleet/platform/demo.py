@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from modelfleet import db
 from modelfleet.config import load_fleet
-from modelfleet.datasets.manifest import read_manifest, sha256_bytes
+from modelfleet.datasets.manifest import sha256_bytes
+from modelfleet.datasets.sources import source_for
 from modelfleet.errors import PlatformError
 from modelfleet.months import add_months, month_index
 from modelfleet.platform.airflow_client import AirflowClient
@@ -21,7 +22,6 @@ from modelfleet.registry.store import predictions, versions
 from modelfleet.registry.store.lineage import prediction_lineage
 from modelfleet.registry.tables import DatasetVersionRow, ModelVersionRow, TrainingRunRow
 from modelfleet.settings import Settings
-from modelfleet.versioning.naming import data_dir
 from modelfleet.versioning.repo import open_repo
 from modelfleet.views import render_lineage
 
@@ -53,19 +53,20 @@ def next_months(settings: Settings, count: int = 2) -> list[str]:
 
 def drop_images(settings: Settings, count: int = 4) -> list[str]:
     """Copy test images not streamed before (and one corrupt file) into landing, atomically."""
-    repo = open_repo()
-    root = repo.path / data_dir(WORKFLOW, "test")
     landing = settings.landing / WORKFLOW
     stamp = datetime.now(UTC).strftime("%H%M%S")
-    rows = read_manifest(root)
+    images = source_for(load_fleet(settings.config_file).get(WORKFLOW)).test_set()
     with Session(db.engine()) as session:
-        seen = {r.sha256 for r in rows if predictions.ingest_state(session, WORKFLOW, r.sha256)}
-    fresh = [r for r in rows if r.sha256 not in seen] or rows
+        seen = {
+            image.name
+            for image in images
+            if predictions.ingest_state(session, WORKFLOW, sha256_bytes(image.data))
+        }
+    fresh = [image for image in images if image.name not in seen] or images
     shas = []
-    for row in fresh[:count]:
-        data = (root / row.path).read_bytes()
-        _land(landing / f"camera_{stamp}_{row.path}", data)
-        shas.append(sha256_bytes(data))
+    for image in fresh[:count]:
+        _land(landing / f"camera_{stamp}_{image.name}", image.data)
+        shas.append(sha256_bytes(image.data))
     corrupt = b"\x89PNG\r\n\x1a\n" + b"truncated sensor dump " + stamp.encode()
     _land(landing / f"camera_{stamp}_broken.png", corrupt)
     shas.append(sha256_bytes(corrupt))
@@ -124,7 +125,7 @@ def summary(
     from rich.console import Console
 
     console = Console()
-    repo = open_repo()
+    repo = open_repo()  # tags live in the repository, whichever workspace made them
     with Session(db.engine()) as session:
         production = versions.resolve_alias(session, WORKFLOW)
         stored = next(s for s in shas if states[s] == predictions.STORED)

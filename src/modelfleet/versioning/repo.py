@@ -1,4 +1,11 @@
-"""The model repository: a git + DVC repo with GTO tags and a local DVC remote."""
+"""The model repository: a git + DVC repo with GTO tags and a DVC remote.
+
+Each pipeline run works in its own git worktree of the repository (a *workspace*,
+see `workspace.py`) with the repository's DVC cache shared, so 20 workflows can
+snapshot, train and evaluate at once. Only what touches shared git state (worktree
+creation, commit, tag, stage assignment) and the remote (push) takes the
+repository lock.
+"""
 
 from __future__ import annotations
 
@@ -20,28 +27,60 @@ _GITIGNORE = "/data/**/\n__pycache__/\n"
 
 
 class ModelRepo:
-    def __init__(self, path: Path, remote: Path) -> None:
+    """The repository itself (`main`) or one workspace of it (`origin` set)."""
+
+    def __init__(self, path: Path, remote: str | Path, origin: ModelRepo | None = None) -> None:
         self.path = path
-        self.remote = remote
+        self.remote = str(remote)
+        self.origin = origin
         self._lock_depth = 0
+
+    @property
+    def root(self) -> ModelRepo:
+        """The repository whose git directory, tags and DVC cache workspaces share."""
+        return self.origin or self
 
     # -- set-up ------------------------------------------------------------
     def exists(self) -> bool:
-        return (self.path / ".dvc").is_dir() and (self.path / ".git").is_dir()
+        return (self.path / ".dvc").is_dir() and (self.path / ".git").exists()
 
     def init(self, fleet: Fleet) -> None:
-        """Create the repo (idempotent): git, dvc, the local remote, rendered files."""
+        """Create the repo (idempotent): git, dvc, the remote, rendered files.
+
+        The remote is a local folder, or any URL DVC understands (s3://...), as
+        `MODELFLEET_DVC_REMOTE_URL` says.
+        """
         if self.exists():
             return
         self.path.mkdir(parents=True, exist_ok=True)
-        self.remote.mkdir(parents=True, exist_ok=True)
+        if "://" not in self.remote:
+            Path(self.remote).mkdir(parents=True, exist_ok=True)
         self._git("init", "-q", "-b", "main")
         self._dvc("init", "-q")
         self._dvc("config", "core.analytics", "false")
-        self._dvc("remote", "add", "-d", "-f", "local", str(self.remote))
+        self._dvc("remote", "add", "-d", "-f", "storage", self.remote)
         self.write_rendered(fleet)
         self._git("add", "-A")
         self._git("commit", "-q", "-m", "Initialise modelfleet model repository")
+
+    # -- workspaces --------------------------------------------------------
+    def add_workspace(self, path: Path, ref: str = "main") -> ModelRepo:
+        """A git worktree at `ref` (detached) that shares this repo's DVC cache."""
+        workspace = ModelRepo(path, self.remote, origin=self)
+        if workspace.exists():
+            return workspace
+        with self.locked():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._git("worktree", "prune")
+            self._git("worktree", "add", "-q", "--detach", str(path), ref)
+        workspace._dvc("config", "--local", "cache.dir", str(self.path / ".dvc" / "cache"))
+        return workspace
+
+    def remove_workspace(self, path: Path) -> None:
+        with self.locked():
+            if path.exists():
+                self._git("worktree", "remove", "--force", str(path))
+            self._git("worktree", "prune")
 
     def write_rendered(self, fleet: Fleet) -> None:
         (self.path / "params.yaml").write_text(render_params(fleet))
@@ -64,10 +103,11 @@ class ModelRepo:
         meta = yaml.safe_load((self.path / dvc_file).read_text())
         return meta["outs"][0]["md5"]
 
-    def repro(self, stage: str) -> CommandResult:
+    def repro(self, stage: str, *, force: bool = False) -> CommandResult:
         """`dvc repro <stage>`, streaming its output."""
-        with self.locked():
-            return run(["dvc", "repro", stage], self.path, stream=True).check()
+        args = ["dvc", "repro", *(["--force"] if force else []), stage]
+        with self._workspace_lock():
+            return run(args, self.path, stream=True).check()
 
     def read_json(self, relpath: str) -> dict:
         return json.loads((self.path / relpath).read_text())
@@ -75,44 +115,63 @@ class ModelRepo:
     # -- registration -------------------------------------------------------
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the repo's workspace lock (re-entrant within this object).
+        """Hold the repository lock (re-entrant within one process and repository).
 
-        All runs share one workspace and DVC's own lock fails fast instead of
-        waiting, so every DVC/git mutation takes this lock and waits its turn.
+        It guards what workspaces share: the git directory's worktree list, tags and
+        stage assignments, and pushes to the remote.
         """
-        if self._lock_depth:
-            self._lock_depth += 1
+        root = self.root
+        if root._lock_depth:
+            root._lock_depth += 1
             try:
                 yield
             finally:
-                self._lock_depth -= 1
+                root._lock_depth -= 1
             return
-        lock = self.path / ".git" / "modelfleet.lock"
+        lock = root.path / ".git" / "modelfleet.lock"
         with lock.open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            self._lock_depth = 1
+            root._lock_depth = 1
             try:
                 yield
             finally:
-                self._lock_depth = 0
+                root._lock_depth = 0
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
+    @contextmanager
+    def _workspace_lock(self) -> Iterator[None]:
+        """DVC fails fast on a busy workspace: the shared main checkout queues on the
+        repository lock; a run's own workspace has nobody to wait for."""
+        if self.origin is not None:
+            yield
+            return
+        with self.locked():
+            yield
+
     def commit_and_tag(self, workflow: str, version: Version, message: str) -> str:
-        """Commit the workflow's DVC state and create the GTO tag. Returns the commit sha."""
+        """Commit the workflow's DVC state and create the GTO tag. Returns the commit sha.
+
+        In a workspace the commit lands on its detached HEAD; the tag, created in
+        the repository, is what makes it reachable.
+        """
         paths = ["dvc.yaml", "params.yaml", "dvc.lock", f"data/{workflow}", f"models/{workflow}"]
-        self._git("add", "--", *[p for p in paths if (self.path / p).exists()])
-        self._git("commit", "-q", "--allow-empty", "-m", message)
-        commit = self.head()
-        self._gto("register", workflow, "--version", str(version), "--message", message)
+        with self.locked():
+            self._git("add", "--", *[p for p in paths if (self.path / p).exists()])
+            self._git("commit", "-q", "--allow-empty", "-m", message)
+            commit = self.head()
+            self.root._gto(
+                "register", workflow, commit, "--version", str(version), "--message", message
+            )
         return commit
 
     def push(self) -> None:
-        self._dvc("push")
+        with self.locked():
+            self._dvc("push")
 
     def assign(self, workflow: str, version: Version, stage: str) -> None:
         # --force: a rollback re-assigns a version that held the stage before, which
         # GTO otherwise refuses ("already in stage").
-        self._gto("assign", workflow, "--version", str(version), "--stage", stage, "--force")
+        self.root._gto("assign", workflow, "--version", str(version), "--stage", stage, "--force")
 
     def tags(self, workflow: str) -> list[str]:
         out = self._git("tag", "--list", f"{workflow}@v*").stdout
@@ -134,12 +193,12 @@ class ModelRepo:
         return run(["git", *args], self.path).check()
 
     def _dvc(self, *args: str) -> CommandResult:
-        with self.locked():
+        with self._workspace_lock():
             return run(["dvc", *args], self.path).check()
 
     def _gto(self, *args: str) -> CommandResult:
         with self.locked():
-            return run(["gto", *args, "--repo", str(self.path)], self.path).check()
+            return run(["gto", *args, "--repo", str(self.root.path)], self.root.path).check()
 
 
 def open_repo() -> ModelRepo:
