@@ -209,6 +209,37 @@ def _report(args: argparse.Namespace, fetch: Any, render: Any) -> None:
         Console().print(render(args.workflow, rows))
 
 
+def cmd_reproduce(args: argparse.Namespace) -> None:
+    from modelfleet.settings import get_settings
+    from modelfleet.versioning.reproduce import reproduce
+
+    result = reproduce(get_settings(), args.tag)
+    print(f"recorded sha256 {result.recorded_sha256}")
+    print(f"rebuilt  sha256 {result.rebuilt_sha256}")
+    if not result.match:
+        raise ModelfleetError(
+            f"{args.tag}: MISMATCH; what differs: " + "; ".join(result.differences)
+        )
+    print(f"{args.tag}: match (bit-identical weights)")
+
+
+def cmd_doctor(args: argparse.Namespace) -> None:
+    from sqlalchemy.orm import Session
+
+    from modelfleet import db
+    from modelfleet.settings import get_settings
+    from modelfleet.versioning.doctor import diagnose
+    from modelfleet.versioning.repo import open_repo
+
+    with Session(db.engine()) as session:
+        problems = diagnose(get_settings(), session, open_repo())
+    for problem in problems:
+        print(problem)
+    if problems:
+        raise ModelfleetError(f"{len(problems)} disagreement(s) between Postgres, GTO and serving")
+    print("Postgres, the GTO tags and stages, and the serving folder agree")
+
+
 def _whoami() -> str:
     try:
         return getpass.getuser()
@@ -285,6 +316,14 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("workflow")
         command.add_argument("--json", action="store_true")
         command.set_defaults(func=func)
+    reproduce = sub.add_parser(
+        "reproduce", help="rebuild a version from its tag and compare the weights' sha256"
+    )
+    reproduce.add_argument("tag", help="<workflow>@vX.Y.Z")
+    reproduce.set_defaults(func=cmd_reproduce)
+    sub.add_parser(
+        "doctor", help="check that Postgres, GTO tags/stages and serving agree"
+    ).set_defaults(func=cmd_doctor)
     sub.add_parser("migrate", help="apply the lineage schema migrations").set_defaults(
         func=cmd_migrate
     )

@@ -45,10 +45,19 @@ def set_production(
             run=run,
             forward_only=forward_only,
         )
-    repo = open_repo()
-    with repo.locked():
-        repo.assign(workflow, semver, STAGE)
+    mirror_stage(workflow)
     return None if previous is None else previous.version
+
+
+def mirror_stage(workflow: str) -> None:
+    """Assign the GTO stage to what Postgres holds *now*, under the repository lock:
+    when two moves race, the last mirror written is the final alias, not whichever
+    move happened to assign last."""
+    repo = open_repo()
+    with repo.locked(), Session(db.engine()) as session:
+        production = versions.resolve_alias(session, workflow)
+        if production is not None:
+            repo.assign(workflow, Version.parse(production.version), STAGE)
 
 
 def rollback_target(session: Session, workflow: str, to: str | None) -> str:

@@ -196,6 +196,7 @@ def test_rejected_candidate_is_released_only_by_an_approval(released, monkeypatc
 def test_concurrent_releases_get_distinct_versions_and_lose_no_event(released):
     with session(released) as s, s.begin():
         latest = runs.training_runs(s, "digits")[0]
+        workspace_run = latest.run_id
         fields = {
             "workflow": "digits",
             "dataset_version_id": latest.dataset_version_id,
@@ -213,7 +214,8 @@ def test_concurrent_releases_get_distinct_versions_and_lose_no_event(released):
     barrier = threading.Barrier(2)
 
     def release(training_run_id: int, index: int) -> dict:
-        ctx = RunContext("digits", "2026-06", RunRef("retrain__digits", f"race-{index}"))
+        # both finish in the workspace of the run that trained the weights
+        ctx = RunContext("digits", "2026-06", RunRef("retrain__digits", workspace_run))
         barrier.wait()
         registered = steps.register(ctx, training_run_id)
         return steps.deploy(ctx, registered["version"])

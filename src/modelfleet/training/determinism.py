@@ -14,3 +14,19 @@ def make_deterministic(seed: int) -> None:
 
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
+
+
+def library_versions() -> dict[str, str]:
+    """What the bits of a model depend on besides data, params and code."""
+    import platform
+
+    import keras
+    import numpy
+    import tensorflow as tf
+
+    return {
+        "python": platform.python_version(),
+        "tensorflow": tf.__version__,
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+    }

@@ -18,7 +18,7 @@ from modelfleet.config import TrainSpec
 from modelfleet.datasets.manifest import sha256_file
 from modelfleet.errors import ModelfleetError
 from modelfleet.training.data import load_split
-from modelfleet.training.determinism import make_deterministic
+from modelfleet.training.determinism import library_versions, make_deterministic
 from modelfleet.versioning.naming import (
     PARENT_INFO,
     PARENT_WEIGHTS,
@@ -103,7 +103,12 @@ def train(spec: TrainSpec, repo: Path) -> dict[str, Any]:
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(out)
     _write_history(repo / history_file(spec.name), history.history)
-    info = {"fit_seconds": round(fit_seconds, 3), "n_train": len(y), "parent": parent}
+    info = {
+        "fit_seconds": round(fit_seconds, 3),
+        "n_train": len(y),
+        "parent": parent,
+        "libraries": library_versions(),
+    }
     (repo / train_info_file(spec.name)).write_text(json.dumps(info, indent=1))
     return {"artifact_sha256": sha256_file(out), **info}
 

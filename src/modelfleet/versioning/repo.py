@@ -164,6 +164,10 @@ class ModelRepo:
             )
         return commit
 
+    def pull(self, targets: list[str]) -> None:
+        """`dvc pull` the targets (stages or .dvc files) from the remote."""
+        self._dvc("pull", *targets)
+
     def push(self) -> None:
         with self.locked():
             self._dvc("push")

@@ -41,9 +41,9 @@ def add_validation(
     statistics: dict[str, Any],
     results: list[dict[str, Any]],
     data_docs: str | None,
-    offending_files: dict[str, list[str]],
-    quarantined: list[dict[str, str]],
     run: RunRef,
+    offending_files: dict[str, list[str]] | None = None,
+    quarantined: list[dict[str, str]] | None = None,
 ) -> int:
     row = ValidationRow(
         dataset_version_id=dataset_version_id,
@@ -52,8 +52,8 @@ def add_validation(
         statistics=statistics,
         results=results,
         data_docs=data_docs,
-        offending_files=offending_files,
-        quarantined=quarantined,
+        offending_files=offending_files or {},
+        quarantined=quarantined or [],
         **run.columns(),
     )
     session.add(row)

@@ -21,3 +21,7 @@ def workflow_id(session: Session, name: str) -> int:
     if found is None:
         raise NotFound(f"workflow {name!r} has no records yet")
     return found
+
+
+def workflow_names(session: Session) -> list[str]:
+    return list(session.scalars(sa.select(WorkflowRow.name).order_by(WorkflowRow.name)))
