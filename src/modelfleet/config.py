@@ -256,7 +256,7 @@ class ParentSpec(_Strict):
 
 
 class TrainSpec(_Strict):
-    """What training needs, and all DVC tracks as params (`params.yaml` section)."""
+    """What the DVC stages need, and all DVC tracks as params (`params.yaml` section)."""
 
     name: str
     architecture: str
@@ -265,6 +265,8 @@ class TrainSpec(_Strict):
     params: TrainParams
     warm_start: Literal["none", "production", "transfer"] = "none"
     parent: ParentSpec | None = None
+    # what the validate@<wf> stage checks (tags older than the stage have none)
+    expectations: Expectations = Expectations()
 
     def as_params(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"name"})
@@ -314,6 +316,7 @@ class Fleet(_Strict):
             classes=wf.classes,
             input_shape=wf.input_shape,
             params=wf.params,
+            expectations=wf.expectations,
             warm_start=warm_start,
             parent=None
             if parent is None

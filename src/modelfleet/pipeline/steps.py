@@ -25,7 +25,7 @@ from modelfleet.errors import (
 from modelfleet.pipeline.context import RunContext
 from modelfleet.registry.entities import ModelVersion
 from modelfleet.registry.store import runs, versions
-from modelfleet.validation.suite import ValidationOutcome, validate_snapshot
+from modelfleet.validation.suite import ValidationOutcome
 from modelfleet.versioning import semver
 from modelfleet.versioning.commands import run
 from modelfleet.versioning.naming import (
@@ -43,6 +43,7 @@ from modelfleet.versioning.naming import (
     serving_dir,
     tag_name,
     train_info_file,
+    validation_file,
 )
 from modelfleet.versioning.repo import ModelRepo
 
@@ -107,9 +108,7 @@ def validate(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
 def _validate_snapshot(
     ctx: RunContext, dataset_version_id: int, quarantined: list[dict[str, str]]
 ) -> tuple[ValidationOutcome, int]:
-    outcome = validate_snapshot(
-        ctx.workflow, ctx.month, ctx.workspace().path, ctx.settings.gx_root, ctx.settings.data_docs
-    )
+    outcome = _run_validate_stage(ctx)
     if outcome.reference is None:
         print("no drift check: no earlier month in the training window")
     statistics = {
@@ -136,6 +135,21 @@ def _validate_snapshot(
     for warning in outcome.warnings():
         print(f"warning (does not fail the run): {warning.describe()}")
     return outcome, validation_id
+
+
+def _run_validate_stage(ctx: RunContext) -> ValidationOutcome:
+    """`dvc repro validate@<wf>` in the workspace; its JSON is the whole outcome."""
+    workspace = ctx.workspace()
+    result_file = workspace.path / validation_file(ctx.workflow_name)
+    result_file.unlink(missing_ok=True)  # never read a previous run's result
+    result = workspace.repro(f"validate@{ctx.workflow_name}", check=False)
+    if not result_file.exists():
+        result.check()  # the stage died before judging: raise with its output
+        raise VersioningError(f"validate@{ctx.workflow_name} wrote no {result_file}")
+    outcome = ValidationOutcome.from_json(json.loads(result_file.read_text()))
+    if outcome.success:
+        result.check()  # passed, yet DVC failed (e.g. could not record the stage)
+    return outcome
 
 
 def _quarantine_if_few(ctx: RunContext, outcome: ValidationOutcome) -> list[dict[str, str]]:

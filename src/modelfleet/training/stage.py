@@ -26,7 +26,7 @@ def read_spec(repo: Path, workflow: str) -> TrainSpec:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m modelfleet.training.stage")
-    parser.add_argument("step", choices=["train", "evaluate", "score", "export"])
+    parser.add_argument("step", choices=["validate", "train", "evaluate", "score", "export"])
     parser.add_argument("workflow")
     parser.add_argument("--repo", type=Path, default=Path.cwd())
     parser.add_argument("--model", type=Path, help="score: a SavedModel directory")
@@ -35,6 +35,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         spec = read_spec(args.repo, args.workflow)
+        if args.step == "validate":
+            from modelfleet.validation.stage import run_validation
+
+            outcome = run_validation(spec, args.repo)
+            failed = sorted(outcome.failed_checks())
+            print(json.dumps({"success": outcome.success, "failed": failed}))
+            return 0 if outcome.success else 1
         if args.step == "train":
             from modelfleet.training.train import train
 

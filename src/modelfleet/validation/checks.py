@@ -13,12 +13,25 @@ become GX `warning` severity and do not fail the run.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from modelfleet.config import CheckName, Workflow
+from modelfleet.config import CheckName, Expectations
 
 # Problems of a single file that quarantine can fix by taking the file out.
 QUARANTINABLE: frozenset[CheckName] = frozenset({"decodable", "shape", "labels_known"})
+
+
+class Subject(Protocol):
+    """What a suite is built for: a workflow's config, or its params.yaml section."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def classes(self) -> tuple[str, ...]: ...
+    @property
+    def input_shape(self) -> tuple[int, int, int]: ...
+    @property
+    def expectations(self) -> Expectations: ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +45,7 @@ class MonthStats:
 
 
 def build_expectations(
-    workflow: Workflow,
+    workflow: Subject,
     month: str,
     test_sha256: list[str],
     reference: MonthStats | None,

@@ -16,9 +16,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from modelfleet.config import Workflow
 from modelfleet.datasets.manifest import ManifestRow, read_manifest
-from modelfleet.validation.checks import QUARANTINABLE, MonthStats, build_expectations
+from modelfleet.validation.checks import QUARANTINABLE, MonthStats, Subject, build_expectations
 from modelfleet.versioning.naming import data_dir
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
@@ -75,6 +74,24 @@ class ValidationOutcome:
     def as_records(self) -> list[dict[str, Any]]:
         return [asdict(r) for r in self.results]
 
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ValidationOutcome:
+        stats = {
+            k: None if data[k] is None else MonthStats(**data[k])
+            for k in ("month_stats", "reference")
+        }
+        return cls(
+            success=data["success"],
+            run_id=data["run_id"],
+            statistics=data["statistics"],
+            results=[CheckResult(**r) for r in data["results"]],
+            data_docs=data["data_docs"],
+            **stats,
+        )
+
 
 def month_stats(month: str, rows: list[ManifestRow]) -> MonthStats | None:
     usable = [r for r in rows if r.decoded and r.month == month]
@@ -89,7 +106,7 @@ def month_stats(month: str, rows: list[ManifestRow]) -> MonthStats | None:
 
 
 def validate_snapshot(
-    workflow: Workflow, month: str, repo: Path, gx_root: Path, docs_root: Path
+    workflow: Subject, month: str, repo: Path, gx_root: Path, docs_root: Path
 ) -> ValidationOutcome:
     """Validate the snapshot of `month` in the model repository `repo`.
 
@@ -107,7 +124,7 @@ def validate_snapshot(
 
 
 def validate_month(
-    workflow: Workflow,
+    workflow: Subject,
     month: str,
     splits: dict[str, list[ManifestRow]],
     test_sha256: list[str],
@@ -136,7 +153,7 @@ def validate_month(
 
 
 def _run_checkpoint(
-    workflow: Workflow,
+    workflow: Subject,
     month: str,
     splits: dict[str, list[ManifestRow]],
     expectations: list[Any],

@@ -113,6 +113,11 @@ def history_file(workflow: str) -> str:
     return f"{model_dir(workflow)}/history.csv"
 
 
+def validation_file(workflow: str) -> str:
+    """The validate@<wf> stage's full result (a DVC metric, not cached)."""
+    return f"{model_dir(workflow)}/validation.json"
+
+
 def train_info_file(workflow: str) -> str:
     """Fit time, sample count, parent used (a DVC metric, not cached)."""
     return f"{model_dir(workflow)}/train.json"

@@ -26,11 +26,24 @@ def render_params(fleet: Fleet) -> str:
 
 def render_dvc_yaml(fleet: Fleet) -> str:
     stages = {
+        "validate": {
+            "foreach": "${workflows}",
+            "do": {
+                "cmd": "python -m modelfleet.training.stage validate ${item}",
+                "deps": ["data/${item}/train", "data/${item}/holdout", "data/${item}/test"],
+                "params": ["${item}"],
+                "metrics": [{"models/${item}/validation.json": {"cache": False}}],
+            },
+        },
         "train": {
             "foreach": "${workflows}",
             "do": {
                 "cmd": "python -m modelfleet.training.stage train ${item}",
-                "deps": ["data/${item}/train", "models/${item}/parent"],
+                "deps": [
+                    "data/${item}/train",
+                    "models/${item}/parent",
+                    "models/${item}/validation.json",
+                ],
                 "params": ["${item}"],
                 "outs": ["models/${item}/model.weights.h5"],
                 "metrics": [{"models/${item}/train.json": {"cache": False}}],

@@ -103,11 +103,12 @@ class ModelRepo:
         meta = yaml.safe_load((self.path / dvc_file).read_text())
         return meta["outs"][0]["md5"]
 
-    def repro(self, stage: str, *, force: bool = False) -> CommandResult:
-        """`dvc repro <stage>`, streaming its output."""
+    def repro(self, stage: str, *, force: bool = False, check: bool = True) -> CommandResult:
+        """`dvc repro <stage>`, streaming its output; `check` raises if it fails."""
         args = ["dvc", "repro", *(["--force"] if force else []), stage]
         with self._workspace_lock():
-            return run(args, self.path, stream=True).check()
+            result = run(args, self.path, stream=True)
+        return result.check() if check else result
 
     def read_json(self, relpath: str) -> dict:
         return json.loads((self.path / relpath).read_text())

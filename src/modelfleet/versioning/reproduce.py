@@ -23,6 +23,7 @@ from modelfleet.settings import Settings
 from modelfleet.training.stage import read_spec
 from modelfleet.versioning.commands import code_sha, run
 from modelfleet.versioning.naming import (
+    DATA_SPLITS,
     data_dir,
     model_file,
     parent_dir,
@@ -55,7 +56,8 @@ def reproduce(settings: Settings, tag: str) -> Reproduction:
     workspace = repo.add_workspace(scratch, ref=tag)
     try:
         print(f"{tag}: restoring inputs with dvc pull in {scratch}")
-        inputs = [f"{data_dir(workflow, 'train')}.dvc", f"{parent_dir(workflow)}.dvc"]
+        inputs = [f"{data_dir(workflow, split)}.dvc" for split in DATA_SPLITS]
+        inputs.append(f"{parent_dir(workflow)}.dvc")
         workspace.pull([*inputs, f"train@{workflow}"])
         differences = _input_differences(workspace, workflow, trained_params)
         recorded_info = workspace.read_json(train_info_file(workflow))
