@@ -17,7 +17,8 @@ from modelfleet.settings import Settings
 from modelfleet.versioning.naming import Version, serving_dir
 from modelfleet.versioning.repo import open_repo
 
-STAGE = "production"
+PRODUCTION = versions.PRODUCTION
+CANDIDATE = "candidate"  # the newest registered version; GTO stage of the same name
 
 
 def set_production(
@@ -49,15 +50,15 @@ def set_production(
     return None if previous is None else previous.version
 
 
-def mirror_stage(workflow: str) -> None:
-    """Assign the GTO stage to what Postgres holds *now*, under the repository lock:
-    when two moves race, the last mirror written is the final alias, not whichever
+def mirror_stage(workflow: str, stage: str = PRODUCTION) -> None:
+    """Assign the GTO stage to what the Postgres alias holds *now*, under the repository
+    lock: when two moves race, the last mirror written is the final alias, not whichever
     move happened to assign last."""
     repo = open_repo()
     with repo.locked(), Session(db.engine()) as session:
-        production = versions.resolve_alias(session, workflow)
-        if production is not None:
-            repo.assign(workflow, Version.parse(production.version), STAGE)
+        current = versions.resolve_alias(session, workflow, stage)
+        if current is not None:
+            repo.assign(workflow, Version.parse(current.version), stage)
 
 
 def rollback_target(session: Session, workflow: str, to: str | None) -> str:

@@ -5,6 +5,7 @@ bit for bit with `modelfleet reproduce`."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -86,6 +87,8 @@ def test_concurrent_registrations_lose_no_tag_and_each_tag_holds_its_model(
         weights = cache / out["md5"][:2] / out["md5"][2:]
         digest = hashlib.sha256(weights.read_bytes()).hexdigest()
         assert digest == recorded(platform, workflow, "v1.0.0").artifact_sha256
+    shown = json.loads(run(["gto", "show", "--json"], repo).check().stdout)
+    assert {shown[wf]["stage"]["candidate"] for wf in WORKFLOWS} == {"v1.0.0"}
 
     # Postgres is authoritative; `doctor` notices when the GTO mirror disagrees.
     assert main(["doctor"]) == 0

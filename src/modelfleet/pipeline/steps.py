@@ -398,7 +398,19 @@ def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
             artifacts=version_artifacts(ctx.workflow_name),
             run=ctx.run,
         )
-    print(f"registered {tag_name(ctx.workflow_name, version)} at {commit[:10]}")
+        # the newest registered version is the candidate until something newer is
+        versions.move_alias(
+            session,
+            workflow=ctx.workflow_name,
+            version=str(version),
+            actor=ctx.actor,
+            reason=f"registered from {ctx.month}",
+            run=ctx.run,
+            alias=releases.CANDIDATE,
+            forward_only=True,
+        )
+    releases.mirror_stage(ctx.workflow_name, releases.CANDIDATE)
+    print(f"registered {tag_name(ctx.workflow_name, version)} at {commit[:10]} (candidate)")
     return {"version": str(version), "tag": tag_name(ctx.workflow_name, version), "commit": commit}
 
 

@@ -18,6 +18,8 @@ from modelfleet.settings import Settings
 from modelfleet.versioning.naming import Version, parse_tag, serving_dir
 from modelfleet.versioning.repo import ModelRepo
 
+STAGES = ("production", "candidate")  # Postgres aliases mirrored as GTO stages
+
 
 def gto_state(repo: ModelRepo) -> dict[str, dict]:
     """`gto show --json`: artifact -> {"version": latest, "stage": {stage: version}}."""
@@ -57,11 +59,15 @@ def diagnose(settings: Settings, session: Session, repo: ModelRepo) -> list[str]
             gto_latest = shown.get(workflow, {}).get("version")
             if gto_latest != latest:
                 problems.append(f"{workflow}: latest is {latest} in Postgres, {gto_latest} in GTO")
+        for stage in STAGES:
+            held = versions.resolve_alias(session, workflow, stage)
+            db_stage = None if held is None else held.version
+            gto_stage = (shown.get(workflow, {}).get("stage") or {}).get(stage)
+            if db_stage != gto_stage:
+                problems.append(
+                    f"{workflow}: {stage} is {db_stage} in Postgres, {gto_stage} in GTO"
+                )
         production = versions.resolve_alias(session, workflow)
-        db_stage = None if production is None else production.version
-        gto_stage = (shown.get(workflow, {}).get("stage") or {}).get("production")
-        if db_stage != gto_stage:
-            problems.append(f"{workflow}: production is {db_stage} in Postgres, {gto_stage} in GTO")
         if production is not None:
             exported = serving_dir(
                 settings.serving_root, workflow, Version.parse(production.version)
