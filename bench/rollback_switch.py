@@ -3,8 +3,9 @@
 Against a running platform (`make demo` leaves digits with two released versions):
 4 clients send `:predict` requests in a loop while production of a workflow flips
 between its current and its previous version (the same code path as
-`modelfleet rollback`). For each flip it records the time from the committed alias
-move to the first response from the new version, and counts failed requests.
+`modelfleet rollback`). For each flip it records the time from the start of the alias
+move (a Postgres transaction, then NOTIFY) to the first response answered by the
+new version, and counts failed requests.
 It ends with the original version in production.
 
     .venv/bin/python bench/rollback_switch.py [--workflow digits] [--flips 6]
@@ -74,15 +75,15 @@ def main() -> None:
         time.sleep(1.0)
         for flip in range(args.flips):
             target = other if flip % 2 == 0 else original
+            started = time.monotonic()  # set_production commits the alias first
             set_production(
                 settings, args.workflow, target, actor="bench", reason="switch benchmark"
             )
-            moved = time.monotonic()
-            while not any(t > moved and v == target for t, _, v in seen):
-                if time.monotonic() - moved > 30:
+            while not any(t > started and v == target for t, _, v in seen):
+                if time.monotonic() - started > 30:
                     raise SystemExit(f"{target} never answered within 30 s")
                 time.sleep(0.005)
-            switches.append(min(t for t, _, v in seen if t > moved and v == target) - moved)
+            switches.append(min(t for t, _, v in seen if t > started and v == target) - started)
             time.sleep(0.5)
     finally:
         stop.set()
