@@ -1,8 +1,9 @@
 """Render the DVC files of the model repository from the fleet config.
 
 `params.yaml` holds each workflow's training spec (what DVC tracks as params);
-`dvc.yaml` has foreach stages over the workflow list and one `artifacts:` entry
-per workflow for the DVC/GTO model registry. The checkout keeps rendered copies,
+`dvc.yaml` has foreach stages over the workflow list (each depending on its data,
+its params and `code.json`, the digest of the code it runs) and one `artifacts:`
+entry per workflow for the DVC/GTO model registry. The checkout keeps rendered copies,
 and a test keeps them in sync with workflows.yaml.
 """
 
@@ -13,6 +14,7 @@ from typing import Any
 import yaml
 
 from modelfleet.config import Fleet
+from modelfleet.versioning.code import CODE_FILE
 
 _HEADER = "# Rendered from workflows.yaml by `modelfleet render`; do not edit.\n"
 
@@ -30,7 +32,12 @@ def render_dvc_yaml(fleet: Fleet) -> str:
             "foreach": "${workflows}",
             "do": {
                 "cmd": "python -m modelfleet.training.stage validate ${item}",
-                "deps": ["data/${item}/train", "data/${item}/holdout", "data/${item}/test"],
+                "deps": [
+                    "data/${item}/train",
+                    "data/${item}/holdout",
+                    "data/${item}/test",
+                    CODE_FILE,
+                ],
                 "params": ["${item}"],
                 "metrics": [{"models/${item}/validation.json": {"cache": False}}],
             },
@@ -43,6 +50,7 @@ def render_dvc_yaml(fleet: Fleet) -> str:
                     "data/${item}/train",
                     "models/${item}/parent",
                     "models/${item}/validation.json",
+                    CODE_FILE,
                 ],
                 "params": ["${item}"],
                 "outs": ["models/${item}/model.weights.h5"],
@@ -67,6 +75,7 @@ def render_dvc_yaml(fleet: Fleet) -> str:
                     "models/${item}/parent",
                     "data/${item}/test",
                     "data/${item}/holdout",
+                    CODE_FILE,
                 ],
                 "params": ["${item}"],
                 "metrics": [{"models/${item}/metrics.json": {"cache": False}}],

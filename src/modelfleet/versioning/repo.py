@@ -19,6 +19,7 @@ import yaml
 
 from modelfleet.config import Fleet
 from modelfleet.errors import VersioningError
+from modelfleet.versioning.code import CODE_FILE, write_code_record
 from modelfleet.versioning.commands import CommandResult, run
 from modelfleet.versioning.naming import Version, data_dir, tag_name
 from modelfleet.versioning.render import render_dvc_yaml, render_params
@@ -83,8 +84,10 @@ class ModelRepo:
             self._git("worktree", "prune")
 
     def write_rendered(self, fleet: Fleet) -> None:
+        """params.yaml and dvc.yaml from the fleet, code.json from the running code."""
         (self.path / "params.yaml").write_text(render_params(fleet))
         (self.path / "dvc.yaml").write_text(render_dvc_yaml(fleet))
+        write_code_record(self.path)
 
     # -- data and stages -----------------------------------------------------
     def add_data(self, workflow: str, splits: tuple[str, ...]) -> dict[str, str]:
@@ -155,7 +158,14 @@ class ModelRepo:
         In a workspace the commit lands on its detached HEAD; the tag, created in
         the repository, is what makes it reachable.
         """
-        paths = ["dvc.yaml", "params.yaml", "dvc.lock", f"data/{workflow}", f"models/{workflow}"]
+        paths = [
+            "dvc.yaml",
+            "params.yaml",
+            "dvc.lock",
+            CODE_FILE,
+            f"data/{workflow}",
+            f"models/{workflow}",
+        ]
         with self.locked():
             self._git("add", "--", *[p for p in paths if (self.path / p).exists()])
             self._git("commit", "-q", "--allow-empty", "-m", message)

@@ -21,6 +21,7 @@ from modelfleet.datasets.manifest import sha256_file
 from modelfleet.registry.store import runs, versions
 from modelfleet.settings import Settings
 from modelfleet.training.stage import read_spec
+from modelfleet.versioning.code import CODE_FILE, code_fingerprint
 from modelfleet.versioning.commands import code_sha, run
 from modelfleet.versioning.naming import (
     DATA_SPLITS,
@@ -61,6 +62,8 @@ def reproduce(settings: Settings, tag: str) -> Reproduction:
         workspace.pull([*inputs, f"train@{workflow}"])
         differences = _input_differences(workspace, workflow, trained_params)
         recorded_info = workspace.read_json(train_info_file(workflow))
+        code_file = workspace.path / CODE_FILE
+        recorded_code = json.loads(code_file.read_text()) if code_file.exists() else {}
         (workspace.path / model_file(workflow)).unlink()
         print(f"{tag}: dvc repro --force train@{workflow}")
         workspace.repro(f"train@{workflow}", force=True)
@@ -68,7 +71,10 @@ def reproduce(settings: Settings, tag: str) -> Reproduction:
         result = Reproduction(tag, recorded.artifact_sha256, rebuilt)
         if not result.match:
             differences += _environment_differences(
-                recorded_info, workspace.read_json(train_info_file(workflow)), trained_code
+                recorded_info,
+                workspace.read_json(train_info_file(workflow)),
+                trained_code,
+                recorded_code.get("modules_sha256"),
             )
             if not differences:
                 differences.append("no input differs that modelfleet records")
@@ -102,9 +108,14 @@ def _input_differences(
 
 
 def _environment_differences(
-    recorded: dict[str, Any], rebuilt: dict[str, Any], trained_code: str | None
+    recorded: dict[str, Any],
+    rebuilt: dict[str, Any],
+    trained_code: str | None,
+    trained_modules: str | None = None,
 ) -> list[str]:
     differences = []
+    if trained_modules and trained_modules != code_fingerprint():
+        differences.append("code: the stage modules differ from those in the tag's code.json")
     now = code_sha()
     if trained_code and trained_code != now:
         differences.append(

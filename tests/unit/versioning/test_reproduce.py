@@ -28,3 +28,18 @@ def test_same_environment_names_nothing(monkeypatch):
 def test_match_compares_the_sha256():
     assert Reproduction("w@v1.0.0", "x" * 64, "x" * 64).match
     assert not Reproduction("w@v1.0.0", "x" * 64, "y" * 64).match
+
+
+def test_changed_stage_modules_are_named(monkeypatch):
+    monkeypatch.setattr(reproduce, "code_sha", lambda: "a" * 40)
+    monkeypatch.setattr(reproduce, "code_fingerprint", lambda: "new")
+    differences = _environment_differences({}, {}, "a" * 40, trained_modules="old")
+    assert differences == ["code: the stage modules differ from those in the tag's code.json"]
+
+
+def test_fingerprint_covers_the_stage_modules():
+    from modelfleet.versioning.code import _source_files, code_fingerprint
+
+    names = {p.name for p in _source_files()}
+    assert {"train.py", "checks.py", "naming.py", "lenet.py"} <= names
+    assert code_fingerprint() == code_fingerprint()
