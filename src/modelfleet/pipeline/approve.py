@@ -85,7 +85,7 @@ def _rejected_candidate(session: Session, workflow: str, candidate: str) -> Trai
     if candidate == LATEST:
         for training in trainings:
             decision = runs.latest_gate_decision(session, training.id)
-            if decision is not None and not decision.passed and training.id not in released:
+            if _approvable(decision) and training.id not in released:
                 return training
         raise NotFound(f"workflow {workflow!r} has no rejected candidate to approve")
     if not candidate.isdigit():
@@ -96,6 +96,11 @@ def _rejected_candidate(session: Session, workflow: str, candidate: str) -> Trai
     decision = runs.latest_gate_decision(session, found.id)
     if decision is None:
         raise RegistryError(f"training run {found.id} has not been through the gate yet")
-    if decision.passed or found.id in released:
+    if not _approvable(decision) or found.id in released:
         raise RegistryError(f"training run {found.id} was not rejected; nothing to approve")
     return found
+
+
+def _approvable(decision: Any) -> bool:
+    """Rejected, or approved before by someone whose release did not get through."""
+    return decision is not None and (not decision.passed or decision.override_actor is not None)

@@ -16,6 +16,7 @@ from modelfleet.datasets.integrity import verify_split
 from modelfleet.datasets.manifest import MANIFEST_NAME, read_manifest, sha256_file
 from modelfleet.datasets.snapshot import delivered_file, materialise, training_months
 from modelfleet.errors import (
+    DataError,
     ModelfleetError,
     StaleRelease,
     TamperedData,
@@ -94,6 +95,8 @@ def validate(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
     Returns the dataset version that passed: after a quarantine that is a new
     snapshot without the bad files.
     """
+    if not _workspace_holds(ctx, dataset_version_id):  # a retry after a re-snapshot
+        dataset_version_id = snapshot(ctx)["dataset_version_id"]
     outcome, validation_id = _validate_snapshot(ctx, dataset_version_id, quarantined=[])
     if not outcome.success and outcome.quarantinable():
         moved = _quarantine_if_few(ctx, outcome)
@@ -103,6 +106,25 @@ def validate(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
     if not outcome.success:
         raise ValidationFailed(report(ctx, outcome))
     return {"dataset_version_id": dataset_version_id, "validation_id": validation_id}
+
+
+def _workspace_holds(ctx: RunContext, dataset_version_id: int) -> bool:
+    """Do the workspace's manifests still match those recorded for the dataset version?"""
+    with _session() as session:
+        recorded = _manifest_shas(runs.get_dataset_version(session, dataset_version_id))
+    root = ctx.workspace().path
+    return all(
+        sha256_file(root / data_dir(ctx.workflow_name, split) / MANIFEST_NAME) == sha
+        for split, sha in recorded.items()
+    )
+
+
+def _manifest_shas(dataset: Any) -> dict[str, str]:
+    return {
+        "train": dataset.train_manifest_sha256,
+        "holdout": dataset.holdout_manifest_sha256,
+        "test": dataset.test_manifest_sha256,
+    }
 
 
 def _validate_snapshot(
@@ -146,7 +168,13 @@ def _run_validate_stage(ctx: RunContext) -> ValidationOutcome:
     if not result_file.exists():
         result.check()  # the stage died before judging: raise with its output
         raise VersioningError(f"validate@{ctx.workflow_name} wrote no {result_file}")
-    outcome = ValidationOutcome.from_json(json.loads(result_file.read_text()))
+    data = json.loads(result_file.read_text())
+    if data["month"] != ctx.month:
+        raise DataError(
+            f"validate@{ctx.workflow_name} judged month {data['month']}, not {ctx.month}: "
+            "the workspace holds another month's snapshot"
+        )
+    outcome = ValidationOutcome.from_json(data)
     if outcome.success:
         result.check()  # passed, yet DVC failed (e.g. could not record the stage)
     return outcome
@@ -155,6 +183,14 @@ def _run_validate_stage(ctx: RunContext) -> ValidationOutcome:
 def _quarantine_if_few(ctx: RunContext, outcome: ValidationOutcome) -> list[dict[str, str]]:
     """Move the offending files out of their deliveries if they are few enough."""
     bad = outcome.offending_files()
+    earlier = [
+        name
+        for name in bad
+        if name.startswith("train/") and not name.startswith(f"train/{ctx.month}/")
+    ]
+    if earlier:
+        print(f"bad files in earlier, already validated months: {earlier[:10]}; nothing is moved")
+        return []
     delivered = _rows_delivered_this_month(ctx)
     fraction = len(bad) / max(delivered, 1)
     bound = ctx.workflow.expectations.quarantine_ok_fraction
@@ -272,11 +308,7 @@ def check_validated(ctx: RunContext, repo: ModelRepo, dataset_version_id: int) -
             raise ValidationFailed(
                 f"dataset_version {dataset_version_id} has no passing validation; not training"
             )
-        validated = {
-            "train": dataset.train_manifest_sha256,
-            "holdout": dataset.holdout_manifest_sha256,
-            "test": dataset.test_manifest_sha256,
-        }
+        validated = _manifest_shas(dataset)
     for split, sha in validated.items():
         root = repo.path / data_dir(ctx.workflow_name, split)
         if sha256_file(root / MANIFEST_NAME) != sha:
@@ -295,6 +327,12 @@ def evaluate(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
     candidate = repo.read_json(metrics_file(ctx.workflow_name))
     with _session() as session:
         production = versions.resolve_alias(session, ctx.workflow_name)
+        if production is not None and _interface_changed(session, production, training_run_id):
+            print(
+                f"production {production.version} has another architecture, class set or input "
+                "shape: no like-for-like comparison; the gate uses absolute thresholds only"
+            )
+            production = None
     production_metrics = None
     if production is not None:
         model_dir = serving_dir(
@@ -339,6 +377,13 @@ def evaluate(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
     return summary
 
 
+def _interface_changed(session: Session, production: ModelVersion, training_run_id: int) -> bool:
+    def interface(run_id: int) -> tuple[Any, ...]:
+        return semver.interface_of(runs.get_training_run(session, run_id).params)
+
+    return interface(production.training_run_id) != interface(training_run_id)
+
+
 def gate(ctx: RunContext, training_run_id: int) -> bool:
     """Apply the workflow's gate policy; record every check. True means release."""
     with _session() as session, session.begin():
@@ -362,8 +407,11 @@ def gate(ctx: RunContext, training_run_id: int) -> bool:
     return result.passed
 
 
-def next_version(ctx: RunContext, session: Session) -> Version:
-    """MAJOR on a new interface, PATCH on the same month again, else MINOR (semver.py)."""
+def next_version(ctx: RunContext, session: Session, params: dict[str, Any]) -> Version:
+    """MAJOR on a new interface, PATCH on the same month again, else MINOR (semver.py).
+
+    `params` are the candidate's recorded training params (not today's config).
+    """
     released = []
     for version in versions.list_versions(session, ctx.workflow_name):
         training = runs.get_training_run(session, version.training_run_id)
@@ -373,16 +421,22 @@ def next_version(ctx: RunContext, session: Session) -> Version:
                 Version.parse(version.version), month, semver.interface_of(training.params)
             )
         )
-    interface = semver.interface_of(ctx.fleet.train_spec(ctx.workflow_name).as_params())
-    return semver.next_version(released, interface, ctx.month)
+    return semver.next_version(released, semver.interface_of(params), ctx.month)
 
 
 def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
     """Commit dvc.lock and params, create the GTO tag, `dvc push`, record the version."""
     repo = ctx.workspace()
     with repo.locked(), _session() as session, session.begin():
-        version = next_version(ctx, session)
+        done = versions.version_of_training_run(session, training_run_id)
+        if done is not None:  # a retry after the version was recorded
+            print(f"training run {training_run_id} is already {done.tag}")
+            return {"version": done.version, "tag": done.tag, "commit": done.repo_commit}
         training = runs.get_training_run(session, training_run_id)
+        version = next_version(ctx, session, training.params)
+        # A tag without a version row is left by an attempt that failed after tagging;
+        # Postgres is authoritative, so the tag goes.
+        repo.drop_orphan_tag(ctx.workflow_name, version)
         message = f"{ctx.workflow_name}: retrain on {ctx.month} ({ctx.run.run_id or 'manual'})"
         commit = repo.commit_and_tag(ctx.workflow_name, version, message)
         repo.push()

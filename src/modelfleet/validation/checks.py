@@ -81,29 +81,25 @@ def build_expectations(
         column="label",
         value_set=classes,
     )
+    # GX's `mostly` turns a share bound into a map expectation: at least min_share of
+    # the rows are this class; at least 1 - max_share of them are not.
+    bounds = [
+        ("min", rules.min_class_share, gxe.ExpectColumnValuesToBeInSet, rules.min_class_share),
+        ("max", rules.max_class_share, gxe.ExpectColumnValuesToNotBeInSet,
+         1 - rules.max_class_share),
+    ]  # fmt: skip
     for name in classes:
-        # GX's `mostly` turns a share bound into a map expectation: at least
-        # min_share of the rows are this class; at least 1 - max_share are not.
-        if rules.min_class_share > 0:
-            add(
-                "class_share",
-                gxe.ExpectColumnValuesToBeInSet,
-                {"class": name, "bound": "min", "limit": rules.min_class_share},
-                where=new_rows,
-                column="label",
-                value_set=[name],
-                mostly=rules.min_class_share,
-            )
-        if rules.max_class_share < 1:
-            add(
-                "class_share",
-                gxe.ExpectColumnValuesToNotBeInSet,
-                {"class": name, "bound": "max", "limit": rules.max_class_share},
-                where=new_rows,
-                column="label",
-                value_set=[name],
-                mostly=1 - rules.max_class_share,
-            )
+        for bound, limit, expectation, mostly in bounds:
+            if (bound == "min" and limit > 0) or (bound == "max" and limit < 1):
+                add(
+                    "class_share",
+                    expectation,
+                    {"class": name, "bound": bound, "limit": limit},
+                    where=new_rows,
+                    column="label",
+                    value_set=[name],
+                    mostly=mostly,
+                )
     add("decodable", gxe.ExpectColumnValuesToBeInSet, column="decoded", value_set=[True])
     for column, size in (("width", width), ("height", height)):
         add(

@@ -19,9 +19,10 @@ from modelfleet.versioning.naming import DATA_SPLITS, data_dir, validation_file
 
 
 def run_validation(spec: TrainSpec, repo: Path) -> ValidationOutcome:
-    """Validate the snapshot in `repo`; the month is the newest of the training window."""
+    """Validate the snapshot in `repo`; the month is the one its holdout comes from."""
     rows = {split: verify_split(repo / data_dir(spec.name, split)) for split in DATA_SPLITS}
-    month = max(row.month for row in rows["train"])
+    # The holdout is the run's month alone (train may have lost it all to quarantine).
+    month = max(row.month for row in rows["holdout"] or rows["train"])
     settings = get_settings()
     outcome = validate_snapshot(spec, month, repo, settings.gx_root, settings.data_docs)
     out = repo / validation_file(spec.name)

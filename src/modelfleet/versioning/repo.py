@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +25,9 @@ from modelfleet.versioning.commands import CommandResult, run
 from modelfleet.versioning.naming import Version, data_dir, tag_name
 from modelfleet.versioning.render import render_dvc_yaml, render_params
 
+# Lock depth per repository lock file, per thread: re-entrant for nested calls in one
+# thread, exclusive between threads (each opens its own descriptor) and processes.
+_HELD = threading.local()
 _GITIGNORE = "/data/**/\n__pycache__/\n"
 
 
@@ -34,7 +38,6 @@ class ModelRepo:
         self.path = path
         self.remote = str(remote)
         self.origin = origin
-        self._lock_depth = 0
 
     @property
     def root(self) -> ModelRepo:
@@ -119,27 +122,27 @@ class ModelRepo:
     # -- registration -------------------------------------------------------
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the repository lock (re-entrant within one process and repository).
+        """Hold the repository lock (re-entrant within one thread, whichever object asks).
 
         It guards what workspaces share: the git directory's worktree list, tags and
-        stage assignments, and pushes to the remote.
+        stage assignments, and pushes to the remote. Other threads and processes wait.
         """
-        root = self.root
-        if root._lock_depth:
-            root._lock_depth += 1
+        lock = self.root.path.resolve() / ".git" / "modelfleet.lock"
+        held: dict[Path, int] = _HELD.__dict__.setdefault("depth", {})
+        if held.get(lock):
+            held[lock] += 1
             try:
                 yield
             finally:
-                root._lock_depth -= 1
+                held[lock] -= 1
             return
-        lock = root.path / ".git" / "modelfleet.lock"
         with lock.open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            root._lock_depth = 1
+            held[lock] = 1
             try:
                 yield
             finally:
-                root._lock_depth = 0
+                held[lock] = 0
                 fcntl.flock(handle, fcntl.LOCK_UN)
 
     @contextmanager
@@ -174,6 +177,14 @@ class ModelRepo:
                 "register", workflow, commit, "--version", str(version), "--message", message
             )
         return commit
+
+    def drop_orphan_tag(self, workflow: str, version: Version) -> None:
+        """Delete the version's tag if one exists (callers know no version row has it)."""
+        tag = tag_name(workflow, version)
+        with self.locked():
+            if self._git("tag", "--list", tag).stdout.strip():
+                print(f"removing tag {tag} left by a failed registration")
+                self._git("tag", "-d", tag)
 
     def pull(self, targets: list[str]) -> None:
         """`dvc pull` the targets (stages or .dvc files) from the remote."""

@@ -102,7 +102,7 @@ def _input_differences(
     differences += [
         f"param {key}: trained with {trained_params.get(key)!r}, the tag has {value!r}"
         for key, value in params_now.items()
-        if trained_params.get(key) != value
+        if key in trained_params and trained_params[key] != value  # older tags lack newer keys
     ]
     return differences
 

@@ -31,7 +31,6 @@ def next_version(released: list[Released], interface: tuple[Any, ...], month: st
     latest = max(released, key=lambda r: r.version)
     if interface != latest.interface:
         return Version(latest.version.major + 1, 0, 0)
-    same_line = [r for r in released if r.version.major == latest.version.major]
-    if any(r.month == month for r in same_line):
+    if latest.month == month:
         return Version(latest.version.major, latest.version.minor, latest.version.patch + 1)
     return latest.version.bump_minor()

@@ -19,6 +19,9 @@ def released(text: str, month: str, interface=LENET) -> Released:
         ([released("v1.0.0", "2026-01")], LENET, "2026-02", "v1.1.0"),
         ([released("v1.0.0", "2026-01"), released("v1.1.0", "2026-02")], LENET, "2026-02",
          "v1.1.1"),
+        # an older month again is a new minor release, not a patch of a later month's
+        ([released("v1.0.0", "2026-01"), released("v1.1.0", "2026-02")], LENET, "2026-01",
+         "v1.2.0"),
         ([released("v1.1.1", "2026-02")], LENET, "2026-02", "v1.1.2"),
         ([released("v1.1.0", "2026-02")], ("resnet", ("ok", "crack"), (32, 32, 1)), "2026-03",
          "v2.0.0"),
@@ -27,7 +30,7 @@ def released(text: str, month: str, interface=LENET) -> Released:
         ([released("v1.1.0", "2026-02")], ("lenet", ("ok", "crack"), (64, 64, 1)), "2026-03",
          "v2.0.0"),
     ],
-    ids=["first", "monthly", "same month again", "patch again", "architecture", "classes",
+    ids=["first", "monthly", "same month again", "older month again", "patch again", "architecture", "classes",
          "input shape"],
 )  # fmt: skip
 def test_version_bumps(history, interface, month, expected):

@@ -85,6 +85,13 @@ def get_version(session: Session, workflow: str, version: str) -> ModelVersion:
     return _entity(*found)
 
 
+def version_of_training_run(session: Session, training_run_id: int) -> ModelVersion | None:
+    found = session.execute(
+        _select_versions().where(ModelVersionRow.training_run_id == training_run_id)
+    ).first()
+    return None if found is None else _entity(*found)
+
+
 def get_version_by_id(session: Session, version_id: int) -> ModelVersion:
     found = session.execute(_select_versions().where(ModelVersionRow.id == version_id)).first()
     if found is None:
