@@ -119,8 +119,8 @@ def up(settings: Settings) -> dict[str, str]:
 
 
 def create_pools(env: dict[str, str]) -> None:
-    """The one-slot pool that serialises work on the model repository's workspace."""
-    from modelfleet.orchestration.pools import MODEL_REPO_POOL
+    """The pool that bounds how many trainings and evaluations run at once."""
+    from modelfleet.orchestration.pools import MODEL_REPO_POOL, training_slots
 
     result = subprocess.run(
         [
@@ -128,8 +128,8 @@ def create_pools(env: dict[str, str]) -> None:
             "pools",
             "set",
             MODEL_REPO_POOL,
-            "1",
-            "training and evaluation share the model repository workspace",
+            str(training_slots()),
+            "trainings and evaluations at once (CPU-bound)",
         ],
         env=env,
         capture_output=True,
