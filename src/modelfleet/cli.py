@@ -194,6 +194,23 @@ def cmd_history(args: argparse.Namespace) -> None:
     _report(args, alias_events, render_history)
 
 
+def cmd_fleet(args: argparse.Namespace) -> None:
+    from rich.console import Console
+    from sqlalchemy.orm import Session
+
+    from modelfleet import db
+    from modelfleet.config import load_fleet
+    from modelfleet.registry.store.reports import fleet_summary
+    from modelfleet.views import render_fleet
+
+    with Session(db.engine()) as session:
+        rows = fleet_summary(session, list(load_fleet().workflows))
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    else:
+        Console().print(render_fleet(rows))
+
+
 def _report(args: argparse.Namespace, fetch: Any, render: Any) -> None:
     """Print a workflow's report rows as a table, or as JSON with --json."""
     from rich.console import Console
@@ -308,6 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     approve.add_argument("--reason", required=True, help="why; recorded with the gate decision")
     approve.add_argument("--actor", default=operator, help=f"who (default {operator})")
     approve.set_defaults(func=cmd_approve)
+    fleet = sub.add_parser("fleet", help="every workflow: production, metrics, last gate")
+    fleet.add_argument("--json", action="store_true")
+    fleet.set_defaults(func=cmd_fleet)
     for name, func, what in (
         ("versions", cmd_versions, "a workflow's versions with metrics and gate decisions"),
         ("history", cmd_history, "the production alias history: when, who, from -> to, why"),

@@ -56,6 +56,31 @@ def render_lineage(chain: dict[str, Any]) -> Tree:
     return root
 
 
+def render_fleet(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="the fleet")
+    for column in (
+        "workflow",
+        "production",
+        "since (UTC)",
+        "test acc",
+        "macro-F1",
+        "last gate",
+        "last validation",
+    ):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            row["workflow"],
+            row["production"] or "—",
+            "—" if row["since"] is None else f"{row['since']:%Y-%m-%d %H:%M}",
+            _fmt(row["test_accuracy"]),
+            _fmt(row["test_macro_f1"]),
+            row["last_gate"] or "—",
+            row["last_validation"] or "—",
+        )
+    return table
+
+
 def render_versions(workflow: str, rows: list[dict[str, Any]]) -> Table:
     table = Table(title=f"{workflow}: model versions")
     for column in ("version", "month", "test acc", "macro-F1", "holdout acc", "gate", ""):

@@ -124,3 +124,16 @@ def test_prediction_lineage_walks_to_the_validation(db_session):
     assert chain["gate_decision"]["passed"] is True
     with pytest.raises(NotFound):
         lineage.prediction_lineage(db_session, "0" * 64)
+
+
+def test_fleet_summary_shows_production_metrics_gate_and_validation(db_session):
+    from modelfleet.registry.store.reports import fleet_summary
+
+    _version(db_session, "v1.0.0", "2026-01")
+    versions.move_alias(db_session, workflow="w", version="v1.0.0", actor="a", reason="first")
+    rows = {r["workflow"]: r for r in fleet_summary(db_session, ["w", "not_yet"])}
+    assert rows["w"]["production"] == "v1.0.0" and rows["w"]["since"] is not None
+    assert rows["w"]["test_accuracy"] == 0.9
+    assert rows["w"]["last_gate"] == "passed"
+    assert rows["w"]["last_validation"] == "2026-01 passed"
+    assert rows["not_yet"]["production"] is None and rows["not_yet"]["last_gate"] is None

@@ -59,9 +59,20 @@ def describe(root: Path, relpath: str, label: str, month: str) -> ManifestRow:
     except DataError as exc:
         nan = float("nan")
         return ManifestRow(
-            relpath, sha256_bytes(data), label, month, 0, 0, 0, "", len(data), False, str(exc),
-            nan, nan,
-        )  # fmt: skip
+            path=relpath,
+            sha256=sha256_bytes(data),
+            label=label,
+            month=month,
+            width=0,
+            height=0,
+            channels=0,
+            mode="",
+            bytes=len(data),
+            decoded=False,
+            error=str(exc),
+            brightness=nan,
+            contrast=nan,
+        )
     grey = np.asarray(image.convert("L"), dtype=np.float32) / 255.0
     return ManifestRow(
         path=relpath,

@@ -85,9 +85,13 @@ def build_expectations(
     # the rows are this class; at least 1 - max_share of them are not.
     bounds = [
         ("min", rules.min_class_share, gxe.ExpectColumnValuesToBeInSet, rules.min_class_share),
-        ("max", rules.max_class_share, gxe.ExpectColumnValuesToNotBeInSet,
-         1 - rules.max_class_share),
-    ]  # fmt: skip
+        (
+            "max",
+            rules.max_class_share,
+            gxe.ExpectColumnValuesToNotBeInSet,
+            1 - rules.max_class_share,
+        ),
+    ]
     for name in classes:
         for bound, limit, expectation, mostly in bounds:
             if (bound == "min" and limit > 0) or (bound == "max" and limit < 1):

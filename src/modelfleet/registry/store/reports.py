@@ -1,4 +1,4 @@
-"""Read-only summaries for people: a workflow's versions and its alias history."""
+"""Read-only summaries for people: the fleet, a workflow's versions, its alias history."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from modelfleet.registry.store import runs, versions
+from modelfleet.registry.store.workflows import workflow_names
 
 
 def version_summaries(session: Session, workflow: str) -> list[dict[str, Any]]:
@@ -58,3 +59,39 @@ def alias_events(session: Session, workflow: str) -> list[dict[str, Any]]:
         }
         for event in versions.alias_history(session, workflow)
     ]
+
+
+def fleet_summary(session: Session, names: list[str] | None = None) -> list[dict[str, Any]]:
+    """Per workflow: production version, since when, its test metrics, the latest gate
+    decision and the latest validation. `names` adds workflows with no records yet."""
+    rows = []
+    for workflow in sorted(set(names or []) | set(workflow_names(session))):
+        production = versions.resolve_alias(session, workflow)
+        promoted = versions.alias_history(session, workflow)
+        trainings = runs.training_runs(session, workflow)
+        decision = runs.latest_gate_decision(session, trainings[0].id) if trainings else None
+        validation = runs.latest_validation(session, workflow)
+        test = {}
+        if production is not None:
+            test = next(
+                (
+                    e.metrics
+                    for e in runs.evaluations(session, production.training_run_id)
+                    if e.role == "candidate" and e.split == "test"
+                ),
+                {},
+            )
+        rows.append(
+            {
+                "workflow": workflow,
+                "production": None if production is None else production.version,
+                "since": promoted[-1].at if promoted else None,
+                "test_accuracy": test.get("accuracy"),
+                "test_macro_f1": test.get("macro_f1"),
+                "last_gate": None if decision is None else _gate(decision),
+                "last_validation": None
+                if validation is None
+                else f"{validation[0]} {'passed' if validation[1] else 'FAILED'}",
+            }
+        )
+    return rows

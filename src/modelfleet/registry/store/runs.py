@@ -78,6 +78,19 @@ def passed_validation(session: Session, dataset_version_id: int) -> ValidationRo
     ).first()
 
 
+def latest_validation(session: Session, workflow: str) -> tuple[str, bool] | None:
+    """(month, success) of the workflow's most recent validation."""
+    found = session.execute(
+        sa.select(DatasetVersionRow.month, ValidationRow.success)
+        .join(ValidationRow, ValidationRow.dataset_version_id == DatasetVersionRow.id)
+        .join(WorkflowRow, WorkflowRow.id == DatasetVersionRow.workflow_id)
+        .where(WorkflowRow.name == workflow)
+        .order_by(ValidationRow.id.desc())
+        .limit(1)
+    ).first()
+    return None if found is None else (found[0], bool(found[1]))
+
+
 def rejected_months(session: Session, workflow: str) -> frozenset[str]:
     """Months whose latest validation failed: their data stays out of later windows."""
     latest = (
