@@ -20,7 +20,7 @@ from modelfleet.pipeline import steps
 from modelfleet.pipeline.context import RunContext
 from modelfleet.registry.entities import GateCheck, RunRef
 from modelfleet.registry.store import runs, versions
-from modelfleet.registry.tables import TrainingRunRow
+from modelfleet.registry.tables import GateDecisionRow, TrainingRunRow
 from modelfleet.versioning.commands import code_sha
 from modelfleet.versioning.naming import model_file
 
@@ -101,6 +101,6 @@ def _rejected_candidate(session: Session, workflow: str, candidate: str) -> Trai
     return found
 
 
-def _approvable(decision: Any) -> bool:
+def _approvable(decision: GateDecisionRow | None) -> bool:
     """Rejected, or approved before by someone whose release did not get through."""
     return decision is not None and (not decision.passed or decision.override_actor is not None)

@@ -26,6 +26,7 @@ from modelfleet.errors import (
 from modelfleet.pipeline.context import RunContext
 from modelfleet.registry.entities import ModelVersion
 from modelfleet.registry.store import runs, versions
+from modelfleet.registry.tables import DatasetVersionRow
 from modelfleet.validation.suite import ValidationOutcome
 from modelfleet.versioning import semver
 from modelfleet.versioning.commands import run
@@ -119,7 +120,7 @@ def _workspace_holds(ctx: RunContext, dataset_version_id: int) -> bool:
     )
 
 
-def _manifest_shas(dataset: Any) -> dict[str, str]:
+def _manifest_shas(dataset: DatasetVersionRow) -> dict[str, str]:
     return {
         "train": dataset.train_manifest_sha256,
         "holdout": dataset.holdout_manifest_sha256,

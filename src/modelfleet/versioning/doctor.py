@@ -7,8 +7,6 @@ exported for serving. Each disagreement is one line naming both sides.
 
 from __future__ import annotations
 
-import json
-
 from sqlalchemy.orm import Session
 
 from modelfleet.errors import VersioningError
@@ -21,14 +19,9 @@ from modelfleet.versioning.repo import ModelRepo
 STAGES = ("production", "candidate")  # Postgres aliases mirrored as GTO stages
 
 
-def gto_state(repo: ModelRepo) -> dict[str, dict]:
-    """`gto show --json`: artifact -> {"version": latest, "stage": {stage: version}}."""
-    return json.loads(repo.root._gto("show", "--json").stdout or "{}")
-
-
 def tagged_versions(repo: ModelRepo) -> dict[str, set[str]]:
     tagged: dict[str, set[str]] = {}
-    for tag in repo._git("tag", "--list", "*@v*").stdout.split():
+    for tag in repo.tags():
         if "#" in tag:  # GTO stage-assignment tags: <wf>#<stage>#<n>
             continue
         try:
@@ -40,7 +33,7 @@ def tagged_versions(repo: ModelRepo) -> dict[str, set[str]]:
 
 
 def diagnose(settings: Settings, session: Session, repo: ModelRepo) -> list[str]:
-    shown = gto_state(repo)
+    shown = repo.gto_show()
     tagged = tagged_versions(repo)
     registered = {
         name: versions.list_versions(session, name)

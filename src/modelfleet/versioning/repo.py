@@ -28,7 +28,6 @@ from modelfleet.versioning.render import render_dvc_yaml, render_params
 # Lock depth per repository lock file, per thread: re-entrant for nested calls in one
 # thread, exclusive between threads (each opens its own descriptor) and processes.
 _HELD = threading.local()
-_GITIGNORE = "/data/**/\n__pycache__/\n"
 
 
 class ModelRepo:
@@ -199,8 +198,9 @@ class ModelRepo:
         # GTO otherwise refuses ("already in stage").
         self.root._gto("assign", workflow, "--version", str(version), "--stage", stage, "--force")
 
-    def tags(self, workflow: str) -> list[str]:
-        out = self._git("tag", "--list", f"{workflow}@v*").stdout
+    def tags(self, workflow: str = "*") -> list[str]:
+        """Version tags `<wf>@v...` (of one workflow, or of all)."""
+        out = self.root._git("tag", "--list", f"{workflow}@v*").stdout
         return sorted(out.split())
 
     def head(self) -> str:
@@ -209,10 +209,10 @@ class ModelRepo:
     def tag_commit(self, workflow: str, version: Version) -> str:
         return self._git("rev-list", "-n", "1", tag_name(workflow, version)).stdout.strip()
 
-    def gto_show(self) -> list[dict]:
-        """`gto show --json`: one entry per artifact with its versions and stages."""
-        result = self._gto("show", "--json")
-        return json.loads(result.stdout)
+    def gto_show(self) -> dict[str, dict]:
+        """`gto show --json`: artifact -> {"version": latest, "stage": {stage: version}}."""
+        result = self.root._gto("show", "--json")
+        return json.loads(result.stdout or "{}")
 
     # -- helpers ------------------------------------------------------------
     def _git(self, *args: str) -> CommandResult:
