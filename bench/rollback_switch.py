@@ -32,6 +32,7 @@ def main() -> None:
     from sqlalchemy.orm import Session
 
     from modelfleet import db
+    from modelfleet.platform.api_keys import auth_headers
     from modelfleet.releases import rollback_target, set_production
     from modelfleet.settings import get_settings
 
@@ -53,7 +54,9 @@ def main() -> None:
     stop = threading.Event()
 
     def client() -> None:
-        with httpx.Client(base_url=settings.endpoint_url, timeout=30) as http:
+        with httpx.Client(
+            base_url=settings.endpoint_url, headers=auth_headers(settings), timeout=30
+        ) as http:
             while not stop.is_set():
                 try:
                     response = http.post(f"/v1/models/{args.workflow}:predict", json=body)

@@ -57,7 +57,7 @@ def cmd_demo(args: argparse.Namespace) -> None:
 def cmd_serve(args: argparse.Namespace) -> None:
     from modelfleet.serving.app import serve
 
-    serve(args.host, args.port)
+    serve(args.host, args.port, insecure_local=args.insecure_local)
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
@@ -180,6 +180,96 @@ def cmd_approve(args: argparse.Namespace) -> None:
     print(f"approved {done['tag']} ({where}); overrode: {done['overridden']}")
 
 
+def _grants(specs: list[str]) -> dict[str, str]:
+    """`wf` or `wf=pin` -> {wf: pin}; the pin defaults to production."""
+    grants = {}
+    for spec in specs:
+        workflow, _, pin = spec.partition("=")
+        grants[workflow] = pin or "production"
+    return grants
+
+
+def _applications_session():  # type: ignore[no-untyped-def]
+    from sqlalchemy.orm import Session
+
+    from modelfleet import db
+
+    return Session(db.engine())
+
+
+def cmd_apps_create(args: argparse.Namespace) -> None:
+    from modelfleet.config import load_fleet
+    from modelfleet.registry.store import applications
+
+    grants = _grants(args.grant)
+    fleet = load_fleet()
+    for workflow in grants:
+        fleet.get(workflow)  # ConfigError names the fleet's workflows
+    with _applications_session() as session, session.begin():
+        key = applications.create_application(
+            session, args.name, grants=grants, actor=f"cli:{args.actor}", admin=args.admin
+        )
+    print(
+        f"created application {args.name!r}: "
+        + (", ".join(f"{w}={p}" for w, p in grants.items()) or "no grants")
+    )
+    print("its API key (shown once; send it as 'Authorization: Bearer <key>'):")
+    print(key)
+
+
+def cmd_apps_key(args: argparse.Namespace) -> None:
+    from modelfleet.registry.store import applications
+
+    with _applications_session() as session, session.begin():
+        key = applications.issue_key(session, args.name)
+    print(f"new API key for {args.name!r} (the old one stops working within seconds; shown once):")
+    print(key)
+
+
+def cmd_apps_grant(args: argparse.Namespace) -> None:
+    from modelfleet.registry.store import applications
+
+    with _applications_session() as session, session.begin():
+        for workflow, pin in _grants(args.grant).items():
+            applications.set_grant(
+                session, args.name, workflow, pin, actor=f"cli:{args.actor}", reason=args.reason
+            )
+    print(f"{args.name}: " + ", ".join(args.grant))
+
+
+def cmd_apps_revoke(args: argparse.Namespace) -> None:
+    from modelfleet.registry.store import applications
+
+    with _applications_session() as session, session.begin():
+        applications.revoke(session, args.name)
+    print(f"revoked the key of {args.name!r}; requests with it get 401 within seconds")
+
+
+def cmd_apps_list(args: argparse.Namespace) -> None:
+    from modelfleet.registry.store import applications
+    from modelfleet.views import render_applications
+
+    with _applications_session() as session:
+        apps = applications.list_applications(session)
+    if args.json:
+        print(json.dumps([_app_json(a) for a in apps], indent=1, default=str))
+    else:
+        from rich.console import Console
+
+        Console().print(render_applications(apps))
+
+
+def _app_json(app: Any) -> dict[str, Any]:
+    return {
+        "name": app.name,
+        "admin": app.admin,
+        "grants": app.grants,
+        "has_key": app.has_key,
+        "declared": app.declared,
+        "revoked_at": app.revoked_at,
+    }
+
+
 def cmd_versions(args: argparse.Namespace) -> None:
     from modelfleet.registry.store.reports import version_summaries
     from modelfleet.views import render_versions
@@ -278,6 +368,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the prediction endpoint (foreground)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument(
+        "--insecure-local",
+        action="store_true",
+        help="do not check API keys (every caller is admin): demos on your own machine only",
+    )
     serve.set_defaults(func=cmd_serve)
     ingest = sub.add_parser("ingest", help="run the stream classifier (foreground)")
     ingest.add_argument("--once", action="store_true", help="process what is there, then exit")
@@ -336,6 +431,36 @@ def build_parser() -> argparse.ArgumentParser:
         command.add_argument("workflow")
         command.add_argument("--json", action="store_true")
         command.set_defaults(func=func)
+    apps = sub.add_parser(
+        "apps", help="applications of the endpoint: API keys and pinned versions"
+    ).add_subparsers(dest="apps_command", required=True)
+    create = apps.add_parser("create", help="a new application; prints its API key last")
+    create.add_argument("name")
+    create.add_argument(
+        "--grant",
+        action="append",
+        default=[],
+        metavar="WF[=PIN]",
+        help="workflow it may query, pinned to production (default), candidate or vX.Y.Z",
+    )
+    create.add_argument("--admin", action="store_true", help="every workflow, management routes")
+    create.add_argument("--actor", default=getpass.getuser())
+    create.set_defaults(func=cmd_apps_create)
+    grant = apps.add_parser("grant", help="grant workflows or change pins")
+    grant.add_argument("name")
+    grant.add_argument("grant", nargs="+", metavar="WF[=PIN]")
+    grant.add_argument("--reason", required=True)
+    grant.add_argument("--actor", default=getpass.getuser())
+    grant.set_defaults(func=cmd_apps_grant)
+    key = apps.add_parser("key", help="issue a new API key (the old one stops working)")
+    key.add_argument("name")
+    key.set_defaults(func=cmd_apps_key)
+    revoke = apps.add_parser("revoke", help="revoke an application's key")
+    revoke.add_argument("name")
+    revoke.set_defaults(func=cmd_apps_revoke)
+    listing = apps.add_parser("list", help="applications, their grants and pins")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_apps_list)
     reproduce = sub.add_parser(
         "reproduce", help="rebuild a version from its tag and compare the weights' sha256"
     )

@@ -20,7 +20,8 @@ from pydantic import (
     model_validator,
 )
 
-from modelfleet.errors import ConfigError
+from modelfleet.errors import ConfigError, ModelfleetError
+from modelfleet.versioning.naming import parse_pin
 from modelfleet.zoo import FAMILIES
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -171,6 +172,31 @@ class Expectations(_Strict):
         return self
 
 
+class ServingPolicy(_Strict):
+    """Dynamic batching at the endpoint, after TF Serving's batching parameters: a batch
+    runs when it holds `max_batch_size` rows or its first request waited `batch_timeout_ms`."""
+
+    max_batch_size: int = Field(64, ge=1, le=1024)
+    batch_timeout_ms: float = Field(1.0, ge=0, le=1000)
+
+
+class ApplicationSpec(_Strict):
+    """A client of the endpoint declared in the file; its key comes from `modelfleet apps key`."""
+
+    grants: dict[str, str] = Field(description="workflow -> pin (production, candidate, vX.Y.Z)")
+    admin: bool = False
+
+    @field_validator("grants")
+    @classmethod
+    def _pins(cls, value: dict[str, str]) -> dict[str, str]:
+        for workflow, pin in value.items():
+            try:
+                parse_pin(pin)
+            except ModelfleetError as exc:
+                raise ValueError(f"{workflow}: {exc}") from None
+        return value
+
+
 class Workflow(_Strict):
     name: str
     source: SourceConfig
@@ -186,6 +212,7 @@ class Workflow(_Strict):
     gate: GatePolicy = GatePolicy()
     smoke: SmokePolicy = SmokePolicy()
     expectations: Expectations = Expectations()
+    serving: ServingPolicy = ServingPolicy()
 
     @field_validator("name")
     @classmethod
@@ -278,6 +305,15 @@ class TrainSpec(_Strict):
 
 class Fleet(_Strict):
     workflows: dict[str, Workflow]
+    applications: dict[str, ApplicationSpec] = {}
+
+    @model_validator(mode="after")
+    def _grants_name_workflows(self) -> Fleet:
+        for name, app in self.applications.items():
+            unknown = sorted(set(app.grants) - set(self.workflows))
+            if unknown:
+                raise ConfigError(f"application {name!r}: grants unknown workflows {unknown}")
+        return self
 
     @model_validator(mode="after")
     def _transfer_sources_exist(self) -> Fleet:
@@ -357,7 +393,7 @@ def parse_fleet(raw: Any, origin: str = "workflows.yaml") -> Fleet:
     """Validate an already-parsed fleet document."""
     if not isinstance(raw, dict) or not isinstance(raw.get("workflows"), dict):
         raise ConfigError(f"{origin}: expected a mapping with a 'workflows:' mapping")
-    unknown = set(raw) - {"defaults", "workflows"}
+    unknown = set(raw) - {"defaults", "workflows", "applications"}
     if unknown:
         raise ConfigError(f"{origin}: unknown top-level keys {sorted(unknown)}")
     defaults = raw.get("defaults") or {}
@@ -375,8 +411,16 @@ def parse_fleet(raw: Any, origin: str = "workflows.yaml") -> Fleet:
             raise ConfigError(f"{origin}: workflow {name!r}: {problems}") from None
     if not workflows:
         raise ConfigError(f"{origin}: no workflows declared")
+    applications = raw.get("applications") or {}
+    if not isinstance(applications, dict):
+        raise ConfigError(f"{origin}: 'applications:' must be a mapping of name -> grants")
     try:
-        return Fleet(workflows=workflows)
+        return Fleet(workflows=workflows, applications=applications)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise ConfigError(f"{origin}: {problems}") from None
     except ConfigError as exc:
         raise ConfigError(f"{origin}: {exc}") from None
 

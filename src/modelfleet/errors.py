@@ -13,6 +13,8 @@ ModelfleetError
 ├── PlatformError          a component could not be started or reached
 └── ServingError           raised by the endpoint; each subclass carries its HTTP status
     ├── BadRequest (400)
+    ├── Unauthorized (401)  no or unknown API key
+    ├── Forbidden (403)     the application holds no grant for the workflow, or is no admin
     ├── ModelNotFound (404)
     ├── PayloadTooLarge (413)
     └── ModelNotReady (503)
@@ -71,6 +73,14 @@ class ServingError(ModelfleetError):
 
 class BadRequest(ServingError):
     status_code = 400
+
+
+class Unauthorized(ServingError):
+    status_code = 401
+
+
+class Forbidden(ServingError):
+    status_code = 403
 
 
 class ModelNotFound(ServingError):

@@ -20,6 +20,12 @@ def decode(data: bytes) -> Image.Image:
         raise DataError("empty file")
     try:
         with Image.open(io.BytesIO(data)) as probe:
+            # PIL only warns between MAX_PIXELS and twice that; refuse before decoding.
+            if probe.width * probe.height > MAX_PIXELS:
+                raise DataError(
+                    f"image too large: {probe.width}x{probe.height} pixels exceeds the "
+                    f"limit of {MAX_PIXELS:,} (decompression bomb?)"
+                )
             probe.verify()
         image = Image.open(io.BytesIO(data))
         image.load()

@@ -115,3 +115,15 @@ def render_history(workflow: str, rows: list[dict[str, Any]]) -> Table:
 
 def _fmt(value: float | None) -> str:
     return "—" if value is None else f"{value:.4f}"
+
+
+def render_applications(apps: list[Any]) -> Table:
+    table = Table(title="applications of the endpoint")
+    for column in ("name", "grants (workflow=pin)", "admin", "key", "created"):
+        table.add_column(column)
+    for app in apps:
+        key = "revoked" if app.revoked_at else ("yes" if app.has_key else "none issued")
+        grants = ", ".join(f"{w}={p}" for w, p in app.grants.items()) or "-"
+        created = f"{app.created_at:%Y-%m-%d} by {app.created_by}"
+        table.add_row(app.name, grants, "yes" if app.admin else "", key, created)
+    return table

@@ -76,6 +76,14 @@ class Platform:
     config: Path
     env: dict[str, str]
 
+    @property
+    def admin_headers(self) -> dict[str, str]:
+        """The platform's admin key, as smoke tests and the CLI send it."""
+        from modelfleet.platform.api_keys import auth_headers
+        from modelfleet.settings import get_settings
+
+        return auth_headers(get_settings())
+
 
 @pytest.fixture(scope="session")
 def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
@@ -112,11 +120,13 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
         create_pools(dict(os.environ))
         from modelfleet.config import load_fleet
+        from modelfleet.platform.api_keys import ensure_platform_apps
         from modelfleet.settings import get_settings
         from modelfleet.versioning.repo import ModelRepo
 
         settings = get_settings()
         ModelRepo(settings.repo, settings.dvc_remote).init(load_fleet())
+        ensure_platform_apps(settings, load_fleet(), lineage_url)
         port = httpx.URL(env["MODELFLEET_ENDPOINT_URL"]).port
         log = (home / "endpoint.log").open("w")
         endpoint = subprocess.Popen(

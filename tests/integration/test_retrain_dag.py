@@ -46,7 +46,9 @@ def production(platform) -> str | None:
 
 
 def endpoint_version(platform) -> str:
-    response = httpx.get(f"{platform.endpoint_url}/v1/models/digits", timeout=10)
+    response = httpx.get(
+        f"{platform.endpoint_url}/v1/models/digits", headers=platform.admin_headers, timeout=10
+    )
     assert response.status_code == 200, response.text
     return response.headers["X-Model-Version"]
 
@@ -97,6 +99,7 @@ def test_second_month_moves_production_and_the_endpoint_follows(platform):
     response = httpx.post(
         f"{platform.endpoint_url}/v1/models/digits:predict",
         json={"instances": [[[[0.0]] * 28] * 28]},
+        headers=platform.admin_headers,
         timeout=10,
     )
     assert response.status_code == 200, response.text

@@ -60,7 +60,9 @@ def assert_unbroken(events: list) -> None:
 
 
 def switch_to(platform, version: str) -> None:
-    with httpx.Client(base_url=platform.endpoint_url, timeout=10) as client:
+    with httpx.Client(
+        base_url=platform.endpoint_url, headers=platform.admin_headers, timeout=10
+    ) as client:
         wait_for_version(client, "digits", version)
 
 
@@ -84,7 +86,9 @@ def test_rollback_under_load_has_no_failed_requests(released, capsys):
     stop = threading.Event()
 
     def hammer() -> None:
-        with httpx.Client(base_url=released.endpoint_url, timeout=30) as client:
+        with httpx.Client(
+            base_url=released.endpoint_url, headers=released.admin_headers, timeout=30
+        ) as client:
             while not stop.is_set():
                 try:
                     response = client.post("/v1/models/digits:predict", json=body)

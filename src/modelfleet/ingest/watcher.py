@@ -22,6 +22,7 @@ from modelfleet.datasets.manifest import sha256_bytes
 from modelfleet.errors import DataError
 from modelfleet.imaging import decode
 from modelfleet.ingest.files import move_to_quarantine, ready_files, store_in_lake
+from modelfleet.platform.api_keys import INGEST_APP, auth_headers
 from modelfleet.registry.store import predictions as store
 from modelfleet.registry.store.versions import get_version
 from modelfleet.settings import Settings
@@ -44,7 +45,9 @@ class Ingestor:
         self.settings = settings
         self.workflows = workflows
         self.engine = db.engine(database_url)
-        self.client = httpx.Client(base_url=settings.endpoint_url, timeout=30)
+        self.client = httpx.Client(
+            base_url=settings.endpoint_url, headers=auth_headers(settings, INGEST_APP), timeout=30
+        )
         self.wake = threading.Event()
 
     def scan_once(self) -> dict[str, int]:

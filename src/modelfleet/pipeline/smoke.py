@@ -12,6 +12,7 @@ import httpx
 from modelfleet.datasets.manifest import read_manifest
 from modelfleet.errors import PlatformError
 from modelfleet.pipeline.context import RunContext
+from modelfleet.platform.api_keys import auth_headers
 from modelfleet.versioning.naming import data_dir
 
 SWITCH_TIMEOUT_S = 60.0
@@ -45,7 +46,9 @@ def check_live_endpoint(
     rows = [r for r in read_manifest(root) if r.decoded]
     classes = list(ctx.workflow.classes)
     correct, latencies = 0, []
-    with httpx.Client(base_url=ctx.settings.endpoint_url, timeout=30) as client:
+    with httpx.Client(
+        base_url=ctx.settings.endpoint_url, headers=auth_headers(ctx.settings), timeout=30
+    ) as client:
         wait_for_version(client, ctx.workflow_name, version)
         for start in range(0, len(rows), BATCH):
             chunk = rows[start : start + BATCH]

@@ -17,6 +17,7 @@ from modelfleet.errors import PlatformError
 from modelfleet.months import add_months, month_index
 from modelfleet.platform.airflow_client import AirflowClient
 from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+from modelfleet.platform.api_keys import ADMIN_APP, key_file
 from modelfleet.platform.up import say, up
 from modelfleet.registry.store import predictions, versions
 from modelfleet.registry.store.lineage import prediction_lineage
@@ -138,6 +139,10 @@ def summary(
     console.print(f"production     {WORKFLOW}@{production.version if production else '-'}")
     console.print(
         f"endpoint       {settings.endpoint_url}/v1/models/{WORKFLOW}  (docs: {settings.endpoint_url}/docs)"
+    )
+    console.print(
+        f"API key        {key_file(settings, ADMIN_APP)} (admin; "
+        "`modelfleet apps create <name> --grant digits` makes one per application)"
     )
     p = chain["prediction"]
     console.print(

@@ -15,6 +15,7 @@ from modelfleet import db
 from modelfleet.config import load_fleet
 from modelfleet.errors import PlatformError
 from modelfleet.platform.airflow_env import airflow_env
+from modelfleet.platform.api_keys import ensure_platform_apps
 from modelfleet.platform.processes import ProcessManager
 from modelfleet.settings import CHECKOUT, Settings
 from modelfleet.versioning.repo import ModelRepo
@@ -73,6 +74,8 @@ def up(settings: Settings) -> dict[str, str]:
     db.ensure_database(db.with_database(url, db.AIRFLOW_DB))
     say("lineage schema: alembic upgrade head")
     db.migrate(url)
+    ensure_platform_apps(settings, fleet, url)
+    say(f"API keys of the platform's own applications: {settings.home / 'secrets'}")
     say(f"model repository: {settings.repo} (DVC remote {settings.dvc_remote})")
     ModelRepo(settings.repo, settings.dvc_remote).init(fleet)
 

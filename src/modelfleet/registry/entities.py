@@ -78,3 +78,17 @@ class Prediction:
     source: str
     stored_path: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Application:
+    """A client of the endpoint and what it may query: workflow -> pin."""
+
+    name: str
+    admin: bool
+    grants: dict[str, str]
+    has_key: bool
+    declared: bool
+    created_by: str
+    created_at: datetime
+    revoked_at: datetime | None = None

@@ -186,3 +186,34 @@ class IngestFileRow(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ApplicationRow(Base):
+    """A client of the endpoint. Only a hash of its API key is stored."""
+
+    __tablename__ = "application"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    key_id: Mapped[str | None] = mapped_column(String(32), unique=True)
+    key_hash: Mapped[str | None] = mapped_column(Text)
+    admin: Mapped[bool] = mapped_column(Boolean, default=False)
+    # declared in workflows.yaml (its grants follow the file) rather than by the CLI
+    declared: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class GrantRow(Base):
+    """Application may query workflow; unversioned requests resolve through `pin`
+    (an alias such as production or candidate, or a fixed version)."""
+
+    __tablename__ = "application_grant"
+    application_id: Mapped[int] = mapped_column(
+        ForeignKey("application.id", ondelete="CASCADE"), primary_key=True
+    )
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), primary_key=True)
+    pin: Mapped[str] = mapped_column(String(32))
+    updated_by: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

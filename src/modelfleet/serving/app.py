@@ -1,65 +1,201 @@
-"""The FastAPI application: wiring, error mapping, lifecycle."""
+"""The FastAPI application: wiring, limits, error mapping, lifecycle."""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelfleet import __version__
-from modelfleet.errors import PayloadTooLarge, ServingError
-from modelfleet.serving.alias_watcher import AliasWatcher
+from modelfleet.errors import (
+    ConfigError,
+    ModelfleetError,
+    NotFound,
+    RegistryError,
+    ServingError,
+    VersioningError,
+)
+from modelfleet.serving import admin, tfserving, v2
+from modelfleet.serving.auth import Authenticator
+from modelfleet.serving.metrics import Metrics, MetricsMiddleware
 from modelfleet.serving.pool import ModelPool
+from modelfleet.serving.registry_watcher import RegistryWatcher
 from modelfleet.serving.service import PredictionService
-from modelfleet.serving.tfserving import router
+from modelfleet.serving.wire import json_response
+from modelfleet.settings import Settings
 
+log = logging.getLogger("modelfleet.serving")
 MAX_BODY_BYTES = 32 * 1024 * 1024
 
 
-def create_app(pool: ModelPool, database_url: str, poll_s: float = 5.0) -> FastAPI:
-    watcher = AliasWatcher(pool, database_url, poll_s=poll_s)
+def create_app(
+    pool: ModelPool,
+    settings: Settings,
+    *,
+    database_url: str | None,
+    auth: Authenticator,
+    metrics: Metrics | None = None,
+    poll_s: float = 5.0,
+) -> FastAPI:
+    """The endpoint. Without `database_url` nothing follows the registry (benchmarks):
+    the pool serves what it was given and keys are those added to `auth`."""
+    metrics = metrics or Metrics()
+    watcher = None
+    if database_url is not None:
+
+        def synced() -> None:
+            auth.invalidate()  # grants or keys may have changed
+            metrics.set_loaded(
+                pool.loaded(),
+                {
+                    wf: {a: pool.resolve(wf, label=a).version_int for a in pool.labels(wf)}
+                    for wf in pool.loaded()
+                },
+            )
+
+        watcher = RegistryWatcher(pool, database_url, poll_s=poll_s, on_sync=synced)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        watcher.start()
+        if watcher is not None:
+            watcher.start()
         yield
-        watcher.stop()
+        if watcher is not None:
+            watcher.stop()
 
-    app = FastAPI(title="modelfleet prediction endpoint", version=__version__, lifespan=lifespan)
-    app.include_router(router(PredictionService(pool)))
+    app = FastAPI(
+        title="modelfleet prediction endpoint",
+        version=__version__,
+        lifespan=lifespan,
+        description=(
+            "Many workflows' models over TF Serving's REST API and the Open Inference "
+            "Protocol (V2). Send `Authorization: Bearer <API key>`; unversioned requests "
+            "resolve through your application's pin. Every answer names its version in "
+            "`model_version` and the `X-Model-Version` header."
+        ),
+    )
+    service = PredictionService(pool)
 
-    @app.middleware("http")
-    async def limit_body(request: Request, call_next):  # type: ignore[no-untyped-def]
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > MAX_BODY_BYTES:
-            return _error(PayloadTooLarge(f"body of {length} bytes exceeds {MAX_BODY_BYTES}"))
-        return await call_next(request)
+    def ready() -> bool:
+        return watcher is None or watcher.synced.is_set()
 
-    @app.exception_handler(ServingError)
-    async def serving_error(_: Request, exc: ServingError) -> JSONResponse:
-        return _error(exc)
+    app.include_router(tfserving.router(service, auth))
+    app.include_router(v2.router(service, auth, ready))
+    if database_url is not None:
+        app.include_router(admin.router(settings, database_url, auth))
+
+    @app.get("/healthz", tags=["operations"], summary="Synced with the registry; what is loaded")
+    def health() -> Response:
+        return json_response({"ready": ready(), "loaded": pool.loaded()})
+
+    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    def prometheus() -> Response:
+        return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+    @app.exception_handler(ModelfleetError)
+    async def modelfleet_error(_: Request, exc: ModelfleetError) -> Response:
+        return _error(str(exc), _status(exc))
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        return JSONResponse({"error": problems}, status_code=400)
+        return _error(problems, 400)
 
-    @app.get("/healthz", tags=["operations"])
-    def health() -> dict[str, object]:
-        return {"ready": watcher.synced.is_set(), "loaded": pool.loaded()}
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, exc: HTTPException) -> Response:
+        return _error(str(exc.detail), exc.status_code)
 
-    return app
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("unexpected error on %s %s", request.method, request.url.path)
+        return _error(f"internal error: {type(exc).__name__}", 500)
+
+    return MetricsMiddleware(BodyLimit(app, MAX_BODY_BYTES), metrics)  # type: ignore[return-value]
 
 
-def _error(exc: ServingError) -> JSONResponse:
-    return JSONResponse({"error": str(exc)}, status_code=exc.status_code)
+def _status(exc: ModelfleetError) -> int:
+    if isinstance(exc, ServingError):
+        return exc.status_code
+    if isinstance(exc, NotFound):
+        return 404
+    if isinstance(exc, RegistryError | VersioningError):
+        return 409
+    if isinstance(exc, ConfigError):
+        return 400
+    return 500
 
 
-def serve(host: str, port: int) -> None:
+def _error(message: str, status: int) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return json_response({"error": message}, status_code=status, headers=headers)
+
+
+class BodyLimit:
+    """413 for bodies over `limit` bytes: by Content-Length up front, or while
+    streaming a chunked body (pure ASGI, no per-request middleware task)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope["headers"]).get(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > self.limit):
+            await _error(f"body of {length.decode()} bytes exceeds {self.limit}", 413)(
+                scope, receive, send
+            )
+            return
+        if length is not None:
+            await self.app(scope, receive, send)
+            return
+        # No Content-Length (chunked): read it all here, within the limit, then replay.
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            size += len(message.get("body", b""))
+            if size > self.limit:
+                await _error(f"body exceeds {self.limit} bytes", 413)(scope, receive, send)
+                return
+            chunks.append(message.get("body", b""))
+            if not message.get("more_body"):
+                break
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+def tune_threads() -> None:
+    """TF's thread pools for a serving process: intra-op = cores (one batch uses them
+    all), inter-op = 2 (independent ops of different models may overlap)."""
+    import tensorflow as tf
+
+    cores = os.cpu_count() or 1
+    tf.config.threading.set_intra_op_parallelism_threads(cores)
+    tf.config.threading.set_inter_op_parallelism_threads(2)
+
+
+def serve(host: str, port: int, *, insecure_local: bool = False) -> None:
     """Run the endpoint (blocking): `modelfleet serve`."""
     import uvicorn
 
@@ -70,7 +206,21 @@ def serve(host: str, port: int) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    tune_threads()
     settings = get_settings()
-    pool = ModelPool(settings.serving_root, set(load_fleet(settings.config_file).workflows))
-    app = create_app(pool, db.database_url())
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    fleet = load_fleet(settings.config_file)
+    metrics = Metrics()
+    pool = ModelPool(
+        settings.serving_root,
+        {name: wf.serving for name, wf in fleet.workflows.items()},
+        on_batch=lambda wf, version, rows: metrics.batch_size.labels(wf, version).observe(rows),
+    )
+    url = db.database_url()
+    app = create_app(
+        pool,
+        settings,
+        database_url=url,
+        auth=Authenticator(url, insecure_local=insecure_local),
+        metrics=metrics,
+    )
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

@@ -1,6 +1,7 @@
-"""The dataplane: resolve the model, decode inputs, infer, shape the answer.
+"""The dataplane: who may ask for which version, inputs to tensors, tensors to answers.
 
-Independent of protocol; `tfserving` adapts it to TF Serving's REST API.
+Independent of protocol; `tfserving` and `v2` adapt it to their wire formats.
+Every way in checks what it was given and names what was wrong (BadRequest).
 """
 
 from __future__ import annotations
@@ -10,73 +11,140 @@ import binascii
 from typing import Any
 
 import numpy as np
+from starlette.concurrency import run_in_threadpool
 
-from modelfleet.errors import BadRequest, DataError, PayloadTooLarge
+from modelfleet.errors import BadRequest, DataError, ModelNotFound, PayloadTooLarge
 from modelfleet.imaging import decode, to_model_input
+from modelfleet.serving.auth import Principal
 from modelfleet.serving.pool import LoadedModel, ModelPool
+from modelfleet.versioning.naming import ALIAS_PINS, Version
 
 MAX_INSTANCES = 256
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
+
+
+def version_number(text: str) -> int:
+    """A version in a URL: TF Serving's integer (1002000) or the tag's vX.Y.Z."""
+    try:
+        return int(text) if text.isdigit() else Version.parse(text).as_int()
+    except Exception:
+        raise ModelNotFound(f"version {text!r} is neither an integer nor vX.Y.Z") from None
 
 
 class PredictionService:
     def __init__(self, pool: ModelPool) -> None:
         self.pool = pool
 
-    def resolve(self, workflow: str, version_int: int | None = None) -> LoadedModel:
-        if version_int is None:
-            return self.pool.production(workflow)
-        return self.pool.version(workflow, version_int)
+    def resolve(
+        self,
+        principal: Principal,
+        workflow: str,
+        *,
+        version: str | None = None,
+        label: str | None = None,
+    ) -> LoadedModel:
+        """The model a request means: an explicit version or label if the URL names one,
+        else the application's pin for the workflow (403 without a grant)."""
+        pin = principal.pin_for(workflow)
+        if version is not None:
+            return self.pool.resolve(workflow, version_int=version_number(version))
+        if label is not None:
+            return self.pool.resolve(workflow, label=label)
+        if pin in ALIAS_PINS:
+            return self.pool.resolve(workflow, label=pin)
+        return self.pool.resolve(workflow, version_int=Version.parse(pin).as_int())
 
-    async def infer_instances(self, model: LoadedModel, instances: list[Any]) -> np.ndarray:
-        """Probabilities for TF-Serving-style instances (tensors or {"b64": image})."""
-        if not isinstance(instances, list) or not instances:
-            raise BadRequest("'instances' must be a non-empty list")
-        if len(instances) > MAX_INSTANCES:
-            raise PayloadTooLarge(
-                f"at most {MAX_INSTANCES} instances per request, got {len(instances)}"
-            )
-        batch = np.stack([self._instance(model, i, item) for i, item in enumerate(instances)])
+    async def infer(self, model: LoadedModel, batch: np.ndarray) -> np.ndarray:
         return await model.batcher.submit(batch)
 
-    async def classify_image(
-        self, model: LoadedModel, data: bytes, top_k: int = 3
-    ) -> dict[str, Any]:
-        probs = (await model.batcher.submit(self._image(model, data, "file")[None]))[0]
-        order = np.argsort(probs)[::-1][: max(1, min(top_k, len(probs)))]
-        ranked = [{"label": model.classes[i], "score": round(float(probs[i]), 6)} for i in order]
-        return {"label": ranked[0]["label"], "score": ranked[0]["score"], "top_k": ranked}
+    # -- inputs --
 
-    def _instance(self, model: LoadedModel, index: int, item: Any) -> np.ndarray:
-        if isinstance(item, dict):
-            if set(item) != {"b64"} or not isinstance(item["b64"], str):
-                raise BadRequest(
-                    f'instance {index}: an object instance must be {{"b64": <base64 image>}}'
-                )
+    async def tensor_rows(self, model: LoadedModel, rows: Any, what: str) -> np.ndarray:
+        """A batch from a list of rows: each a tensor of the input shape or {"b64": image}."""
+        if not isinstance(rows, list) or not rows:
+            raise BadRequest(f"{what} must be a non-empty list")
+        if len(rows) > MAX_INSTANCES:
+            raise PayloadTooLarge(f"at most {MAX_INSTANCES} {what} per request, got {len(rows)}")
+        if isinstance(rows[0], list):  # the common case: one array conversion for all rows
             try:
-                data = base64.b64decode(item["b64"], validate=True)
-            except (binascii.Error, ValueError):
-                raise BadRequest(f"instance {index}: 'b64' is not valid base64") from None
-            return self._image(model, data, f"instance {index}")
-        try:
-            array = np.asarray(item, dtype=np.float32)
-        except (TypeError, ValueError):
-            raise BadRequest(
-                f'instance {index}: expected a numeric tensor or {{"b64": ...}}'
-            ) from None
-        if array.shape != model.input_shape:
-            raise BadRequest(
-                f"instance {index}: shape {list(array.shape)} does not match the model input "
-                f"{list(model.input_shape)}"
-            )
-        if not np.isfinite(array).all():
-            raise BadRequest(f"instance {index}: contains NaN or infinity")
-        return array
+                batch = np.asarray(rows, dtype=np.float32)
+            except (TypeError, ValueError):
+                batch = None
+            if batch is not None and batch.shape[1:] == model.input_shape:
+                return check_finite(batch, what)
+        items = [await self._row(model, row, f"{what}[{i}]") for i, row in enumerate(rows)]
+        return np.stack(items)
 
-    def _image(self, model: LoadedModel, data: bytes, what: str) -> np.ndarray:
+    async def _row(self, model: LoadedModel, row: Any, what: str) -> np.ndarray:
+        if isinstance(row, dict):
+            if set(row) == {"b64"}:
+                return await self.image(model, b64_bytes(row["b64"], what), what)
+            if set(row) == {model.input_name}:  # TF Serving row format with named inputs
+                return await self._row(model, row[model.input_name], what)
+            raise BadRequest(
+                f'{what}: an object must be {{"b64": <base64 image>}} or '
+                f"{{{model.input_name!r}: <tensor>}}, got keys {sorted(row)}"
+            )
+        return check_tensor(model, row, what)
+
+    async def image(self, model: LoadedModel, data: bytes, what: str) -> np.ndarray:
+        """Encoded image bytes of any size and mode -> the model's input, as training did."""
         if len(data) > MAX_IMAGE_BYTES:
             raise PayloadTooLarge(f"{what}: image of {len(data)} bytes exceeds {MAX_IMAGE_BYTES}")
         try:
-            return to_model_input(decode(data), model.input_shape)
+            return await run_in_threadpool(_preprocess, data, model.input_shape)
         except DataError as exc:
             raise BadRequest(f"{what}: {exc}") from None
+
+    async def images(self, model: LoadedModel, blobs: list[bytes], what: str) -> np.ndarray:
+        if not blobs:
+            raise BadRequest(f"{what} must hold at least one image")
+        if len(blobs) > MAX_INSTANCES:
+            raise PayloadTooLarge(f"at most {MAX_INSTANCES} images per request, got {len(blobs)}")
+        return np.stack([await self.image(model, b, f"{what}[{i}]") for i, b in enumerate(blobs)])
+
+    # -- outputs --
+
+    @staticmethod
+    def ranked(model: LoadedModel, probs: np.ndarray, top_k: int | None = None) -> list[Any]:
+        """[(label, score)] best first, per row."""
+        k = len(model.classes) if top_k is None else max(1, min(top_k, len(model.classes)))
+        order = np.argsort(-probs, axis=1)[:, :k]
+        return [
+            [(model.classes[i], round(float(p[i]), 6)) for i in row]
+            for row, p in zip(order, probs, strict=True)
+        ]
+
+
+def _preprocess(data: bytes, input_shape: tuple[int, int, int]) -> np.ndarray:
+    return to_model_input(decode(data), input_shape)
+
+
+def b64_bytes(value: Any, what: str) -> bytes:
+    if not isinstance(value, str):
+        raise BadRequest(f"{what}: 'b64' must be a base64 string")
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest(f"{what}: 'b64' is not valid base64") from None
+
+
+def check_tensor(model: LoadedModel, value: Any, what: str) -> np.ndarray:
+    try:
+        array = np.asarray(value, dtype=np.float32)
+    except (TypeError, ValueError, OverflowError):
+        raise BadRequest(
+            f'{what}: expected a numeric tensor of shape {list(model.input_shape)} or {{"b64": ...}}'
+        ) from None
+    if array.shape != model.input_shape:
+        raise BadRequest(
+            f"{what}: shape {list(array.shape)} does not match the model input "
+            f"{list(model.input_shape)}"
+        )
+    return check_finite(array, what)
+
+
+def check_finite(array: np.ndarray, what: str) -> np.ndarray:
+    if not np.isfinite(array).all():
+        raise BadRequest(f"{what}: contains NaN or infinity")
+    return array

@@ -56,6 +56,19 @@ class Version:
 
 FIRST_VERSION = Version(1, 0, 0)
 
+# What an application's grant may pin: an alias, or a fixed version (vX.Y.Z).
+ALIAS_PINS = ("production", "candidate")
+
+
+def parse_pin(text: str) -> str:
+    if text in ALIAS_PINS:
+        return text
+    if not _SEMVER.match(text):
+        raise VersioningError(
+            f"pin {text!r} is neither an alias ({', '.join(ALIAS_PINS)}) nor a version vX.Y.Z"
+        )
+    return text
+
 
 def tag_name(workflow: str, version: Version) -> str:
     return f"{workflow}@{version}"

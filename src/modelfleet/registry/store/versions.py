@@ -12,7 +12,8 @@ from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import AliasEventRow, AliasRow, ModelVersionRow, WorkflowRow
 
 PRODUCTION = "production"
-# Postgres NOTIFY channel the endpoint listens on; payload "<workflow>".
+# Postgres NOTIFY channel the endpoint listens on: payload "<workflow>" for an alias
+# move, "applications" for a change of applications, keys or grants.
 ALIAS_CHANNEL = "modelfleet_alias"
 NO_RUN = RunRef()
 
@@ -116,6 +117,24 @@ def all_aliases(session: Session, alias: str = PRODUCTION) -> dict[str, ModelVer
         .where(AliasRow.name == alias)
     ).all()
     return {name: _entity(row, name) for row, name in rows}
+
+
+def previous_versions(session: Session, alias: str = PRODUCTION) -> dict[str, str]:
+    """Per workflow, the version the latest move of `alias` replaced (a rollback target
+    the endpoint keeps loaded)."""
+    latest = (
+        sa.select(AliasEventRow.workflow_id, AliasEventRow.from_version_id)
+        .where(AliasEventRow.alias == alias)
+        .distinct(AliasEventRow.workflow_id)
+        .order_by(AliasEventRow.workflow_id, AliasEventRow.id.desc())
+        .subquery()
+    )
+    rows = session.execute(
+        sa.select(WorkflowRow.name, ModelVersionRow.version)
+        .join(latest, latest.c.workflow_id == WorkflowRow.id)
+        .join(ModelVersionRow, ModelVersionRow.id == latest.c.from_version_id)
+    ).all()
+    return dict(rows)
 
 
 def move_alias(

@@ -1,0 +1,81 @@
+"""The platform's own applications and where their API keys live.
+
+`modelfleet up` (and the test platform) create two applications:
+- `modelfleet-admin`: every workflow, management routes (smoke tests, demo, CLI);
+- `modelfleet-ingest`: the stream classifier, every workflow pinned to production.
+Their keys are written once to `$MODELFLEET_HOME/secrets/<app>.key` (mode 0600);
+Postgres holds only their hashes. Applications declared in workflows.yaml are
+synced at the same time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from sqlalchemy.orm import Session
+
+from modelfleet import db
+from modelfleet.config import Fleet
+from modelfleet.errors import NotFound, PlatformError
+from modelfleet.fileops import private_dir
+from modelfleet.registry.store import applications
+from modelfleet.settings import Settings
+
+ADMIN_APP = "modelfleet-admin"
+INGEST_APP = "modelfleet-ingest"
+ACTOR = "modelfleet up"
+
+
+def key_file(settings: Settings, app: str) -> Path:
+    return settings.home / "secrets" / f"{app}.key"
+
+
+def api_key(settings: Settings, app: str = ADMIN_APP) -> str:
+    """The key a platform client sends; MODELFLEET_API_KEY overrides the key file."""
+    if app == ADMIN_APP and os.environ.get("MODELFLEET_API_KEY"):
+        return os.environ["MODELFLEET_API_KEY"]
+    path = key_file(settings, app)
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        raise PlatformError(
+            f"no API key for {app!r} at {path}; `modelfleet up` creates it "
+            "(or set MODELFLEET_API_KEY)"
+        ) from None
+
+
+def auth_headers(settings: Settings, app: str = ADMIN_APP) -> dict[str, str]:
+    return {"Authorization": f"Bearer {api_key(settings, app)}"}
+
+
+def ensure_platform_apps(settings: Settings, fleet: Fleet, database_url: str) -> None:
+    """Sync declared applications; give the platform's own a key file if they lack one."""
+    everything = dict.fromkeys(fleet.workflows, "production")
+    with Session(db.engine(database_url)) as session, session.begin():
+        applications.sync_declared(
+            session,
+            {name: (dict(spec.grants), spec.admin) for name, spec in fleet.applications.items()},
+            actor="workflows.yaml",
+        )
+        for app, admin in ((ADMIN_APP, True), (INGEST_APP, False)):
+            try:
+                existing = applications.get_application(session, app)
+            except NotFound:
+                existing = None
+                key = applications.create_application(
+                    session, app, grants=everything, actor=ACTOR, admin=admin
+                )
+            else:
+                for workflow in set(everything) - set(existing.grants):
+                    applications.set_grant(
+                        session, app, workflow, "production", actor=ACTOR, reason="new workflow"
+                    )
+                key = None
+            path = key_file(settings, app)
+            if key is None and (not path.is_file() or existing is None or not existing.has_key):
+                key = applications.issue_key(session, app)
+            if key is not None:
+                private_dir(path.parent)
+                path.touch(mode=0o600)  # never readable by others, not even for a moment
+                path.write_text(key + "\n")

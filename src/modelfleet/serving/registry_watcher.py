@@ -1,0 +1,90 @@
+"""Keep the pool and the key cache in step with Postgres: LISTEN/NOTIFY, polling as a
+fallback (a missed notification, a restarted database)."""
+
+from __future__ import annotations
+
+import logging
+import select
+import threading
+from collections.abc import Callable
+
+from sqlalchemy.orm import Session
+
+from modelfleet import db
+from modelfleet.registry.store import applications, versions
+from modelfleet.releases import CANDIDATE, PRODUCTION
+from modelfleet.serving.pool import ModelPool, Wanted
+
+log = logging.getLogger("modelfleet.serving")
+
+
+def wanted_versions(session: Session) -> dict[str, Wanted]:
+    """The version policy: production, the version it replaced, candidate, and pins."""
+    aliases: dict[str, dict[str, str]] = {}
+    for alias in (PRODUCTION, CANDIDATE):
+        for workflow, version in versions.all_aliases(session, alias).items():
+            aliases.setdefault(workflow, {})[alias] = version.version
+    keep: dict[str, set[str]] = {}
+    for workflow, version in versions.previous_versions(session).items():
+        keep.setdefault(workflow, set()).add(version)
+    for workflow, pinned in applications.pinned_versions(session).items():
+        keep.setdefault(workflow, set()).update(pinned)
+    return {
+        workflow: Wanted(aliases.get(workflow, {}), frozenset(keep.get(workflow, ())))
+        for workflow in set(aliases) | set(keep)
+    }
+
+
+class RegistryWatcher(threading.Thread):
+    def __init__(
+        self,
+        pool: ModelPool,
+        database_url: str,
+        *,
+        poll_s: float = 5.0,
+        on_sync: Callable[[], None] = lambda: None,
+    ) -> None:
+        super().__init__(name="registry-watcher", daemon=True)
+        self.pool = pool
+        self.database_url = database_url
+        self.poll_s = poll_s
+        self.on_sync = on_sync
+        self._stop = threading.Event()
+        self.synced = threading.Event()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def sync(self) -> None:
+        """Make the pool match Postgres; loading happens here, off the request path."""
+        with Session(db.engine(self.database_url)) as session:
+            wanted = wanted_versions(session)
+        for change in self.pool.apply(wanted):
+            log.info("%s", change)
+        self.on_sync()
+        self.synced.set()
+
+    def run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self._listen_loop()
+            except Exception:
+                log.exception("registry watcher lost its connection; retrying")
+                self._stop.wait(self.poll_s)
+
+    def _listen_loop(self) -> None:
+        conn = db.engine(self.database_url).raw_connection()
+        try:
+            conn.driver_connection.autocommit = True  # type: ignore[union-attr]
+            cursor = conn.cursor()
+            cursor.execute(f"LISTEN {versions.ALIAS_CHANNEL}")
+            self.sync()
+            raw = conn.driver_connection
+            while not self._stop.is_set():
+                # Wake on NOTIFY, or after poll_s anyway.
+                select.select([raw], [], [], self.poll_s)
+                raw.poll()  # type: ignore[union-attr]
+                raw.notifies.clear()  # type: ignore[union-attr]
+                self.sync()
+        finally:
+            conn.close()

@@ -1,0 +1,53 @@
+"""What every route shares: reading JSON bodies, answering with the model version."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import Request
+from fastapi.responses import Response
+
+from modelfleet.errors import BadRequest
+from modelfleet.serving.metrics import answered_by
+from modelfleet.serving.pool import LoadedModel
+
+VERSION_HEADER = "X-Model-Version"
+
+
+async def json_object(request: Request) -> dict[str, Any]:
+    """The body as a JSON object (orjson: one parse, no pydantic pass)."""
+    try:
+        body = orjson.loads(await request.body())
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise BadRequest("request body must be a JSON object")
+    return body
+
+
+def json_response(
+    body: Any, status_code: int = 200, headers: dict[str, str] | None = None
+) -> Response:
+    return Response(
+        orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY),
+        status_code=status_code,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def answer(request: Request, model: LoadedModel, body: dict[str, Any]) -> Response:
+    """Every answer names the version that gave it: a body field and a header."""
+    answered_by(request.scope, model.workflow, model.version)
+    return json_response(
+        {**body, "model_version": model.version}, headers={VERSION_HEADER: model.version}
+    )
+
+
+def json_body_doc(schema: dict[str, Any], example: dict[str, Any] | None = None) -> dict[str, Any]:
+    """OpenAPI for a body the route parses itself (documented, and fuzzed by schemathesis)."""
+    content: dict[str, Any] = {"schema": schema}
+    if example is not None:
+        content["example"] = example
+    return {"requestBody": {"required": True, "content": {"application/json": content}}}
