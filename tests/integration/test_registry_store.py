@@ -137,3 +137,53 @@ def test_fleet_summary_shows_production_metrics_gate_and_validation(db_session):
     assert rows["w"]["last_gate"] == "passed"
     assert rows["w"]["last_validation"] == "2026-01 passed"
     assert rows["not_yet"]["production"] is None and rows["not_yet"]["last_gate"] is None
+
+
+def test_applications_keys_are_hashed_verified_and_revocable(db_session):
+    from modelfleet.errors import RegistryError
+    from modelfleet.registry.store import applications
+    from modelfleet.registry.tables import ApplicationRow
+
+    _version(db_session, "v1.0.0", "2026-01")
+    key = applications.create_application(db_session, "hmi", grants={"w": "v1.0.0"}, actor="test")
+    stored = db_session.query(ApplicationRow).filter_by(name="hmi").one()
+    assert key not in stored.key_hash and stored.key_hash.startswith("$argon2")
+    app = applications.authenticate(db_session, key)
+    assert app is not None and app.grants == {"w": "v1.0.0"} and not app.admin
+    assert applications.authenticate(db_session, key[:-1] + "x") is None
+    assert applications.authenticate(db_session, "not-a-key") is None
+    assert applications.pinned_versions(db_session) == {"w": {"v1.0.0"}}
+
+    with pytest.raises(NotFound, match=r"v9\.0\.0"):
+        applications.set_grant(db_session, "hmi", "w", "v9.0.0", actor="t", reason="r")
+    with pytest.raises(RegistryError, match="neither an alias"):
+        applications.set_grant(db_session, "hmi", "w", "latest", actor="t", reason="r")
+    with pytest.raises(RegistryError, match="already exists"):
+        applications.create_application(db_session, "hmi", grants={}, actor="test")
+
+    applications.set_grant(db_session, "hmi", "w", "candidate", actor="t", reason="beta")
+    assert applications.pinned_versions(db_session) == {}
+    new_key = applications.issue_key(db_session, "hmi")
+    assert applications.authenticate(db_session, key) is None
+    assert applications.authenticate(db_session, new_key).grants == {"w": "candidate"}
+    applications.revoke(db_session, "hmi")
+    assert applications.authenticate(db_session, new_key) is None
+    assert applications.get_application(db_session, "hmi").revoked_at is not None
+
+
+def test_declared_applications_follow_the_file(db_session):
+    from modelfleet.registry.store import applications
+
+    _version(db_session, "v1.0.0", "2026-01")
+    created = applications.sync_declared(
+        db_session, {"line": ({"w": "production"}, False)}, actor="workflows.yaml"
+    )
+    assert created == ["line"]
+    assert not applications.get_application(db_session, "line").has_key
+    applications.sync_declared(
+        db_session, {"line": ({"w": "v1.0.0"}, True)}, actor="workflows.yaml"
+    )
+    app = applications.get_application(db_session, "line")
+    assert app.grants == {"w": "v1.0.0"} and app.admin and app.declared
+    applications.sync_declared(db_session, {"line": ({}, False)}, actor="workflows.yaml")
+    assert applications.get_application(db_session, "line").grants == {}

@@ -17,7 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from modelfleet.errors import NotFound, RegistryError
+from modelfleet.errors import NotFound, RegistryError, VersioningError
 from modelfleet.registry.entities import Application
 from modelfleet.registry.store.versions import ALIAS_CHANNEL, get_version
 from modelfleet.registry.store.workflows import ensure_workflow
@@ -116,7 +116,10 @@ def set_grant(
     session: Session, name: str, workflow: str, pin: str, *, actor: str, reason: str
 ) -> None:
     """Grant `workflow` to the application (or change its pin)."""
-    pin = parse_pin(pin)
+    try:
+        pin = parse_pin(pin)
+    except VersioningError as exc:
+        raise RegistryError(f"{workflow}: {exc}") from None
     if pin not in ALIAS_PINS:
         get_version(session, workflow, pin)  # NotFound names the workflow and version
     row = _row(session, name)

@@ -1,0 +1,104 @@
+"""The real prediction endpoint for benchmarks, with no database.
+
+Serves one exported bench model (`bench/models.py`) through modelfleet's own
+`create_app` under uvicorn, wired as `modelfleet serve` wires it (same thread tuning,
+same pool, batcher, auth, metrics and middlewares) except that nothing follows the
+registry: the pool is given v1.0.0 as `production`, and one static API key is granted
+that workflow. The key comes from the environment (BENCH_KEY), never argv, so it does
+not show in a process list.
+
+    BENCH_KEY=secret .venv/bin/python bench/bench_endpoint.py --port 8603 \
+        --model-dir /tmp/bench-models --kind lenet [--max-batch 64] [--batch-timeout-ms 1.0]
+
+`--model-dir` is the `root` given to `export_bench_model`: the model is served from
+`ROOT/serving/<name>/1000000`, and exported there first if it is missing. /metrics has
+`modelfleet_batch_size` (rows per inference call), from which the mean batch is read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+# Run as a script, this file's folder (bench/) is first on sys.path.
+from models import KINDS, export_bench_model
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+KEY_ENV = "BENCH_KEY"
+VERSION = "v1.0.0"
+
+
+def create_bench_app(
+    model_dir: Path,
+    kind: str,
+    key: str,
+    *,
+    name: str | None = None,
+    max_batch: int = 64,
+    batch_timeout_ms: float = 1.0,
+):  # type: ignore[no-untyped-def]
+    """The endpoint app serving `name` (default: the kind) v1.0.0 as production."""
+    from modelfleet.config import ServingPolicy
+    from modelfleet.serving.app import create_app
+    from modelfleet.serving.auth import Authenticator, Principal
+    from modelfleet.serving.metrics import Metrics
+    from modelfleet.serving.pool import ModelPool, load_version
+    from modelfleet.settings import get_settings
+    from modelfleet.versioning.naming import Version, serving_dir
+
+    name = name or kind
+    serving_root = model_dir / "serving"
+    version = Version.parse(VERSION)
+    if not (serving_dir(serving_root, name, version) / "saved_model.pb").exists():
+        export_bench_model(kind, model_dir, name=name)
+
+    metrics = Metrics()
+
+    def on_batch(workflow: str, version_name: str, rows: int) -> None:
+        metrics.batch_size.labels(workflow, version_name).observe(rows)
+
+    policy = ServingPolicy(max_batch_size=max_batch, batch_timeout_ms=batch_timeout_ms)
+    pool = ModelPool(serving_root, {name: policy}, on_batch=on_batch)
+    pool.add(load_version(serving_root, name, version, policy, on_batch), "production")
+    auth = Authenticator(None)
+    auth.add_static(key, Principal("bench", grants={name: "production"}))
+    return create_app(pool, get_settings(), database_url=None, auth=auth, metrics=metrics)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--model-dir", type=Path, required=True)
+    parser.add_argument("--kind", default="lenet", choices=sorted(KINDS))
+    parser.add_argument("--name", default=None, help="workflow name (default: the kind)")
+    parser.add_argument("--max-batch", type=int, default=64)
+    parser.add_argument("--batch-timeout-ms", type=float, default=1.0)
+    args = parser.parse_args()
+    key = os.environ.get(KEY_ENV)
+    if not key:
+        parser.error(f"set the API key in the environment variable {KEY_ENV}")
+
+    import uvicorn
+
+    from modelfleet.serving.app import tune_threads
+
+    tune_threads()  # as `modelfleet serve` does, before TF runs anything
+    app = create_bench_app(
+        args.model_dir,
+        args.kind,
+        key,
+        name=args.name,
+        max_batch=args.max_batch,
+        batch_timeout_ms=args.batch_timeout_ms,
+    )
+    # uvicorn picks uvloop and httptools itself when they are installed.
+    uvicorn.run(
+        app, host=args.host, port=args.port, workers=1, log_level="warning", access_log=False
+    )
+
+
+if __name__ == "__main__":
+    main()

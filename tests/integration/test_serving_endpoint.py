@@ -1,0 +1,228 @@
+"""The live endpoint (a `modelfleet serve` subprocess) with real models of `digits`:
+both protocols, application keys and pins through the CLI, the admin routes, a
+promotion to a version that is not loaded while clients keep querying, metrics,
+and schemathesis over the whole OpenAPI document."""
+
+from __future__ import annotations
+
+import base64
+import threading
+import time
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session
+
+from modelfleet.cli import main
+from modelfleet.pipeline.smoke import wait_for_version
+from modelfleet.registry.store import versions
+from tests.integration.conftest import frozen_test_image
+from tests.integration.test_retrain_dag import production, run_dag
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def all_versions(platform) -> list[str]:
+    from modelfleet import db
+
+    with Session(db.engine(platform.database_url)) as session:
+        return [v.version for v in versions.list_versions(session, "digits")]
+
+
+@pytest.fixture(scope="module")
+def served(platform):
+    """digits with at least two versions, the endpoint serving production."""
+    for month in ("2026-01", "2026-02"):
+        if len(all_versions(platform)) >= 2:
+            break
+        state, tasks = run_dag(month)
+        assert state == "success", tasks
+    with httpx.Client(
+        base_url=platform.endpoint_url, headers=platform.admin_headers, timeout=10
+    ) as client:
+        wait_for_version(client, "digits", production(platform))
+    return platform
+
+
+def loaded(platform) -> list[str]:
+    return httpx.get(f"{platform.endpoint_url}/healthz", timeout=10).json()["loaded"]["digits"]
+
+
+def eventually(check, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
+    """NOTIFY makes the endpoint react at once; polling bounds it at 5 s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(0.2)
+
+
+def test_a_real_model_answers_alike_over_both_protocols(served):
+    image = base64.b64encode(frozen_test_image()).decode()
+    with httpx.Client(base_url=served.endpoint_url, headers=served.admin_headers) as client:
+        tf = client.post("/v1/models/digits:predict", json={"instances": [{"b64": image}]})
+        v2 = client.post(
+            "/v2/models/digits/infer",
+            json={
+                "inputs": [
+                    {"name": "encoded_image", "shape": [1], "datatype": "BYTES", "data": [image]}
+                ]
+            },
+        )
+        upload = client.post(
+            "/v1/models/digits:classify", files={"file": ("x.png", frozen_test_image())}
+        )
+        meta = client.get("/v1/models/digits/metadata")
+    assert tf.status_code == v2.status_code == upload.status_code == meta.status_code == 200
+    current = production(served)
+    for response in (tf, v2, upload, meta):
+        assert response.headers["X-Model-Version"] == current
+    probabilities = tf.json()["predictions"][0]
+    assert v2.json()["outputs"][0]["data"] == probabilities
+    best = max(range(10), key=probabilities.__getitem__)
+    assert v2.json()["outputs"][1]["data"] == [str(best)] == [upload.json()["label"]]
+    assert meta.json()["classes"] == [str(d) for d in range(10)]
+
+
+def test_application_keys_grants_pins_and_revocation(served, capsys):
+    current = production(served)
+    # Prefer a version outside the policy so that the pin itself must load it.
+    others = [v for v in all_versions(served) if v != current]
+    older = next((v for v in others if v not in loaded(served)), others[0])
+    assert main(["apps", "create", "hmi", "--grant", f"digits={older}", "--actor", "test"]) == 0
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    assert key.startswith("mf_")
+    url = served.endpoint_url
+    body = {"instances": [{"b64": base64.b64encode(frozen_test_image()).decode()}]}
+
+    def as_hmi(path: str = "/v1/models/digits:predict", **kw) -> httpx.Response:  # type: ignore[no-untyped-def]
+        return httpx.post(url + path, json=body, headers={"Authorization": f"Bearer {key}"}, **kw)
+
+    # The pinned version is loaded (policy) and answers unversioned requests.
+    pinned = eventually(lambda: as_hmi().headers.get("X-Model-Version") == older)
+    assert pinned, as_hmi().text
+    assert older in loaded(served)
+    assert httpx.post(url + "/v1/models/digits:predict", json=body).status_code == 401
+    wrong = httpx.post(
+        url + "/v1/models/digits:predict",
+        json=body,
+        headers={"Authorization": "Bearer " + key[:-2] + "xx"},
+    )
+    assert wrong.status_code == 401
+    assert as_hmi("/v1/models/surface_line1:predict").status_code == 403
+    denied = as_hmi("/admin/models/digits/rollback")
+    assert denied.status_code == 403 and "not an admin" in denied.json()["error"]
+
+    # An admin re-pins it through the management route; the move is immediate.
+    moved = httpx.put(
+        f"{url}/admin/applications/hmi/grants/digits",
+        json={"pin": "production", "reason": "line back on the fleet model"},
+        headers=served.admin_headers,
+    )
+    assert moved.status_code == 200, moved.text
+    assert eventually(lambda: as_hmi().headers.get("X-Model-Version") == current)
+
+    assert main(["apps", "list", "--json"]) == 0
+    listed = capsys.readouterr().out
+    assert '"hmi"' in listed and key not in listed
+    assert main(["apps", "revoke", "hmi"]) == 0
+    assert eventually(lambda: as_hmi().status_code == 401)
+
+
+def test_promotion_to_an_unloaded_version_under_load_fails_no_request(served):
+    original = production(served)
+    spare = [v for v in all_versions(served) if v not in loaded(served)]
+    if not spare:
+        pytest.skip("every version is loaded; the policy keeps them all")
+    target = spare[0]
+    body = {"instances": [{"b64": base64.b64encode(frozen_test_image()).decode()}]}
+    seen: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        with httpx.Client(
+            base_url=served.endpoint_url, headers=served.admin_headers, timeout=30
+        ) as client:
+            while not stop.is_set():
+                try:
+                    response = client.post("/v1/models/digits:predict", json=body)
+                    seen.append((response.status_code, response.headers.get("X-Model-Version")))
+                except httpx.HTTPError as exc:
+                    seen.append((0, repr(exc)))
+
+    workers = [threading.Thread(target=hammer) for _ in range(4)]
+    for worker in workers:
+        worker.start()
+    try:
+        time.sleep(1.0)
+        promoted = httpx.post(
+            f"{served.endpoint_url}/admin/models/digits/promote",
+            json={"version": target, "reason": "hot swap under load"},
+            headers=served.admin_headers,
+            timeout=60,
+        )
+        assert promoted.status_code == 200, promoted.text
+        assert eventually(lambda: bool(seen) and seen[-1][1] == target, 60)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for worker in workers:
+            worker.join()
+        restore = httpx.post(
+            f"{served.endpoint_url}/admin/models/digits/promote",
+            json={"version": original, "reason": "test restores production"},
+            headers=served.admin_headers,
+            timeout=60,
+        )
+    failures = [s for s in seen if s[0] != 200]
+    assert not failures, failures[:5]
+    assert {v for _, v in seen} <= {original, target}
+    assert all(v == target for _, v in seen[-20:])
+    assert restore.status_code == 200, restore.text
+    from modelfleet import db
+
+    with Session(db.engine(served.database_url)) as session:
+        event = versions.alias_history(session, "digits")[-2]
+    assert (event.to_version, event.actor) == (target, "modelfleet-admin")
+
+
+def test_metrics_show_traffic_batches_and_loaded_versions(served):
+    text = httpx.get(f"{served.endpoint_url}/metrics", timeout=10).text
+    current = production(served)
+    assert f'modelfleet_loaded_version{{model="digits",version="{current}"}} 1.0' in text
+    assert 'modelfleet_alias_version{alias="production",model="digits"}' in text
+    assert 'modelfleet_batch_size_count{model="digits"' in text
+    assert 'modelfleet_requests_total{model="digits",protocol="tfserving",status="200"' in text
+
+
+def test_schemathesis_finds_no_server_error(served):
+    import schemathesis
+    from hypothesis import HealthCheck, given, settings
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.core.failures import FailureGroup
+
+    schema = schemathesis.openapi.from_url(f"{served.endpoint_url}/openapi.json")
+    schema.config.update(base_url=served.endpoint_url)
+    headers = served.admin_headers
+    failures = []
+    for result in schema.get_all_operations():
+        operation = result.ok()
+
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=12,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+        def run(case) -> None:  # type: ignore[no-untyped-def]
+            case.call_and_validate(headers=headers, checks=[not_a_server_error])
+
+        try:
+            run()
+        except FailureGroup as exc:
+            failures.append(f"{operation.label}: {exc}")
+    assert not failures, "\n\n".join(failures)
+    assert production(served)  # the fuzzing moved nothing it should not have

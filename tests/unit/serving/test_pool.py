@@ -1,0 +1,66 @@
+"""The pool's version policy and swap, with loading faked (TensorFlow is the boundary)."""
+
+from __future__ import annotations
+
+import pytest
+
+from modelfleet.errors import ModelNotFound, ModelNotReady
+from modelfleet.serving import pool as pool_module
+from modelfleet.serving.pool import ModelPool, Wanted
+from tests.unit.serving.conftest import fake_model
+
+
+@pytest.fixture
+def pool(monkeypatch, tmp_path):
+    loads: list[str] = []
+
+    def load(root, workflow, version, policy, on_batch=None):
+        if str(version) == "v9.9.9":
+            raise RuntimeError("corrupt SavedModel")
+        loads.append(str(version))
+        return fake_model(str(version), version.as_int())
+
+    monkeypatch.setattr(pool_module, "load_version", load)
+    pool = ModelPool(tmp_path, {"digits": None, "other": None})  # type: ignore[dict-item]
+    pool.loads = loads  # type: ignore[attr-defined]
+    return pool
+
+
+def test_policy_keeps_production_previous_candidate_and_pins_only(pool):
+    pool.apply(
+        {
+            "digits": Wanted(
+                {"production": "v1.1.0", "candidate": "v1.2.0"}, frozenset({"v1.0.0", "v0.5.0"})
+            )
+        }
+    )
+    assert pool.loaded() == {"digits": ["v0.5.0", "v1.0.0", "v1.1.0", "v1.2.0"]}
+    changes = pool.apply(
+        {"digits": Wanted({"production": "v1.2.0", "candidate": "v1.2.0"}, frozenset({"v1.1.0"}))}
+    )
+    assert pool.loaded() == {"digits": ["v1.1.0", "v1.2.0"]}
+    assert "unloaded digits v0.5.0" in changes and "digits production -> v1.2.0" in changes
+    assert pool.loads == ["v0.5.0", "v1.0.0", "v1.1.0", "v1.2.0"]  # nothing loaded twice
+
+
+def test_in_flight_reference_survives_the_swap(pool):
+    pool.apply({"digits": Wanted({"production": "v1.0.0"})})
+    held = pool.resolve("digits")
+    pool.apply({"digits": Wanted({"production": "v1.1.0"})})
+    assert held.version == "v1.0.0" and pool.resolve("digits").version == "v1.1.0"
+
+
+def test_a_version_that_fails_to_load_leaves_the_alias_where_it_was(pool):
+    pool.apply({"digits": Wanted({"production": "v1.0.0"})})
+    pool.apply({"digits": Wanted({"production": "v9.9.9"})})
+    assert pool.resolve("digits").version == "v1.0.0"
+
+
+def test_unknown_not_ready_and_unloaded_versions_are_named(pool):
+    with pytest.raises(ModelNotFound, match="no model named 'nope'"):
+        pool.resolve("nope")
+    with pytest.raises(ModelNotReady, match="no version loaded yet"):
+        pool.resolve("other")
+    pool.apply({"digits": Wanted({"production": "v1.0.0"})})
+    with pytest.raises(ModelNotFound, match=r"version 7 is not loaded; loaded: 1000000 \(v1.0.0\)"):
+        pool.resolve("digits", version_int=7)
