@@ -226,12 +226,13 @@ def summary(result: dict[str, Any]) -> str:
 
 
 @contextmanager
-def server(command: list[str], label: str) -> Iterator[tuple[Any, float | None]]:
+def server(command: list[str], label: str, log: Path) -> Iterator[tuple[Any, float | None]]:
     """Start one server (none other runs); yields (process, background CPU % before)."""
     busy = background_cpu()
     progress(f"starting {label} (background CPU before start: {busy}%)")
     began = time.perf_counter()
-    with running_server(command, int(command[command.index("--port") + 1])) as process:
+    port = int(command[command.index("--port") + 1])
+    with running_server(command, port, log=log) as process:
         progress(f"{label} up after {time.perf_counter() - began:.1f} s")
         yield process, busy
 
@@ -254,7 +255,7 @@ def bench_kind_once(kind: str, root: Path, args: argparse.Namespace, auth: str) 
     port = free_port()
     bodies = request_bodies(kind, kind, port, root)
     command = [python, str(BENCH / "reference_server.py"), "--port", str(port)]
-    with server(command, "(b) HTTP reference") as (process, busy):
+    with server(command, "(b) HTTP reference", args.server_log) as (process, busy):
         run_wrk(**_wrk_args(bodies["predict"], REFERENCE_CLIENTS, warm, auth))
         result = measure(process, bodies["predict"], REFERENCE_CLIENTS, args.duration, auth)
         result["background_cpu_pct"] = busy
@@ -264,7 +265,7 @@ def bench_kind_once(kind: str, root: Path, args: argparse.Namespace, auth: str) 
     port = free_port()
     bodies = request_bodies(kind, kind, port, root)
     command = [python, str(BENCH / "naive_server.py"), "--port", str(port), "--kind", kind]
-    with server(command, "(c) naive server") as (process, busy):
+    with server(command, "(c) naive server", args.server_log) as (process, busy):
         run_wrk(**_wrk_args(bodies["predict"], NAIVE_CLIENTS, warm, auth))
         result = measure(process, bodies["predict"], NAIVE_CLIENTS, args.duration, auth)
         result["background_cpu_pct"] = busy
@@ -288,7 +289,7 @@ def bench_kind_once(kind: str, root: Path, args: argparse.Namespace, auth: str) 
         str(args.batch_timeout_ms),
     ]
     endpoint: dict[str, dict[str, Any]] = {}
-    with server(command, "(d) endpoint") as (process, busy):
+    with server(command, "(d) endpoint", args.server_log) as (process, busy):
         for route in ROUTES:
             run_wrk(**_wrk_args(bodies[route], max(args.clients), warm, auth))
             endpoint[route] = {}
@@ -436,6 +437,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--max-batch", type=int, default=64)
     parser.add_argument("--batch-timeout-ms", type=float, default=1.0)
     parser.add_argument("--out", type=Path, default=Path("/tmp/serving-bench.json"))
+    parser.add_argument(
+        "--server-log",
+        type=Path,
+        default=Path("/tmp/serving-bench-servers.log"),
+        help="the servers' stdout and stderr (appended)",
+    )
     args = parser.parse_args(argv)
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
     for kind in kinds:

@@ -182,27 +182,42 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout_s: float = 120.0) 
 
 @contextlib.contextmanager
 def running_server(
-    command: Sequence[str], port: int, *, ready_timeout_s: float = 120.0, cwd: Path | None = None
+    command: Sequence[str],
+    port: int,
+    *,
+    ready_timeout_s: float = 120.0,
+    cwd: Path | None = None,
+    log: Path | None = None,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """Start a server process, wait for its port, and stop it (SIGTERM, then SIGKILL)."""
-    process = subprocess.Popen(list(command), cwd=cwd)
-    try:
-        deadline = time.monotonic() + ready_timeout_s
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{command[0]} exited {process.returncode} before listening")
-            try:
-                wait_for_port(port, timeout_s=min(1.0, max(0.0, deadline - time.monotonic())))
-                break
-            except TimeoutError:
-                if time.monotonic() >= deadline:
-                    raise
-        yield process
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+    """Start a server process, wait for its port, and stop it (SIGTERM, then SIGKILL).
+
+    With `log`, the server's stdout and stderr go to that file (TF's start-up noise
+    stays out of the benchmark's output), and its tail is in the error if it dies early.
+    """
+    with contextlib.ExitStack() as stack:
+        output = None if log is None else stack.enter_context(open(log, "ab"))
+        process = subprocess.Popen(list(command), cwd=cwd, stdout=output, stderr=output)
+        try:
+            deadline = time.monotonic() + ready_timeout_s
+            while True:
+                if process.poll() is not None:
+                    tail = "" if log is None else Path(log).read_text(errors="replace")[-3000:]
+                    raise RuntimeError(
+                        f"{command[0]} exited {process.returncode} before listening"
+                        + (f"; the end of {log}:\n{tail}" if tail else "")
+                    )
+                try:
+                    wait_for_port(port, timeout_s=min(1.0, max(0.0, deadline - time.monotonic())))
+                    break
+                except TimeoutError:
+                    if time.monotonic() >= deadline:
+                        raise
+            yield process
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                try:
+                    process.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()

@@ -441,6 +441,8 @@ def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
         message = f"{ctx.workflow_name}: retrain on {ctx.month} ({ctx.run.run_id or 'manual'})"
         commit = repo.commit_and_tag(ctx.workflow_name, version, message)
         repo.push()
+        # Exported before the candidate alias commits, so the endpoint can load it at once.
+        export_for_serving(ctx, repo, str(version))
         versions.add_version(
             session,
             workflow=ctx.workflow_name,
@@ -481,30 +483,34 @@ def version_artifacts(workflow: str) -> dict[str, str]:
     }
 
 
+def export_for_serving(ctx: RunContext, repo: ModelRepo, version: str) -> None:
+    """Write the SavedModel to the serving root unless it is there (versions are immutable)."""
+    target = serving_dir(ctx.settings.serving_root, ctx.workflow_name, Version.parse(version))
+    if target.exists():
+        return
+    run(
+        [
+            "python",
+            "-m",
+            "modelfleet.training.stage",
+            "export",
+            ctx.workflow_name,
+            "--version",
+            version,
+            "--serving-root",
+            str(ctx.settings.serving_root),
+        ],
+        repo.path,
+    ).check()
+
+
 def deploy(ctx: RunContext, version: str) -> dict[str, Any]:
     """Export for serving, move the production alias, mirror it as a GTO stage.
 
     A release that finishes after a newer one of the same workflow leaves the
     newer one in production (`moved` is then False).
     """
-    repo = ctx.workspace()
-    semver = Version.parse(version)
-    target = serving_dir(ctx.settings.serving_root, ctx.workflow_name, semver)
-    if not target.exists():
-        run(
-            [
-                "python",
-                "-m",
-                "modelfleet.training.stage",
-                "export",
-                ctx.workflow_name,
-                "--version",
-                version,
-                "--serving-root",
-                str(ctx.settings.serving_root),
-            ],
-            repo.path,
-        ).check()
+    export_for_serving(ctx, ctx.workspace(), version)
     try:
         previous = releases.set_production(
             ctx.settings,

@@ -219,6 +219,9 @@ class ModelPool:
                 self.policies.get(workflow, ServingPolicy()),
                 self.on_batch,
             )
+        except ModelNotFound as exc:  # not exported (yet): no traceback every poll
+            log.warning("%s; keeping what is served", exc)
+            return None
         except Exception:
             log.exception("could not load %s %s; keeping what is served", workflow, version)
             return None
