@@ -129,6 +129,14 @@ def test_application_keys_grants_pins_and_revocation(served, capsys):
     assert main(["apps", "revoke", "hmi"]) == 0
     assert eventually(lambda: as_hmi().status_code == 401)
 
+    # A new key brings it back; `apps grant` moves the pin like the admin route does.
+    assert main(["apps", "key", "hmi"]) == 0
+    key = capsys.readouterr().out.strip().splitlines()[-1]
+    assert (
+        main(["apps", "grant", "hmi", f"digits={older}", "--reason", "back to the old model"]) == 0
+    )
+    assert eventually(lambda: as_hmi().headers.get("X-Model-Version") == older)
+
 
 def test_promotion_to_an_unloaded_version_under_load_fails_no_request(served):
     spare = [v for v in all_versions(served) if v not in loaded(served)]

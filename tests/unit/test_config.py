@@ -137,3 +137,33 @@ def test_transfer_from_must_name_a_compatible_workflow():
     assert spec.warm_start == "transfer"
     assert spec.parent is not None and spec.parent.workflow == "digits"
     assert fleet.train_spec("digits").parent is None
+
+
+@pytest.mark.parametrize(
+    ("applications", "message"),
+    [
+        ({"hmi": {"grants": {"nope": "production"}}}, "grants unknown workflows ['nope']"),
+        ({"hmi": {"grants": {"digits": "latest"}}}, "digits: pin 'latest' is neither an alias"),
+        ({"hmi": {"grants": {"digits": "production"}, "admn": True}}, "admn"),
+        (["hmi"], "'applications:' must be a mapping"),
+    ],
+)
+def test_declared_applications_are_checked(applications, message):
+    doc = _with()
+    doc["applications"] = applications
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        parse_fleet(doc)
+
+
+def test_serving_batching_is_per_workflow():
+    fleet = parse_fleet(
+        {
+            **_with(serving={"max_batch_size": 8}),
+            "applications": {"a": {"grants": {"digits": "v1.2.0"}}},
+        }
+    )
+    assert fleet.get("digits").serving.max_batch_size == 8
+    assert fleet.get("digits").serving.batch_timeout_ms == 1.0
+    assert fleet.applications["a"].grants == {"digits": "v1.2.0"}
+    with pytest.raises(ConfigError, match="max_batch_size"):
+        parse_fleet(_with(serving={"max_batch_size": 0}))

@@ -64,3 +64,15 @@ def test_unknown_not_ready_and_unloaded_versions_are_named(pool):
     pool.apply({"digits": Wanted({"production": "v1.0.0"})})
     with pytest.raises(ModelNotFound, match=r"version 7 is not loaded; loaded: 1000000 \(v1.0.0\)"):
         pool.resolve("digits", version_int=7)
+
+
+def test_insecure_local_lets_everyone_in_as_admin_and_says_so(caplog):
+    import asyncio
+
+    from modelfleet.serving.auth import Authenticator
+
+    with caplog.at_level("WARNING"):
+        auth = Authenticator(None, insecure_local=True)
+    assert "NOT checked" in caplog.text
+    principal = asyncio.run(auth.principal({}))
+    assert principal.admin and principal.pin_for("anything") == "production"
