@@ -72,9 +72,7 @@ def cmd_ingest(args: argparse.Namespace) -> None:
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     settings = get_settings()
-    ingestor = Ingestor(
-        settings, sorted(load_fleet(settings.config_file).workflows), db.database_url()
-    )
+    ingestor = Ingestor(settings, load_fleet(settings.config_file), db.database_url())
     if args.once:
         print(json.dumps(ingestor.scan_once()))
     else:

@@ -180,6 +180,22 @@ class ServingPolicy(_Strict):
     batch_timeout_ms: float = Field(1.0, ge=0, le=1000)
 
 
+class IngestPolicy(_Strict):
+    """The stream classifier for this workflow's landing folder."""
+
+    batch_size: int = Field(32, ge=1, le=256, description="files per endpoint request")
+    max_bytes: int = Field(20_000_000, ge=1, description="larger files are quarantined")
+    webhook: str | None = Field(None, description="POSTed a JSON event per file")
+    reclassify_after_promotion: bool = False
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+
 class ApplicationSpec(_Strict):
     """A client of the endpoint declared in the file; its key comes from `modelfleet apps key`."""
 
@@ -213,6 +229,7 @@ class Workflow(_Strict):
     smoke: SmokePolicy = SmokePolicy()
     expectations: Expectations = Expectations()
     serving: ServingPolicy = ServingPolicy()
+    ingest: IngestPolicy = IngestPolicy()
 
     @field_validator("name")
     @classmethod

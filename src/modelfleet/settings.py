@@ -6,6 +6,8 @@ Environment variables (all optional):
     MODELFLEET_DATABASE_URL  lineage DB; unset means the embedded Postgres
     MODELFLEET_ENDPOINT_URL  the prediction endpoint, default http://127.0.0.1:8501
     MODELFLEET_AIRFLOW_PORT  Airflow api-server port, default 8080
+    MODELFLEET_LAKE_URL      the lake as an fsspec URL (s3://..., hdfs://...);
+                             default $MODELFLEET_HOME/lake
     MODELFLEET_DVC_REMOTE_URL  DVC remote (e.g. s3://bucket/path, needs the `s3` extra);
                              default a local folder, $MODELFLEET_HOME/dvc-remote
 """
@@ -58,6 +60,10 @@ class Settings:
     @property
     def lake(self) -> Path:
         return self.home / "lake"
+
+    @property
+    def lake_url(self) -> str:
+        return os.environ.get("MODELFLEET_LAKE_URL") or str(self.lake)
 
     @property
     def quarantine(self) -> Path:

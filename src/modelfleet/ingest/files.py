@@ -1,17 +1,14 @@
-"""Which landed files are ready, and where finished files go."""
+"""Which landed files are ready, and the quarantine's layout."""
 
 from __future__ import annotations
 
-import io
 import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from PIL import Image
-
-from modelfleet.fileops import quarantine_into, write_atomic
+from modelfleet.fileops import write_atomic
 
 # A file is picked up once it is complete: writers either land `name.part` and
 # rename it (atomic), or write in place and leave it alone for SETTLE_S seconds.
@@ -27,7 +24,11 @@ def ready_files(folder: Path, now: float | None = None) -> list[Path]:
     for path in sorted(folder.iterdir()):
         if path.name.startswith(".") or path.name.endswith(IGNORED_SUFFIXES) or not path.is_file():
             continue
-        if now - path.stat().st_mtime >= SETTLE_S:
+        try:
+            settled = now - path.stat().st_mtime >= SETTLE_S
+        except FileNotFoundError:  # taken by another watcher meanwhile
+            continue
+        if settled:
             ready.append(path)
     return ready
 
@@ -36,28 +37,17 @@ def today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
-def strip_metadata(data: bytes) -> tuple[bytes, str]:
-    """Re-encode without EXIF (GPS etc.); returns (bytes, file extension)."""
-    with Image.open(io.BytesIO(data)) as image:
-        fmt = (image.format or "PNG").upper()
-        if fmt not in ("PNG", "JPEG", "BMP", "TIFF", "WEBP", "GIF"):
-            fmt = "PNG"
-        out = io.BytesIO()
-        image.save(out, format=fmt)
-    return out.getvalue(), {"JPEG": "jpg"}.get(fmt, fmt.lower())
-
-
-def store_in_lake(
-    lake: Path, workflow: str, sha256: str, data: bytes, record: dict[str, Any]
+def quarantine_file(
+    folder: Path, sha256: str, original_name: str, data: bytes, reason: dict[str, Any]
 ) -> Path:
-    """Write the image and its prediction record under lake/<wf>/date=<day>/."""
-    clean, ext = strip_metadata(data)
-    folder = lake / workflow / f"date={today()}"
-    image_path = folder / f"{sha256}.{ext}"
-    write_atomic(image_path, clean)
-    write_atomic(folder / f"{sha256}.json", json.dumps(record, indent=1).encode())
-    return image_path
+    """Write `<sha12>__<original name>` and its `.json` reason into `folder`.
 
-
-def move_to_quarantine(quarantine: Path, workflow: str, source: Path, reason: str) -> Path:
-    return quarantine_into(quarantine / workflow / today(), source, reason)
+    The name keeps the original for operators and is the same on every attempt,
+    so a resumed file overwrites its own copy instead of adding one. The reason
+    is written first: a crash in between leaves a reason without a file, never
+    a file nobody can explain.
+    """
+    target = folder / f"{sha256[:12]}__{Path(original_name).name}"
+    write_atomic(target.with_name(target.name + ".json"), json.dumps(reason, indent=1).encode())
+    write_atomic(target, data)
+    return target

@@ -1,134 +1,330 @@
 """`modelfleet ingest`: classify every image that lands, store it, lose nothing.
 
-Each file walks `received -> stored` or `-> quarantined(reason)` in the
-`ingest_file` table, keyed by (workflow, sha256). A file leaves the landing
-folder only after its row has committed, so a crash at any point is resumed on
-restart, and the same bytes are never classified twice.
+Each file (keyed by workflow and sha256) walks, in `ingest_file`:
+
+    received -> classified -> stored          or     received -> quarantined
+
+and every step commits before the next side effect:
+1. `received`: the row is inserted (or found and locked) before anything else.
+2. `quarantined`: the copy and its JSON reason are written, then the row commits.
+3. `classified`: the prediction row and the state commit together, so a file is
+   classified at most once per content, whatever crashes later.
+4. `stored`: the image goes to the lake (EXIF stripped), then the row commits.
+5. Only then is the landing file deleted.
+
+A crash anywhere leaves the landing file and a row that says where to resume;
+every step is idempotent (fixed names in the lake and the quarantine). The same
+bytes arriving again are counted as a duplicate and deleted from landing, never
+classified again. Files go to the endpoint in batches (V2 protocol, BYTES), with
+the ingest application's key and pin.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelfleet import db
+from modelfleet.config import Fleet
 from modelfleet.datasets.manifest import sha256_bytes
-from modelfleet.errors import DataError
-from modelfleet.imaging import decode
-from modelfleet.ingest.files import move_to_quarantine, ready_files, store_in_lake
+from modelfleet.ingest.files import quarantine_file, ready_files, today
+from modelfleet.ingest.inspect import inspect_image
+from modelfleet.ingest.lake import Lake, strip_metadata
+from modelfleet.ingest.notify import Webhooks
 from modelfleet.platform.api_keys import INGEST_APP, auth_headers
 from modelfleet.registry.store import predictions as store
 from modelfleet.registry.store.versions import get_version
+from modelfleet.registry.tables import IngestFileRow, PredictionRow
 from modelfleet.settings import Settings
 
 log = logging.getLogger("modelfleet.ingest")
 
 
 class EndpointUnavailable(Exception):
-    """The endpoint cannot answer now; the file stays and is retried."""
+    """The endpoint cannot answer now; the files stay in landing and are retried."""
 
 
-@dataclass(frozen=True)
-class Outcome:
-    state: str  # stored | quarantined | duplicate | retry
-    detail: str
+@dataclass
+class Landed:
+    path: Path
+    data: bytes
+    sha256: str
+    row_id: int = 0
+    day: str = ""
+    state: str = store.RECEIVED
+    answer: dict[str, Any] = field(default_factory=dict)
+
+
+class Endpoint:
+    """The prediction endpoint as the stream classifier uses it."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.client = httpx.Client(
+            base_url=settings.endpoint_url, headers=auth_headers(settings, INGEST_APP), timeout=60
+        )
+        self._classes: dict[tuple[str, str], list[str]] = {}
+
+    def classify(self, workflow: str, images: list[bytes]) -> list[dict[str, Any]]:
+        """One request for the batch: [{label, score, scores, model_version}] per image."""
+        body = {
+            "inputs": [
+                {
+                    "name": "encoded_image",
+                    "shape": [len(images)],
+                    "datatype": "BYTES",
+                    "data": [base64.b64encode(i).decode() for i in images],
+                }
+            ],
+            "outputs": [{"name": "probabilities"}],
+        }
+        response = self._send("POST", f"/v2/models/{workflow}/infer", json=body)
+        reply = response.json()
+        version = reply["model_version"]
+        classes = self._classes_of(workflow, version)
+        flat = reply["outputs"][0]["data"]
+        answers = []
+        for i in range(len(images)):
+            probs = flat[i * len(classes) : (i + 1) * len(classes)]
+            best = max(range(len(classes)), key=probs.__getitem__)
+            answers.append(
+                {
+                    "label": classes[best],
+                    "score": probs[best],
+                    "scores": dict(zip(classes, probs, strict=True)),
+                    "model_version": version,
+                }
+            )
+        return answers
+
+    def _classes_of(self, workflow: str, version: str) -> list[str]:
+        key = (workflow, version)
+        if key not in self._classes:
+            meta = self._send("GET", f"/v2/models/{workflow}/versions/{version}").json()
+            self._classes[key] = meta["parameters"]["classes"]
+        return self._classes[key]
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self.client.request(method, path, **kwargs)
+        except httpx.TransportError as exc:
+            raise EndpointUnavailable(f"endpoint unreachable: {exc}") from None
+        if response.status_code >= 500 or response.status_code in (401, 403, 404):
+            # Down, not ready, or misconfigured keys: the files are fine; wait.
+            raise EndpointUnavailable(
+                f"endpoint answered {response.status_code}: {response.text[:300]}"
+            )
+        if response.status_code >= 400:
+            raise ValueError(response.json().get("error", response.text))
+        return response
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, workflows: list[str], database_url: str) -> None:
+    def __init__(self, settings: Settings, fleet: Fleet, database_url: str) -> None:
         self.settings = settings
-        self.workflows = workflows
+        self.fleet = fleet
+        self.workflows = sorted(fleet.workflows)
         self.engine = db.engine(database_url)
-        self.client = httpx.Client(
-            base_url=settings.endpoint_url, headers=auth_headers(settings, INGEST_APP), timeout=30
+        self.endpoint = Endpoint(settings)
+        self.lake = Lake(settings.lake_url)
+        self.webhooks = Webhooks(
+            {n: w.ingest.webhook for n, w in fleet.workflows.items() if w.ingest.webhook}
         )
         self.wake = threading.Event()
 
     def scan_once(self) -> dict[str, int]:
         counts: dict[str, int] = {}
         for workflow in self.workflows:
-            for path in ready_files(self.settings.landing / workflow):
-                outcome = self.process(workflow, path)
-                counts[outcome.state] = counts.get(outcome.state, 0) + 1
-                log.info("%s %s: %s (%s)", workflow, path.name, outcome.state, outcome.detail)
+            size = self.fleet.get(workflow).ingest.batch_size
+            files = ready_files(self.settings.landing / workflow)
+            for start in range(0, len(files), size):
+                for state, n in self.process(workflow, files[start : start + size]).items():
+                    counts[state] = counts.get(state, 0) + n
         return counts
 
-    def process(self, workflow: str, path: Path) -> Outcome:
-        data = path.read_bytes()
-        sha = sha256_bytes(data)
+    def process(self, workflow: str, paths: list[Path]) -> dict[str, int]:
+        """One batch of landed files of one workflow, each to its final place."""
+        counts: dict[str, int] = {}
+
+        def count(state: str, n: int = 1) -> None:
+            counts[state] = counts.get(state, 0) + n
+
+        landed, seen = [], set()
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue  # another watcher finished it
+            sha = sha256_bytes(data)
+            if sha in seen:
+                continue  # same bytes twice in one batch: the next scan counts it
+            seen.add(sha)
+            landed.append(Landed(path, data, sha))
+
+        # 1. received (or found): one transaction for the batch
+        finished: list[Landed] = []
         with Session(self.engine) as session, session.begin():
-            row = store.ingest_state(session, workflow, sha)
-            if row is None:
-                row = store.record_received(session, workflow, sha, path.name)
-            elif row.state == store.STORED:
-                row.duplicates += 1
-                path.unlink()  # same bytes already stored; the counter records it
-                return Outcome("duplicate", f"already stored as {row.final_path}")
-            elif row.state == store.QUARANTINED:
-                target = move_to_quarantine(
-                    self.settings.quarantine, workflow, path, row.reason or ""
+            for item in landed:
+                row, _ = store.receive(session, workflow, item.sha256, item.path.name, today())
+                item.row_id, item.day, item.state = row.id, row.partition_date or today(), row.state
+                if row.state in store.FINAL:
+                    if row.original_name != item.path.name:  # not our own resumed file
+                        row.duplicates += 1
+                        count("duplicate")
+                    finished.append(item)
+        for item in finished:
+            item.path.unlink(missing_ok=True)
+        pending = [i for i in landed if i.state not in store.FINAL]
+
+        # 2. quarantine what is not a usable image
+        to_classify = []
+        for item in pending:
+            if item.state == store.RECEIVED:
+                problem = inspect_image(item.data, self.fleet.get(workflow).ingest.max_bytes)
+                if problem is not None:
+                    self._quarantine(workflow, item, problem.code, problem.detail)
+                    count("quarantined")
+                    continue
+                to_classify.append(item)
+
+        # 3. classify in one request; commit predictions and state together
+        if to_classify:
+            try:
+                self._classify(workflow, to_classify)
+            except EndpointUnavailable as exc:
+                log.warning(
+                    "%s: %d files wait for the endpoint: %s", workflow, len(to_classify), exc
                 )
-                row.final_path = str(target)
-                return Outcome("quarantined", f"{row.reason} (again)")
-        try:
-            decode(data)
-            answer = self._classify(workflow, path.name, data)
-        except DataError as exc:
-            return self._quarantine(workflow, path, sha, str(exc))
-        except EndpointUnavailable as exc:
-            return Outcome("retry", str(exc))
-        record = {"workflow": workflow, "sha256": sha, "source": path.name, **answer}
-        stored = store_in_lake(self.settings.lake, workflow, sha, data, record)
-        with Session(self.engine) as session, session.begin():
-            version = get_version(session, workflow, answer["model_version"])
-            prediction_id = store.add_prediction(
-                session,
-                model_version_id=version.id,
-                image_sha256=sha,
-                label=answer["label"],
-                score=answer["score"],
-                scores={t["label"]: t["score"] for t in answer["top_k"]},
-                source=path.name,
-                stored_path=str(stored),
-            )
-            row = store.ingest_state(session, workflow, sha)
-            assert row is not None
-            row.state, row.final_path, row.prediction_id = store.STORED, str(stored), prediction_id
-        path.unlink()
-        return Outcome(
-            "stored", f"{answer['label']} ({answer['score']:.3f}) by {answer['model_version']}"
-        )
+                count("retry", len(to_classify))
+                pending = [i for i in pending if i.state == store.CLASSIFIED]
+            for item in list(to_classify):
+                if item.state == store.QUARANTINED:
+                    count("quarantined")
 
-    def _classify(self, workflow: str, name: str, data: bytes) -> dict:
-        try:
-            response = self.client.post(
-                f"/v1/models/{workflow}:classify", files={"file": (name, data)}
-            )
-        except httpx.TransportError as exc:
-            raise EndpointUnavailable(f"endpoint unreachable: {exc}") from None
-        if response.status_code >= 500:
-            raise EndpointUnavailable(f"endpoint answered {response.status_code}: {response.text}")
-        if response.status_code >= 400:
-            raise DataError(f"endpoint rejected the file: {response.json().get('error')}")
-        return response.json()
+        # 4. store in the lake, commit, then leave landing
+        stored = [i for i in pending if i.state == store.CLASSIFIED]
+        for item in stored:
+            clean, ext = strip_metadata(item.data)
+            path = self.lake.image_path(workflow, item.day, item.sha256, ext)
+            self.lake.put(path, clean)
+            item.answer["stored_path"] = path
+        if stored:
+            with Session(self.engine) as session, session.begin():
+                for item in stored:
+                    row = session.get(IngestFileRow, item.row_id, with_for_update=True)
+                    assert row is not None
+                    row.state, row.final_path = store.STORED, item.answer["stored_path"]
+                    row.stored_at = sa.func.now()
+                    session.execute(
+                        sa.update(PredictionRow)
+                        .where(PredictionRow.id == row.prediction_id)
+                        .values(stored_path=row.final_path)
+                    )
+                    store.notify(session, self._event(workflow, item, store.STORED))
+            for item in stored:
+                item.path.unlink(missing_ok=True)
+                self.webhooks.publish(self._event(workflow, item, store.STORED))
+            count("stored", len(stored))
+            self._write_manifests(workflow, {i.day for i in stored})
+        return counts
 
-    def _quarantine(self, workflow: str, path: Path, sha: str, reason: str) -> Outcome:
+    def _classify(self, workflow: str, items: list[Landed]) -> None:
+        try:
+            answers = self.endpoint.classify(workflow, [i.data for i in items])
+        except ValueError:
+            # The endpoint refused the batch (4xx): find the file it refuses, alone.
+            for item in items:
+                try:
+                    answers = self.endpoint.classify(workflow, [item.data])
+                except ValueError as exc:
+                    self._quarantine(workflow, item, "undecodable", f"endpoint refused it: {exc}")
+                    continue
+                self._record_predictions(workflow, [item], answers)
+            return
+        self._record_predictions(workflow, items, answers)
+
+    def _record_predictions(self, workflow: str, items: list[Landed], answers: list[dict]) -> None:
         with Session(self.engine) as session, session.begin():
-            row = store.ingest_state(session, workflow, sha)
-            assert row is not None
-            row.state, row.reason = store.QUARANTINED, reason
-        target = move_to_quarantine(self.settings.quarantine, workflow, path, reason)
+            versions: dict[str, int] = {}
+            for item, answer in zip(items, answers, strict=True):
+                row = session.get(IngestFileRow, item.row_id, with_for_update=True)
+                assert row is not None
+                if row.state != store.RECEIVED:  # another watcher got there first
+                    item.state = row.state
+                    continue
+                name = answer["model_version"]
+                if name not in versions:
+                    versions[name] = get_version(session, workflow, name).id
+                row.prediction_id = store.add_prediction(
+                    session,
+                    model_version_id=versions[name],
+                    image_sha256=item.sha256,
+                    label=answer["label"],
+                    score=answer["score"],
+                    scores=answer["scores"],
+                    source=item.path.name,
+                    stored_path=None,
+                )
+                row.state, row.classified_at = store.CLASSIFIED, sa.func.now()
+                item.state, item.answer = store.CLASSIFIED, dict(answer)
+
+    def _quarantine(self, workflow: str, item: Landed, code: str, detail: str) -> None:
+        reason = {
+            "reason": code,
+            "detail": detail,
+            "workflow": workflow,
+            "sha256": item.sha256,
+            "original_name": item.path.name,
+            "bytes": len(item.data),
+            "quarantined_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        folder = self.settings.quarantine / workflow / item.day
+        target = quarantine_file(folder, item.sha256, item.path.name, item.data, reason)
         with Session(self.engine) as session, session.begin():
-            row = store.ingest_state(session, workflow, sha)
+            row = session.get(IngestFileRow, item.row_id, with_for_update=True)
             assert row is not None
+            row.state, row.reason_code, row.reason = store.QUARANTINED, code, detail
             row.final_path = str(target)
-        return Outcome("quarantined", reason)
+            event = {
+                **self._event(workflow, item, store.QUARANTINED),
+                "reason": code,
+                "detail": detail,
+            }
+            store.notify(session, event)
+        item.state = store.QUARANTINED
+        item.path.unlink(missing_ok=True)
+        self.webhooks.publish(event)
+        log.info("%s %s: quarantined (%s: %s)", workflow, item.path.name, code, detail)
+
+    def _event(self, workflow: str, item: Landed, state: str) -> dict[str, Any]:
+        event: dict[str, Any] = {
+            "event": state,
+            "workflow": workflow,
+            "sha256": item.sha256,
+            "source": item.path.name,
+        }
+        if item.answer:
+            event.update(
+                label=item.answer.get("label"),
+                score=item.answer.get("score"),
+                model_version=item.answer.get("model_version"),
+                path=item.answer.get("stored_path"),
+            )
+        return event
+
+    def _write_manifests(self, workflow: str, days: set[str]) -> None:
+        for day in sorted(days):
+            with Session(self.engine) as session:
+                rows = store.partition_manifest(session, workflow, day)
+            self.lake.write_manifest(workflow, day, rows)
 
     def run_forever(self, rescan_s: float = 2.0, stop: threading.Event | None = None) -> None:
         """Watch with inotify (watchdog) and rescan every `rescan_s` as a fallback."""
@@ -153,11 +349,13 @@ class Ingestor:
         try:
             while not stop.is_set():
                 counts = self.scan_once()
-                # Back off while the endpoint is down; files wait in landing.
+                if any(counts.values()):
+                    log.info("%s", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+                # Back off while the endpoint is down (up to 30 s); files wait in landing.
                 backoff = min(backoff * 2, 30.0) if counts.get("retry") else rescan_s
                 wake.wait(backoff)
                 wake.clear()
-                time.sleep(0.2)  # let a burst of writes finish
         finally:
             observer.stop()
             observer.join()
+            self.webhooks.close()

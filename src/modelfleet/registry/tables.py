@@ -169,7 +169,7 @@ class PredictionRow(Base):
 
 
 class IngestFileRow(Base):
-    """State of one landed file: received -> stored, or -> quarantined | duplicate."""
+    """One landed file (by content): received -> classified -> stored, or -> quarantined."""
 
     __tablename__ = "ingest_file"
     __table_args__ = (UniqueConstraint("workflow_id", "sha256"),)
@@ -182,9 +182,16 @@ class IngestFileRow(Base):
     final_path: Mapped[str | None] = mapped_column(Text)
     prediction_id: Mapped[int | None] = mapped_column(ForeignKey("prediction.id"))
     duplicates: Mapped[int] = mapped_column(Integer, default=0)
+    # why a file was quarantined, as a code: zero_bytes, too_large, wrong_format, ...
+    reason_code: Mapped[str | None] = mapped_column(String(32))
+    # lake partition (UTC day it was received), fixed at receipt so a resumed file
+    # lands where its first attempt would have
+    partition_date: Mapped[str | None] = mapped_column(String(10))
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    classified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 

@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from modelfleet.registry.entities import Prediction
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import IngestFileRow, ModelVersionRow, PredictionRow, WorkflowRow
 
-# ingest_file.state values
-RECEIVED, STORED, QUARANTINED = "received", "stored", "quarantined"
+# ingest_file.state values: received -> classified -> stored, or -> quarantined
+RECEIVED, CLASSIFIED, STORED, QUARANTINED = "received", "classified", "stored", "quarantined"
+FINAL = (STORED, QUARANTINED)
+# NOTIFY channel of the stream classifier; payload: JSON of the event
+INGEST_CHANNEL = "modelfleet_ingest"
 
 
 def add_prediction(
@@ -75,17 +80,84 @@ def ingest_state(session: Session, workflow: str, sha256: str) -> IngestFileRow 
     ).scalar()
 
 
-def record_received(session: Session, workflow: str, sha256: str, name: str) -> IngestFileRow:
-    row = IngestFileRow(
-        workflow_id=ensure_workflow(session, workflow),
-        sha256=sha256,
-        original_name=name,
-        state=RECEIVED,
-        duplicates=0,
-    )
-    session.add(row)
-    session.flush()
-    return row
+def receive(
+    session: Session, workflow: str, sha256: str, name: str, day: str
+) -> tuple[IngestFileRow, bool]:
+    """The locked row of these bytes, inserted as `received` if new: (row, is_new).
+    Race-safe: two watchers on one workflow both get the one row."""
+    workflow_id = ensure_workflow(session, workflow)
+    inserted = session.execute(
+        pg_insert(IngestFileRow)
+        .values(
+            workflow_id=workflow_id,
+            sha256=sha256,
+            original_name=name,
+            state=RECEIVED,
+            duplicates=0,
+            partition_date=day,
+        )
+        .on_conflict_do_nothing()
+        .returning(IngestFileRow.id)
+    ).first()
+    row = session.execute(
+        sa.select(IngestFileRow)
+        .where(IngestFileRow.workflow_id == workflow_id, IngestFileRow.sha256 == sha256)
+        .with_for_update()
+    ).scalar_one()
+    return row, inserted is not None
+
+
+def notify(session: Session, event: dict[str, Any]) -> None:
+    """Postgres NOTIFY, sent when the caller's transaction commits."""
+    session.execute(sa.select(sa.func.pg_notify(INGEST_CHANNEL, json.dumps(event, default=str))))
+
+
+def partition_manifest(session: Session, workflow: str, day: str) -> list[dict[str, Any]]:
+    """Every stored image of one lake partition with its ingest prediction."""
+    rows = session.execute(
+        sa.select(IngestFileRow, PredictionRow, ModelVersionRow.version)
+        .join(WorkflowRow, WorkflowRow.id == IngestFileRow.workflow_id)
+        .join(PredictionRow, PredictionRow.id == IngestFileRow.prediction_id)
+        .join(ModelVersionRow, ModelVersionRow.id == PredictionRow.model_version_id)
+        .where(
+            WorkflowRow.name == workflow,
+            IngestFileRow.partition_date == day,
+            IngestFileRow.state == STORED,
+        )
+        .order_by(IngestFileRow.id)
+    ).all()
+    return [
+        {
+            "sha256": f.sha256,
+            "path": f.final_path,
+            "source": f.original_name,
+            "label": p.label,
+            "score": p.score,
+            "scores_json": json.dumps(p.scores),
+            "model_version": version,
+            "received_at": f.received_at,
+            "classified_at": f.classified_at,
+        }
+        for f, p, version in rows
+    ]
+
+
+def stored_images(
+    session: Session, workflow: str, first_day: str, last_day: str
+) -> list[tuple[str, str, str]]:
+    """(sha256, lake path, original name) of the images stored in a range of days."""
+    rows = session.execute(
+        sa.select(IngestFileRow.sha256, IngestFileRow.final_path, IngestFileRow.original_name)
+        .join(WorkflowRow, WorkflowRow.id == IngestFileRow.workflow_id)
+        .where(
+            WorkflowRow.name == workflow,
+            IngestFileRow.state == STORED,
+            IngestFileRow.partition_date >= first_day,
+            IngestFileRow.partition_date <= last_day,
+        )
+        .order_by(IngestFileRow.id)
+    ).all()
+    return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
 def count_by_state(session: Session, workflow: str | None = None) -> dict[str, int]:
