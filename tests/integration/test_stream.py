@@ -1,0 +1,206 @@
+"""The stream classifier against the live endpoint and real Postgres: every way a file
+can end, the lake and its manifest, notifications, and an endpoint outage."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import io
+import json
+import os
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+import pyarrow.parquet as pq
+import pytest
+import yaml
+from PIL import Image
+from sqlalchemy.orm import Session
+
+from modelfleet.registry.store import predictions
+from modelfleet.registry.store.lineage import prediction_lineage
+from tests.integration.conftest import frozen_test_image
+from tests.integration.test_retrain_dag import production, run_dag
+from tests.unit.serving.test_endpoint_contract import bomb_png
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def released(platform):
+    if production(platform) is None:
+        state, tasks = run_dag("2026-01")
+        assert state == "success", tasks
+    return platform
+
+
+def land(folder, name: str, data: bytes):  # type: ignore[no-untyped-def]
+    """Write a file as a camera would and let it settle (older than the settle time)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_bytes(data)
+    old = time.time() - 10
+    os.utime(path, (old, old))
+    return path
+
+
+def jpeg_with_gps() -> bytes:
+    image = Image.open(io.BytesIO(frozen_test_image())).convert("RGB")
+    exif = Image.Exif()
+    exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0)}  # GPSInfo
+    exif[0x010F] = "ACME camera"
+    buffer = io.BytesIO()
+    image.save(buffer, format="JPEG", exif=exif)
+    return buffer.getvalue()
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def ingestor(fleet_doc: dict | None = None, **settings_changes):  # type: ignore[no-untyped-def]
+    from modelfleet import db
+    from modelfleet.config import load_fleet, parse_fleet
+    from modelfleet.ingest.watcher import Ingestor
+    from modelfleet.settings import get_settings
+
+    settings = dataclasses.replace(get_settings(), **settings_changes)
+    fleet = load_fleet() if fleet_doc is None else parse_fleet(fleet_doc)
+    return Ingestor(settings, fleet, db.database_url()), settings
+
+
+def test_every_file_ends_in_the_lake_or_in_quarantine_with_a_reason(released, capsys):
+    from modelfleet import db
+    from modelfleet.cli import main
+
+    run, settings = ingestor()
+    landing = settings.landing / "digits"
+    good, gps = frozen_test_image(), jpeg_with_gps()
+    truncated = good[: len(good) // 2]
+    files = {
+        "cam1_good.png": good,
+        "cam1_gps.jpg": gps,
+        "cam1_empty.png": b"",
+        "cam1_notes.png": b"this is a text file, not an image",
+        "cam1_truncated.png": truncated,
+        "cam1_bomb.png": bomb_png(),
+    }
+    for name, data in files.items():
+        land(landing, name, data)
+    (landing / "cam1_incoming.png.part").write_bytes(b"half written")
+    fresh = landing / "cam1_fresh.png"
+    fresh.write_bytes(good[:10])  # just written: not settled yet
+
+    assert run.scan_once() == {"stored": 2, "quarantined": 4}
+    assert (landing / "cam1_incoming.png.part").exists() and fresh.exists()
+    assert sorted(p.name for p in landing.iterdir()) == ["cam1_fresh.png", "cam1_incoming.png.part"]
+
+    # Quarantine: original names kept, a JSON reason beside each.
+    reasons = {}
+    for path in (settings.quarantine / "digits").rglob("*.json"):
+        reason = json.loads(path.read_text())
+        reasons[reason["original_name"]] = reason["reason"]
+        assert path.with_suffix("").exists() or path.with_name(path.name[:-5]).exists()
+        assert path.name.endswith(f"__{reason['original_name']}.json")
+    assert reasons == {
+        "cam1_empty.png": "zero_bytes",
+        "cam1_notes.png": "wrong_format",
+        "cam1_truncated.png": "undecodable",
+        "cam1_bomb.png": "decompression_bomb",
+    }
+
+    # The lake: keyed by the sha256 of the bytes as they arrived, EXIF gone.
+    stored = {p.stem: p for p in settings.lake.rglob("*") if p.suffix in (".png", ".jpg")}
+    assert set(stored) == {sha(good), sha(gps)}
+    assert not Image.open(stored[sha(gps)]).getexif()
+    assert Image.open(io.BytesIO(gps)).getexif()  # the original had it
+    manifest = pq.read_table(next(stored[sha(good)].parent.glob("manifest.parquet"))).to_pylist()
+    by_sha = {row["sha256"]: row for row in manifest}
+    assert by_sha[sha(good)]["model_version"] == production(released)
+    assert by_sha[sha(gps)]["source"] == "cam1_gps.jpg" and by_sha[sha(gps)]["label"]
+    assert json.loads(by_sha[sha(good)]["scores_json"]).keys() == set("0123456789")
+
+    with Session(db.engine(released.database_url)) as session:
+        chain = prediction_lineage(session, sha(good))
+        assert predictions.ingest_state(session, "digits", sha(good)).state == "stored"
+        assert predictions.ingest_state(session, "digits", sha(b"")).reason_code == "zero_bytes"
+    assert chain["model_version"]["version"] == production(released)
+    assert chain["training_run"]["dag_id"] == "retrain__digits"
+
+    # Same bytes again: a duplicate, not classified twice.
+    land(landing, "cam2_same.png", good)
+    assert run.scan_once() == {"duplicate": 1}
+    with Session(db.engine(released.database_url)) as session:
+        assert len(predictions.find_predictions(session, sha(good))) == 1
+        assert predictions.ingest_state(session, "digits", sha(good)).duplicates == 1
+
+    assert main(["lineage", sha(good), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["prediction"]["image_sha256"] == sha(good)
+
+
+def test_files_wait_while_the_endpoint_is_down_and_flow_when_it_is_back(released):
+    from tests.integration.conftest import free_port
+
+    image = Image.open(io.BytesIO(frozen_test_image())).rotate(90)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    data = buffer.getvalue()
+    down, settings = ingestor(endpoint_url=f"http://127.0.0.1:{free_port()}")
+    path = land(settings.landing / "digits", "cam3_outage.png", data)
+    assert down.scan_once() == {"retry": 1}
+    assert down.scan_once() == {"retry": 1}
+    assert path.exists()  # waiting, not quarantined
+    from modelfleet import db
+
+    with Session(db.engine(released.database_url)) as session:
+        assert predictions.ingest_state(session, "digits", sha(data)).state == "received"
+    up, _ = ingestor()
+    assert up.scan_once() == {"stored": 1}
+    assert not path.exists()
+
+
+def test_webhook_and_notify_announce_each_file(released):
+    import psycopg2
+
+    events: list[dict] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            events.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+            self.send_response(204)
+            self.end_headers()
+
+        def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    doc = yaml.safe_load(released.config.read_text())
+    doc["workflows"]["digits"]["ingest"] = {
+        "webhook": f"http://127.0.0.1:{server.server_port}/hook"
+    }
+    run, settings = ingestor(doc)
+
+    listener = psycopg2.connect(released.database_url.replace("postgresql+psycopg2", "postgresql"))
+    listener.autocommit = True
+    listener.cursor().execute(f"LISTEN {predictions.INGEST_CHANNEL}")
+    data = frozen_test_image("digits")
+    flipped = Image.open(io.BytesIO(data)).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
+    buffer = io.BytesIO()
+    flipped.save(buffer, format="PNG")
+    land(settings.landing / "digits", "cam4_hook.png", buffer.getvalue())
+    land(settings.landing / "digits", "cam4_bad.png", b"\x00\x01")
+    try:
+        assert run.scan_once() == {"stored": 1, "quarantined": 1}
+        run.webhooks.close()
+        listener.poll()
+        notified = [json.loads(n.payload) for n in listener.notifies]
+    finally:
+        server.shutdown()
+        listener.close()
+    assert sorted(e["event"] for e in events) == ["quarantined", "stored"]
+    stored = next(e for e in events if e["event"] == "stored")
+    assert stored["source"] == "cam4_hook.png" and stored["model_version"] == production(released)
+    assert next(e for e in events if e["event"] == "quarantined")["reason"] == "wrong_format"
+    assert sorted(e["event"] for e in notified) == ["quarantined", "stored"]
