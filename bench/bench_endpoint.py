@@ -83,9 +83,15 @@ def main() -> None:
 
     import uvicorn
 
-    from modelfleet.serving.app import tune_threads
+    from modelfleet.serving import app as endpoint
 
-    tune_threads()  # as `modelfleet serve` does, before TF runs anything
+    endpoint.tune_threads()  # as `modelfleet serve` does, before TF runs anything
+    # Process set-up that `serve()` may do after tune_threads (the GC settings proposed in
+    # docs/benchmarks.md); called when this version of the app has it, so the benchmark
+    # keeps measuring what `modelfleet serve` runs.
+    settle = getattr(endpoint, "settle_heap", None)
+    if callable(settle):
+        settle()
     app = create_bench_app(
         args.model_dir,
         args.kind,

@@ -1,4 +1,4 @@
-"""Parsing the DAG folder: no import errors, one DAG per workflow, no TensorFlow."""
+"""Parsing the DAG folder: no import errors, two DAGs per workflow, no TensorFlow."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ bag = DagBag(sys.argv[1])
 heavy = [m for m in ("tensorflow", "keras", "great_expectations", "sklearn") if m in sys.modules]
 print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
                   "dags": sorted(bag.dags), "heavy": heavy,
-                  "tasks": [t.task_id for t in bag.dags["retrain__digits"].tasks]}))
+                  "tasks": [t.task_id for t in bag.dags["retrain__digits"].tasks],
+                  "reclassify": [t.task_id for t in bag.dags["reclassify__digits"].tasks],
+                  "outlets": [a.uri for a in bag.dags["retrain__digits"].get_task("smoke").outlets]}))
 """
 
 
@@ -42,11 +44,10 @@ def test_dag_folder_parses_without_tensorflow(pg_server, tmp_path):
     from modelfleet.config import load_fleet
 
     assert result["errors"] == {}
-    expected = sorted(
-        wf.dag_id for wf in load_fleet(CHECKOUT / "workflows.yaml").workflows.values()
-    )
+    names = load_fleet(CHECKOUT / "workflows.yaml").workflows
+    expected = sorted([f"retrain__{n}" for n in names] + [f"reclassify__{n}" for n in names])
     assert result["dags"] == expected
-    assert len(expected) == 20
+    assert len(expected) == 40
     assert result["heavy"] == []
     assert result["tasks"] == [
         "snapshot",
@@ -58,3 +59,25 @@ def test_dag_folder_parses_without_tensorflow(pg_server, tmp_path):
         "deploy",
         "smoke",
     ]
+    assert result["reclassify"] == ["pin", "wait_loaded", "reclassify", "unpin"]
+    assert result["outlets"] == ["modelfleet://digits/production"]
+
+
+def test_reclassify_follows_promotions_only_where_configured():
+    import yaml
+
+    from modelfleet.config import parse_fleet
+    from modelfleet.orchestration.dag_factory import build_all, production_asset
+
+    doc = yaml.safe_load((CHECKOUT / "workflows.yaml").read_text())
+    doc["workflows"]["digits"]["ingest"] = {"reclassify_after_promotion": True}
+    dags = build_all(parse_fleet(doc))
+    assert dags["reclassify__digits"].schedule == [production_asset("digits")]
+    others = [
+        d for i, d in dags.items() if i.startswith("reclassify__") and i != "reclassify__digits"
+    ]
+    assert others and all(d.schedule is None for d in others)  # triggered by hand only
+    # Every retrain DAG announces its promotions, whoever listens.
+    assert dags["retrain__weld_pipe"].get_task("smoke").outlets == [production_asset("weld_pipe")]
+    unpin = dags["reclassify__digits"].get_task("unpin")
+    assert unpin.is_teardown and dags["reclassify__digits"].get_task("pin").is_setup

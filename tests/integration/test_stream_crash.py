@@ -77,6 +77,9 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(released):
             part.rename(landing / name)
             time.sleep(random.uniform(0, 0.08))
 
+    def left() -> list[Path]:
+        return [p for p in landing.iterdir() if p.name.removesuffix(".part") in files]
+
     feeder = threading.Thread(target=feed)
     proc = start()
     feeder.start()
@@ -89,12 +92,12 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(released):
             proc = start()
         feeder.join()
         deadline = time.monotonic() + 180
-        while any(landing.iterdir()) and time.monotonic() < deadline:
+        while left() and time.monotonic() < deadline:
             time.sleep(1)
     finally:
         proc.terminate()
         proc.wait(30)
-    assert not list(landing.iterdir()), "files left in landing"
+    assert not left(), "files left in landing"
 
     unique = {hashlib.sha256(d).hexdigest(): name for name, d in files.items()}
     bad = {hashlib.sha256(d).hexdigest() for n, d in files.items() if "bad" in n}

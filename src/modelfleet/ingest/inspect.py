@@ -28,6 +28,8 @@ def inspect_image(data: bytes, max_bytes: int) -> Problem | None:
         return Problem("too_large", f"{len(data):,} bytes exceeds the limit of {max_bytes:,}")
     try:
         probe = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError as exc:
+        return Problem("decompression_bomb", str(exc))
     except UnidentifiedImageError:
         return Problem("wrong_format", f"not an image format ({', '.join(FORMATS)})")
     except Exception as exc:

@@ -1,7 +1,13 @@
-"""Build one `retrain__<wf>` DAG per workflow in workflows.yaml.
+"""Build the DAGs of each workflow in workflows.yaml: `retrain__<wf>` and `reclassify__<wf>`.
 
-Wiring only: every task calls one function in `modelfleet.pipeline.steps`,
-imported inside the task so that parsing DAGs never imports TensorFlow or GX.
+Wiring only: every task calls one function in `modelfleet.pipeline.steps` (or
+`modelfleet.pipeline.reclassify`), imported inside the task so that parsing DAGs
+never imports TensorFlow or GX.
+
+`retrain__<wf>` updates the Airflow asset `modelfleet://<wf>/production` when a new
+version passed `smoke` in production (the event's extra names the version);
+`reclassify__<wf>` is scheduled on it where `ingest.reclassify_after_promotion` is set,
+and is otherwise triggered by hand.
 """
 
 from __future__ import annotations
@@ -9,13 +15,24 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from airflow.sdk import DAG, Param, get_current_context, task
+from airflow.sdk import DAG, Asset, Param, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from modelfleet.config import Fleet, Workflow
 from modelfleet.orchestration.pools import MODEL_REPO_POOL
 
 _PRESETS = {"@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0", "@daily": "0 0 * * *"}
+_START = datetime(2026, 1, 1, tzinfo=timezone.utc)  # noqa: UP017
+_DAY = r"^\d{4}-\d{2}-\d{2}$"
+
+
+def production_asset(workflow: str) -> Asset:
+    """Updated when a new version of `workflow` passed its smoke test in production."""
+    return Asset(f"modelfleet://{workflow}/production")
+
+
+def reclassify_dag_id(workflow: str) -> str:
+    return f"reclassify__{workflow}"
 
 
 def _run_context(workflow: str) -> Any:
@@ -47,7 +64,7 @@ def build_retrain_dag(workflow: Workflow) -> DAG:
         # Each run trains on the month its data interval starts in (a run on
         # 1 March processes February), or on `month` from the trigger form.
         schedule=CronDataIntervalTimetable(cron, timezone="UTC"),
-        start_date=datetime(2026, 1, 1, tzinfo=timezone.utc),  # noqa: UP017
+        start_date=_START,
         catchup=False,
         max_active_runs=1,  # runs share the model repo and compare with production in turn
         is_paused_upon_creation=True,
@@ -114,7 +131,11 @@ def build_retrain_dag(workflow: Workflow) -> DAG:
 
             return steps.deploy(_run_context(name), registered["version"])
 
-        @task
+        # The asset is updated only when smoke succeeds: not when production did not
+        # move (skipped) nor when it was rolled back (failed).
+        promoted = production_asset(name)
+
+        @task(outlets=[promoted])
         def smoke(deployed: dict[str, Any]) -> dict[str, Any]:
             """Checks the live endpoint; a failure rolls production back, then fails."""
             from airflow.sdk.exceptions import AirflowSkipException
@@ -123,7 +144,11 @@ def build_retrain_dag(workflow: Workflow) -> DAG:
 
             if not deployed["moved"]:
                 raise AirflowSkipException("a newer version is in production; nothing to check")
-            return steps.smoke(_run_context(name), deployed["version"], deployed["previous"])
+            report = steps.smoke(_run_context(name), deployed["version"], deployed["previous"])
+            get_current_context()["outlet_events"][promoted].extra = {
+                "version": deployed["version"]
+            }
+            return report
 
         trained = train(validate(snapshot()))
         passed = gate(trained, evaluate(trained))
@@ -133,5 +158,115 @@ def build_retrain_dag(workflow: Workflow) -> DAG:
     return dag
 
 
+def _actor(context: Any) -> str:
+    return f"airflow:{context['dag_run'].run_id}"
+
+
+def _reclassify_version(context: Any) -> str:
+    """The version a run asked for; after a promotion, the version the event names."""
+    version = context["params"]["version"]
+    events = context.get("triggering_asset_events") or {}
+    promoted = [e.extra["version"] for per_asset in events.values() for e in per_asset if e.extra]
+    if version == "production" and promoted:
+        return promoted[-1]
+    return version
+
+
+def build_reclassify_dag(workflow: Workflow) -> DAG:
+    name = workflow.name
+    with DAG(
+        dag_id=reclassify_dag_id(name),
+        description=f"Re-classify stored {name} images with one model version",
+        schedule=[production_asset(name)] if workflow.ingest.reclassify_after_promotion else None,
+        start_date=_START,
+        catchup=False,
+        max_active_runs=1,  # one pin of the reclassify application per workflow at a time
+        # Triggered by hand, or by a promotion where workflows.yaml asks for it: no
+        # run happens that nobody asked for, so there is nothing to hold back.
+        is_paused_upon_creation=False,
+        params={
+            "version": Param(
+                "production",
+                type="string",
+                pattern=r"^(production|candidate|v\d+\.\d+\.\d+)$",
+                description="production, candidate or vX.Y.Z",
+            ),
+            "first_day": Param(
+                None,
+                type=["null", "string"],
+                pattern=_DAY,
+                description="YYYY-MM-DD, first lake partition (default: the first)",
+            ),
+            "last_day": Param(
+                None,
+                type=["null", "string"],
+                pattern=_DAY,
+                description="YYYY-MM-DD, last lake partition (default: the last)",
+            ),
+            "batch_size": Param(
+                workflow.ingest.batch_size,
+                type="integer",
+                minimum=1,
+                maximum=256,  # MAX_BATCH of modelfleet.pipeline.reclassify
+                description="images per endpoint request",
+            ),
+        },
+        tags=["modelfleet", name, "reclassify"],
+        doc_md=__doc__,
+    ) as dag:
+
+        @task
+        def pin() -> str:
+            """Resolves the version and pins it for the reclassify application."""
+            from modelfleet.pipeline import reclassify as steps
+            from modelfleet.settings import get_settings
+
+            context = get_current_context()
+            version = _reclassify_version(context)
+            return steps.pin(get_settings(), name, version, actor=_actor(context))
+
+        @task
+        def wait_loaded(version: str) -> str:
+            from modelfleet.pipeline import reclassify as steps
+            from modelfleet.settings import get_settings
+
+            steps.wait_loaded(get_settings(), name, version)
+            return version
+
+        @task
+        def reclassify(version: str) -> dict[str, int]:
+            """New prediction rows for the stored images; progress once per batch."""
+            from modelfleet.pipeline import reclassify as steps
+            from modelfleet.settings import get_settings
+
+            context = get_current_context()
+            params = context["params"]
+            job = steps.Reclassification(
+                workflow=name,
+                version=version,
+                run_id=context["dag_run"].run_id,
+                first_day=params["first_day"] or steps.FIRST_DAY,
+                last_day=params["last_day"] or steps.LAST_DAY,
+                batch_size=params["batch_size"],
+            )
+            return steps.reclassify(get_settings(), job)
+
+        @task
+        def unpin() -> None:
+            """Teardown: runs whenever `pin` succeeded, whatever happened after it."""
+            from modelfleet.pipeline import reclassify as steps
+
+            steps.unpin(name, actor=_actor(get_current_context()))
+
+        pinned = pin()
+        reclassify(wait_loaded(pinned)) >> unpin().as_teardown(setups=pinned)
+    return dag
+
+
 def build_all(fleet: Fleet) -> dict[str, DAG]:
-    return {wf.dag_id: build_retrain_dag(wf) for wf in fleet.workflows.values()}
+    """Every DAG of the fleet by id: `retrain__<wf>` and `reclassify__<wf>`."""
+    dags = {}
+    for wf in fleet.workflows.values():
+        dags[wf.dag_id] = build_retrain_dag(wf)
+        dags[reclassify_dag_id(wf.name)] = build_reclassify_dag(wf)
+    return dags

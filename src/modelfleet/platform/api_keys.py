@@ -1,8 +1,11 @@
 """The platform's own applications and where their API keys live.
 
-`modelfleet up` (and the test platform) create two applications:
+`modelfleet up` (and the test platform) create three applications:
 - `modelfleet-admin`: every workflow, management routes (smoke tests, demo, CLI);
-- `modelfleet-ingest`: the stream classifier, every workflow pinned to production.
+- `modelfleet-ingest`: the stream classifier, every workflow pinned to production;
+- `modelfleet-reclassify`: the `reclassify__<wf>` DAGs, every workflow pinned to
+  production except while a run pins the version it re-classifies with (the pin is
+  what makes the endpoint load that version).
 Their keys are written once to `$MODELFLEET_HOME/secrets/<app>.key` (mode 0600);
 Postgres holds only their hashes. Applications declared in workflows.yaml are
 synced at the same time.
@@ -24,6 +27,7 @@ from modelfleet.settings import Settings
 
 ADMIN_APP = "modelfleet-admin"
 INGEST_APP = "modelfleet-ingest"
+RECLASSIFY_APP = "modelfleet-reclassify"
 ACTOR = "modelfleet up"
 
 
@@ -58,7 +62,7 @@ def ensure_platform_apps(settings: Settings, fleet: Fleet, database_url: str) ->
             {name: (dict(spec.grants), spec.admin) for name, spec in fleet.applications.items()},
             actor="workflows.yaml",
         )
-        for app, admin in ((ADMIN_APP, True), (INGEST_APP, False)):
+        for app, admin in ((ADMIN_APP, True), (INGEST_APP, False), (RECLASSIFY_APP, False)):
             try:
                 existing = applications.get_application(session, app)
             except NotFound:
