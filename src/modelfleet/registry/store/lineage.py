@@ -14,8 +14,10 @@ from modelfleet.registry.tables import (
     DatasetVersionRow,
     EvaluationRow,
     GateDecisionRow,
+    ModelVersionRow,
     TrainingRunRow,
     ValidationRow,
+    WorkflowRow,
 )
 
 
@@ -113,3 +115,36 @@ def _short_metrics(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
     if metrics is None:
         return None
     return {k: metrics[k] for k in ("accuracy", "macro_f1", "n") if k in metrics}
+
+
+def lineage_runs(session: Session, workflow: str, version: str) -> dict[str, dict[str, Any]]:
+    """The Airflow run (dag_id, run_id) that wrote each link of a version's chain."""
+    mv = get_version(session, workflow, version)
+    run = session.get(TrainingRunRow, mv.training_run_id)
+    assert run is not None  # FK
+    dataset = session.get(DatasetVersionRow, run.dataset_version_id)
+    assert dataset is not None  # FK
+    validation = session.execute(
+        sa.select(ValidationRow)
+        .where(ValidationRow.dataset_version_id == dataset.id)
+        .order_by(ValidationRow.id.desc())
+    ).scalar()
+    rows = {"model_version": mv, "training_run": run, "dataset_version": dataset}
+    if validation is not None:
+        rows["validation"] = validation
+    return {name: {"dag_id": row.dag_id, "run_id": row.run_id} for name, row in rows.items()}
+
+
+def version_of_airflow_run(session: Session, dag_id: str, run_id: str) -> dict[str, Any] | None:
+    """The version an Airflow run registered (workflow, version, tag), or None."""
+    found = session.execute(
+        sa.select(WorkflowRow.name, ModelVersionRow.version, ModelVersionRow.tag)
+        .join(ModelVersionRow, ModelVersionRow.workflow_id == WorkflowRow.id)
+        # an approval registers a rejected run's candidate later, from the CLI, so the
+        # training run is what ties a version to the DAG run that trained it
+        .join(TrainingRunRow, TrainingRunRow.id == ModelVersionRow.training_run_id)
+        .where(TrainingRunRow.dag_id == dag_id, TrainingRunRow.run_id == run_id)
+        .order_by(ModelVersionRow.id.desc())
+        .limit(1)
+    ).first()
+    return None if found is None else {"workflow": found[0], "version": found[1], "tag": found[2]}

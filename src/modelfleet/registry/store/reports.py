@@ -95,3 +95,71 @@ def fleet_summary(session: Session, names: list[str] | None = None) -> list[dict
             }
         )
     return rows
+
+
+def version_details(session: Session, workflow: str) -> list[dict[str, Any]]:
+    """Each version with what a registry page shows: candidate metrics on every split,
+    the gate decision with every check, the dataset it trained on (and its validation),
+    the aliases it holds and the Airflow run that made it. Oldest first."""
+    held: dict[str, list[str]] = {}
+    for alias in (versions.PRODUCTION, "candidate"):
+        current = versions.resolve_alias(session, workflow, alias)
+        if current is not None:
+            held.setdefault(current.version, []).append(alias)
+    details = []
+    for version in versions.list_versions(session, workflow):
+        training = runs.get_training_run(session, version.training_run_id)
+        dataset = runs.get_dataset_version(session, training.dataset_version_id)
+        validation = runs.passed_validation(session, dataset.id)
+        decision = runs.latest_gate_decision(session, training.id)
+        details.append(
+            {
+                "version": version.version,
+                "tag": version.tag,
+                "created_at": version.created_at,
+                "aliases": held.get(version.version, []),
+                "dag_id": version.dag_id,
+                "run_id": version.run_id,
+                "architecture": training.architecture,
+                "artifacts": version.artifacts or {},
+                "metrics": {
+                    e.split: e.metrics
+                    for e in runs.evaluations(session, training.id)
+                    if e.role == "candidate"
+                },
+                "gate": None
+                if decision is None
+                else {
+                    "verdict": _gate(decision),
+                    "passed": decision.passed,
+                    "override_actor": decision.override_actor,
+                    "override_reason": decision.override_reason,
+                    "checks": decision.checks,
+                },
+                "dataset": {
+                    "id": dataset.id,
+                    "month": dataset.month,
+                    "months": dataset.months,
+                    "train_dvc_md5": dataset.train_dvc_md5,
+                    "n_train": dataset.n_train,
+                },
+                "data_docs": None if validation is None else validation.data_docs,
+            }
+        )
+    return details
+
+
+def latest_gate(session: Session, workflow: str) -> dict[str, Any] | None:
+    """The workflow's most recent gate decision: verdict and the Airflow run that made it."""
+    trainings = runs.training_runs(session, workflow)
+    decision = runs.latest_gate_decision(session, trainings[0].id) if trainings else None
+    if decision is None:
+        return None
+    return {
+        "verdict": _gate(decision),
+        "passed": decision.passed or bool(decision.override_actor),
+        "at": decision.created_at,
+        "dag_id": decision.dag_id,
+        "run_id": decision.run_id,
+        "failed": [c["name"] for c in decision.checks if not c["passed"]],
+    }
