@@ -183,7 +183,7 @@ class ServingPolicy(_Strict):
 class IngestPolicy(_Strict):
     """The stream classifier for this workflow's landing folder."""
 
-    batch_size: int = Field(32, ge=1, le=256, description="files per endpoint request")
+    batch_size: int = Field(64, ge=1, le=256, description="files per endpoint request")
     max_bytes: int = Field(20_000_000, ge=1, description="larger files are quarantined")
     webhook: str | None = Field(None, description="POSTed a JSON event per file")
     reclassify_after_promotion: bool = False

@@ -24,8 +24,8 @@ from __future__ import annotations
 import base64
 import logging
 import threading
-import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -145,35 +145,36 @@ class Ingestor:
         for workflow in self.workflows:
             size = self.fleet.get(workflow).ingest.batch_size
             files = ready_files(self.settings.landing / workflow)
+            days: set[str] = set()
             for start in range(0, len(files), size):
-                for state, n in self.process(workflow, files[start : start + size]).items():
+                for state, n in self.process(workflow, files[start : start + size], days).items():
                     counts[state] = counts.get(state, 0) + n
+            self._write_manifests(workflow, days)
         return counts
 
-    def process(self, workflow: str, paths: list[Path]) -> dict[str, int]:
-        """One batch of landed files of one workflow, each to its final place."""
+    def process(
+        self, workflow: str, paths: list[Path], days: set[str] | None = None
+    ) -> dict[str, int]:
+        """One batch of landed files of one workflow, each to its final place.
+        Adds the lake partitions it wrote to `days` (their manifests are then stale)."""
         counts: dict[str, int] = {}
 
         def count(state: str, n: int = 1) -> None:
-            counts[state] = counts.get(state, 0) + n
+            if n:
+                counts[state] = counts.get(state, 0) + n
 
-        landed, seen = [], set()
-        for path in paths:
-            try:
-                data = path.read_bytes()
-            except FileNotFoundError:
-                continue  # another watcher finished it
-            sha = sha256_bytes(data)
-            if sha in seen:
-                continue  # same bytes twice in one batch: the next scan counts it
-            seen.add(sha)
-            landed.append(Landed(path, data, sha))
+        landed = self._read(paths)
+        if not landed:
+            return counts
 
         # 1. received (or found): one transaction for the batch
         finished: list[Landed] = []
         with Session(self.engine) as session, session.begin():
+            rows = store.receive(
+                session, workflow, [(i.sha256, i.path.name) for i in landed], today()
+            )
             for item in landed:
-                row, _ = store.receive(session, workflow, item.sha256, item.path.name, today())
+                row = rows[item.sha256]
                 item.row_id, item.day, item.state = row.id, row.partition_date or today(), row.state
                 if row.state in store.FINAL:
                     if row.original_name != item.path.name:  # not our own resumed file
@@ -182,99 +183,149 @@ class Ingestor:
                     finished.append(item)
         for item in finished:
             item.path.unlink(missing_ok=True)
-        pending = [i for i in landed if i.state not in store.FINAL]
 
         # 2. quarantine what is not a usable image
+        max_bytes = self.fleet.get(workflow).ingest.max_bytes
         to_classify = []
-        for item in pending:
-            if item.state == store.RECEIVED:
-                problem = inspect_image(item.data, self.fleet.get(workflow).ingest.max_bytes)
-                if problem is not None:
-                    self._quarantine(workflow, item, problem.code, problem.detail)
-                    count("quarantined")
-                    continue
+        for item in landed:
+            if item.state != store.RECEIVED:
+                continue
+            problem = inspect_image(item.data, max_bytes)
+            if problem is None:
                 to_classify.append(item)
+            else:
+                self._quarantine(workflow, item, problem.code, problem.detail)
+                count("quarantined")
 
-        # 3. classify in one request; commit predictions and state together
+        # 3. classify in one request; predictions and state commit together
         if to_classify:
             try:
-                self._classify(workflow, to_classify)
+                count("quarantined", self._classify(workflow, to_classify))
             except EndpointUnavailable as exc:
                 log.warning(
                     "%s: %d files wait for the endpoint: %s", workflow, len(to_classify), exc
                 )
                 count("retry", len(to_classify))
-                pending = [i for i in pending if i.state == store.CLASSIFIED]
-            for item in list(to_classify):
-                if item.state == store.QUARANTINED:
-                    count("quarantined")
 
         # 4. store in the lake, commit, then leave landing
-        stored = [i for i in pending if i.state == store.CLASSIFIED]
-        for item in stored:
+        stored = [i for i in landed if i.state == store.CLASSIFIED]
+        self._store(workflow, stored)
+        count("stored", len(stored))
+        if days is not None:
+            days.update(i.day for i in stored)
+        return counts
+
+    def _read(self, paths: list[Path]) -> list[Landed]:
+        landed, seen = [], set()
+        for path in paths:
+            try:
+                data = path.read_bytes()
+            except FileNotFoundError:
+                continue  # another watcher finished it
+            sha = sha256_bytes(data)
+            if sha not in seen:  # the same bytes twice in one batch: the next scan has it
+                seen.add(sha)
+                landed.append(Landed(path, data, sha))
+        return landed
+
+    def _classify(self, workflow: str, items: list[Landed]) -> int:
+        """Classify and record; returns how many files the endpoint refused (quarantined)."""
+        try:
+            self._record_predictions(
+                workflow, items, self.endpoint.classify(workflow, [i.data for i in items])
+            )
+            return 0
+        except ValueError:
+            pass
+        refused = 0  # the endpoint refused the batch (4xx): find the file it refuses, alone
+        for item in items:
+            try:
+                answers = self.endpoint.classify(workflow, [item.data])
+            except ValueError as exc:
+                self._quarantine(workflow, item, "undecodable", f"endpoint refused it: {exc}")
+                refused += 1
+                continue
+            self._record_predictions(workflow, [item], answers)
+        return refused
+
+    def _record_predictions(self, workflow: str, items: list[Landed], answers: list[dict]) -> None:
+        now = datetime.now(UTC)
+        with Session(self.engine) as session, session.begin():
+            # Only rows still `received`: a second watcher may have got there first.
+            open_ids = store.lock_in_state(session, [i.row_id for i in items], store.RECEIVED)
+            version_ids = {
+                name: get_version(session, workflow, name).id
+                for name in {a["model_version"] for a in answers}
+            }
+            todo = [(i, a) for i, a in zip(items, answers, strict=True) if i.row_id in open_ids]
+            prediction_ids = store.add_predictions(
+                session,
+                [
+                    {
+                        "model_version_id": version_ids[a["model_version"]],
+                        "image_sha256": i.sha256,
+                        "label": a["label"],
+                        "score": a["score"],
+                        "scores": a["scores"],
+                        "source": i.path.name,
+                        "stored_path": None,
+                    }
+                    for i, a in todo
+                ],
+            )
+            store.update_files(
+                session,
+                [
+                    {
+                        "id": i.row_id,
+                        "state": store.CLASSIFIED,
+                        "prediction_id": pid,
+                        "classified_at": now,
+                    }
+                    for (i, _), pid in zip(todo, prediction_ids, strict=True)
+                ],
+            )
+        for item, answer in todo:
+            item.state, item.answer = store.CLASSIFIED, dict(answer)
+        for item in items:
+            if item.row_id not in open_ids:
+                item.state = (
+                    "elsewhere"  # finished by another watcher; its copy stays for the next scan
+                )
+
+    def _store(self, workflow: str, items: list[Landed]) -> None:
+        if not items:
+            return
+        for item in items:
             clean, ext = strip_metadata(item.data)
             path = self.lake.image_path(workflow, item.day, item.sha256, ext)
             self.lake.put(path, clean)
             item.answer["stored_path"] = path
-        if stored:
-            with Session(self.engine) as session, session.begin():
-                for item in stored:
-                    row = session.get(IngestFileRow, item.row_id, with_for_update=True)
-                    assert row is not None
-                    row.state, row.final_path = store.STORED, item.answer["stored_path"]
-                    row.stored_at = sa.func.now()
-                    session.execute(
-                        sa.update(PredictionRow)
-                        .where(PredictionRow.id == row.prediction_id)
-                        .values(stored_path=row.final_path)
-                    )
-                    store.notify(session, self._event(workflow, item, store.STORED))
-            for item in stored:
-                item.path.unlink(missing_ok=True)
-                self.webhooks.publish(self._event(workflow, item, store.STORED))
-            count("stored", len(stored))
-            self._write_manifests(workflow, {i.day for i in stored})
-        return counts
-
-    def _classify(self, workflow: str, items: list[Landed]) -> None:
-        try:
-            answers = self.endpoint.classify(workflow, [i.data for i in items])
-        except ValueError:
-            # The endpoint refused the batch (4xx): find the file it refuses, alone.
-            for item in items:
-                try:
-                    answers = self.endpoint.classify(workflow, [item.data])
-                except ValueError as exc:
-                    self._quarantine(workflow, item, "undecodable", f"endpoint refused it: {exc}")
-                    continue
-                self._record_predictions(workflow, [item], answers)
-            return
-        self._record_predictions(workflow, items, answers)
-
-    def _record_predictions(self, workflow: str, items: list[Landed], answers: list[dict]) -> None:
+        now = datetime.now(UTC)
         with Session(self.engine) as session, session.begin():
-            versions: dict[str, int] = {}
-            for item, answer in zip(items, answers, strict=True):
-                row = session.get(IngestFileRow, item.row_id, with_for_update=True)
-                assert row is not None
-                if row.state != store.RECEIVED:  # another watcher got there first
-                    item.state = row.state
-                    continue
-                name = answer["model_version"]
-                if name not in versions:
-                    versions[name] = get_version(session, workflow, name).id
-                row.prediction_id = store.add_prediction(
-                    session,
-                    model_version_id=versions[name],
-                    image_sha256=item.sha256,
-                    label=answer["label"],
-                    score=answer["score"],
-                    scores=answer["scores"],
-                    source=item.path.name,
-                    stored_path=None,
-                )
-                row.state, row.classified_at = store.CLASSIFIED, sa.func.now()
-                item.state, item.answer = store.CLASSIFIED, dict(answer)
+            store.update_files(
+                session,
+                [
+                    {
+                        "id": i.row_id,
+                        "state": store.STORED,
+                        "final_path": i.answer["stored_path"],
+                        "stored_at": now,
+                    }
+                    for i in items
+                ],
+            )
+            session.execute(
+                sa.update(PredictionRow)
+                .where(PredictionRow.id == IngestFileRow.prediction_id)
+                .where(IngestFileRow.id.in_([i.row_id for i in items]))
+                .values(stored_path=IngestFileRow.final_path)
+            )
+            store.notify_many(session, [self._event(workflow, i, store.STORED) for i in items])
+        for item in items:
+            item.state = store.STORED
+            item.path.unlink(missing_ok=True)
+            self.webhooks.publish(self._event(workflow, item, store.STORED))
 
     def _quarantine(self, workflow: str, item: Landed, code: str, detail: str) -> None:
         reason = {
@@ -284,21 +335,25 @@ class Ingestor:
             "sha256": item.sha256,
             "original_name": item.path.name,
             "bytes": len(item.data),
-            "quarantined_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "quarantined_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
         folder = self.settings.quarantine / workflow / item.day
         target = quarantine_file(folder, item.sha256, item.path.name, item.data, reason)
+        event = {**self._event(workflow, item, store.QUARANTINED), "reason": code, "detail": detail}
         with Session(self.engine) as session, session.begin():
-            row = session.get(IngestFileRow, item.row_id, with_for_update=True)
-            assert row is not None
-            row.state, row.reason_code, row.reason = store.QUARANTINED, code, detail
-            row.final_path = str(target)
-            event = {
-                **self._event(workflow, item, store.QUARANTINED),
-                "reason": code,
-                "detail": detail,
-            }
-            store.notify(session, event)
+            store.update_files(
+                session,
+                [
+                    {
+                        "id": item.row_id,
+                        "state": store.QUARANTINED,
+                        "reason_code": code,
+                        "reason": detail,
+                        "final_path": str(target),
+                    }
+                ],
+            )
+            store.notify_many(session, [event])
         item.state = store.QUARANTINED
         item.path.unlink(missing_ok=True)
         self.webhooks.publish(event)

@@ -81,35 +81,74 @@ def ingest_state(session: Session, workflow: str, sha256: str) -> IngestFileRow 
 
 
 def receive(
-    session: Session, workflow: str, sha256: str, name: str, day: str
-) -> tuple[IngestFileRow, bool]:
-    """The locked row of these bytes, inserted as `received` if new: (row, is_new).
-    Race-safe: two watchers on one workflow both get the one row."""
+    session: Session, workflow: str, files: list[tuple[str, str]], day: str
+) -> dict[str, IngestFileRow]:
+    """The locked rows of these files ((sha256, name) pairs), inserting the new ones as
+    `received` on `day`. One INSERT and one SELECT for the whole batch; race-safe."""
     workflow_id = ensure_workflow(session, workflow)
-    inserted = session.execute(
+    session.execute(
         pg_insert(IngestFileRow)
         .values(
-            workflow_id=workflow_id,
-            sha256=sha256,
-            original_name=name,
-            state=RECEIVED,
-            duplicates=0,
-            partition_date=day,
+            [
+                {
+                    "workflow_id": workflow_id,
+                    "sha256": sha,
+                    "original_name": name,
+                    "state": RECEIVED,
+                    "duplicates": 0,
+                    "partition_date": day,
+                }
+                for sha, name in files
+            ]
         )
         .on_conflict_do_nothing()
-        .returning(IngestFileRow.id)
-    ).first()
-    row = session.execute(
+    )
+    rows = session.scalars(
         sa.select(IngestFileRow)
-        .where(IngestFileRow.workflow_id == workflow_id, IngestFileRow.sha256 == sha256)
+        .where(
+            IngestFileRow.workflow_id == workflow_id,
+            IngestFileRow.sha256.in_([sha for sha, _ in files]),
+        )
+        .order_by(IngestFileRow.id)
         .with_for_update()
-    ).scalar_one()
-    return row, inserted is not None
+    )
+    return {row.sha256: row for row in rows}
 
 
-def notify(session: Session, event: dict[str, Any]) -> None:
-    """Postgres NOTIFY, sent when the caller's transaction commits."""
-    session.execute(sa.select(sa.func.pg_notify(INGEST_CHANNEL, json.dumps(event, default=str))))
+def lock_in_state(session: Session, row_ids: list[int], state: str) -> set[int]:
+    """Lock the rows still in `state`; returns their ids (others moved on meanwhile)."""
+    return set(
+        session.scalars(
+            sa.select(IngestFileRow.id)
+            .where(IngestFileRow.id.in_(row_ids), IngestFileRow.state == state)
+            .with_for_update()
+        )
+    )
+
+
+def add_predictions(session: Session, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert prediction rows in one statement; their ids, in order."""
+    if not rows:
+        return []
+    ids = session.execute(
+        sa.insert(PredictionRow).returning(PredictionRow.id, sort_by_parameter_order=True), rows
+    ).scalars()
+    return list(ids)
+
+
+def update_files(session: Session, changes: list[dict[str, Any]]) -> None:
+    """Bulk UPDATE of ingest_file rows by id (executemany, batched by the driver)."""
+    if changes:
+        session.execute(sa.update(IngestFileRow), changes)
+
+
+def notify_many(session: Session, events: list[dict[str, Any]]) -> None:
+    """One NOTIFY per event, in one statement, sent when the transaction commits."""
+    if events:
+        session.execute(
+            sa.text("SELECT pg_notify(:channel, x) FROM unnest(CAST(:payloads AS text[])) AS x"),
+            {"channel": INGEST_CHANNEL, "payloads": [json.dumps(e, default=str) for e in events]},
+        )
 
 
 def partition_manifest(session: Session, workflow: str, day: str) -> list[dict[str, Any]]:
