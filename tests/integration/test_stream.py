@@ -95,6 +95,8 @@ def test_every_file_ends_in_the_lake_or_in_quarantine_with_a_reason(released, ca
     assert run.scan_once() == {"stored": 2, "quarantined": 4}
     assert (landing / "cam1_incoming.png.part").exists() and fresh.exists()
     assert sorted(p.name for p in landing.iterdir()) == ["cam1_fresh.png", "cam1_incoming.png.part"]
+    fresh.unlink()  # a camera that never finishes its file; not for the tests after this one
+    (landing / "cam1_incoming.png.part").unlink()
 
     # Quarantine: original names kept, a JSON reason beside each.
     reasons = {}
