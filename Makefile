@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test stop status lint format bench venv clean lock
+.PHONY: demo test test-ui stop status lint format bench venv clean lock
 
 # The venv is (re)built whenever the lock file or the project metadata change.
 $(STAMP): requirements.lock pyproject.toml
@@ -28,6 +28,12 @@ status: venv
 
 test: venv
 	$(BIN)/pytest
+
+# The Models UI in Airflow: its app, and the browser test that signs in to a real Airflow
+# api-server in headless Chromium (Debian's /usr/bin/chromium; screenshots in
+# var/test-artifacts/ui/). `make test` runs these too.
+test-ui: venv
+	$(BIN)/pytest tests/unit/ui tests/integration/test_ui.py
 
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -106,7 +106,7 @@ def lineage_graph(chain: dict[str, Any], runs: dict[str, dict[str, Any]], links:
         Node(
             "training_run",
             f"training run #{run['id']}",
-            [run["architecture"], f"fit {run['fit_seconds']} s", _short(run["run_id"], 30)],
+            [run["architecture"], f"fit {run['fit_seconds']} s", _short(run["run_id"], 26)],
             links.dag_run(train_run.get("dag_id"), train_run.get("run_id")),
             col + 1,
             leaves_app=True,
