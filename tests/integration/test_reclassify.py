@@ -30,6 +30,17 @@ def all_versions(platform) -> list[str]:
         return [v.version for v in versions.list_versions(session, "digits")]
 
 
+def loaded(platform) -> list[str]:
+    return httpx.get(f"{platform.endpoint_url}/healthz", timeout=10).json()["loaded"]["digits"]
+
+
+def eventually(check, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout_s
+    while not (result := check()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return result
+
+
 @pytest.fixture(scope="module")
 def two_versions(platform):
     """digits with at least two versions, the endpoint serving production."""
@@ -46,7 +57,19 @@ def two_versions(platform):
 
 
 @pytest.fixture(scope="module")
-def ingested(two_versions) -> dict[str, str]:
+def unloaded_version(two_versions) -> str:
+    """A version of digits the endpoint does not serve until something pins it."""
+    spare = [v for v in all_versions(two_versions) if v not in loaded(two_versions)]
+    if not spare:  # run alone, digits has two versions and the policy keeps both
+        state, tasks = run_dag("2026-03")
+        assert state == "success", tasks
+        spare = [v for v in all_versions(two_versions) if v not in loaded(two_versions)]
+    assert spare, f"no unloaded version of digits: {all_versions(two_versions)}"
+    return spare[0]
+
+
+@pytest.fixture(scope="module")
+def ingested(two_versions, unloaded_version) -> dict[str, str]:
     """A few frozen test images through the real stream classifier: {sha256: name}."""
     from modelfleet.config import load_fleet
     from modelfleet.datasets.manifest import sha256_bytes
@@ -90,12 +113,12 @@ def rows_of(session: Session, version_id: int) -> int:
 
 
 def test_an_older_version_reclassifies_the_stored_images_and_keeps_the_old_rows(
-    two_versions, ingested
+    two_versions, unloaded_version, ingested
 ):
     from modelfleet import db
 
-    current = production(two_versions)
-    older = next(v for v in reversed(all_versions(two_versions)) if v != current)
+    current, older = production(two_versions), unloaded_version
+    assert older not in loaded(two_versions)
     engine = db.engine(two_versions.database_url)
     with Session(engine) as session:
         stored = {sha: predictions.ingest_state(session, "digits", sha) for sha in ingested}
@@ -107,6 +130,7 @@ def test_an_older_version_reclassifies_the_stored_images_and_keeps_the_old_rows(
     state, tasks = run_reclassify({"version": older})
     assert state == "success", tasks
     assert tasks == dict.fromkeys(["pin", "wait_loaded", "reclassify", "unpin"], "success")
+    assert eventually(lambda: older not in loaded(two_versions))  # unpinned: let go
 
     with Session(engine) as session:
         for sha, name in ingested.items():
