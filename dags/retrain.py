@@ -1,4 +1,5 @@
-"""Airflow DAG file: one `retrain__<workflow>` DAG per entry in workflows.yaml.
+"""Airflow DAG file: per entry in workflows.yaml, a `retrain__<workflow>` DAG and a
+`reclassify__<workflow>` DAG.
 
 Wiring only (the words "airflow" and "dag" also let Airflow's safe-mode
 discovery pick this file up).
