@@ -25,6 +25,7 @@ OTHER_DAG_PREFIXES = ("reclassify__",)
 
 
 def retrain_dag_id(workflow: str) -> str:
+    """The DAG that retrains `workflow`; its permissions are the workflow's."""
     return f"{RETRAIN_PREFIX}{workflow}"
 
 
@@ -101,15 +102,18 @@ async def airflow_access(request: Request) -> Access:
 
 
 def readable(access: Access, workflows: Iterable[str]) -> list[str]:
+    """The workflows, in order, that the user may read."""
     return [w for w in workflows if access.can_read(w)]
 
 
 def require_read(access: Access, workflow: str) -> None:
+    """403 unless the user may read `workflow`."""
     if not access.can_read(workflow):
         raise HTTPException(403, f"user {access.user!r} may not read workflow {workflow!r}")
 
 
 def require_release(access: Access, workflow: str) -> None:
+    """403 unless the user may move `workflow`'s versions (rollback, pin)."""
     if not access.can_release(workflow):
         raise HTTPException(
             403,

@@ -95,6 +95,15 @@ def test_workflow_has_versions_gate_reasons_history_and_trend(client):
     assert 'id="rollback"' not in viewer_page and "may not move versions" in viewer_page
 
 
+def test_text_from_the_url_is_escaped(client):
+    page = client.get(
+        f"/models/workflows/{WORKFLOW}",
+        params={"done": "<script>x</script>"},
+        headers=as_user("viewer"),
+    )
+    assert "<script>x" not in page.text and "&lt;script&gt;x" in page.text
+
+
 def test_a_workflow_the_user_may_not_read_is_403(client):
     assert (
         client.get(f"/models/api/workflows/{WORKFLOW}", headers=as_user("stranger")).status_code
