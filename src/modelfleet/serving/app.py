@@ -51,8 +51,9 @@ def create_app(
     watcher = None
     if database_url is not None:
 
-        def synced() -> None:
-            auth.invalidate()  # grants or keys may have changed
+        def synced(applications_changed: bool) -> None:
+            if applications_changed:  # keys, revocations or grants: verify keys afresh
+                auth.invalidate()
             metrics.set_loaded(
                 pool.loaded(),
                 {

@@ -1,8 +1,8 @@
 """Who is asking: API key -> application, and which model version its request means.
 
 A key is verified with argon2 once, then cached (by the key's sha256) until the
-next change of applications or grants, which the registry watcher signals, or
-the next poll. Unknown key ids are refused without hashing.
+registry watcher sees applications, keys or grants change. Unknown key ids are
+refused without hashing.
 """
 
 from __future__ import annotations

@@ -42,7 +42,7 @@ class RegistryWatcher(threading.Thread):
         database_url: str,
         *,
         poll_s: float = 5.0,
-        on_sync: Callable[[], None] = lambda: None,
+        on_sync: Callable[[bool], None] = lambda applications_changed: None,
     ) -> None:
         super().__init__(name="registry-watcher", daemon=True)
         self.pool = pool
@@ -51,6 +51,7 @@ class RegistryWatcher(threading.Thread):
         self.on_sync = on_sync
         self._stop = threading.Event()
         self.synced = threading.Event()
+        self._applications: str | None = None
 
     def stop(self) -> None:
         self._stop.set()
@@ -59,9 +60,11 @@ class RegistryWatcher(threading.Thread):
         """Make the pool match Postgres; loading happens here, off the request path."""
         with Session(db.engine(self.database_url)) as session:
             wanted = wanted_versions(session)
+            applications_now = applications.fingerprint(session)
         for change in self.pool.apply(wanted):
             log.info("%s", change)
-        self.on_sync()
+        self.on_sync(applications_now != self._applications)
+        self._applications = applications_now
         self.synced.set()
 
     def run(self) -> None:

@@ -227,3 +227,22 @@ def sync_declared(
             if current.get(workflow) != pin:
                 set_grant(session, name, workflow, pin, actor=actor, reason="workflows.yaml")
     return created
+
+
+def fingerprint(session: Session) -> str:
+    """Changes whenever a key, a revocation or a grant changes (the endpoint then
+    forgets the keys it verified)."""
+    apps = session.execute(
+        sa.select(
+            ApplicationRow.id,
+            ApplicationRow.key_id,
+            ApplicationRow.admin,
+            ApplicationRow.revoked_at,
+        ).order_by(ApplicationRow.id)
+    ).all()
+    grants = session.execute(
+        sa.select(GrantRow.application_id, GrantRow.workflow_id, GrantRow.pin).order_by(
+            GrantRow.application_id, GrantRow.workflow_id
+        )
+    ).all()
+    return repr((apps, grants))
