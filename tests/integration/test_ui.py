@@ -167,6 +167,28 @@ def every_route() -> list[tuple[str, str]]:
     return routes
 
 
+@pytest.mark.parametrize(
+    ("role", "read", "release"),
+    [("viewer", True, False), ("user", True, True), ("op", True, True), ("admin", True, True)],
+)
+def test_simple_auth_manager_roles(platform, role, read, release):
+    """Viewers read; whoever may trigger the DAG may move its versions. (`platform` first:
+    Airflow must be configured before it is imported.)"""
+    from airflow.api_fastapi.auth.managers.simple.simple_auth_manager import SimpleAuthManager
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from fastapi import HTTPException
+
+    from modelfleet.ui.access import AirflowAccess, require_release
+
+    access = AirflowAccess(SimpleAuthManagerUser(username=role, role=role), SimpleAuthManager())
+    assert access.user == role
+    assert access.can_read(WORKFLOW) is read
+    assert access.can_release(WORKFLOW) is release
+    if not release:
+        with pytest.raises(HTTPException, match="run the DAG retrain__digits"):
+            require_release(access, WORKFLOW)
+
+
 def test_airflow_lists_the_plugin_with_its_views(airflow_ui):
     with airflow_ui.client("admin") as client:
         plugins = client.get("/api/v2/plugins").json()["plugins"]
