@@ -84,8 +84,6 @@ def create_app(
         redoc_url=None,
         openapi_url=None,
     )
-    app.state.access = access
-    app.state.dag_runs = dag_runs
     app.state.templates = templates()
     app.include_router(api.router(access, dag_runs), prefix="/api")
     app.include_router(pages.router(access, dag_runs))
