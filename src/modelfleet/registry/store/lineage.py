@@ -136,14 +136,12 @@ def lineage_runs(session: Session, workflow: str, version: str) -> dict[str, dic
 
 
 def version_of_airflow_run(session: Session, dag_id: str, run_id: str) -> dict[str, Any] | None:
-    """The version an Airflow run registered (workflow, version, tag), or None."""
+    """The version an Airflow run registered (workflow, version, tag), or None; the
+    newest, should one run have registered several."""
     found = session.execute(
         sa.select(WorkflowRow.name, ModelVersionRow.version, ModelVersionRow.tag)
         .join(ModelVersionRow, ModelVersionRow.workflow_id == WorkflowRow.id)
-        # an approval registers a rejected run's candidate later, from the CLI, so the
-        # training run is what ties a version to the DAG run that trained it
-        .join(TrainingRunRow, TrainingRunRow.id == ModelVersionRow.training_run_id)
-        .where(TrainingRunRow.dag_id == dag_id, TrainingRunRow.run_id == run_id)
+        .where(ModelVersionRow.dag_id == dag_id, ModelVersionRow.run_id == run_id)
         .order_by(ModelVersionRow.id.desc())
         .limit(1)
     ).first()
