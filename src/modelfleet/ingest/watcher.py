@@ -24,6 +24,7 @@ from __future__ import annotations
 import base64
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,6 +48,9 @@ from modelfleet.registry.tables import IngestFileRow, PredictionRow
 from modelfleet.settings import Settings
 
 log = logging.getLogger("modelfleet.ingest")
+# Batches in flight per workflow. Two files with the same bytes in different batches
+# are safe: their row is locked, and only the first to record a prediction wins.
+PIPELINE = 3
 
 
 class EndpointUnavailable(Exception):
@@ -139,18 +143,29 @@ class Ingestor:
             {n: w.ingest.webhook for n, w in fleet.workflows.items() if w.ingest.webhook}
         )
         self.wake = threading.Event()
+        self._stale_manifests: dict[str, set[str]] = {}  # workflow -> lake days written
 
     def scan_once(self) -> dict[str, int]:
+        """Every ready file of every workflow, `PIPELINE` batches in flight at once: while
+        one batch waits for the endpoint, another is hashed, checked or written."""
         counts: dict[str, int] = {}
         for workflow in self.workflows:
             size = self.fleet.get(workflow).ingest.batch_size
             files = ready_files(self.settings.landing / workflow)
-            days: set[str] = set()
-            for start in range(0, len(files), size):
-                for state, n in self.process(workflow, files[start : start + size], days).items():
-                    counts[state] = counts.get(state, 0) + n
-            self._write_manifests(workflow, days)
+            batches = [files[start : start + size] for start in range(0, len(files), size)]
+            days = self._stale_manifests.setdefault(workflow, set())
+            with ThreadPoolExecutor(PIPELINE, thread_name_prefix=f"ingest-{workflow}") as pool:
+                jobs = [pool.submit(self.process, workflow, batch, days) for batch in batches]
+                for done in (job.result() for job in jobs):
+                    for state, n in done.items():
+                        counts[state] = counts.get(state, 0) + n
+        self.flush_manifests()
         return counts
+
+    def flush_manifests(self) -> None:
+        for workflow, days in self._stale_manifests.items():
+            self._write_manifests(workflow, days)
+            days.clear()
 
     def process(
         self, workflow: str, paths: list[Path], days: set[str] | None = None
