@@ -26,12 +26,13 @@ stop:
 status: venv
 	$(BIN)/modelfleet status
 
+# Everything but the browser test, which needs Debian's chromium (`make test-ui`).
 test: venv
-	$(BIN)/pytest
+	$(BIN)/pytest --ignore=tests/integration/test_ui.py
 
 # The Models UI in Airflow: its app, and the browser test that signs in to a real Airflow
-# api-server in headless Chromium (Debian's /usr/bin/chromium; screenshots in
-# var/test-artifacts/ui/). `make test` runs these too.
+# api-server in headless Chromium (Debian's /usr/bin/chromium: `apt-get install chromium`;
+# screenshots in var/test-artifacts/ui/). CI (.ci/run) runs both targets.
 test-ui: venv
 	$(BIN)/pytest tests/unit/ui tests/integration/test_ui.py
 
