@@ -63,7 +63,9 @@ def test_dag_folder_parses_without_tensorflow(pg_server, tmp_path):
     assert result["outlets"] == ["modelfleet://digits/production"]
 
 
-def test_reclassify_follows_promotions_only_where_configured():
+def test_reclassify_follows_promotions_only_where_configured(platform):
+    # `platform` first: importing Airflow before it is configured would pin the whole
+    # session to SQLite.
     import yaml
 
     from modelfleet.config import parse_fleet
