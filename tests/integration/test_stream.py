@@ -139,6 +139,16 @@ def test_every_file_ends_in_the_lake_or_in_quarantine_with_a_reason(released, ca
 
     assert main(["lineage", sha(good), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["prediction"]["image_sha256"] == sha(good)
+    # ... also from the image file itself (a tree), and from a version.
+    image_file = released.home / "question.png"
+    image_file.write_bytes(good)
+    assert main(["lineage", str(image_file)]) == 0
+    tree = capsys.readouterr().out
+    assert sha(good)[:12] in tree and production(released) in tree
+    assert main(["lineage", f"digits@{production(released)}", "--json"]) == 0
+    chain = json.loads(capsys.readouterr().out)
+    assert chain["model_version"]["version"] == production(released)
+    assert chain["training_run"]["dag_id"] == "retrain__digits"
 
 
 def test_files_wait_while_the_endpoint_is_down_and_flow_when_it_is_back(released):
