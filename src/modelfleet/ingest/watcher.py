@@ -21,7 +21,6 @@ the ingest application's key and pin.
 
 from __future__ import annotations
 
-import base64
 import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +44,7 @@ from modelfleet.platform.api_keys import INGEST_APP, auth_headers
 from modelfleet.registry.store import predictions as store
 from modelfleet.registry.store.versions import get_version
 from modelfleet.registry.tables import IngestFileRow, PredictionRow
+from modelfleet.serving.v2_client import answers, images_request
 from modelfleet.settings import Settings
 
 log = logging.getLogger("modelfleet.ingest")
@@ -79,35 +79,14 @@ class Endpoint:
 
     def classify(self, workflow: str, images: list[bytes]) -> list[dict[str, Any]]:
         """One request for the batch: [{label, score, scores, model_version}] per image."""
-        body = {
-            "inputs": [
-                {
-                    "name": "encoded_image",
-                    "shape": [len(images)],
-                    "datatype": "BYTES",
-                    "data": [base64.b64encode(i).decode() for i in images],
-                }
-            ],
-            "outputs": [{"name": "probabilities"}],
-        }
-        response = self._send("POST", f"/v2/models/{workflow}/infer", json=body)
-        reply = response.json()
+        reply = self._send(
+            "POST", f"/v2/models/{workflow}/infer", json=images_request(images)
+        ).json()
         version = reply["model_version"]
-        classes = self._classes_of(workflow, version)
-        flat = reply["outputs"][0]["data"]
-        answers = []
-        for i in range(len(images)):
-            probs = flat[i * len(classes) : (i + 1) * len(classes)]
-            best = max(range(len(classes)), key=probs.__getitem__)
-            answers.append(
-                {
-                    "label": classes[best],
-                    "score": probs[best],
-                    "scores": dict(zip(classes, probs, strict=True)),
-                    "model_version": version,
-                }
-            )
-        return answers
+        return [
+            {**answer, "model_version": version}
+            for answer in answers(reply, self._classes_of(workflow, version))
+        ]
 
     def _classes_of(self, workflow: str, version: str) -> list[str]:
         key = (workflow, version)

@@ -20,7 +20,6 @@ they arrived.
 
 from __future__ import annotations
 
-import base64
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from modelfleet.registry.store import applications
 from modelfleet.registry.store.predictions import add_prediction, stored_images
 from modelfleet.registry.store.versions import get_version, resolve_alias
 from modelfleet.registry.tables import PredictionRow
+from modelfleet.serving.v2_client import answers, images_request
 from modelfleet.settings import Settings
 from modelfleet.versioning.naming import ALIAS_PINS, Version, parse_pin, serving_dir
 
@@ -159,36 +159,12 @@ class VersionEndpoint:
 
     def classify(self, images: list[bytes]) -> list[dict[str, Any]]:
         """One request for the batch: [{label, score, scores}] per image."""
-        body = {
-            "inputs": [
-                {
-                    "name": "encoded_image",
-                    "shape": [len(images)],
-                    "datatype": "BYTES",
-                    "data": [base64.b64encode(i).decode() for i in images],
-                }
-            ],
-            "outputs": [{"name": "probabilities"}],
-        }
-        reply = self._send("POST", f"{self.path}/infer", json=body)
+        reply = self._send("POST", f"{self.path}/infer", json=images_request(images))
         if reply["model_version"] != self.version:  # never record a row under the wrong version
             raise PlatformError(
                 f"asked {self.workflow} {self.version}, answered by {reply['model_version']}"
             )
-        classes = self.classes()
-        flat = reply["outputs"][0]["data"]
-        answers = []
-        for i in range(len(images)):
-            probs = flat[i * len(classes) : (i + 1) * len(classes)]
-            best = max(range(len(classes)), key=probs.__getitem__)
-            answers.append(
-                {
-                    "label": classes[best],
-                    "score": probs[best],
-                    "scores": dict(zip(classes, probs, strict=True)),
-                }
-            )
-        return answers
+        return answers(reply, self.classes())
 
     def classes(self) -> list[str]:
         if self._classes is None:

@@ -21,8 +21,10 @@ from modelfleet.registry.tables import (
 )
 
 
-def version_lineage(session: Session, workflow: str, version: str) -> dict[str, Any]:
-    """Everything that made `workflow@version`, as nested plain data."""
+def _chain(
+    session: Session, workflow: str, version: str
+) -> tuple[Any, TrainingRunRow, DatasetVersionRow, ValidationRow | None]:
+    """A version, the run that trained it, its dataset and the dataset's latest validation."""
     mv = get_version(session, workflow, version)
     run = session.get(TrainingRunRow, mv.training_run_id)
     assert run is not None  # FK
@@ -33,6 +35,12 @@ def version_lineage(session: Session, workflow: str, version: str) -> dict[str, 
         .where(ValidationRow.dataset_version_id == dataset.id)
         .order_by(ValidationRow.id.desc())
     ).scalar()
+    return mv, run, dataset, validation
+
+
+def version_lineage(session: Session, workflow: str, version: str) -> dict[str, Any]:
+    """Everything that made `workflow@version`, as nested plain data."""
+    mv, run, dataset, validation = _chain(session, workflow, version)
     gate = session.execute(
         sa.select(GateDecisionRow)
         .where(GateDecisionRow.training_run_id == run.id)
@@ -119,16 +127,7 @@ def _short_metrics(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
 
 def lineage_runs(session: Session, workflow: str, version: str) -> dict[str, dict[str, Any]]:
     """The Airflow run (dag_id, run_id) that wrote each link of a version's chain."""
-    mv = get_version(session, workflow, version)
-    run = session.get(TrainingRunRow, mv.training_run_id)
-    assert run is not None  # FK
-    dataset = session.get(DatasetVersionRow, run.dataset_version_id)
-    assert dataset is not None  # FK
-    validation = session.execute(
-        sa.select(ValidationRow)
-        .where(ValidationRow.dataset_version_id == dataset.id)
-        .order_by(ValidationRow.id.desc())
-    ).scalar()
+    mv, run, dataset, validation = _chain(session, workflow, version)
     rows = {"model_version": mv, "training_run": run, "dataset_version": dataset}
     if validation is not None:
         rows["validation"] = validation
