@@ -92,6 +92,20 @@ def b64(data: bytes) -> str:
         (
             "post",
             "/v1/models/digits:predict",
+            {"json": {"instances": [[[[None]] * 28] * 28]}},
+            400,
+            "instances: contains NaN or infinity",
+        ),
+        (
+            "post",
+            "/v1/models/digits:predict",
+            {"json": {"instances": [[["0" * 28] + [[0.0]] * 27] * 28]}},
+            400,
+            "instances[0]: expected a numeric tensor of shape [28, 28, 1]",
+        ),
+        (
+            "post",
+            "/v1/models/digits:predict",
             {"json": {"instances": [{"b64": "%%%"}]}},
             400,
             "not valid base64",
