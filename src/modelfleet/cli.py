@@ -345,6 +345,26 @@ def cmd_doctor(args: argparse.Namespace) -> None:
     print("Postgres, the GTO tags and stages, and the serving folder agree")
 
 
+def cmd_simulate_year(args: argparse.Namespace) -> None:
+    from modelfleet.config import load_fleet
+    from modelfleet.settings import get_settings
+    from modelfleet.year.simulate import plan_from, simulate_year
+
+    settings = get_settings()
+    plan = plan_from(
+        load_fleet(settings.config_file),
+        args.only,
+        args.months,
+        clients=args.clients,
+        rate_per_client=args.rate,
+        timeout_min=args.timeout_min,
+    )
+    command = (
+        " ".join(["modelfleet", *sys.argv[1:]]) if sys.argv[1:] else "modelfleet simulate-year"
+    )
+    print(simulate_year(settings, plan, command))
+
+
 def _whoami() -> str:
     try:
         return getpass.getuser()
@@ -467,6 +487,17 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "doctor", help="check that Postgres, GTO tags/stages and serving agree"
     ).set_defaults(func=cmd_doctor)
+    year = sub.add_parser(
+        "simulate-year",
+        help="retrain every workflow for every month through Airflow under load; "
+        "write docs/year-report.md",
+    )
+    year.add_argument("--only", help="comma-separated workflows (default: the whole fleet)")
+    year.add_argument("--months", help="YYYY-MM:YYYY-MM, or the first N months (default: all)")
+    year.add_argument("--clients", type=int, default=2, help="load generator threads")
+    year.add_argument("--rate", type=float, default=5.0, help="requests/s per load thread")
+    year.add_argument("--timeout-min", type=float, default=240.0, help="give up after this")
+    year.set_defaults(func=cmd_simulate_year)
     sub.add_parser("migrate", help="apply the lineage schema migrations").set_defaults(
         func=cmd_migrate
     )

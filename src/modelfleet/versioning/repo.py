@@ -67,8 +67,11 @@ class ModelRepo:
         self._git("commit", "-q", "-m", "Initialise modelfleet model repository")
 
     # -- workspaces --------------------------------------------------------
-    def add_workspace(self, path: Path, ref: str = "main") -> ModelRepo:
-        """A git worktree at `ref` (detached) that shares this repo's DVC cache."""
+    def add_workspace(
+        self, path: Path, ref: str = "main", cache_dir: Path | None = None
+    ) -> ModelRepo:
+        """A git worktree at `ref` (detached) that shares this repo's DVC cache, or uses
+        `cache_dir` (an empty one proves a `dvc pull` fetched from the remote)."""
         workspace = ModelRepo(path, self.remote, origin=self)
         if workspace.exists():
             return workspace
@@ -76,7 +79,8 @@ class ModelRepo:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._git("worktree", "prune")
             self._git("worktree", "add", "-q", "--detach", str(path), ref)
-        workspace._dvc("config", "--local", "cache.dir", str(self.path / ".dvc" / "cache"))
+        cache = cache_dir or self.path / ".dvc" / "cache"
+        workspace._dvc("config", "--local", "cache.dir", str(cache))
         return workspace
 
     def remove_workspace(self, path: Path) -> None:

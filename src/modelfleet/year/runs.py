@@ -1,0 +1,149 @@
+"""The year's DAG runs: created over Airflow's REST API, executed by its scheduler.
+
+Each `retrain__<wf>` gets one run per month, `year__YYYY-MM`, with the logical date
+and data interval the monthly schedule gives that month (the run trains on the
+month its interval starts in). The months' intervals need not have ended yet: the
+simulation runs the months of data the sources hold. Runs of one DAG queue behind
+one another (`max_active_runs=1`); the scheduler runs workflows side by side as
+its parallelism and the training pool allow. Creating a run that exists already
+is skipped, so an interrupted year resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from modelfleet.errors import PlatformError
+from modelfleet.months import add_months
+from modelfleet.platform.airflow_client import TERMINAL, AirflowClient
+
+RUN_PREFIX = "year__"
+POLL_S = 15.0
+
+# What a finished run did, read from its task states.
+PROMOTED = "promoted"
+GATE_REJECTED = "rejected by the gate"
+VALIDATION_STOPPED = "stopped by validation"
+NO_DATA = "no data for the month"
+ROLLED_BACK = "rolled back by smoke"
+NOT_MOVED = "released, production newer"
+
+
+@dataclass(frozen=True)
+class YearRun:
+    workflow: str
+    dag_id: str
+    month: str
+
+    @property
+    def run_id(self) -> str:
+        return f"{RUN_PREFIX}{self.month}"
+
+
+def _moment(month: str) -> str:
+    return f"{month}-01T00:00:00Z"
+
+
+def create_runs(client: AirflowClient, runs: list[YearRun]) -> int:
+    """Create the runs that do not exist yet, month by month; returns how many were new."""
+    created = 0
+    for run in sorted(runs, key=lambda r: (r.month, r.workflow)):
+        body = {
+            "dag_run_id": run.run_id,
+            "logical_date": _moment(run.month),
+            "data_interval_start": _moment(run.month),
+            "data_interval_end": _moment(add_months(run.month, 1)),
+            "conf": {},
+        }
+        try:
+            client.call("POST", f"/dags/{run.dag_id}/dagRuns", json=body)
+            created += 1
+        except PlatformError as exc:
+            if "409" not in str(exc):  # 409: the run exists (a resumed year)
+                raise
+    return created
+
+
+def outcome(tasks: dict[str, str | None], state: str) -> str:
+    """A finished run's outcome, from its task states."""
+    if tasks.get("snapshot") == "skipped":
+        return NO_DATA
+    if tasks.get("validate") == "failed":
+        return VALIDATION_STOPPED
+    if tasks.get("gate") == "success" and tasks.get("register") == "skipped":
+        return GATE_REJECTED
+    if tasks.get("smoke") == "success":
+        return PROMOTED
+    if tasks.get("smoke") == "skipped" and tasks.get("deploy") == "success":
+        return NOT_MOVED
+    if tasks.get("smoke") == "failed":
+        return ROLLED_BACK
+    failed = [task for task, s in tasks.items() if s in ("failed", "upstream_failed")]
+    return f"failed at {failed[0]}" if failed else state
+
+
+def wait_for_year(
+    client: AirflowClient,
+    runs: list[YearRun],
+    progress: Callable[[dict[YearRun, str], float], None],
+    timeout_s: float,
+) -> dict[YearRun, str]:
+    """Poll until every run has finished; returns each run's outcome."""
+    began = time.monotonic()
+    done: dict[YearRun, str] = {}
+    by_dag: dict[str, list[YearRun]] = {}
+    for run in runs:
+        by_dag.setdefault(run.dag_id, []).append(run)
+    last_report = 0.0
+    while len(done) < len(runs):
+        if time.monotonic() - began > timeout_s:
+            raise PlatformError(
+                f"the year did not finish within {timeout_s / 60:.0f} min: "
+                f"{len(done)}/{len(runs)} runs done"
+            )
+        for dag_id, dag_runs in by_dag.items():
+            if all(r in done for r in dag_runs):
+                continue
+            states = run_states(client, dag_id)
+            for run in dag_runs:
+                if run not in done and states.get(run.run_id) in TERMINAL:
+                    done[run] = outcome(client.task_states(dag_id, run.run_id), states[run.run_id])
+        if time.monotonic() - last_report >= 60 or len(done) == len(runs):
+            progress(done, time.monotonic() - began)
+            last_report = time.monotonic()
+        if len(done) < len(runs):
+            time.sleep(POLL_S)
+    return done
+
+
+def run_states(client: AirflowClient, dag_id: str) -> dict[str, str]:
+    listed = client.call(
+        "GET", f"/dags/{dag_id}/dagRuns", params={"run_id_pattern": RUN_PREFIX, "limit": 100}
+    ).json()["dag_runs"]
+    return {r["dag_run_id"]: r["state"] for r in listed}
+
+
+def tally(outcomes: dict[YearRun, str]) -> Counter[str]:
+    return Counter(outcomes.values())
+
+
+def task_instances(client: AirflowClient, run: YearRun) -> list[dict[str, Any]]:
+    return client.call("GET", f"/dags/{run.dag_id}/dagRuns/{run.run_id}/taskInstances").json()[
+        "task_instances"
+    ]
+
+
+def run_times(client: AirflowClient, run: YearRun) -> tuple[datetime, datetime] | None:
+    detail = client.call("GET", f"/dags/{run.dag_id}/dagRuns/{run.run_id}").json()
+    if not detail.get("start_date") or not detail.get("end_date"):
+        return None
+    return _parse(detail["start_date"]), _parse(detail["end_date"])
+
+
+def _parse(stamp: str) -> datetime:
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00")).astimezone(UTC)
