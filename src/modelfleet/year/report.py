@@ -131,12 +131,12 @@ def _stats(values: list[float]) -> str:
 def render(
     *,
     command: str,
-    settings: Settings,
     records: list[RunRecord],
     wall_s: float,
     load: LoadSummary,
     verification: Verification,
     promotions_under_load: int,
+    facts: Facts,
 ) -> str:
     workflows = sorted({r.run.workflow for r in records})
     months = sorted({r.run.month for r in records})
@@ -174,7 +174,7 @@ def render(
         "| no data | other | production at the end |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    production = _production(workflows)
+    production = facts.production
     known = {
         year_runs.PROMOTED,
         year_runs.GATE_REJECTED,
@@ -233,7 +233,7 @@ def render(
         if values:
             label = "train without `model.fit`" if step == "train" else step
             lines.append(f"| {label} | {_median(values):.1f} | {_p90(values):.1f} |")
-    lines += ["", *_storage(settings), "", *_rows(), "", *_serving(load), ""]
+    lines += ["", *_storage(facts.storage), "", *_rows(facts.rows), "", *_serving(load), ""]
     lines += _checks(verification)
     return "\n".join(lines) + "\n"
 
@@ -265,26 +265,49 @@ def _reproduction(verification: Verification) -> str:
     return f"of {rebuilt.tag} {'bit for bit' if rebuilt.match else 'DIFFERS'}"
 
 
-def _storage(settings: Settings) -> list[str]:
-    rows = [
-        ("DVC cache", settings.repo / ".dvc" / "cache"),
-        ("DVC remote", Path(settings.dvc_remote)),
-        ("serving root (exported SavedModels)", settings.serving_root),
-        ("git objects of the model repository", settings.repo / ".git" / "objects"),
+def storage(settings: Settings) -> list[tuple[str, int | None, int | None]]:
+    """(what, files, bytes) of the year's stores; None where the store is not local."""
+    places = [
+        ("DVC cache", str(settings.repo / ".dvc" / "cache")),
+        ("DVC remote", settings.dvc_remote),
+        ("serving root (exported SavedModels)", str(settings.serving_root)),
+        ("git objects of the model repository", str(settings.repo / ".git" / "objects")),
     ]
+    sizes: list[tuple[str, int | None, int | None]] = []
+    for label, place in places:
+        if "://" in place:
+            sizes.append((f"{label} ({place})", None, None))
+        else:
+            sizes.append((label, *folder_size(Path(place))))
+    return sizes
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What the report states about the platform's stores at the end of the year."""
+
+    production: dict[str, str]
+    rows: dict[str, int]
+    storage: list[tuple[str, int | None, int | None]]
+
+    @classmethod
+    def gather(cls, settings: Settings, workflows: list[str]) -> Facts:
+        return cls(_production(workflows), row_counts(), storage(settings))
+
+
+def _storage(sizes: list[tuple[str, int | None, int | None]]) -> list[str]:
     lines = ["## Storage", "", "| what | files | size |", "|---|---|---|"]
-    for label, path in rows:
-        if "://" in str(path):
-            lines.append(f"| {label} | - | not local ({path}) |")
-            continue
-        files, size = folder_size(path)
-        lines.append(f"| {label} | {files:,} | {_mib(size)} |")
+    for label, files, size in sizes:
+        if files is None or size is None:
+            lines.append(f"| {label} | - | not local |")
+        else:
+            lines.append(f"| {label} | {files:,} | {_mib(size)} |")
     return lines
 
 
-def _rows() -> list[str]:
+def _rows(counts: dict[str, int]) -> list[str]:
     lines = ["## Postgres rows (lineage database)", "", "| table | rows |", "|---|---|"]
-    lines += [f"| {table} | {count:,} |" for table, count in row_counts().items()]
+    lines += [f"| {table} | {count:,} |" for table, count in counts.items()]
     return lines
 
 

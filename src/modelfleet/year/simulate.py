@@ -162,12 +162,12 @@ def simulate_year(settings: Settings, plan: YearPlan, command: str) -> str:
     records = report.collect(client, outcomes)
     text = report.render(
         command=command,
-        settings=settings,
         records=records,
         wall_s=wall_s,
         load=served,
         verification=verification,
         promotions_under_load=promotions_since(began_at),
+        facts=report.Facts.gather(settings, plan.workflows),
     )
     plan.report_path.parent.mkdir(parents=True, exist_ok=True)
     plan.report_path.write_text(text)

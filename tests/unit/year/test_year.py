@@ -1,0 +1,166 @@
+"""The year's plan, run outcomes, load summary and report, without a platform.
+
+The year itself runs through the real scheduler (`make year`); its report is the
+integration evidence. Here the pieces that decide what the report says.
+"""
+
+from __future__ import annotations
+
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+
+from modelfleet.config import load_fleet
+from modelfleet.errors import ConfigError
+from modelfleet.versioning.reproduce import Reproduction
+from modelfleet.year import runs
+from modelfleet.year.load import Answer, LoadGenerator, LoadSummary
+from modelfleet.year.report import Facts, RunRecord, render
+from modelfleet.year.runs import YearRun, outcome
+from modelfleet.year.simulate import fleet_months, plan_from
+from modelfleet.year.verify import Restored, Verification
+
+ALL_OK = dict.fromkeys(
+    ("snapshot", "validate", "train", "evaluate", "gate", "register", "deploy", "smoke"),
+    "success",
+)
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        ({}, runs.PROMOTED),
+        ({"snapshot": "skipped", "validate": "skipped"}, runs.NO_DATA),
+        ({"validate": "failed", "train": "upstream_failed"}, runs.VALIDATION_STOPPED),
+        ({"register": "skipped", "deploy": "skipped", "smoke": "skipped"}, runs.GATE_REJECTED),
+        ({"smoke": "failed"}, runs.ROLLED_BACK),
+        ({"smoke": "skipped"}, runs.NOT_MOVED),
+        (
+            {"train": "failed", **dict.fromkeys(("evaluate", "gate"), "upstream_failed")}
+            | dict.fromkeys(("register", "deploy", "smoke"), "upstream_failed"),
+            "failed at train",
+        ),
+    ],
+)
+def test_outcome_of_a_finished_run(changes, expected):
+    assert outcome({**ALL_OK, **changes}, "success") == expected
+
+
+def test_the_fleet_year_spans_every_month_a_source_holds(fleet_file):
+    fleet = load_fleet(fleet_file)
+    months = fleet_months(fleet)
+    assert months[0] == "2026-01" and len(months) == 12
+    plan = plan_from(fleet, None, None)
+    assert len(plan.workflows) == 20 and plan.months == months
+
+
+def test_plan_selects_workflows_and_months(fleet_file):
+    fleet = load_fleet(fleet_file)
+    plan = plan_from(fleet, "digits, surface_line1", "2026-03:2026-05")
+    assert plan.workflows == ["digits", "surface_line1"]
+    assert plan.months == ["2026-03", "2026-04", "2026-05"]
+    assert plan_from(fleet, None, "2").months == ["2026-01", "2026-02"]
+    with pytest.raises(ConfigError, match="unknown workflows"):
+        plan_from(fleet, "nope", None)
+    with pytest.raises(ConfigError, match="selects none"):
+        plan_from(fleet, None, "2030-01:2030-02")
+
+
+def test_year_runs_are_named_by_month():
+    assert YearRun("digits", "retrain__digits", "2026-04").run_id == "year__2026-04"
+
+
+def test_load_summary_counts_every_non_200_as_failed():
+    answers = [Answer(0.0, "a", 200, 0.010, "1000000")] * 98 + [
+        Answer(1.0, "a", 200, 0.020, "1001000"),
+        Answer(2.0, "b", 503, 0.500, None, "loading"),
+    ]
+    summary = LoadSummary.of(answers)
+    assert summary.requests == 100 and summary.failed == 1
+    assert summary.versions_seen == {"a": ["1000000", "1001000"]}
+    assert summary.failures == ["b: 503 loading"]
+    assert summary.p50_ms == pytest.approx(10.0)
+
+
+def test_load_generator_queries_only_ready_workflows_and_records_answers():
+    """A real HTTP server stands in for the endpoint: only `ready` is ever served."""
+    seen: list[str] = []
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def log_message(self, *args: object) -> None:
+            pass
+
+        def do_GET(self) -> None:  # readiness
+            self.send_response(200 if "/models/ready/" in self.path else 404)
+            self.end_headers()
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers["Content-Length"]))
+            seen.append(self.path)
+            self.send_response(200)
+            self.send_header("X-Model-Version", "1000000")
+            self.end_headers()
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        load = LoadGenerator(
+            f"http://127.0.0.1:{server.server_port}",
+            "key",
+            ["ready", "never"],
+            clients=1,
+            rate_per_client=50,
+        )
+        load.start()
+        threading.Event().wait(1.5)
+        summary = load.stop()
+    finally:
+        server.shutdown()
+    assert summary.requests > 5 and summary.failed == 0
+    assert set(seen) == {"/v1/models/ready:classify"}
+
+
+def _record(workflow: str, month: str, result: str, fit: float | None) -> RunRecord:
+    durations = {"snapshot": 3.0, "validate": 5.0, "train": 10.0 + (fit or 0.0)}
+    return RunRecord(
+        run=YearRun(workflow, f"retrain__{workflow}", month),
+        outcome=result,
+        states={**ALL_OK, **({} if result == runs.PROMOTED else {"register": "skipped"})},
+        durations=durations,
+        queued_s=1.0,
+        wall_s=30.0,
+        fit_s=fit,
+    )
+
+
+def test_report_states_the_headline_figures():
+    records = [
+        _record("digits", "2026-01", runs.PROMOTED, 4.0),
+        _record("digits", "2026-02", runs.GATE_REJECTED, 6.0),
+        _record("digits", "2026-07", runs.NO_DATA, None),
+    ]
+    verification = Verification(
+        workflows_compared=1,
+        disagreements=[],
+        restored=[Restored("digits@v1.0.0", "ab", "ab")],
+        reproduction=Reproduction("digits@v1.0.0", "ab", "ab"),
+    )
+    text = render(
+        command="modelfleet simulate-year --only digits",
+        records=records,
+        wall_s=600,
+        load=LoadSummary.of([Answer(0.0, "digits", 200, 0.02, "1000000")]),
+        verification=verification,
+        promotions_under_load=1,
+        facts=Facts({"digits": "v1.0.0"}, {"model_version": 1}, [("DVC cache", 3, 2**20)]),
+    )
+    assert "10.0 min for the whole year" in text
+    assert "1 registered, 1 promoted" in text
+    # overhead = task time minus fit: 3 + 5 + 10 for both runs that trained
+    assert "median 18.0 s" in text
+    assert "**0 failed**" in text
+    assert "| digits | 3 | 1 | 1 | 1 | 0 | 1 | 0 | v1.0.0 |" in text
+    assert "GTO vs Postgres agree" in text and "1/1 sampled" in text
+    assert "reproduction of digits@v1.0.0 bit for bit" in text
+    assert "| DVC cache | 3 | 1.0 MiB |" in text
