@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from modelfleet.errors import ModelfleetError
+from modelfleet.settings import CHECKOUT
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -358,6 +359,7 @@ def cmd_simulate_year(args: argparse.Namespace) -> None:
         clients=args.clients,
         rate_per_client=args.rate,
         timeout_min=args.timeout_min,
+        report_path=Path(args.report),
     )
     command = (
         " ".join(["modelfleet", *sys.argv[1:]]) if sys.argv[1:] else "modelfleet simulate-year"
@@ -497,6 +499,9 @@ def build_parser() -> argparse.ArgumentParser:
     year.add_argument("--clients", type=int, default=2, help="load generator threads")
     year.add_argument("--rate", type=float, default=5.0, help="requests/s per load thread")
     year.add_argument("--timeout-min", type=float, default=240.0, help="give up after this")
+    year.add_argument(
+        "--report", default=str(CHECKOUT / "docs" / "year-report.md"), help="where to write it"
+    )
     year.set_defaults(func=cmd_simulate_year)
     sub.add_parser("migrate", help="apply the lineage schema migrations").set_defaults(
         func=cmd_migrate
