@@ -45,6 +45,13 @@ format: venv
 bench: venv
 	$(BIN)/python bench/serving_batching.py
 
+# The CeleryExecutor profile end to end (docs/celery-profile.md): a fresh platform in
+# var/celery-check (embedded Postgres, Redis DB 15) runs retrain__digits on an
+# `airflow celery worker`; the evidence is printed and recorded in that doc.
+.PHONY: celery-check
+celery-check: venv
+	$(BIN)/python -m modelfleet.platform.celery_check
+
 # Re-pin every dependency (needs the package index).
 lock: venv
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock

@@ -10,6 +10,10 @@ Environment variables (all optional):
                              default $MODELFLEET_HOME/lake
     MODELFLEET_DVC_REMOTE_URL  DVC remote (e.g. s3://bucket/path, needs the `s3` extra);
                              default a local folder, $MODELFLEET_HOME/dvc-remote
+    MODELFLEET_EXECUTOR      Airflow executor profile: `local` (default, LocalExecutor) or
+                             `celery` (CeleryExecutor plus an `airflow celery worker`)
+    MODELFLEET_CELERY_BROKER_URL  the Celery broker, default redis://127.0.0.1:6379/0;
+                             one Redis database per platform (the queue is a key in it)
 """
 
 from __future__ import annotations
@@ -18,7 +22,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelfleet.errors import ConfigError
+
 CHECKOUT = Path(__file__).resolve().parents[2]
+EXECUTORS = ("local", "celery")
+DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass(frozen=True)
@@ -28,6 +36,8 @@ class Settings:
     endpoint_url: str
     airflow_port: int
     dvc_remote_url: str | None = None
+    executor: str = "local"
+    celery_broker_url: str = DEFAULT_BROKER_URL
 
     @property
     def repo(self) -> Path:
@@ -102,10 +112,15 @@ class Settings:
 def get_settings() -> Settings:
     """Read settings from the environment (cheap; call it where needed)."""
     home = Path(os.environ.get("MODELFLEET_HOME", CHECKOUT / "var")).resolve()
+    executor = os.environ.get("MODELFLEET_EXECUTOR", "local").strip().lower() or "local"
+    if executor not in EXECUTORS:
+        raise ConfigError(f"MODELFLEET_EXECUTOR={executor!r} is not one of {', '.join(EXECUTORS)}")
     return Settings(
         home=home,
         config_file=Path(os.environ.get("MODELFLEET_CONFIG", CHECKOUT / "workflows.yaml")),
         endpoint_url=os.environ.get("MODELFLEET_ENDPOINT_URL", "http://127.0.0.1:8501").rstrip("/"),
         airflow_port=int(os.environ.get("MODELFLEET_AIRFLOW_PORT", "8080")),
         dvc_remote_url=os.environ.get("MODELFLEET_DVC_REMOTE_URL") or None,
+        executor=executor,
+        celery_broker_url=os.environ.get("MODELFLEET_CELERY_BROKER_URL") or DEFAULT_BROKER_URL,
     )

@@ -77,9 +77,13 @@ class AirflowClient:
     def run_state(self, dag_id: str, run_id: str) -> str:
         return self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
 
+    def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
+        """The run's task instances as the REST API gives them (state, hostname, pid, ...)."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
+        return self._call("GET", path).json()["task_instances"]
+
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
-        instances = self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances").json()
-        return {ti["task_id"]: ti["state"] for ti in instances["task_instances"]}
+        return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout_s: float = 900) -> str:
         """Poll until the run ends, printing each task's state change."""

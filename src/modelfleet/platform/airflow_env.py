@@ -10,6 +10,8 @@ from modelfleet.db import AIRFLOW_DB, with_database
 from modelfleet.settings import CHECKOUT, Settings
 
 ADMIN_USER = "admin"
+# The queue every task goes to unless it names another (see docs/operations.md: a `tf` queue).
+DEFAULT_QUEUE = "default"
 
 
 def _secrets(settings: Settings) -> dict[str, str]:
@@ -41,9 +43,10 @@ def airflow_env(settings: Settings, database_url: str) -> dict[str, str]:
     pw_file = passwords_file(settings)
     pw_file.write_text(json.dumps({ADMIN_USER: values["admin_password"]}))
     base = settings.airflow_url
-    return {
+    metadata_url = with_database(database_url, AIRFLOW_DB)
+    env = {
         "AIRFLOW_HOME": str(settings.airflow_home),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": with_database(database_url, AIRFLOW_DB),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,
         "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
         "AIRFLOW__CORE__PARALLELISM": "4",
         "AIRFLOW__CORE__DAGS_FOLDER": str(CHECKOUT / "dags"),
@@ -61,4 +64,23 @@ def airflow_env(settings: Settings, database_url: str) -> dict[str, str]:
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         # A fleet's runs queue behind one another for the model repo; don't fail them.
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "7200",
+    }
+    if settings.executor == "celery":
+        env.update(celery_env(settings, metadata_url))
+    return env
+
+
+def celery_env(settings: Settings, metadata_url: str) -> dict[str, str]:
+    """The CeleryExecutor profile: Redis carries the task messages, and Celery's task
+    states go to the Airflow metadata database (no second store to run or back up)."""
+    return {
+        "AIRFLOW__CORE__EXECUTOR": "CeleryExecutor",
+        "AIRFLOW__CELERY__BROKER_URL": settings.celery_broker_url,
+        "AIRFLOW__CELERY__RESULT_BACKEND": f"db+{metadata_url}",
+        "AIRFLOW__OPERATORS__DEFAULT_QUEUE": DEFAULT_QUEUE,
+        # As many task slots as the scheduler may fill (core.parallelism above).
+        "AIRFLOW__CELERY__WORKER_CONCURRENCY": "4",
+        # Redis re-delivers a message not acked within this long (acks come at task end): a
+        # task running longer would run twice. The provider's default, stated as the limit.
+        "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "86400",
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -14,7 +15,7 @@ import httpx
 from modelfleet import db
 from modelfleet.config import load_fleet
 from modelfleet.errors import PlatformError
-from modelfleet.platform.airflow_env import airflow_env
+from modelfleet.platform.airflow_env import DEFAULT_QUEUE, airflow_env
 from modelfleet.platform.api_keys import ensure_platform_apps
 from modelfleet.platform.processes import ProcessManager
 from modelfleet.settings import CHECKOUT, Settings
@@ -22,8 +23,14 @@ from modelfleet.versioning.repo import ModelRepo
 
 BIN = Path(sys.executable).parent
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
-# Start order; `stop` goes in reverse.
-PROCESSES = (*(f"airflow-{c}" for c in AIRFLOW_COMPONENTS), "endpoint", "ingest")
+CELERY_WORKER = "airflow-celery-worker"
+# Start order; `stop` goes in reverse. The Celery worker runs in the celery profile only.
+PROCESSES = (*(f"airflow-{c}" for c in AIRFLOW_COMPONENTS), CELERY_WORKER, "endpoint", "ingest")
+
+
+def processes(settings: Settings) -> tuple[str, ...]:
+    """The processes `up` starts under this executor profile."""
+    return tuple(p for p in PROCESSES if p != CELERY_WORKER or settings.executor == "celery")
 
 
 def platform_env(settings: Settings, database_url: str) -> dict[str, str]:
@@ -71,6 +78,7 @@ def up(settings: Settings) -> dict[str, str]:
         )
     )
     url = db.database_url()
+    db.ensure_database(url)  # a named server may not have the database yet
     db.ensure_database(db.with_database(url, db.AIRFLOW_DB))
     say("lineage schema: alembic upgrade head")
     db.migrate(url)
@@ -81,6 +89,8 @@ def up(settings: Settings) -> dict[str, str]:
 
     env = platform_env(settings, url)
     manager = ProcessManager(settings.run_dir)
+    _check_profile(settings, manager)
+    (settings.run_dir / "executor").write_text(settings.executor)
     if not manager.info("airflow-api-server").running:
         say("Airflow metadata: airflow db migrate")
         result = subprocess.run(
@@ -103,10 +113,21 @@ def up(settings: Settings) -> dict[str, str]:
         "airflow-scheduler": [str(BIN / "airflow"), "scheduler"],
         "airflow-dag-processor": [str(BIN / "airflow"), "dag-processor"],
         "airflow-triggerer": [str(BIN / "airflow"), "triggerer"],
+        # A separate process that takes task messages from Redis; on another machine the same
+        # command (with the same AIRFLOW__* settings) adds capacity, e.g. `--queues tf`.
+        CELERY_WORKER: [
+            str(BIN / "airflow"),
+            "celery",
+            "worker",
+            "--queues",
+            DEFAULT_QUEUE,
+            "--celery-hostname",
+            f"modelfleet@{socket.gethostname()}",
+        ],
         "endpoint": [str(BIN / "modelfleet"), "serve", "--port", _port(settings.endpoint_url)],
         "ingest": [str(BIN / "modelfleet"), "ingest"],
     }
-    for name in PROCESSES:
+    for name in processes(settings):
         info = manager.start(name, commands[name], env, CHECKOUT)
         say(f"{name}: pid {info.pid}, log {info.log}")
     wait_until(
@@ -144,8 +165,22 @@ def create_pools(env: dict[str, str]) -> None:
         )
 
 
+def _check_profile(settings: Settings, manager: ProcessManager) -> None:
+    """Refuse to mix profiles: a running scheduler keeps the executor it started with."""
+    recorded = settings.run_dir / "executor"
+    if not manager.info("airflow-scheduler").running or not recorded.exists():
+        return
+    running = recorded.read_text().strip()
+    if running != settings.executor:
+        raise PlatformError(
+            f"the platform in {settings.home} runs the {running} executor profile; "
+            f"`modelfleet stop` first to switch to MODELFLEET_EXECUTOR={settings.executor}"
+        )
+
+
 def stop(settings: Settings) -> None:
     manager = ProcessManager(settings.run_dir)
+    # Every process, whatever the profile now: a worker from an earlier celery `up` stops too.
     for name in reversed(PROCESSES):
         if manager.stop(name):
             say(f"stopped {name}")
@@ -155,7 +190,12 @@ def stop(settings: Settings) -> None:
 
 def status(settings: Settings) -> dict[str, bool]:
     manager = ProcessManager(settings.run_dir)
-    return {name: manager.info(name).running for name in PROCESSES}
+    shown = processes(settings)
+    return {
+        name: manager.info(name).running
+        for name in PROCESSES
+        if name in shown or manager.info(name).running
+    }
 
 
 def wait_until(
