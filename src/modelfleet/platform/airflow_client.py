@@ -29,7 +29,7 @@ class AirflowClient:
             self._token = response.json()["access_token"]
         return {"Authorization": f"Bearer {self._token}"}
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    def call(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         response = self._http.request(method, f"/api/v2{path}", headers=self._headers(), **kwargs)
         if response.status_code >= 400:
             raise PlatformError(
@@ -50,7 +50,7 @@ class AirflowClient:
             response = self._http.get(f"/api/v2/dags/{dag_id}", headers=self._headers())
             if response.status_code == 200:
                 return
-            errors = self._call("GET", "/importErrors").json().get("import_errors", [])
+            errors = self.call("GET", "/importErrors").json().get("import_errors", [])
             if errors:
                 raise PlatformError(
                     f"Airflow cannot import the DAG files: {errors[0]['stack_trace']}"
@@ -59,15 +59,15 @@ class AirflowClient:
         raise PlatformError(f"Airflow did not parse DAG {dag_id} within {timeout_s:.0f}s")
 
     def set_paused(self, dag_id: str, paused: bool) -> None:
-        self._call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
+        self.call("PATCH", f"/dags/{dag_id}", json={"is_paused": paused})
 
     def trigger(self, dag_id: str, run_id: str, conf: dict[str, Any]) -> dict[str, Any]:
         body = {"dag_run_id": run_id, "logical_date": None, "conf": conf}
-        return self._call("POST", f"/dags/{dag_id}/dagRuns", json=body).json()
+        return self.call("POST", f"/dags/{dag_id}/dagRuns", json=body).json()
 
     def runs(self, dag_id: str, run_type: str | None = None) -> list[str]:
         """Run ids of `dag_id`, oldest first, optionally of one run type."""
-        listed = self._call("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "run_after"})
+        listed = self.call("GET", f"/dags/{dag_id}/dagRuns", params={"order_by": "run_after"})
         return [
             r["dag_run_id"]
             for r in listed.json()["dag_runs"]
@@ -75,12 +75,12 @@ class AirflowClient:
         ]
 
     def run_state(self, dag_id: str, run_id: str) -> str:
-        return self._call("GET", f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
+        return self.call("GET", f"/dags/{dag_id}/dagRuns/{run_id}").json()["state"]
 
     def task_instances(self, dag_id: str, run_id: str) -> list[dict[str, Any]]:
         """The run's task instances as the REST API gives them (state, hostname, pid, ...)."""
         path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances"
-        return self._call("GET", path).json()["task_instances"]
+        return self.call("GET", path).json()["task_instances"]
 
     def task_states(self, dag_id: str, run_id: str) -> dict[str, str | None]:
         return {ti["task_id"]: ti["state"] for ti in self.task_instances(dag_id, run_id)}
