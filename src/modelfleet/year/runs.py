@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from modelfleet.errors import PlatformError
-from modelfleet.months import add_months
+from modelfleet.months import add_months, month_of
 from modelfleet.platform.airflow_client import TERMINAL, AirflowClient
 
 RUN_PREFIX = "year__"
@@ -53,20 +53,55 @@ def create_runs(client: AirflowClient, runs: list[YearRun]) -> int:
     """Create the runs that do not exist yet, month by month; returns how many were new."""
     created = 0
     for run in sorted(runs, key=lambda r: (r.month, r.workflow)):
-        body = {
-            "dag_run_id": run.run_id,
-            "logical_date": _moment(run.month),
-            "data_interval_start": _moment(run.month),
-            "data_interval_end": _moment(add_months(run.month, 1)),
-            "conf": {},
-        }
         try:
-            client.call("POST", f"/dags/{run.dag_id}/dagRuns", json=body)
+            client.call(
+                "POST", f"/dags/{run.dag_id}/dagRuns", json=_run_body(run.run_id, run.month)
+            )
             created += 1
         except PlatformError as exc:
             if "409" not in str(exc):  # 409: the run exists (a resumed year)
                 raise
     return created
+
+
+def hold_catch_up(client: AirflowClient, dag_ids: list[str], months: list[str]) -> str | None:
+    """Keep the scheduler from adding a run of its own when the DAGs are unpaused.
+
+    With `catchup=False`, unpausing makes the scheduler create the run of the latest
+    completed interval, unless a run holds that logical date already. When the plan
+    covers that month, its own run does; otherwise (a part of the year) a run for it is
+    created here while the DAGs are still paused and marked failed before it can start,
+    so nothing outside the plan trains or moves production. Returns the month held.
+    """
+    latest = add_months(month_of(datetime.now(UTC)), -1)
+    if latest in months:
+        return None
+    for dag_id in dag_ids:
+        run_id = f"{RUN_PREFIX}hold__{latest}"
+        body = _run_body(run_id, latest)
+        try:
+            client.call("POST", f"/dags/{dag_id}/dagRuns", json=body)
+        except PlatformError as exc:
+            if "409" not in str(exc):
+                raise
+            continue  # that interval has a run already: nothing to hold
+        client.call(
+            "PATCH",
+            f"/dags/{dag_id}/dagRuns/{run_id}",
+            json={"state": "failed", "note": "not run: keeps the catch-up run out of the year"},
+        )
+    return latest
+
+
+def _run_body(run_id: str, month: str) -> dict[str, Any]:
+    """A run with the logical date and data interval the monthly timetable gives `month`."""
+    return {
+        "dag_run_id": run_id,
+        "logical_date": _moment(month),
+        "data_interval_start": _moment(month),
+        "data_interval_end": _moment(add_months(month, 1)),
+        "conf": {},
+    }
 
 
 def outcome(tasks: dict[str, str | None], state: str) -> str:

@@ -7,12 +7,13 @@ integration evidence. Here the pieces that decide what the report says.
 from __future__ import annotations
 
 import threading
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from modelfleet.config import load_fleet
-from modelfleet.errors import ConfigError
+from modelfleet.errors import ConfigError, PlatformError
 from modelfleet.versioning.reproduce import Reproduction
 from modelfleet.year import runs
 from modelfleet.year.load import Answer, LoadGenerator, LoadSummary
@@ -164,3 +165,39 @@ def test_report_states_the_headline_figures():
     assert "GTO vs Postgres agree" in text and "1/1 sampled" in text
     assert "reproduction of digits@v1.0.0 bit for bit" in text
     assert "| DVC cache | 3 | 1.0 MiB |" in text
+
+
+class RecordingAirflow:
+    """Stands in for Airflow's REST API (the boundary); `taken` run ids answer 409."""
+
+    def __init__(self, taken: set[str] = frozenset()) -> None:
+        self.calls: list[tuple[str, str, dict]] = []
+        self.taken = taken
+
+    def call(self, method: str, path: str, **kwargs: object) -> None:
+        self.calls.append((method, path, kwargs.get("json")))
+        if method == "POST" and kwargs["json"]["dag_run_id"] in self.taken:
+            raise PlatformError(f"Airflow POST {path} -> 409: exists")
+
+
+def test_a_partial_year_holds_the_catch_up_interval(monkeypatch):
+    from modelfleet.year import runs as module
+
+    monkeypatch.setattr(module, "datetime", _Frozen)  # "now" is 2026-11-28
+    client = RecordingAirflow(taken={"year__hold__2026-10"})
+    held = runs.hold_catch_up(client, ["retrain__a"], ["2026-01", "2026-02"])
+    assert held == "2026-10"
+    assert [c[0] for c in client.calls] == ["POST"]  # taken: nothing to mark
+    client = RecordingAirflow()
+    runs.hold_catch_up(client, ["retrain__a"], ["2026-01"])
+    (post, patch) = client.calls
+    assert post[2]["logical_date"] == "2026-10-01T00:00:00Z"
+    assert post[2]["data_interval_end"] == "2026-11-01T00:00:00Z"
+    assert patch[0] == "PATCH" and patch[2]["state"] == "failed"
+    assert runs.hold_catch_up(RecordingAirflow(), ["retrain__a"], ["2026-09", "2026-10"]) is None
+
+
+class _Frozen(datetime):
+    @classmethod
+    def now(cls, tz=None):  # type: ignore[override]
+        return datetime(2026, 11, 28, 12, tzinfo=tz)
