@@ -10,6 +10,7 @@ the machine's capacity rather than the platform's work.
 
 from __future__ import annotations
 
+import os
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -225,11 +226,8 @@ def render(
     ]
     trained = [r for r in records if r.fit_s is not None]
     for step in STEPS:
-        values = [
-            r.durations[step] - (r.fit_s or 0.0 if step == "train" else 0.0)
-            for r in trained
-            if step in r.durations
-        ]
+        fit = {r.run: (r.fit_s or 0.0) if step == "train" else 0.0 for r in trained}
+        values = [r.durations[step] - fit[r.run] for r in trained if step in r.durations]
         if values:
             label = "train without `model.fit`" if step == "train" else step
             lines.append(f"| {label} | {_median(values):.1f} | {_p90(values):.1f} |")
@@ -247,8 +245,6 @@ def _p90(values: list[float]) -> float:
 
 
 def _cores() -> int:
-    import os
-
     return os.cpu_count() or 1
 
 
