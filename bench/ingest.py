@@ -33,8 +33,9 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from wrk_runner import free_port, multipart_body, run_wrk, running_server
+from wrk_runner import multipart_body, run_wrk, running_server
 
+from modelfleet.platform.ports import free_port
 from models import export_bench_model
 
 BIN = Path(sys.executable).parent

@@ -44,7 +44,6 @@ import numpy as np
 # Run as a script, this file's folder (bench/) is first on sys.path.
 from compute_limit import images_per_second
 from wrk_runner import (
-    free_port,
     json_instances_body,
     multipart_body,
     png_bytes,
@@ -52,6 +51,7 @@ from wrk_runner import (
     running_server,
 )
 
+from modelfleet.platform.ports import free_port
 from models import KINDS, bench_kind, export_bench_model, load_infer
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

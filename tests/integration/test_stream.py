@@ -152,7 +152,7 @@ def test_every_file_ends_in_the_lake_or_in_quarantine_with_a_reason(released, ca
 
 
 def test_files_wait_while_the_endpoint_is_down_and_flow_when_it_is_back(released):
-    from tests.integration.conftest import free_port
+    from modelfleet.platform.ports import free_port
 
     image = Image.open(io.BytesIO(frozen_test_image())).rotate(90)
     buffer = io.BytesIO()

@@ -24,9 +24,10 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
+from modelfleet.platform.ports import free_port
 from modelfleet.registry.store import versions
 from modelfleet.settings import CHECKOUT
-from tests.integration.conftest import BIN, free_port
+from tests.integration.conftest import BIN
 from tests.integration.test_retrain_dag import run_dag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

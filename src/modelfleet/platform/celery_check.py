@@ -24,7 +24,6 @@ import contextlib
 import os
 import re
 import shutil
-import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from modelfleet.errors import PlatformError
+from modelfleet.platform.ports import free_port
 from modelfleet.settings import CHECKOUT, Settings, get_settings
 
 WORKFLOW = "digits"
@@ -95,12 +95,6 @@ class CheckResult:
         if any("LocalExecutor" in child for child in self.scheduler_children):
             out.append("the scheduler has LocalExecutor workers")
         return out
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @contextlib.contextmanager
