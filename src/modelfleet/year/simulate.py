@@ -116,7 +116,6 @@ def promotions_since(moment: datetime) -> int:
 
 
 def simulate_year(settings: Settings, plan: YearPlan, command: str) -> str:
-    say = _say
     fleet = load_fleet(settings.config_file)
     say(
         f"{len(plan.workflows)} workflows × {len(plan.months)} months "
@@ -179,5 +178,5 @@ def simulate_year(settings: Settings, plan: YearPlan, command: str) -> str:
     return text
 
 
-def _say(message: str) -> None:
+def say(message: str) -> None:
     print(f"[year] {message}", file=sys.stdout, flush=True)
