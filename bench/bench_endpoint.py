@@ -8,7 +8,8 @@ that workflow. The key comes from the environment (BENCH_KEY), never argv, so it
 not show in a process list.
 
     BENCH_KEY=secret .venv/bin/python bench/bench_endpoint.py --port 8603 \
-        --model-dir /tmp/bench-models --kind lenet [--max-batch 64] [--batch-timeout-ms 1.0]
+        --model-dir /tmp/bench-models --kind lenet [--max-batch 64] [--batch-timeout-ms 1.0] \
+        [--workers 2]
 
 `--model-dir` is the `root` given to `export_bench_model`: the model is served from
 `ROOT/serving/<name>/1000000`, and exported there first if it is missing. /metrics has
@@ -18,6 +19,7 @@ not show in a process list.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 from pathlib import Path
 
@@ -27,6 +29,7 @@ from models import KINDS, export_bench_model
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 KEY_ENV = "BENCH_KEY"
+APP_ENV = "BENCH_ENDPOINT_APP"  # the app's arguments, for each worker process
 VERSION = "v1.0.0"
 
 
@@ -38,6 +41,7 @@ def create_bench_app(
     name: str | None = None,
     max_batch: int = 64,
     batch_timeout_ms: float = 1.0,
+    multiprocess: bool = False,
 ):  # type: ignore[no-untyped-def]
     """The endpoint app serving `name` (default: the kind) v1.0.0 as production."""
     from modelfleet.config import ServingPolicy
@@ -46,15 +50,13 @@ def create_bench_app(
     from modelfleet.serving.metrics import Metrics
     from modelfleet.serving.pool import ModelPool, load_version
     from modelfleet.settings import get_settings
-    from modelfleet.versioning.naming import Version, serving_dir
+    from modelfleet.versioning.naming import Version
 
     name = name or kind
-    serving_root = model_dir / "serving"
+    serving_root = ensure_exported(model_dir, kind, name)
     version = Version.parse(VERSION)
-    if not (serving_dir(serving_root, name, version) / "saved_model.pb").exists():
-        export_bench_model(kind, model_dir, name=name)
 
-    metrics = Metrics()
+    metrics = Metrics(multiprocess=multiprocess)
 
     def on_batch(workflow: str, version_name: str, rows: int) -> None:
         metrics.batch_size.labels(workflow, version_name).observe(rows)
@@ -67,6 +69,36 @@ def create_bench_app(
     return create_app(pool, get_settings(), database_url=None, auth=auth, metrics=metrics)
 
 
+def ensure_exported(model_dir: Path, kind: str, name: str) -> Path:
+    """Export the bench model unless it is there; returns the serving root."""
+    from modelfleet.versioning.naming import Version, serving_dir
+
+    serving_root = model_dir / "serving"
+    if not (serving_dir(serving_root, name, Version.parse(VERSION)) / "saved_model.pb").exists():
+        export_bench_model(kind, model_dir, name=name)
+    return serving_root
+
+
+def bench_app():  # type: ignore[no-untyped-def]
+    """One worker's app (the factory), set up as `modelfleet serve` sets up its own."""
+    from modelfleet.serving import app as endpoint
+    from modelfleet.serving.workers import worker_count
+
+    workers = worker_count()
+    endpoint.tune_threads(workers)  # before TF runs anything
+    endpoint.settle_heap()
+    spec = json.loads(os.environ[APP_ENV])
+    return create_bench_app(
+        Path(spec["model_dir"]),
+        spec["kind"],
+        os.environ[KEY_ENV],
+        name=spec["name"],
+        max_batch=spec["max_batch"],
+        batch_timeout_ms=spec["batch_timeout_ms"],
+        multiprocess=workers > 1,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--host", default="127.0.0.1")
@@ -76,33 +108,26 @@ def main() -> None:
     parser.add_argument("--name", default=None, help="workflow name (default: the kind)")
     parser.add_argument("--max-batch", type=int, default=64)
     parser.add_argument("--batch-timeout-ms", type=float, default=1.0)
+    parser.add_argument("--workers", type=int, default=1, help="endpoint processes")
     args = parser.parse_args()
-    key = os.environ.get(KEY_ENV)
-    if not key:
+    if not os.environ.get(KEY_ENV):
         parser.error(f"set the API key in the environment variable {KEY_ENV}")
-
-    import uvicorn
-
-    from modelfleet.serving import app as endpoint
-
-    endpoint.tune_threads()  # as `modelfleet serve` does, before TF runs anything
-    # Process set-up that `serve()` may do after tune_threads (the GC settings proposed in
-    # docs/benchmarks.md); called when this version of the app has it, so the benchmark
-    # keeps measuring what `modelfleet serve` runs.
-    settle = getattr(endpoint, "settle_heap", None)
-    if callable(settle):
-        settle()
-    app = create_bench_app(
-        args.model_dir,
-        args.kind,
-        key,
-        name=args.name,
-        max_batch=args.max_batch,
-        batch_timeout_ms=args.batch_timeout_ms,
+    name = args.name or args.kind
+    ensure_exported(args.model_dir, args.kind, name)  # once, not in each worker at once
+    os.environ[APP_ENV] = json.dumps(
+        {
+            "model_dir": str(args.model_dir),
+            "kind": args.kind,
+            "name": name,
+            "max_batch": args.max_batch,
+            "batch_timeout_ms": args.batch_timeout_ms,
+        }
     )
+    from modelfleet.serving.workers import run_workers
+
     # uvicorn picks uvloop and httptools itself when they are installed.
-    uvicorn.run(
-        app, host=args.host, port=args.port, workers=1, log_level="warning", access_log=False
+    run_workers(
+        "bench_endpoint:bench_app", args.host, args.port, workers=args.workers, log_level="warning"
     )
 
 

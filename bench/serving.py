@@ -7,7 +7,8 @@ For each model kind (untrained, exported by the real exporter, `bench/models.py`
   (c) naive server   FastAPI + `model.predict` per request (wrk, 8 conns)
   (d) the endpoint   modelfleet's real app (`bench/bench_endpoint.py`) at each client
                      count, for JSON `:predict` (one nested-list instance), V2 `infer`
-                     (one FP32 tensor, flat data) and `:classify` (multipart PNG upload)
+                     (one FP32 tensor, flat data) and `:classify` (multipart PNG upload);
+                     once per worker count (`--workers 1,2`: processes on one port)
 
 Every request carries `Authorization: Bearer <key>` and holds one image, so req/s is
 images/s. One server runs at a time; wrk runs with one thread (on 2 cores: wrk on one,
@@ -17,7 +18,7 @@ the server on the other). Then the targets are checked:
   p99 at 8 clients < 50 ms (lenet).
 
     .venv/bin/python bench/serving.py [--kinds lenet,resnet] [--duration 10] \
-        [--clients 1,8,32,64] [--out /tmp/serving-bench.json]
+        [--clients 1,8,32,64] [--workers 1,2] [--out /tmp/serving-bench.json]
 """
 
 from __future__ import annotations
@@ -148,13 +149,35 @@ def wait_until_quiet(below_pct: float, max_wait_s: float) -> float | None:
 
 
 def process_cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process and its threads."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-    except OSError:
+    """utime + stime of a process and its threads, plus its live descendants (the
+    endpoint's worker processes)."""
+    stats = _proc_stats()
+    if pid not in stats:
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in stats.items():
+        children.setdefault(parent, []).append(child)
+    total, todo = 0.0, [pid]
+    while todo:
+        current = todo.pop()
+        total += stats[current][1]
+        todo += children.get(current, [])
+    return total
+
+
+def _proc_stats() -> dict[int, tuple[int, float]]:
+    """pid -> (parent pid, CPU seconds) of every process."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        found[int(entry.name)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / tick)
+    return found
 
 
 def machine() -> dict[str, Any]:
@@ -214,7 +237,7 @@ def measure(
 ) -> dict[str, Any]:
     """One wrk run against a running server; adds CPU shares and (endpoint) mean batch.
 
-    CPU in percent of one core over the run: the server process (all its threads), wrk
+    CPU in percent of one core over the run: the server processes (all threads), wrk
     (this process's reaped children), and `other_cpu_pct`: whatever else the machine
     did meanwhile, less this driver (another job on a shared box shows here).
     """
@@ -315,10 +338,20 @@ def bench_kind_once(kind: str, root: Path, args: argparse.Namespace, auth: str) 
     out["naive"] = result
     progress(f"{kind}: (c) naive @{NAIVE_CLIENTS}: {summary(result)}")
 
+    out["endpoint"] = {}
+    for workers in args.workers:
+        out["endpoint"][str(workers)] = bench_endpoint(kind, root, args, auth, workers)
+    return out
+
+
+def bench_endpoint(
+    kind: str, root: Path, args: argparse.Namespace, auth: str, workers: int
+) -> dict[str, dict[str, Any]]:
+    """(d): every route at every client count, against `workers` endpoint processes."""
     port = free_port()
     bodies = request_bodies(kind, kind, port, root)
     command = [
-        python,
+        sys.executable,
         str(args.endpoint),
         "--port",
         str(port),
@@ -331,8 +364,12 @@ def bench_kind_once(kind: str, root: Path, args: argparse.Namespace, auth: str) 
         "--batch-timeout-ms",
         str(args.batch_timeout_ms),
     ]
+    if workers > 1:  # so that launchers of older code (A/B) still start with one
+        command += ["--workers", str(workers)]
+    label = f"(d) endpoint, {_workers(workers)}"
+    warm = min(args.warmup, args.duration)
     endpoint: dict[str, dict[str, Any]] = {}
-    with server(command, "(d) endpoint", args.server_log) as (process, busy):
+    with server(command, label, args.server_log) as (process, busy):
         for route in ROUTES:
             run_wrk(**_wrk_args(bodies[route], max(args.clients), warm, auth))
             endpoint[route] = {}
@@ -340,9 +377,12 @@ def bench_kind_once(kind: str, root: Path, args: argparse.Namespace, auth: str) 
                 result = measure(process, bodies[route], clients, args.duration, auth, port=port)
                 result["background_cpu_pct"] = busy
                 endpoint[route][str(clients)] = result
-                progress(f"{kind}: (d) {ROUTE_LABEL[route]} @{clients}: {summary(result)}")
-    out["endpoint"] = endpoint
-    return out
+                progress(f"{kind}: {label} {ROUTE_LABEL[route]} @{clients}: {summary(result)}")
+    return endpoint
+
+
+def _workers(count: int) -> str:
+    return "1 worker" if count == 1 else f"{count} workers"
 
 
 def _wrk_args(target: dict[str, Any], clients: int, duration: float, auth: str) -> dict[str, Any]:
@@ -363,13 +403,24 @@ def _wrk_args(target: dict[str, Any], clients: int, duration: float, auth: str) 
 def checks(kind: str, result: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's targets for one kind: name, measured, wanted, passed."""
     found: list[dict[str, Any]] = []
-    predict = result["endpoint"]["predict"].get(str(TARGET_CLIENTS))
+    for workers, endpoint in result["endpoint"].items():
+        found += _endpoint_checks(kind, result, endpoint, f" ({_workers(int(workers))})")
+    for check in found:
+        check["kind"] = kind
+    return found
+
+
+def _endpoint_checks(
+    kind: str, result: dict[str, Any], endpoint: dict[str, Any], who: str
+) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    predict = endpoint["predict"].get(str(TARGET_CLIENTS))
     if predict is not None:
         limit = min(result["compute_limit_images_per_s"], result["reference"]["ok_requests_per_s"])
         got = predict["ok_requests_per_s"]
         found.append(
             {
-                "check": f"JSON :predict @{TARGET_CLIENTS} >= {TARGET_OF_LIMIT:.0%} of min((a), (b))",
+                "check": f"JSON :predict @{TARGET_CLIENTS} >= {TARGET_OF_LIMIT:.0%} of min((a), (b)){who}",
                 "measured": f"{got:,.0f} req/s = {got / limit:.0%} of {limit:,.0f}",
                 "passed": got >= TARGET_OF_LIMIT * limit,
             }
@@ -378,26 +429,24 @@ def checks(kind: str, result: dict[str, Any]) -> list[dict[str, Any]]:
         ratio = got / naive if naive else float("inf")
         found.append(
             {
-                "check": f"JSON :predict @{TARGET_CLIENTS} >= {TARGET_OVER_NAIVE:g}x (c)",
+                "check": f"JSON :predict @{TARGET_CLIENTS} >= {TARGET_OVER_NAIVE:g}x (c){who}",
                 "measured": f"{ratio:.1f}x ({got:,.0f} vs {naive:,.1f} req/s)",
                 "passed": ratio >= TARGET_OVER_NAIVE,
             }
         )
     if kind == "lenet":
         for route in ROUTES:
-            run = result["endpoint"][route].get(str(LATENCY_CLIENTS))
+            run = endpoint[route].get(str(LATENCY_CLIENTS))
             if run is None:
                 continue
             p99 = run["latency_p99_ms"]
             found.append(
                 {
-                    "check": f"{ROUTE_LABEL[route]} p99 @{LATENCY_CLIENTS} < {TARGET_P99_MS:g} ms",
+                    "check": f"{ROUTE_LABEL[route]} p99 @{LATENCY_CLIENTS} < {TARGET_P99_MS:g} ms{who}",
                     "measured": f"{p99:.1f} ms",
                     "passed": p99 < TARGET_P99_MS and run["error_total"] == 0,
                 }
             )
-    for check in found:
-        check["kind"] = kind
     return found
 
 
@@ -435,9 +484,11 @@ def table_rows(kind: str, result: dict[str, Any]) -> Iterator[list[str]]:
         *cells(result["reference"]),
     ]
     yield [kind, "(c) naive", "JSON :predict", str(NAIVE_CLIENTS), *cells(result["naive"])]
-    for route in ROUTES:
-        for clients, run in result["endpoint"][route].items():
-            yield [kind, "(d) endpoint", ROUTE_LABEL[route], clients, *cells(run)]
+    for workers, endpoint in result["endpoint"].items():
+        for route in ROUTES:
+            for clients, run in endpoint[route].items():
+                label = f"(d) endpoint, {_workers(int(workers))}"
+                yield [kind, label, ROUTE_LABEL[route], clients, *cells(run)]
 
 
 HEADER = [
@@ -478,6 +529,12 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--kinds", default="lenet,resnet", help=f"of {', '.join(KINDS)}")
     parser.add_argument("--duration", type=float, default=10, help="seconds per wrk run")
     parser.add_argument("--clients", type=parse_ints, default=[1, 8, 32, 64])
+    parser.add_argument(
+        "--workers",
+        type=parse_ints,
+        default=sorted({1, os.cpu_count() or 1}),
+        help="endpoint processes, each measured in turn (default 1 and the number of cores)",
+    )
     parser.add_argument("--warmup", type=float, default=2, help="seconds, per server and route")
     parser.add_argument("--compute-seconds", type=float, default=5)
     parser.add_argument("--max-batch", type=int, default=64)
@@ -559,8 +616,9 @@ def _runs(results: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for result in results["kinds"].values():
         yield result["reference"]
         yield result["naive"]
-        for by_clients in result["endpoint"].values():
-            yield from by_clients.values()
+        for endpoint in result["endpoint"].values():
+            for by_clients in endpoint.values():
+                yield from by_clients.values()
 
 
 def _json_default(value: Any) -> Any:

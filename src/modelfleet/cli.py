@@ -57,8 +57,10 @@ def cmd_demo(args: argparse.Namespace) -> None:
 
 def cmd_serve(args: argparse.Namespace) -> None:
     from modelfleet.serving.app import serve
+    from modelfleet.settings import get_settings
 
-    serve(args.host, args.port, insecure_local=args.insecure_local)
+    workers = get_settings().endpoint_workers if args.workers is None else args.workers
+    serve(args.host, args.port, workers=workers, insecure_local=args.insecure_local)
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
@@ -388,6 +390,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="run the prediction endpoint (foreground)")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8501)
+    serve.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes accepting on the port (default $MODELFLEET_ENDPOINT_WORKERS or 1); "
+        "the number of cores gives the most requests/s, each loads every model",
+    )
     serve.add_argument(
         "--insecure-local",
         action="store_true",

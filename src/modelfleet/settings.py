@@ -5,6 +5,8 @@ Environment variables (all optional):
     MODELFLEET_CONFIG        the fleet file, default <checkout>/workflows.yaml
     MODELFLEET_DATABASE_URL  lineage DB; unset means the embedded Postgres
     MODELFLEET_ENDPOINT_URL  the prediction endpoint, default http://127.0.0.1:8501
+    MODELFLEET_ENDPOINT_WORKERS  endpoint processes on that port, default 1; the number of
+                             cores gives the most requests/s (each loads every model)
     MODELFLEET_AIRFLOW_PORT  Airflow api-server port, default 8080
     MODELFLEET_LAKE_URL      the lake as an fsspec URL (s3://..., hdfs://...);
                              default $MODELFLEET_HOME/lake
@@ -38,6 +40,7 @@ class Settings:
     dvc_remote_url: str | None = None
     executor: str = "local"
     celery_broker_url: str = DEFAULT_BROKER_URL
+    endpoint_workers: int = 1
 
     @property
     def repo(self) -> Path:
@@ -123,4 +126,14 @@ def get_settings() -> Settings:
         dvc_remote_url=os.environ.get("MODELFLEET_DVC_REMOTE_URL") or None,
         executor=executor,
         celery_broker_url=os.environ.get("MODELFLEET_CELERY_BROKER_URL") or DEFAULT_BROKER_URL,
+        endpoint_workers=_positive_int("MODELFLEET_ENDPOINT_WORKERS", 1),
     )
+
+
+def _positive_int(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise ConfigError(f"{name}={text!r} must be a whole number of at least 1")
+    return int(text)

@@ -129,7 +129,7 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-        _wait_http(f"{env['MODELFLEET_ENDPOINT_URL']}/healthz", endpoint, home / "endpoint.log")
+        wait_http(f"{env['MODELFLEET_ENDPOINT_URL']}/healthz", endpoint, home / "endpoint.log")
         yield Platform(
             home,
             lineage_url,
@@ -152,7 +152,7 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         shutil.rmtree(home / "repo", ignore_errors=True)
 
 
-def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:
+def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -164,3 +164,46 @@ def _wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 1
             pass
         time.sleep(0.5)
     raise RuntimeError(f"endpoint not up: {log.read_text()[-3000:]}")
+
+
+def all_versions(platform: Platform, workflow: str = "digits") -> list[str]:
+    from sqlalchemy.orm import Session
+
+    from modelfleet import db
+    from modelfleet.registry.store import versions
+
+    with Session(db.engine(platform.database_url)) as session:
+        return [v.version for v in versions.list_versions(session, workflow)]
+
+
+def loaded(platform: Platform, workflow: str = "digits") -> list[str]:
+    """The versions the endpoint has loaded, by its /healthz."""
+    health = httpx.get(f"{platform.endpoint_url}/healthz", timeout=10).json()
+    return health["loaded"][workflow]
+
+
+def eventually(check, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
+    """`check()` once it is truthy, or its last falsy result after `timeout_s`. NOTIFY
+    makes the endpoint react at once; its polling fallback bounds it at 5 s."""
+    deadline = time.monotonic() + timeout_s
+    while not (result := check()) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return result
+
+
+@pytest.fixture(scope="session")
+def served(platform: Platform) -> Platform:
+    """digits with at least two versions (real DAG runs), the endpoint serving production."""
+    from modelfleet.pipeline.smoke import wait_for_version
+    from tests.integration.test_retrain_dag import production, run_dag
+
+    for month in ("2026-01", "2026-02"):
+        if len(all_versions(platform)) >= 2:
+            break
+        state, tasks = run_dag(month)
+        assert state == "success", tasks
+    with httpx.Client(
+        base_url=platform.endpoint_url, headers=platform.admin_headers, timeout=10
+    ) as client:
+        wait_for_version(client, "digits", production(platform))
+    return platform

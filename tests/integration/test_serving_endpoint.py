@@ -14,48 +14,11 @@ import pytest
 from sqlalchemy.orm import Session
 
 from modelfleet.cli import main
-from modelfleet.pipeline.smoke import wait_for_version
 from modelfleet.registry.store import versions
-from tests.integration.conftest import frozen_test_image
+from tests.integration.conftest import all_versions, eventually, frozen_test_image, loaded
 from tests.integration.test_retrain_dag import production, run_dag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-
-
-def all_versions(platform) -> list[str]:
-    from modelfleet import db
-
-    with Session(db.engine(platform.database_url)) as session:
-        return [v.version for v in versions.list_versions(session, "digits")]
-
-
-@pytest.fixture(scope="module")
-def served(platform):
-    """digits with at least two versions, the endpoint serving production."""
-    for month in ("2026-01", "2026-02"):
-        if len(all_versions(platform)) >= 2:
-            break
-        state, tasks = run_dag(month)
-        assert state == "success", tasks
-    with httpx.Client(
-        base_url=platform.endpoint_url, headers=platform.admin_headers, timeout=10
-    ) as client:
-        wait_for_version(client, "digits", production(platform))
-    return platform
-
-
-def loaded(platform) -> list[str]:
-    return httpx.get(f"{platform.endpoint_url}/healthz", timeout=10).json()["loaded"]["digits"]
-
-
-def eventually(check, timeout_s: float = 20.0):  # type: ignore[no-untyped-def]
-    """NOTIFY makes the endpoint react at once; polling bounds it at 5 s."""
-    deadline = time.monotonic() + timeout_s
-    while True:
-        result = check()
-        if result or time.monotonic() > deadline:
-            return result
-        time.sleep(0.2)
 
 
 def test_a_real_model_answers_alike_over_both_protocols(served):

@@ -8,68 +8,34 @@ from __future__ import annotations
 import os
 import time
 
-import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from modelfleet.pipeline.smoke import wait_for_version
 from modelfleet.platform.api_keys import RECLASSIFY_APP
 from modelfleet.registry.store import applications, predictions, versions
 from modelfleet.registry.store.lineage import prediction_lineage
 from modelfleet.registry.tables import PredictionRow
+from tests.integration.conftest import all_versions, eventually, loaded
 from tests.integration.test_retrain_dag import production, run_dag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DAG_ID = "reclassify__digits"
 
 
-def all_versions(platform) -> list[str]:
-    from modelfleet import db
-
-    with Session(db.engine(platform.database_url)) as session:
-        return [v.version for v in versions.list_versions(session, "digits")]
-
-
-def loaded(platform) -> list[str]:
-    return httpx.get(f"{platform.endpoint_url}/healthz", timeout=10).json()["loaded"]["digits"]
-
-
-def eventually(check, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout_s
-    while not (result := check()) and time.monotonic() < deadline:
-        time.sleep(0.2)
-    return result
-
-
 @pytest.fixture(scope="module")
-def two_versions(platform):
-    """digits with at least two versions, the endpoint serving production."""
-    for month in ("2026-01", "2026-02"):
-        if len(all_versions(platform)) >= 2:
-            break
-        state, tasks = run_dag(month)
-        assert state == "success", tasks
-    with httpx.Client(
-        base_url=platform.endpoint_url, headers=platform.admin_headers, timeout=10
-    ) as client:
-        wait_for_version(client, "digits", production(platform))
-    return platform
-
-
-@pytest.fixture(scope="module")
-def unloaded_version(two_versions) -> str:
+def unloaded_version(served) -> str:
     """A version of digits the endpoint does not serve until something pins it."""
-    spare = [v for v in all_versions(two_versions) if v not in loaded(two_versions)]
+    spare = [v for v in all_versions(served) if v not in loaded(served)]
     if not spare:  # run alone, digits has two versions and the policy keeps both
         state, tasks = run_dag("2026-03")
         assert state == "success", tasks
-        spare = [v for v in all_versions(two_versions) if v not in loaded(two_versions)]
-    assert spare, f"no unloaded version of digits: {all_versions(two_versions)}"
+        spare = [v for v in all_versions(served) if v not in loaded(served)]
+    assert spare, f"no unloaded version of digits: {all_versions(served)}"
     return spare[0]
 
 
 @pytest.fixture(scope="module")
-def ingested(two_versions, unloaded_version) -> dict[str, str]:
+def ingested(served, unloaded_version) -> dict[str, str]:
     """A few frozen test images through the real stream classifier: {sha256: name}."""
     from modelfleet.config import load_fleet
     from modelfleet.datasets.manifest import sha256_bytes
@@ -88,7 +54,7 @@ def ingested(two_versions, unloaded_version) -> dict[str, str]:
         settled = time.time() - 10
         os.utime(path, (settled, settled))
         images[sha256_bytes(sample.data)] = name
-    Ingestor(settings, load_fleet(), two_versions.database_url).scan_once()
+    Ingestor(settings, load_fleet(), served.database_url).scan_once()
     return images
 
 
@@ -113,13 +79,13 @@ def rows_of(session: Session, version_id: int) -> int:
 
 
 def test_an_older_version_reclassifies_the_stored_images_and_keeps_the_old_rows(
-    two_versions, unloaded_version, ingested
+    served, unloaded_version, ingested
 ):
     from modelfleet import db
 
-    current, older = production(two_versions), unloaded_version
-    assert older not in loaded(two_versions)
-    engine = db.engine(two_versions.database_url)
+    current, older = production(served), unloaded_version
+    assert older not in loaded(served)
+    engine = db.engine(served.database_url)
     with Session(engine) as session:
         stored = {sha: predictions.ingest_state(session, "digits", sha) for sha in ingested}
         assert {row.state for row in stored.values()} == {"stored"}, stored
@@ -130,7 +96,7 @@ def test_an_older_version_reclassifies_the_stored_images_and_keeps_the_old_rows(
     state, tasks = run_reclassify({"version": older})
     assert state == "success", tasks
     assert tasks == dict.fromkeys(["pin", "wait_loaded", "reclassify", "unpin"], "success")
-    assert eventually(lambda: older not in loaded(two_versions))  # unpinned: let go
+    assert eventually(lambda: older not in loaded(served))  # unpinned: let go
 
     with Session(engine) as session:
         for sha, name in ingested.items():
@@ -165,7 +131,7 @@ def test_an_older_version_reclassifies_the_stored_images_and_keeps_the_old_rows(
         assert reclassify_pin(session) == "production"
 
 
-def test_each_promotion_updates_the_production_asset_with_its_version(two_versions):
+def test_each_promotion_updates_the_production_asset_with_its_version(served):
     import sqlalchemy as sa
     from airflow.models.asset import AssetEvent, AssetModel
     from airflow.utils.session import create_session
@@ -180,7 +146,7 @@ def test_each_promotion_updates_the_production_asset_with_its_version(two_versio
     # One event per release that passed smoke (other tests may have released more).
     assert events and {task for _, task in events} == {"smoke"}
     assert all(set(extra) == {"version"} for extra, _ in events)
-    assert {extra["version"] for extra, _ in events} <= set(all_versions(two_versions))
+    assert {extra["version"] for extra, _ in events} <= set(all_versions(served))
 
 
 def test_a_promotion_event_names_the_version_to_reclassify_with():
@@ -196,15 +162,15 @@ def test_a_promotion_event_names_the_version_to_reclassify_with():
     assert _reclassify_version({"params": {"version": "production"}}) == "production"
 
 
-def test_an_unknown_version_fails_at_pin_and_changes_nothing(two_versions):
+def test_an_unknown_version_fails_at_pin_and_changes_nothing(served):
     from modelfleet import db
 
-    with Session(db.engine(two_versions.database_url)) as session:
+    with Session(db.engine(served.database_url)) as session:
         before = session.query(PredictionRow).count()
     state, tasks = run_reclassify({"version": "v9.9.9"})
     assert state == "failed", tasks
     assert tasks["pin"] == "failed"
     assert tasks["reclassify"] == "upstream_failed"
-    with Session(db.engine(two_versions.database_url)) as session:
+    with Session(db.engine(served.database_url)) as session:
         assert session.query(PredictionRow).count() == before
         assert reclassify_pin(session) == "production"

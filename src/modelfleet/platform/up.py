@@ -124,7 +124,14 @@ def up(settings: Settings) -> dict[str, str]:
             "--celery-hostname",
             f"modelfleet@{socket.gethostname()}",
         ],
-        "endpoint": [str(BIN / "modelfleet"), "serve", "--port", _port(settings.endpoint_url)],
+        "endpoint": [
+            str(BIN / "modelfleet"),
+            "serve",
+            "--port",
+            _port(settings.endpoint_url),
+            "--workers",
+            str(settings.endpoint_workers),
+        ],
         "ingest": [str(BIN / "modelfleet"), "ingest"],
     }
     for name in processes(settings):

@@ -31,6 +31,7 @@ from modelfleet.serving.pool import ModelPool
 from modelfleet.serving.registry_watcher import RegistryWatcher
 from modelfleet.serving.service import PredictionService
 from modelfleet.serving.wire import json_response
+from modelfleet.serving.workers import run_workers, worker_count
 from modelfleet.settings import Settings
 
 log = logging.getLogger("modelfleet.serving")
@@ -49,19 +50,13 @@ def create_app(
     """The endpoint. Without `database_url` nothing follows the registry (benchmarks):
     the pool serves what it was given and keys are those added to `auth`."""
     metrics = metrics or Metrics()
+    metrics.follow(pool)
     watcher = None
     if database_url is not None:
 
         def synced(applications_changed: bool) -> None:
             if applications_changed:  # keys, revocations or grants: verify keys afresh
                 auth.invalidate()
-            metrics.set_loaded(
-                pool.loaded(),
-                {
-                    wf: {a: pool.resolve(wf, label=a).version_int for a in pool.labels(wf)}
-                    for wf in pool.loaded()
-                },
-            )
 
         watcher = RegistryWatcher(pool, database_url, poll_s=poll_s, on_sync=synced)
 
@@ -94,9 +89,13 @@ def create_app(
     if database_url is not None:
         app.include_router(admin.router(settings, database_url, auth))
 
-    @app.get("/healthz", tags=["operations"], summary="Synced with the registry; what is loaded")
+    @app.get(
+        "/healthz",
+        tags=["operations"],
+        summary="Synced with the registry; what is loaded; which worker process answered",
+    )
     def health() -> Response:
-        return json_response({"ready": ready(), "loaded": pool.loaded()})
+        return json_response({"ready": ready(), "loaded": pool.loaded(), "pid": os.getpid()})
 
     @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
     def prometheus() -> Response:
@@ -187,13 +186,13 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
-def tune_threads() -> None:
-    """TF's thread pools for a serving process: intra-op = cores (one batch uses them
-    all), inter-op = 2 (independent ops of different models may overlap)."""
+def tune_threads(workers: int = 1) -> None:
+    """TF's thread pools for one of `workers` serving processes: intra-op = its share of
+    the cores (one batch uses them all), inter-op = 2 (ops of different models overlap)."""
     import tensorflow as tf
 
     cores = os.cpu_count() or 1
-    tf.config.threading.set_intra_op_parallelism_threads(cores)
+    tf.config.threading.set_intra_op_parallelism_threads(max(1, cores // workers))
     tf.config.threading.set_inter_op_parallelism_threads(2)
 
 
@@ -208,33 +207,46 @@ def settle_heap() -> None:
     gc.set_threshold(20_000, 10, 10)
 
 
-def serve(host: str, port: int, *, insecure_local: bool = False) -> None:
-    """Run the endpoint (blocking): `modelfleet serve`."""
-    import uvicorn
+_INSECURE_ENV = "MODELFLEET_SERVE_INSECURE_LOCAL"  # what `serve` tells each worker
 
+
+def serve(host: str, port: int, *, workers: int = 1, insecure_local: bool = False) -> None:
+    """Run the endpoint (blocking): `modelfleet serve`."""
+    _configure_logging()
+    os.environ[_INSECURE_ENV] = "1" if insecure_local else ""
+    run_workers(f"{__name__}:worker_app", host, port, workers=workers)
+
+
+def worker_app() -> ASGIApp:
+    """One endpoint process, wired from the environment that `serve` set (the factory
+    that each worker calls)."""
     from modelfleet import db
     from modelfleet.config import load_fleet
     from modelfleet.settings import get_settings
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    tune_threads()
+    _configure_logging()
+    workers = worker_count()
+    tune_threads(workers)
     settle_heap()
     settings = get_settings()
     fleet = load_fleet(settings.config_file)
-    metrics = Metrics()
+    metrics = Metrics(multiprocess=workers > 1)
     pool = ModelPool(
         settings.serving_root,
         {name: wf.serving for name, wf in fleet.workflows.items()},
         on_batch=lambda wf, version, rows: metrics.batch_size.labels(wf, version).observe(rows),
     )
     url = db.database_url()
-    app = create_app(
+    return create_app(
         pool,
         settings,
         database_url=url,
-        auth=Authenticator(url, insecure_local=insecure_local),
+        auth=Authenticator(url, insecure_local=bool(os.environ.get(_INSECURE_ENV))),
         metrics=metrics,
     )
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )

@@ -1,8 +1,9 @@
 """Who is asking: API key -> application, and which model version its request means.
 
 A key is verified with argon2 once, then cached (by the key's sha256) until the
-registry watcher sees applications, keys or grants change. Unknown key ids are
-refused without hashing.
+registry watcher sees applications, keys or grants change. A verification that was
+still running when such a change arrived is used once but not cached: it may have
+read the key before a revocation committed. Unknown key ids are refused without hashing.
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class Authenticator:
         self.database_url = database_url
         self.insecure_local = insecure_local
         self._cache: dict[str, Principal] = {}
+        self._generation = 0  # bumped by every invalidation
         if insecure_local:
             log.warning(
                 "--insecure-local: API keys are NOT checked; every caller is admin. "
@@ -71,6 +73,7 @@ class Authenticator:
             )
 
     def invalidate(self) -> None:
+        self._generation += 1
         self._cache = {}
 
     def add_static(self, key: str, principal: Principal) -> None:
@@ -86,12 +89,14 @@ class Authenticator:
         digest = _digest(key)
         found = self._cache.get(digest)
         if found is None:
+            generation = self._generation
             found = await run_in_threadpool(self._verify, key)
             if found is None:
                 raise Unauthorized("unknown or revoked API key")
-            if len(self._cache) >= _CACHE_LIMIT:
-                self._cache = {}
-            self._cache[digest] = found
+            if generation == self._generation:
+                if len(self._cache) >= _CACHE_LIMIT:
+                    self._cache = {}
+                self._cache[digest] = found
         return found
 
     def _verify(self, key: str) -> Principal | None:

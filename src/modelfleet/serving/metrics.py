@@ -3,15 +3,27 @@
 Requests are counted by model, version, status and protocol in a pure ASGI
 middleware (cheaper than Starlette's BaseHTTPMiddleware); routes name the
 model that answered in the ASGI scope under `MODEL_KEY`.
+
+With several endpoint workers (`modelfleet serve --workers N`) the counters and
+histograms live in prometheus_client's multiprocess files, so whichever worker answers
+/metrics reports the sum over all of them. Loaded versions and aliases are read from
+the answering worker's own pool at scrape time: every worker follows the same registry.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from modelfleet.serving.pool import ModelPool
 
 MODEL_KEY = "modelfleet.model"  # scope[MODEL_KEY] = (workflow, version)
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -19,52 +31,64 @@ _BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
 
 class Metrics:
-    def __init__(self) -> None:
-        self.registry = CollectorRegistry()
+    """The endpoint's metrics; `registry` is what /metrics serves. `multiprocess` is for
+    one of several worker processes (PROMETHEUS_MULTIPROC_DIR must be set by then)."""
+
+    def __init__(self, *, multiprocess: bool = False) -> None:
+        own = CollectorRegistry()
         self.requests = Counter(
             "modelfleet_requests",
             "Requests answered, by model, version, HTTP status and protocol",
             ["model", "version", "status", "protocol"],
-            registry=self.registry,
+            registry=own,
         )
         self.latency = Histogram(
             "modelfleet_request_latency_seconds",
             "Time from request received to response sent",
             ["model", "protocol"],
             buckets=_LATENCY_BUCKETS,
-            registry=self.registry,
+            registry=own,
         )
         self.batch_size = Histogram(
             "modelfleet_batch_size",
             "Rows per inference call after dynamic batching",
             ["model", "version"],
             buckets=_BATCH_BUCKETS,
-            registry=self.registry,
+            registry=own,
         )
-        self.loaded = Gauge(
+        if multiprocess:
+            self.registry = CollectorRegistry()
+            MultiProcessCollector(self.registry)
+        else:
+            self.registry = own
+
+    def follow(self, pool: ModelPool) -> None:
+        """Report `pool`'s loaded versions and aliases at every scrape."""
+        self.registry.register(_PoolCollector(pool))
+
+
+class _PoolCollector(Collector):
+    def __init__(self, pool: ModelPool) -> None:
+        self.pool = pool
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        loaded = GaugeMetricFamily(
             "modelfleet_loaded_version",
             "1 for every model version loaded and warm",
-            ["model", "version"],
-            registry=self.registry,
+            labels=["model", "version"],
         )
-        self.alias = Gauge(
+        alias = GaugeMetricFamily(
             "modelfleet_alias_version",
             "The integer version each alias serves",
-            ["model", "alias"],
-            registry=self.registry,
+            labels=["model", "alias"],
         )
-
-    def set_loaded(
-        self, versions: dict[str, list[str]], aliases: dict[str, dict[str, int]]
-    ) -> None:
-        self.loaded.clear()
-        for model, names in versions.items():
-            for version in names:
-                self.loaded.labels(model, version).set(1)
-        self.alias.clear()
-        for model, by_alias in aliases.items():
-            for alias, version_int in by_alias.items():
-                self.alias.labels(model, alias).set(version_int)
+        for model, versions, aliases in self.pool.served():
+            for version in versions:
+                loaded.add_metric([model, version.version], 1)
+            for name, version in aliases.items():
+                alias.add_metric([model, name], version.version_int)
+        yield loaded
+        yield alias
 
 
 def _protocol(path: str) -> str:

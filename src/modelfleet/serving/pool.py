@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -146,11 +146,16 @@ class ModelPool:
 
     def models(self, workflow: str) -> list[LoadedModel]:
         view = self._views.get(workflow)
-        return [] if view is None else sorted(view.versions.values(), key=lambda m: m.version_int)
+        return [] if view is None else sorted(view.versions.values(), key=_by_version)
 
     def labels(self, workflow: str) -> dict[str, str]:
         view = self._views.get(workflow)
         return {} if view is None else {a: m.version for a, m in view.aliases.items()}
+
+    def served(self) -> Iterator[tuple[str, list[LoadedModel], dict[str, LoadedModel]]]:
+        """Per workflow: its loaded versions and what each alias serves (one consistent view)."""
+        for workflow, view in sorted(self._views.items()):
+            yield workflow, sorted(view.versions.values(), key=_by_version), dict(view.aliases)
 
     def loaded(self) -> dict[str, list[str]]:
         return {wf: [m.version for m in self.models(wf)] for wf in sorted(self._views)}
@@ -225,3 +230,7 @@ class ModelPool:
         except Exception:
             log.exception("could not load %s %s; keeping what is served", workflow, version)
             return None
+
+
+def _by_version(model: LoadedModel) -> int:
+    return model.version_int

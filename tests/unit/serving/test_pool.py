@@ -76,3 +76,43 @@ def test_insecure_local_lets_everyone_in_as_admin_and_says_so(caplog):
     assert "NOT checked" in caplog.text
     principal = asyncio.run(auth.principal({}))
     assert principal.admin and principal.pin_for("anything") == "production"
+
+
+def test_metrics_report_what_the_pool_serves_at_each_scrape(pool):
+    from prometheus_client import generate_latest
+
+    from modelfleet.serving.metrics import Metrics
+
+    metrics = Metrics()
+    metrics.follow(pool)
+    pool.apply({"digits": Wanted({"production": "v1.0.0", "candidate": "v1.1.0"})})
+    text = generate_latest(metrics.registry).decode()
+    assert 'modelfleet_loaded_version{model="digits",version="v1.1.0"} 1.0' in text
+    assert 'modelfleet_alias_version{alias="candidate",model="digits"} 1.001e+06' in text
+    pool.apply({"digits": Wanted({"production": "v1.1.0"})})
+    text = generate_latest(metrics.registry).decode()
+    assert 'version="v1.0.0"' not in text  # unloaded: gone, not left at a stale value
+    assert 'alias="candidate"' not in text
+
+
+def test_a_key_verified_while_a_revocation_arrives_is_not_cached():
+    import asyncio
+
+    from modelfleet.serving.auth import Authenticator, Principal
+
+    class RevokedMidway(Authenticator):
+        """Reads the key as valid, then the watcher's invalidation lands (the revoke
+        committed after the read): this answer may be used once, never cached."""
+
+        verified = 0
+
+        def _verify(self, key: str) -> Principal | None:
+            self.verified += 1
+            self.invalidate()
+            return Principal("hmi", grants={"digits": "production"})
+
+    auth = RevokedMidway("postgresql://unused")
+    headers = {"authorization": "Bearer mf-key"}
+    asyncio.run(auth.principal(headers))
+    asyncio.run(auth.principal(headers))
+    assert auth.verified == 2  # asked the database again: nothing stale was kept

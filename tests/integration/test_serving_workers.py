@@ -1,0 +1,161 @@
+"""`modelfleet serve --workers 2` on the real registry: both worker processes answer,
+/metrics adds up the requests of both, a promotion under load reaches both with no
+failed request, and SIGTERM stops them all."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+
+import httpx
+import pytest
+
+from modelfleet.platform.ports import free_port, listening
+from tests.integration.conftest import (
+    BIN,
+    Platform,
+    all_versions,
+    eventually,
+    frozen_test_image,
+    wait_http,
+)
+from tests.integration.test_retrain_dag import production
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+WORKERS = 2
+PREDICT = "/v1/models/digits:predict"
+
+
+class TwoWorkers:
+    def __init__(self, platform: Platform, process: subprocess.Popen, url: str) -> None:
+        self.platform = platform
+        self.process = process
+        self.url = url
+
+    def health(self) -> dict:
+        """/healthz on a new connection, so that either worker may answer."""
+        return httpx.get(f"{self.url}/healthz", timeout=10).json()
+
+    def predict(self) -> httpx.Response:
+        body = {"instances": [{"b64": base64.b64encode(frozen_test_image()).decode()}]}
+        return httpx.post(
+            f"{self.url}{PREDICT}", json=body, headers=self.platform.admin_headers, timeout=30
+        )
+
+    def child_pids(self) -> set[int]:
+        """The workers, and multiprocessing's resource tracker."""
+        children = subprocess.run(
+            ["pgrep", "-P", str(self.process.pid)], capture_output=True, text=True
+        ).stdout.split()
+        return {int(pid) for pid in children}
+
+
+@pytest.fixture(scope="module")
+def endpoint(served: Platform) -> Iterator[TwoWorkers]:
+    port = free_port()
+    log_path = served.home / "endpoint-workers.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(BIN / "modelfleet"), "serve", "--port", str(port), "--workers", str(WORKERS)],
+            env=dict(os.environ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    running = TwoWorkers(served, process, f"http://127.0.0.1:{port}")
+    try:
+        wait_http(f"{running.url}/healthz", process, log_path)
+        current = production(served)
+
+        def every_worker_ready() -> bool:
+            answers = [running.health() for _ in range(20)]
+            ready = {
+                a["pid"] for a in answers if a["ready"] and current in a["loaded"].get("digits", [])
+            }
+            return len(ready) == WORKERS
+
+        assert eventually(every_worker_ready, 120), log_path.read_text()[-3000:]
+        yield running
+    finally:
+        if process.poll() is None:
+            process.kill()
+            subprocess.run(["pkill", "-9", "-P", str(process.pid)], check=False)
+
+
+def requests_total(url: str) -> float:
+    text = httpx.get(f"{url}/metrics", timeout=10).text
+    pattern = (
+        r'modelfleet_requests_total\{model="digits",protocol="tfserving",status="200",[^}]*\} (\S+)'
+    )
+    return sum(float(value) for value in re.findall(pattern, text))
+
+
+def test_both_workers_answer_and_metrics_count_both(endpoint):
+    answered_by = {endpoint.health()["pid"] for _ in range(30)}
+    assert len(answered_by) == WORKERS  # the kernel spread new connections over both
+    assert answered_by <= endpoint.child_pids()
+    before = requests_total(endpoint.url)
+    responses = [endpoint.predict() for _ in range(40)]
+    assert [r.status_code for r in responses] == [200] * 40
+    assert {r.headers["X-Model-Version"] for r in responses} == {production(endpoint.platform)}
+    assert requests_total(endpoint.url) - before == 40  # whichever worker was scraped
+
+
+def test_a_promotion_under_load_reaches_every_worker_and_fails_no_request(endpoint):
+    platform = endpoint.platform
+    original = production(platform)
+    target = next(v for v in all_versions(platform) if v != original)
+    seen: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def hammer() -> None:
+        while not stop.is_set():  # a new connection each time: both workers get traffic
+            try:
+                response = endpoint.predict()
+                seen.append((response.status_code, response.headers.get("X-Model-Version")))
+            except httpx.HTTPError as exc:
+                seen.append((0, repr(exc)))
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.0)
+        promoted = httpx.post(
+            f"{endpoint.url}/admin/models/digits/promote",
+            json={"version": target, "reason": "promotion through two workers"},
+            headers=platform.admin_headers,
+            timeout=60,
+        )
+        assert promoted.status_code == 200, promoted.text
+        assert eventually(lambda: all(v == target for _, v in seen[-30:]), 60)
+        time.sleep(1.0)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+        restore = httpx.post(
+            f"{endpoint.url}/admin/models/digits/promote",
+            json={"version": original, "reason": "test restores production"},
+            headers=platform.admin_headers,
+            timeout=60,
+        )
+    assert restore.status_code == 200, restore.text
+    failures = [s for s in seen if s[0] != 200]
+    assert not failures, failures[:5]
+    assert {v for _, v in seen} <= {original, target}
+    assert all(v == target for _, v in seen[-30:])
+
+
+def test_sigterm_stops_every_worker(endpoint):
+    pids = endpoint.child_pids()
+    port = httpx.URL(endpoint.url).port
+    endpoint.process.send_signal(signal.SIGTERM)
+    assert endpoint.process.wait(30) == 0
+    assert eventually(lambda: not any(os.path.exists(f"/proc/{pid}") for pid in pids), 10)
+    assert not listening(port)
