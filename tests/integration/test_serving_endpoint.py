@@ -102,11 +102,11 @@ def test_application_keys_grants_pins_and_revocation(served, capsys):
 
 
 def test_promotion_to_an_unloaded_version_under_load_fails_no_request(served):
-    spare = [v for v in all_versions(served) if v not in loaded(served)]
-    if not spare:  # run alone, digits has two versions and the policy keeps both
-        state, tasks = run_dag("2026-03")
+    # Run alone, digits has few versions and the policy (plus hmi's pin) keeps them all.
+    months = iter(("2026-03", "2026-04"))
+    while not (spare := [v for v in all_versions(served) if v not in loaded(served)]):
+        state, tasks = run_dag(next(months))
         assert state == "success", tasks
-        spare = [v for v in all_versions(served) if v not in loaded(served)]
     original = production(served)
     target = spare[0]
     body = {"instances": [{"b64": base64.b64encode(frozen_test_image()).decode()}]}
