@@ -95,9 +95,10 @@ def router(service: PredictionService, auth: Authenticator) -> APIRouter:
             )
 
     async def status(request: Request, model: LoadedModel) -> Response:
-        listed = (
-            service.pool.models(model.workflow) if "/versions/" not in request.url.path else [model]
-        )
+        # As TF Serving: the model's URL lists every loaded version; a URL that names a
+        # version or a label, that one.
+        named_one = not request.scope["route"].name.endswith("_by_pin")
+        listed = [model] if named_one else service.pool.models(model.workflow)
         return answer(
             request,
             model,

@@ -389,6 +389,9 @@ def test_unversioned_requests_follow_the_pin_and_urls_may_name_a_version_or_labe
     assert by_semver.json()["model_version"] == "v0.9.0"
     status = client.get("/v1/models/digits").json()
     assert [s["version"] for s in status["model_version_status"]] == ["9000", "1000000"]
+    for one in ("/v1/models/digits/labels/candidate", "/v1/models/digits/versions/9000"):
+        status = client.get(one).json()
+        assert [s["version"] for s in status["model_version_status"]] == ["9000"], one
 
 
 def test_predict_rows_columns_and_images_agree(client):
