@@ -65,6 +65,8 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 def cmd_ingest(args: argparse.Namespace) -> None:
     import logging
+    import signal
+    import threading
 
     from modelfleet import db
     from modelfleet.config import load_fleet
@@ -78,8 +80,15 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     ingestor = Ingestor(settings, load_fleet(settings.config_file), db.database_url())
     if args.once:
         print(json.dumps(ingestor.scan_once()))
-    else:
-        ingestor.run_forever()
+        return
+    stop = threading.Event()
+
+    def finish(signum: int, _: object) -> None:  # SIGTERM: end the batch, flush, exit
+        stop.set()
+        ingestor.wake.set()
+
+    signal.signal(signal.SIGTERM, finish)
+    ingestor.run_forever(stop=stop)
 
 
 def cmd_lineage(args: argparse.Namespace) -> None:

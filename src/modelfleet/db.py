@@ -92,7 +92,13 @@ def ensure_database(url: str) -> None:
 @cache
 def engine(url: str | None = None) -> Engine:
     """A pooled engine for the lineage database (one per URL per process)."""
-    return sa.create_engine(url or database_url(), pool_pre_ping=True, future=True)
+    url = url or database_url()
+    options = {}
+    if make_url(url).get_dialect().driver == "psycopg2":
+        # executemany UPDATEs in pages (psycopg2's execute_batch), not one round trip
+        # per row: the stream classifier updates a batch of files at a time.
+        options["executemany_mode"] = "values_plus_batch"
+    return sa.create_engine(url, pool_pre_ping=True, future=True, **options)
 
 
 def migrate(url: str | None = None) -> None:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +18,34 @@ IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload")
 
 
 def ready_files(folder: Path, now: float | None = None) -> list[Path]:
+    """The complete files in `folder`, by name."""
     now = time.time() if now is None else now
-    if not folder.is_dir():
-        return []
     ready = []
-    for path in sorted(folder.iterdir()):
-        if path.name.startswith(".") or path.name.endswith(IGNORED_SUFFIXES) or not path.is_file():
+    try:
+        entries = list(os.scandir(folder))
+    except FileNotFoundError:
+        return []
+    for entry in entries:
+        name = entry.name
+        if name.startswith(".") or name.endswith(IGNORED_SUFFIXES):
             continue
         try:
-            settled = now - path.stat().st_mtime >= SETTLE_S
+            if not entry.is_file() or now - entry.stat().st_mtime < SETTLE_S:
+                continue
         except FileNotFoundError:  # taken by another watcher meanwhile
             continue
-        if settled:
-            ready.append(path)
-    return ready
+        ready.append(name)
+    return [folder / name for name in sorted(ready)]
 
 
 def today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def recent_days() -> set[str]:
+    """Today and yesterday (UTC): the partitions a restarted watcher may owe a manifest."""
+    now = datetime.now(UTC)
+    return {(now - timedelta(days=n)).strftime("%Y-%m-%d") for n in (0, 1)}
 
 
 def quarantine_file(

@@ -13,13 +13,17 @@ source of truth) after each batch, so it can always be rebuilt.
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from typing import Any
 
 import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
+from fsspec.implementations.local import LocalFileSystem
 from PIL import Image
+
+from modelfleet.ingest.metadata import pixels_only
 
 MANIFEST = "manifest.parquet"
 MANIFEST_SCHEMA = pa.schema(
@@ -46,7 +50,11 @@ _SAVE_FORMATS = {
 
 
 def strip_metadata(data: bytes) -> tuple[bytes, str]:
-    """Re-encode without EXIF, GPS or other metadata; returns (bytes, extension)."""
+    """The image without EXIF, GPS or other metadata; returns (bytes, extension).
+    Re-encoded, unless it holds nothing but pixels already (then as it arrived)."""
+    extension = pixels_only(data)
+    if extension is not None:
+        return data, extension
     with Image.open(io.BytesIO(data)) as image:
         fmt = image.format if image.format in _SAVE_FORMATS else "PNG"
         out = io.BytesIO()
@@ -62,6 +70,8 @@ class Lake:
     def __init__(self, url: str) -> None:
         self.fs, self.root = fsspec.core.url_to_fs(url)
         self.url = url
+        self.local = isinstance(self.fs, LocalFileSystem)
+        self._folders: set[str] = set()  # made already (by this process)
 
     def partition(self, workflow: str, day: str) -> str:
         return f"{self.root.rstrip('/')}/{workflow}/date={day}"
@@ -72,11 +82,25 @@ class Lake:
     def put(self, path: str, data: bytes) -> None:
         """Write whole or not at all: a temporary name, then a rename (object stores
         write objects atomically anyway)."""
-        self.fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
-        tmp = f"{path.rsplit('/', 1)[0]}/.{uuid.uuid4().hex}.tmp"
-        with self.fs.open(tmp, "wb") as handle:
+        folder = path.rsplit("/", 1)[0]
+        if folder not in self._folders:
+            self.fs.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        tmp = f"{folder}/.{uuid.uuid4().hex}.tmp"
+        try:
+            self._write(tmp, data)
+        except FileNotFoundError:  # the folder was removed since this process made it
+            self.fs.makedirs(folder, exist_ok=True)
+            self._write(tmp, data)
+        if self.local:
+            os.replace(tmp, path)
+        else:
+            self.fs.mv(tmp, path)
+
+    def _write(self, path: str, data: bytes) -> None:
+        # Locally without fsspec's file objects: the watcher writes thousands a second.
+        with open(path, "wb") if self.local else self.fs.open(path, "wb") as handle:
             handle.write(data)
-        self.fs.mv(tmp, path)
 
     def read(self, path: str) -> bytes:
         with self.fs.open(path, "rb") as handle:

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,9 +37,10 @@ from sqlalchemy.orm import Session
 from modelfleet import db
 from modelfleet.config import Fleet
 from modelfleet.datasets.manifest import sha256_bytes
-from modelfleet.ingest.files import quarantine_file, ready_files, today
+from modelfleet.ingest.files import quarantine_file, ready_files, recent_days, today
 from modelfleet.ingest.inspect import inspect_image
 from modelfleet.ingest.lake import Lake, strip_metadata
+from modelfleet.ingest.landing_watch import LandingWatch
 from modelfleet.ingest.notify import Webhooks
 from modelfleet.platform.api_keys import INGEST_APP, auth_headers
 from modelfleet.registry.store import predictions as store
@@ -48,6 +50,8 @@ from modelfleet.serving.v2_client import answers, images_request
 from modelfleet.settings import Settings
 
 log = logging.getLogger("modelfleet.ingest")
+# While files keep streaming in, lake manifests are rewritten at most this often.
+MANIFEST_EVERY_S = 5.0
 # Batches in flight per workflow. Two files with the same bytes in different batches
 # are safe: their row is locked, and only the first to record a prediction wins.
 PIPELINE = 3
@@ -124,9 +128,11 @@ class Ingestor:
         self.wake = threading.Event()
         self._stale_manifests: dict[str, set[str]] = {}  # workflow -> lake days written
 
-    def scan_once(self) -> dict[str, int]:
+    def scan_once(self, *, flush: bool = True) -> dict[str, int]:
         """Every ready file of every workflow, `PIPELINE` batches in flight at once: while
-        one batch waits for the endpoint, another is hashed, checked or written."""
+        one batch waits for the endpoint, another is hashed, checked or written. Then the
+        manifests of the partitions written, unless `flush` is False (`run_forever`
+        flushes them on its own schedule)."""
         counts: dict[str, int] = {}
         for workflow in self.workflows:
             size = self.fleet.get(workflow).ingest.batch_size
@@ -138,7 +144,8 @@ class Ingestor:
                 for done in (job.result() for job in jobs):
                     for state, n in done.items():
                         counts[state] = counts.get(state, 0) + n
-        self.flush_manifests()
+        if flush:
+            self.flush_manifests()
         return counts
 
     def flush_manifests(self) -> None:
@@ -373,38 +380,43 @@ class Ingestor:
         for day in sorted(days):
             with Session(self.engine) as session:
                 rows = store.partition_manifest(session, workflow, day)
-            self.lake.write_manifest(workflow, day, rows)
+            if rows:  # stored rows are never removed: an empty partition has no images
+                self.lake.write_manifest(workflow, day, rows)
 
     def run_forever(self, rescan_s: float = 2.0, stop: threading.Event | None = None) -> None:
-        """Watch with inotify (watchdog) and rescan every `rescan_s` as a fallback."""
-        from watchdog.events import FileSystemEventHandler
-        from watchdog.observers import Observer
-
+        """Scan until `stop`: at once again while scans find files; when idle, wait for
+        inotify (watchdog) or `rescan_s`, the fallback."""
         stop = stop or threading.Event()
-        wake = self.wake
-
-        class Wake(FileSystemEventHandler):
-            def on_any_event(self, event) -> None:  # type: ignore[no-untyped-def]
-                wake.set()
-
-        observer = Observer()
-        for workflow in self.workflows:
-            folder = self.settings.landing / workflow
-            folder.mkdir(parents=True, exist_ok=True)
-            observer.schedule(Wake(), str(folder))
-        observer.start()
+        watch = LandingWatch([self.settings.landing / wf for wf in self.workflows], self.wake)
+        watch.arm()
         backoff = rescan_s
         log.info("watching %s for %s", self.settings.landing, ", ".join(self.workflows))
+        # A previous watcher killed between a batch and its flush left these stale.
+        for workflow in self.workflows:
+            self._stale_manifests.setdefault(workflow, set()).update(recent_days())
+        flushed = time.monotonic()
         try:
             while not stop.is_set():
-                counts = self.scan_once()
+                counts = self.scan_once(flush=False)
                 if any(counts.values()):
                     log.info("%s", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+                # Manifests are rewritten from Postgres (the whole partition), so not
+                # after every small scan while files stream in: when the stream pauses,
+                # and at least every MANIFEST_EVERY_S.
+                if not counts or time.monotonic() - flushed >= MANIFEST_EVERY_S:
+                    self.flush_manifests()
+                    flushed = time.monotonic()
+                if counts and not counts.get("retry"):
+                    watch.disarm()  # busy: scan again at once
+                    continue
+                if not watch.armed:
+                    watch.arm()  # then one more scan for what landed while disarmed
+                    continue
                 # Back off while the endpoint is down (up to 30 s); files wait in landing.
                 backoff = min(backoff * 2, 30.0) if counts.get("retry") else rescan_s
-                wake.wait(backoff)
-                wake.clear()
+                self.wake.wait(backoff)
+                self.wake.clear()
         finally:
-            observer.stop()
-            observer.join()
+            watch.close()
+            self.flush_manifests()
             self.webhooks.close()
