@@ -10,7 +10,7 @@ a scratch Postgres database, served by the real `modelfleet serve`):
     renamed one after the other), and the clock runs from the first rename to the last
     `stored` row committed.
 
-    .venv/bin/python bench/ingest.py [--files 2000] [--duration 10]
+    .venv/bin/python bench/ingest.py [--files 2000] [--duration 10] [--workers 2]
 
 The target: (2) reaches at least 70% of (1).
 """
@@ -118,6 +118,7 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=2000)
     parser.add_argument("--duration", type=int, default=10, help="seconds of wrk load")
     parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1, help="`modelfleet ingest --workers`")
     parser.add_argument(
         "--profile", action="store_true", help="run one in-process scan under cProfile instead"
     )
@@ -180,7 +181,10 @@ def main() -> None:
                     return
                 log = (home / "ingest.log").open("w")
                 watcher = subprocess.Popen(
-                    [str(BIN / "modelfleet"), "ingest"], env=env, stdout=log, stderr=log
+                    [str(BIN / "modelfleet"), "ingest", "--workers", str(args.workers)],
+                    env=env,
+                    stdout=log,
+                    stderr=log,
                 )
                 try:
                     time.sleep(6)  # imports, first scan

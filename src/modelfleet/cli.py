@@ -64,31 +64,20 @@ def cmd_serve(args: argparse.Namespace) -> None:
 
 
 def cmd_ingest(args: argparse.Namespace) -> None:
-    import logging
-    import signal
-    import threading
-
-    from modelfleet import db
-    from modelfleet.config import load_fleet
-    from modelfleet.ingest.watcher import Ingestor
     from modelfleet.settings import get_settings
 
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
     settings = get_settings()
-    ingestor = Ingestor(settings, load_fleet(settings.config_file), db.database_url())
     if args.once:
+        from modelfleet import db
+        from modelfleet.config import load_fleet
+        from modelfleet.ingest.watcher import Ingestor
+
+        ingestor = Ingestor(settings, load_fleet(settings.config_file), db.database_url())
         print(json.dumps(ingestor.scan_once()))
         return
-    stop = threading.Event()
+    from modelfleet.ingest.run import run
 
-    def finish(signum: int, _: object) -> None:  # SIGTERM: end the batch, flush, exit
-        stop.set()
-        ingestor.wake.set()
-
-    signal.signal(signal.SIGTERM, finish)
-    ingestor.run_forever(stop=stop)
+    run(settings.ingest_workers if args.workers is None else args.workers)
 
 
 def cmd_lineage(args: argparse.Namespace) -> None:
@@ -414,6 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     ingest = sub.add_parser("ingest", help="run the stream classifier (foreground)")
     ingest.add_argument("--once", action="store_true", help="process what is there, then exit")
+    ingest.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="processes sharing the landing folders (default $MODELFLEET_INGEST_WORKERS or 1)",
+    )
     ingest.set_defaults(func=cmd_ingest)
     lineage = sub.add_parser(
         "lineage", help="why did the model say that? (image, sha256 or wf@vX.Y.Z)"

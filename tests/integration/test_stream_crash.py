@@ -1,6 +1,8 @@
 """`kill -9` the stream classifier again and again while files stream in; after the
 last restart every file is in exactly one final place, with one prediction per
-unique image: nothing lost, nothing duplicated."""
+unique image: nothing lost, nothing duplicated. Once as one process, once as two
+worker processes sharing the landing folder (killed together, as a machine crash
+would), where a file and its duplicate under another name fall to different shards."""
 
 from __future__ import annotations
 
@@ -33,26 +35,32 @@ def released(platform):
     return platform
 
 
-def inputs() -> dict[str, bytes]:
-    """Camera files: distinct good images, duplicates under other names, and bad files."""
+def inputs(workers: int) -> dict[str, bytes]:
+    """Camera files: distinct good images, duplicates under other names, and bad files
+    (each run's own bytes: other tests and the other run have not seen them)."""
     from modelfleet.config import load_fleet
     from modelfleet.datasets.sources import source_for
 
     files: dict[str, bytes] = {}
+    angle = {1: 180, 2: 90}[workers]
     for i, example in enumerate(source_for(load_fleet().get("digits")).test_set()[1:81]):
-        image = Image.open(io.BytesIO(example.data)).rotate(180)  # not seen by other tests
+        image = Image.open(io.BytesIO(example.data)).rotate(angle)
         buffer = io.BytesIO()
         image.save(buffer, format="PNG")
-        files[f"crash_{i:03d}.png"] = buffer.getvalue()
+        files[f"crash{workers}_{i:03d}.png"] = buffer.getvalue()
     good = list(files.values())
     for i in range(12):
-        files[f"crash_dup_{i:02d}.png"] = good[i]
+        files[f"crash{workers}_dup_{i:02d}.png"] = good[i]
     for i in range(8):
-        files[f"crash_bad_{i:02d}.png"] = b"" if i % 2 else f"garbage {i}".encode()
+        empty = i % 2 and workers == 1
+        files[f"crash{workers}_bad_{i:02d}.png"] = (
+            b"" if empty else f"garbage {i} of run {workers}".encode()
+        )
     return files
 
 
-def test_kill_9_at_random_points_loses_and_duplicates_nothing(released):
+@pytest.mark.parametrize("workers", [1, 2])
+def test_kill_9_at_random_points_loses_and_duplicates_nothing(released, workers):
     from modelfleet import db
     from modelfleet.registry.store import predictions
     from modelfleet.settings import get_settings
@@ -60,14 +68,18 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(released):
     settings = get_settings()
     landing = settings.landing / "digits"
     landing.mkdir(parents=True, exist_ok=True)
-    files = inputs()
+    files = inputs(workers)
     names = list(files)
     random.Random(7).shuffle(names)
     log = (released.home / "ingest-crash.log").open("a")
 
     def start() -> subprocess.Popen:
         return subprocess.Popen(
-            [str(BIN / "modelfleet"), "ingest"], env=dict(os.environ), stdout=log, stderr=log
+            [str(BIN / "modelfleet"), "ingest", "--workers", str(workers)],
+            env=dict(os.environ),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # its own process group: the kill takes every worker
         )
 
     def feed() -> None:
@@ -87,7 +99,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(released):
     try:
         for _ in range(KILLS):
             time.sleep(rng.uniform(1.0, 4.0))
-            os.kill(proc.pid, signal.SIGKILL)
+            os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
             proc = start()
         feeder.join()
@@ -96,7 +108,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(released):
             time.sleep(1)
     finally:
         proc.terminate()
-        proc.wait(30)
+        proc.wait(90)
     assert not left(), "files left in landing"
 
     unique = {hashlib.sha256(d).hexdigest(): name for name, d in files.items()}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,13 @@ def ready_files(folder: Path, now: float | None = None) -> list[Path]:
             continue
         ready.append(name)
     return [folder / name for name in sorted(ready)]
+
+
+def in_shard(files: list[Path], index: int, count: int) -> list[Path]:
+    """The files that shard `index` of `count` watcher processes takes (by name, stable)."""
+    if count == 1:
+        return files
+    return [f for f in files if zlib.crc32(f.name.encode()) % count == index]
 
 
 def today() -> str:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import io
 import os
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import fsspec
@@ -66,6 +68,20 @@ def strip_metadata(data: bytes) -> tuple[bytes, str]:
     return out.getvalue(), _SAVE_FORMATS[fmt]
 
 
+@dataclass(frozen=True)
+class FileIdentity:
+    """Which file, with which content: changes if it is replaced or rewritten."""
+
+    device: int
+    inode: int
+    size: int
+    mtime_ns: int
+
+    @classmethod
+    def of(cls, stat: os.stat_result) -> FileIdentity:
+        return cls(stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
 class Lake:
     def __init__(self, url: str) -> None:
         self.fs, self.root = fsspec.core.url_to_fs(url)
@@ -82,10 +98,7 @@ class Lake:
     def put(self, path: str, data: bytes) -> None:
         """Write whole or not at all: a temporary name, then a rename (object stores
         write objects atomically anyway)."""
-        folder = path.rsplit("/", 1)[0]
-        if folder not in self._folders:
-            self.fs.makedirs(folder, exist_ok=True)
-            self._folders.add(folder)
+        folder = self._folder_of(path)
         tmp = f"{folder}/.{uuid.uuid4().hex}.tmp"
         try:
             self._write(tmp, data)
@@ -96,6 +109,33 @@ class Lake:
             os.replace(tmp, path)
         else:
             self.fs.mv(tmp, path)
+
+    def put_landed(self, path: str, landed: Path, data: bytes, identity: FileIdentity) -> None:
+        """Store `data`, read from the landed file `landed` as `identity`. In a local lake
+        on the same filesystem, a hard link to that file: no copy, and no inode to
+        allocate while the landing file's is freed (at thousands of files a second,
+        ext4's search for a free inode that was not freed recently dominates). Written
+        as bytes if the file changed since it was read, or where a link cannot be made."""
+        if self.local:
+            folder = self._folder_of(path)
+            tmp = f"{folder}/.{uuid.uuid4().hex}.tmp"
+            try:
+                os.link(landed, tmp)
+            except OSError:  # another filesystem, no hard links here, or gone
+                pass
+            else:
+                if FileIdentity.of(os.stat(tmp)) == identity:
+                    os.replace(tmp, path)
+                    return
+                os.unlink(tmp)  # rewritten since it was read: store what was classified
+        self.put(path, data)
+
+    def _folder_of(self, path: str) -> str:
+        folder = path.rsplit("/", 1)[0]
+        if folder not in self._folders:
+            self.fs.makedirs(folder, exist_ok=True)
+            self._folders.add(folder)
+        return folder
 
     def _write(self, path: str, data: bytes) -> None:
         # Locally without fsspec's file objects: the watcher writes thousands a second.

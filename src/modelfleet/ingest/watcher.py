@@ -22,6 +22,7 @@ the ingest application's key and pin.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,10 +38,17 @@ from sqlalchemy.orm import Session
 from modelfleet import db
 from modelfleet.config import Fleet
 from modelfleet.datasets.manifest import sha256_bytes
-from modelfleet.ingest.files import quarantine_file, ready_files, recent_days, today
+from modelfleet.ingest.files import (
+    in_shard,
+    quarantine_file,
+    ready_files,
+    recent_days,
+    today,
+)
 from modelfleet.ingest.inspect import inspect_image
-from modelfleet.ingest.lake import Lake, strip_metadata
+from modelfleet.ingest.lake import FileIdentity, Lake, strip_metadata
 from modelfleet.ingest.landing_watch import LandingWatch
+from modelfleet.ingest.metadata import pixels_only
 from modelfleet.ingest.notify import Webhooks
 from modelfleet.platform.api_keys import INGEST_APP, auth_headers
 from modelfleet.registry.store import predictions as store
@@ -66,6 +74,7 @@ class Landed:
     path: Path
     data: bytes
     sha256: str
+    identity: FileIdentity | None = None  # of the file as it was read
     row_id: int = 0
     day: str = ""
     state: str = store.RECEIVED
@@ -115,8 +124,19 @@ class Endpoint:
 
 
 class Ingestor:
-    def __init__(self, settings: Settings, fleet: Fleet, database_url: str) -> None:
+    """The stream classifier. With `shard` (index, count), one of `count` processes
+    sharing the landing folders: it takes the files whose name hashes to `index`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        fleet: Fleet,
+        database_url: str,
+        *,
+        shard: tuple[int, int] = (0, 1),
+    ) -> None:
         self.settings = settings
+        self.shard = shard
         self.fleet = fleet
         self.workflows = sorted(fleet.workflows)
         self.engine = db.engine(database_url)
@@ -136,7 +156,7 @@ class Ingestor:
         counts: dict[str, int] = {}
         for workflow in self.workflows:
             size = self.fleet.get(workflow).ingest.batch_size
-            files = ready_files(self.settings.landing / workflow)
+            files = in_shard(ready_files(self.settings.landing / workflow), *self.shard)
             batches = [files[start : start + size] for start in range(0, len(files), size)]
             days = self._stale_manifests.setdefault(workflow, set())
             with ThreadPoolExecutor(PIPELINE, thread_name_prefix=f"ingest-{workflow}") as pool:
@@ -220,13 +240,15 @@ class Ingestor:
         landed, seen = [], set()
         for path in paths:
             try:
-                data = path.read_bytes()
+                with path.open("rb") as handle:
+                    data = handle.read()
+                    identity = FileIdentity.of(os.fstat(handle.fileno()))
             except FileNotFoundError:
                 continue  # another watcher finished it
             sha = sha256_bytes(data)
             if sha not in seen:  # the same bytes twice in one batch: the next scan has it
                 seen.add(sha)
-                landed.append(Landed(path, data, sha))
+                landed.append(Landed(path, data, sha, identity))
         return landed
 
     def _classify(self, workflow: str, items: list[Landed]) -> int:
@@ -298,9 +320,14 @@ class Ingestor:
         if not items:
             return
         for item in items:
-            clean, ext = strip_metadata(item.data)
-            path = self.lake.image_path(workflow, item.day, item.sha256, ext)
-            self.lake.put(path, clean)
+            ext = pixels_only(item.data)
+            if ext is not None and item.identity is not None:  # stored as it arrived
+                path = self.lake.image_path(workflow, item.day, item.sha256, ext)
+                self.lake.put_landed(path, item.path, item.data, item.identity)
+            else:
+                clean, ext = strip_metadata(item.data)
+                path = self.lake.image_path(workflow, item.day, item.sha256, ext)
+                self.lake.put(path, clean)
             item.answer["stored_path"] = path
         now = datetime.now(UTC)
         with Session(self.engine) as session, session.begin():
@@ -378,10 +405,14 @@ class Ingestor:
 
     def _write_manifests(self, workflow: str, days: set[str]) -> None:
         for day in sorted(days):
-            with Session(self.engine) as session:
+            # One writer per partition at a time (other shards, other watchers): each
+            # reads Postgres and renames its file while holding the lock, so the last
+            # manifest written is also the newest.
+            with Session(self.engine) as session, session.begin():
+                store.lock_partition(session, workflow, day)
                 rows = store.partition_manifest(session, workflow, day)
-            if rows:  # stored rows are never removed: an empty partition has no images
-                self.lake.write_manifest(workflow, day, rows)
+                if rows:  # stored rows are never removed: an empty partition has no images
+                    self.lake.write_manifest(workflow, day, rows)
 
     def run_forever(self, rescan_s: float = 2.0, stop: threading.Event | None = None) -> None:
         """Scan until `stop`: at once again while scans find files; when idle, wait for

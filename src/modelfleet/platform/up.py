@@ -132,7 +132,7 @@ def up(settings: Settings) -> dict[str, str]:
             "--workers",
             str(settings.endpoint_workers),
         ],
-        "ingest": [str(BIN / "modelfleet"), "ingest"],
+        "ingest": [str(BIN / "modelfleet"), "ingest", "--workers", str(settings.ingest_workers)],
     }
     for name in processes(settings):
         info = manager.start(name, commands[name], env, CHECKOUT)

@@ -9,30 +9,21 @@ first accepts a whole burst of new connections, and one event loop ends up with 
 clients while the other idles.
 
 Workers share only the port and prometheus_client's multiprocess files, so that
-/metrics counts the requests of all of them. A worker that dies after it has
-served is replaced; one that dies while starting stops the endpoint, since the
-next would die the same way.
+/metrics counts the requests of all of them. `platform.supervise` starts, replaces
+and stops them.
 """
 
 from __future__ import annotations
 
-import logging
-import multiprocessing
 import os
 import shutil
-import signal
 import socket
 import tempfile
-import time
-from multiprocessing.process import BaseProcess
-from types import FrameType
 
 from modelfleet.errors import ConfigError, PlatformError
+from modelfleet.platform.supervise import supervise
 
-log = logging.getLogger("modelfleet.serving")
 _WORKERS_ENV = "MODELFLEET_SERVE_WORKERS"
-_STARTUP_S = 60.0  # a worker that dies sooner than this is failing to start
-_STOP_S = 20.0
 
 
 def worker_count() -> int:
@@ -63,67 +54,9 @@ def run_workers(
     metrics_dir = tempfile.mkdtemp(prefix="modelfleet-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by each worker's import
     try:
-        _supervise(factory, host, port, workers, log_level)
+        supervise("endpoint", _serve_one, lambda _: (factory, host, port, log_level), workers)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
-
-
-def _supervise(factory: str, host: str, port: int, workers: int, log_level: str) -> None:
-    context = multiprocessing.get_context("spawn")  # TensorFlow does not survive fork
-    stopping = False
-
-    def stop(signum: int, _: FrameType | None) -> None:
-        nonlocal stopping
-        stopping = True
-        log.info("signal %d: stopping %d endpoint workers", signum, workers)
-
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-
-    def start() -> tuple[BaseProcess, float]:
-        process = context.Process(
-            target=_serve_one, args=(factory, host, port, log_level), name="endpoint-worker"
-        )
-        process.start()
-        return process, time.monotonic()
-
-    running = [start() for _ in range(workers)]
-    log.info(
-        "%d endpoint workers on %s:%d: pids %s",
-        workers,
-        host,
-        port,
-        ", ".join(str(p.pid) for p, _ in running),
-    )
-    try:
-        while not stopping:
-            time.sleep(0.2)
-            for i, (process, began) in enumerate(running):
-                if process.is_alive() or stopping:
-                    continue
-                lived = time.monotonic() - began
-                if lived < _STARTUP_S:
-                    raise PlatformError(
-                        f"endpoint worker {process.pid} exited with {process.exitcode} "
-                        f"{lived:.0f} s after it started; see the log above"
-                    )
-                log.error(
-                    "endpoint worker %d exited with %s; starting another",
-                    process.pid,
-                    process.exitcode,
-                )
-                running[i] = start()
-    finally:
-        for process, _ in running:
-            if process.is_alive():
-                process.terminate()  # uvicorn finishes the requests in flight
-        deadline = time.monotonic() + _STOP_S
-        for process, _ in running:
-            process.join(max(0.0, deadline - time.monotonic()))
-            if process.is_alive():
-                process.kill()
-                process.join()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _serve_one(factory: str, host: str, port: int, log_level: str) -> None:

@@ -151,6 +151,14 @@ def notify_many(session: Session, events: list[dict[str, Any]]) -> None:
         )
 
 
+def lock_partition(session: Session, workflow: str, day: str) -> None:
+    """Hold a transaction-level advisory lock on one lake partition (its manifest)."""
+    session.execute(
+        sa.text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+        {"key": f"modelfleet.manifest:{workflow}:{day}"},
+    )
+
+
 def partition_manifest(session: Session, workflow: str, day: str) -> list[dict[str, Any]]:
     """Every stored image of one lake partition with its ingest prediction."""
     rows = session.execute(

@@ -1,0 +1,56 @@
+"""The lake keeps a pixel-only landed file by hard link, and falls back to writing the
+bytes that were classified when the file changed after it was read; shards of watchers
+split the landed files."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from modelfleet.ingest.files import in_shard
+from modelfleet.ingest.lake import FileIdentity, Lake
+
+
+def landed(tmp_path: Path, data: bytes) -> tuple[Path, FileIdentity]:
+    path = tmp_path / "landing" / "cam_1.png"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(data)
+    return path, FileIdentity.of(os.stat(path))
+
+
+def test_an_unchanged_landed_file_is_linked_not_copied(tmp_path):
+    source, identity = landed(tmp_path, b"pixels")
+    lake = Lake(str(tmp_path / "lake"))
+    target = lake.image_path("digits", "2026-11-28", "ab" * 32, "png")
+    lake.put_landed(target, source, b"pixels", identity)
+    assert os.stat(target).st_ino == os.stat(source).st_ino
+    source.unlink()  # as the watcher does once the row is `stored`
+    assert Path(target).read_bytes() == b"pixels"
+    assert [p.name for p in Path(target).parent.iterdir()] == [Path(target).name]  # no tmp left
+
+
+def test_a_file_rewritten_after_it_was_read_stores_the_bytes_classified(tmp_path):
+    source, identity = landed(tmp_path, b"classified")
+    source.write_bytes(b"rewritten by the camera")  # same name, new content
+    lake = Lake(str(tmp_path / "lake"))
+    target = lake.image_path("digits", "2026-11-28", "cd" * 32, "png")
+    lake.put_landed(target, source, b"classified", identity)
+    assert Path(target).read_bytes() == b"classified"
+    assert os.stat(target).st_ino != os.stat(source).st_ino
+
+
+def test_a_vanished_landed_file_is_written_from_memory(tmp_path):
+    source, identity = landed(tmp_path, b"pixels")
+    source.unlink()
+    lake = Lake(str(tmp_path / "lake"))
+    target = lake.image_path("digits", "2026-11-28", "ef" * 32, "png")
+    lake.put_landed(target, source, b"pixels", identity)
+    assert Path(target).read_bytes() == b"pixels"
+
+
+def test_shards_split_the_files_between_them(tmp_path):
+    files = [tmp_path / f"cam_{i:04d}.png" for i in range(200)]
+    shards = [in_shard(files, index, 3) for index in range(3)]
+    assert sorted(f for shard in shards for f in shard) == files  # each file exactly once
+    assert all(len(shard) > 40 for shard in shards)
+    assert in_shard(files, 0, 1) == files
