@@ -407,7 +407,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--workers",
         type=int,
         default=None,
-        help="processes sharing the landing folders (default $MODELFLEET_INGEST_WORKERS or 1)",
+        help="processes sharing the landing folders (default $MODELFLEET_INGEST_WORKERS or 2)",
     )
     ingest.set_defaults(func=cmd_ingest)
     lineage = sub.add_parser(

@@ -7,8 +7,8 @@ Environment variables (all optional):
     MODELFLEET_ENDPOINT_URL  the prediction endpoint, default http://127.0.0.1:8501
     MODELFLEET_ENDPOINT_WORKERS  endpoint processes on that port, default 1; the number of
                              cores gives the most requests/s (each loads every model)
-    MODELFLEET_INGEST_WORKERS  stream classifier processes, default 1 (files are shared
-                             out by a hash of their name)
+    MODELFLEET_INGEST_WORKERS  stream classifier processes, default 2 (files are shared
+                             out by a hash of their name; no TensorFlow, ~150 MB each)
     MODELFLEET_AIRFLOW_PORT  Airflow api-server port, default 8080
     MODELFLEET_LAKE_URL      the lake as an fsspec URL (s3://..., hdfs://...);
                              default $MODELFLEET_HOME/lake
@@ -43,7 +43,7 @@ class Settings:
     executor: str = "local"
     celery_broker_url: str = DEFAULT_BROKER_URL
     endpoint_workers: int = 1
-    ingest_workers: int = 1
+    ingest_workers: int = 2
 
     @property
     def repo(self) -> Path:
@@ -130,7 +130,7 @@ def get_settings() -> Settings:
         executor=executor,
         celery_broker_url=os.environ.get("MODELFLEET_CELERY_BROKER_URL") or DEFAULT_BROKER_URL,
         endpoint_workers=_positive_int("MODELFLEET_ENDPOINT_WORKERS", 1),
-        ingest_workers=_positive_int("MODELFLEET_INGEST_WORKERS", 1),
+        ingest_workers=_positive_int("MODELFLEET_INGEST_WORKERS", 2),
     )
 
 

@@ -66,6 +66,7 @@ def endpoint(served: Platform) -> Iterator[TwoWorkers]:
             env=dict(os.environ),
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group, killed whole below
         )
     running = TwoWorkers(served, process, f"http://127.0.0.1:{port}")
     try:
@@ -83,8 +84,8 @@ def endpoint(served: Platform) -> Iterator[TwoWorkers]:
         yield running
     finally:
         if process.poll() is None:
-            process.kill()
-            subprocess.run(["pkill", "-9", "-P", str(process.pid)], check=False)
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
 
 
 def requests_total(url: str) -> float:
