@@ -11,6 +11,7 @@ import os
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
 
 import pyarrow.parquet as pq
 import pytest
@@ -212,7 +213,58 @@ def test_webhook_and_notify_announce_each_file(released):
         server.shutdown()
         listener.close()
     assert sorted(e["event"] for e in events) == ["quarantined", "stored"]
+    assert len({e["event_id"] for e in events}) == 2  # receivers can drop repeats
     stored = next(e for e in events if e["event"] == "stored")
     assert stored["source"] == "cam4_hook.png" and stored["model_version"] == production(released)
     assert next(e for e in events if e["event"] == "quarantined")["reason"] == "wrong_format"
     assert sorted(e["event"] for e in notified) == ["quarantined", "stored"]
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """A webhook receiver that records the JSON events it is sent."""
+
+    events: ClassVar[list[dict]] = []
+
+    def do_POST(self) -> None:
+        self.events.append(json.loads(self.rfile.read(int(self.headers["Content-Length"]))))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args) -> None:  # type: ignore[no-untyped-def]
+        pass
+
+
+def test_webhook_events_wait_in_the_outbox_through_an_outage_and_a_restart(released):
+    from modelfleet import db
+    from modelfleet.platform.ports import free_port
+    from modelfleet.registry.store import webhooks
+
+    port = free_port()  # nobody listens yet: the receiver is down
+    doc = yaml.safe_load(released.config.read_text())
+    doc["workflows"]["digits"]["ingest"] = {"webhook": f"http://127.0.0.1:{port}/hook"}
+    run, settings = ingestor(doc)
+    data = frozen_test_image("digits")
+    rotated = Image.open(io.BytesIO(data)).transpose(Image.Transpose.TRANSVERSE)
+    buffer = io.BytesIO()
+    rotated.save(buffer, format="PNG")
+    land(settings.landing / "digits", "cam5_outage.png", buffer.getvalue())
+    assert run.scan_once() == {"stored": 1}
+    run.webhooks.close()  # the watcher stops (or dies) with the event unsent
+    assert run.webhooks.sent == 0
+    with Session(db.engine(released.database_url)) as session:
+        assert webhooks.pending(session) == 1
+
+    Receiver.events = []
+    server = HTTPServer(("127.0.0.1", port), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    restarted, _ = ingestor(doc)  # a new watcher process sends what the last one left
+    try:
+        deadline = time.monotonic() + 10  # the retry's backoff (1 s) must pass first
+        while not Receiver.events and time.monotonic() < deadline:
+            restarted.webhooks.deliver_due()
+            time.sleep(0.2)
+    finally:
+        server.shutdown()
+    assert [e["source"] for e in Receiver.events] == ["cam5_outage.png"]
+    with Session(db.engine(released.database_url)) as session:
+        assert webhooks.pending(session) == 0

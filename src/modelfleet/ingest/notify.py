@@ -1,69 +1,135 @@
-"""Webhooks: POST a JSON event per classified or quarantined file, with retries.
+"""Webhooks: POST a JSON event per classified or quarantined file, at least once.
 
-Events are queued after their rows commit and sent by one background thread, so
-a slow receiver never holds up ingestion. Postgres NOTIFY (`modelfleet_ingest`)
-carries the same events inside the transaction, for listeners in the database.
+Each event is written to the `webhook_event` outbox in the transaction of the state
+change it announces, and a background thread sends what is due, with retries and
+backoff. A watcher killed before sending leaves its events to the next one (any shard;
+senders skip each other's claimed rows), so a crash loses no notification; it may send
+one twice, so every event carries `event_id` for receivers to drop repeats. Postgres
+NOTIFY (`modelfleet_ingest`) carries the same events inside the transaction, for
+listeners in the database.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
-import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from modelfleet.registry.store import webhooks as outbox
 
 log = logging.getLogger("modelfleet.ingest")
-RETRIES = 4  # attempts per event, backing off 0.5, 1, 2 s
+MAX_ATTEMPTS = 8  # backing off 1, 2, 4 ... 60 s (about 4 minutes), then given up
+CLAIM = 20  # events per pass: a slow receiver holds few rows
+POLL_S = 2.0  # for events due after a backoff, or written by another process
+TIMEOUT_S = 5.0
 
 
 class Webhooks:
-    def __init__(self, urls: dict[str, str]) -> None:
+    def __init__(self, urls: dict[str, str], engine: Engine) -> None:
         self.urls = urls  # workflow -> URL
-        self._queue: queue.Queue[tuple[str, dict[str, Any]] | None] = queue.Queue()
+        self.engine = engine
+        self._wake = threading.Event()
+        self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()  # batches commit from several threads
         self.sent = 0
         self.failed = 0
 
-    def publish(self, event: dict[str, Any]) -> None:
-        url = self.urls.get(event["workflow"])
-        if url is None:
-            return
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
-            self._thread.start()
-        self._queue.put((url, event))
+    def enqueue(self, session: Session, workflow: str, events: list[dict[str, Any]]) -> None:
+        """Add `workflow`'s events to the outbox, in the caller's transaction."""
+        url = self.urls.get(workflow)
+        if url is not None:
+            outbox.enqueue(session, workflow, url, events)
+
+    def start(self) -> None:
+        """Run the sender (idempotent): what a previous watcher left is sent too."""
+        with self._starting:
+            if self.urls and self._thread is None:
+                self._stop = threading.Event()  # this sender's own: close() may time out
+                self._thread = threading.Thread(
+                    target=self._run, args=(self._stop,), name="webhooks", daemon=True
+                )
+                self._thread.start()
+
+    def committed(self) -> None:
+        """New events are in the outbox: send them now rather than at the next poll."""
+        self.start()
+        self._wake.set()
 
     def close(self, timeout_s: float = 10.0) -> None:
-        """Send what is queued (up to `timeout_s`), then stop."""
-        if self._thread is not None:
-            self._queue.put(None)
+        """Send what is due (up to `timeout_s`), then stop; the rest stays in the outbox."""
+        with self._starting:
+            if self._thread is None:
+                return
+            self._stop.set()
+            self._wake.set()
             self._thread.join(timeout_s)
+            self._thread = None
 
-    def _run(self) -> None:
-        with httpx.Client(timeout=5) as client:
-            while (item := self._queue.get()) is not None:
-                url, event = item
-                for attempt in range(RETRIES):
-                    try:
-                        response = client.post(url, json=event)
-                        if response.status_code < 500:
-                            if response.status_code >= 400:
-                                log.warning(
-                                    "webhook %s refused an event: %s", url, response.status_code
-                                )
-                            self.sent += 1
-                            break
-                    except httpx.HTTPError as exc:
-                        log.info("webhook %s: %s (attempt %d)", url, exc, attempt + 1)
-                    time.sleep(0.5 * 2**attempt)
-                else:
+    def deliver_due(self) -> int:
+        """One pass: each due event POSTed once. Returns how many were claimed."""
+        with (
+            httpx.Client(timeout=TIMEOUT_S) as client,
+            Session(self.engine) as session,
+            session.begin(),
+        ):
+            rows = outbox.claim_due(session, CLAIM)
+            for row in rows:
+                error = _post(client, row.url, {**row.payload, "event_id": row.id})
+                now = datetime.now(UTC)
+                if error is None:
+                    outbox.record_attempt(row, now, None, retry_in=None)
+                    self.sent += 1
+                elif row.attempts + 1 >= MAX_ATTEMPTS:
+                    outbox.record_attempt(row, now, error, retry_in=None)
                     self.failed += 1
                     log.error(
-                        "webhook %s: gave up on %s after %d attempts",
-                        url,
-                        event.get("sha256"),
-                        RETRIES,
+                        "webhook %s: gave up on event %d (%s) after %d attempts: %s",
+                        row.url,
+                        row.id,
+                        row.payload.get("sha256"),
+                        MAX_ATTEMPTS,
+                        error,
                     )
+                else:
+                    delay = timedelta(seconds=min(2.0**row.attempts, 60.0))
+                    outbox.record_attempt(row, now, error, retry_in=delay)
+                    log.info("webhook %s: %s (attempt %d)", row.url, error, row.attempts)
+        return len(rows)
+
+    def _run(self, stop: threading.Event) -> None:
+        while True:
+            # Asked to stop before this pass began: it covers every event committed
+            # before close(), so it is the last.
+            last = stop.is_set()
+            try:
+                claimed = self.deliver_due()
+            except Exception:  # the database is away: the events wait in the outbox
+                log.exception("webhook sender: cannot read the outbox")
+                claimed = 0
+            if claimed == CLAIM:
+                continue  # more are due
+            if last:
+                return
+            self._wake.wait(POLL_S)
+            self._wake.clear()
+
+
+def _post(client: httpx.Client, url: str, event: dict[str, Any]) -> str | None:
+    """None once the receiver has answered (a 4xx is its verdict, logged); else why not."""
+    try:
+        response = client.post(url, json=event)
+    except httpx.HTTPError as exc:
+        return f"{type(exc).__name__}: {exc}"
+    if response.status_code >= 500:
+        return f"HTTP {response.status_code}"
+    if response.status_code >= 400:
+        log.warning(
+            "webhook %s refused event %s: HTTP %d", url, event["event_id"], response.status_code
+        )
+    return None

@@ -143,7 +143,8 @@ class Ingestor:
         self.endpoint = Endpoint(settings)
         self.lake = Lake(settings.lake_url)
         self.webhooks = Webhooks(
-            {n: w.ingest.webhook for n, w in fleet.workflows.items() if w.ingest.webhook}
+            {n: w.ingest.webhook for n, w in fleet.workflows.items() if w.ingest.webhook},
+            self.engine,
         )
         self.wake = threading.Event()
         self._stale_manifests: dict[str, set[str]] = {}  # workflow -> lake days written
@@ -349,11 +350,13 @@ class Ingestor:
                 .where(IngestFileRow.id.in_([i.row_id for i in items]))
                 .values(stored_path=IngestFileRow.final_path)
             )
-            store.notify_many(session, [self._event(workflow, i, store.STORED) for i in items])
+            events = [self._event(workflow, i, store.STORED) for i in items]
+            store.notify_many(session, events)
+            self.webhooks.enqueue(session, workflow, events)
+        self.webhooks.committed()
         for item in items:
             item.state = store.STORED
             item.path.unlink(missing_ok=True)
-            self.webhooks.publish(self._event(workflow, item, store.STORED))
 
     def _quarantine(self, workflow: str, item: Landed, code: str, detail: str) -> None:
         reason = {
@@ -382,9 +385,10 @@ class Ingestor:
                 ],
             )
             store.notify_many(session, [event])
+            self.webhooks.enqueue(session, workflow, [event])
+        self.webhooks.committed()
         item.state = store.QUARANTINED
         item.path.unlink(missing_ok=True)
-        self.webhooks.publish(event)
         log.info("%s %s: quarantined (%s: %s)", workflow, item.path.name, code, detail)
 
     def _event(self, workflow: str, item: Landed, state: str) -> dict[str, Any]:
@@ -420,6 +424,7 @@ class Ingestor:
         stop = stop or threading.Event()
         watch = LandingWatch([self.settings.landing / wf for wf in self.workflows], self.wake)
         watch.arm()
+        self.webhooks.start()  # with what a previous watcher left in the outbox
         backoff = rescan_s
         log.info("watching %s for %s", self.settings.landing, ", ".join(self.workflows))
         # A previous watcher killed between a batch and its flush left these stale.
