@@ -11,8 +11,10 @@ import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -207,3 +209,43 @@ def served(platform: Platform) -> Platform:
     ) as client:
         wait_for_version(client, "digits", production(platform))
     return platform
+
+
+def promote(platform: Platform, endpoint_url: str, version: str, reason: str) -> httpx.Response:
+    """Move digits' production through the endpoint's admin route."""
+    return httpx.post(
+        f"{endpoint_url}/admin/models/digits/promote",
+        json={"version": version, "reason": reason},
+        headers=platform.admin_headers,
+        timeout=60,
+    )
+
+
+@contextmanager
+def under_load(
+    send: Callable[[], httpx.Response], clients: int = 4
+) -> Iterator[list[tuple[int, str | None]]]:
+    """`clients` threads calling `send` in a loop while the block runs. Yields, growing,
+    (status, X-Model-Version) of every answer; status 0 is a transport error."""
+    seen: list[tuple[int, str | None]] = []
+    stop = threading.Event()
+
+    def client() -> None:
+        while not stop.is_set():
+            try:
+                response = send()
+                seen.append((response.status_code, response.headers.get("X-Model-Version")))
+            except httpx.HTTPError as exc:
+                seen.append((0, repr(exc)))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.0)  # traffic before the change
+        yield seen
+        time.sleep(1.0)  # and after it
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()

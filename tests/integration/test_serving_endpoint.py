@@ -6,8 +6,6 @@ and schemathesis over the whole OpenAPI document."""
 from __future__ import annotations
 
 import base64
-import threading
-import time
 
 import httpx
 import pytest
@@ -15,7 +13,14 @@ from sqlalchemy.orm import Session
 
 from modelfleet.cli import main
 from modelfleet.registry.store import versions
-from tests.integration.conftest import all_versions, eventually, frozen_test_image, loaded
+from tests.integration.conftest import (
+    all_versions,
+    eventually,
+    frozen_test_image,
+    loaded,
+    promote,
+    under_load,
+)
 from tests.integration.test_retrain_dag import production, run_dag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -110,44 +115,16 @@ def test_promotion_to_an_unloaded_version_under_load_fails_no_request(served):
     original = production(served)
     target = spare[0]
     body = {"instances": [{"b64": base64.b64encode(frozen_test_image()).decode()}]}
-    seen: list[tuple[int, str | None]] = []
-    stop = threading.Event()
-
-    def hammer() -> None:
-        with httpx.Client(
-            base_url=served.endpoint_url, headers=served.admin_headers, timeout=30
-        ) as client:
-            while not stop.is_set():
-                try:
-                    response = client.post("/v1/models/digits:predict", json=body)
-                    seen.append((response.status_code, response.headers.get("X-Model-Version")))
-                except httpx.HTTPError as exc:
-                    seen.append((0, repr(exc)))
-
-    workers = [threading.Thread(target=hammer) for _ in range(4)]
-    for worker in workers:
-        worker.start()
-    try:
-        time.sleep(1.0)
-        promoted = httpx.post(
-            f"{served.endpoint_url}/admin/models/digits/promote",
-            json={"version": target, "reason": "hot swap under load"},
-            headers=served.admin_headers,
-            timeout=60,
-        )
-        assert promoted.status_code == 200, promoted.text
-        assert eventually(lambda: bool(seen) and seen[-1][1] == target, 60)
-        time.sleep(1.0)
-    finally:
-        stop.set()
-        for worker in workers:
-            worker.join()
-        restore = httpx.post(
-            f"{served.endpoint_url}/admin/models/digits/promote",
-            json={"version": original, "reason": "test restores production"},
-            headers=served.admin_headers,
-            timeout=60,
-        )
+    with httpx.Client(
+        base_url=served.endpoint_url, headers=served.admin_headers, timeout=30
+    ) as client:
+        try:
+            with under_load(lambda: client.post("/v1/models/digits:predict", json=body)) as seen:
+                promoted = promote(served, served.endpoint_url, target, "hot swap under load")
+                assert promoted.status_code == 200, promoted.text
+                assert eventually(lambda: bool(seen) and seen[-1][1] == target, 60)
+        finally:
+            restore = promote(served, served.endpoint_url, original, "test restores production")
     failures = [s for s in seen if s[0] != 200]
     assert not failures, failures[:5]
     assert {v for _, v in seen} <= {original, target}

@@ -9,8 +9,6 @@ import os
 import re
 import signal
 import subprocess
-import threading
-import time
 from collections.abc import Iterator
 
 import httpx
@@ -23,6 +21,8 @@ from tests.integration.conftest import (
     all_versions,
     eventually,
     frozen_test_image,
+    promote,
+    under_load,
     wait_http,
 )
 from tests.integration.test_retrain_dag import production
@@ -111,41 +111,14 @@ def test_a_promotion_under_load_reaches_every_worker_and_fails_no_request(endpoi
     platform = endpoint.platform
     original = production(platform)
     target = next(v for v in all_versions(platform) if v != original)
-    seen: list[tuple[int, str | None]] = []
-    stop = threading.Event()
-
-    def hammer() -> None:
-        while not stop.is_set():  # a new connection each time: both workers get traffic
-            try:
-                response = endpoint.predict()
-                seen.append((response.status_code, response.headers.get("X-Model-Version")))
-            except httpx.HTTPError as exc:
-                seen.append((0, repr(exc)))
-
-    threads = [threading.Thread(target=hammer) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    try:
-        time.sleep(1.0)
-        promoted = httpx.post(
-            f"{endpoint.url}/admin/models/digits/promote",
-            json={"version": target, "reason": "promotion through two workers"},
-            headers=platform.admin_headers,
-            timeout=60,
-        )
-        assert promoted.status_code == 200, promoted.text
-        assert eventually(lambda: all(v == target for _, v in seen[-30:]), 60)
-        time.sleep(1.0)
+    try:  # a new connection per request: both workers get traffic
+        with under_load(endpoint.predict) as seen:
+            reason = "promotion through two workers"
+            promoted = promote(platform, endpoint.url, target, reason)
+            assert promoted.status_code == 200, promoted.text
+            assert eventually(lambda: all(v == target for _, v in seen[-30:]), 60)
     finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-        restore = httpx.post(
-            f"{endpoint.url}/admin/models/digits/promote",
-            json={"version": original, "reason": "test restores production"},
-            headers=platform.admin_headers,
-            timeout=60,
-        )
+        restore = promote(platform, endpoint.url, original, "test restores production")
     assert restore.status_code == 200, restore.text
     failures = [s for s in seen if s[0] != 200]
     assert not failures, failures[:5]
