@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from modelfleet.errors import ModelfleetError
+from modelfleet.errors import ConfigError, ModelfleetError
 from modelfleet.settings import CHECKOUT
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -68,6 +68,8 @@ def cmd_ingest(args: argparse.Namespace) -> None:
 
     settings = get_settings()
     if args.once:
+        if args.workers not in (None, 1):
+            raise ConfigError("--once scans in this process: it takes no --workers")
         from modelfleet import db
         from modelfleet.config import load_fleet
         from modelfleet.ingest.watcher import Ingestor

@@ -138,6 +138,6 @@ def _positive_int(name: str, default: int) -> int:
     text = os.environ.get(name, "").strip()
     if not text:
         return default
-    if not text.isdigit() or int(text) < 1:
+    if not (text.isascii() and text.isdecimal()) or int(text) < 1:
         raise ConfigError(f"{name}={text!r} must be a whole number of at least 1")
     return int(text)

@@ -17,6 +17,7 @@ import os
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 import fsspec
@@ -59,12 +60,15 @@ def strip_metadata(data: bytes) -> tuple[bytes, str]:
         return data, extension
     with Image.open(io.BytesIO(data)) as image:
         fmt = image.format if image.format in _SAVE_FORMATS else "PNG"
+        # A plain copy of the pixels (and palette): not the file's own object, whose
+        # plugin would carry comments, XMP or IPTC over, and no info but transparency.
+        clean = image.copy()
+        clean.info = {k: v for k, v in image.info.items() if k == "transparency"}
         out = io.BytesIO()
-        # Only pixels (and the palette) are carried over: no exif=, no info dict.
         if fmt == "JPEG":
-            image.save(out, format="JPEG", quality=95)
+            clean.save(out, format="JPEG", quality=95)
         else:
-            image.save(out, format=fmt)
+            clean.save(out, format=fmt)
     return out.getvalue(), _SAVE_FORMATS[fmt]
 
 
@@ -80,6 +84,21 @@ class FileIdentity:
     @classmethod
     def of(cls, stat: os.stat_result) -> FileIdentity:
         return cls(stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
+
+
+def _linkable(landed: Path, identity: FileIdentity, size: int) -> bool:
+    """A plain file, unchanged since it was read, with no other name that could still
+    change it (no symlink, no second hard link)."""
+    try:
+        stat = os.lstat(landed)
+    except OSError:
+        return False
+    return (
+        S_ISREG(stat.st_mode)
+        and stat.st_nlink == 1
+        and identity.size == size
+        and FileIdentity.of(stat) == identity
+    )
 
 
 class Lake:
@@ -116,11 +135,11 @@ class Lake:
         allocate while the landing file's is freed (at thousands of files a second,
         ext4's search for a free inode that was not freed recently dominates). Written
         as bytes if the file changed since it was read, or where a link cannot be made."""
-        if self.local:
+        if self.local and _linkable(landed, identity, len(data)):
             folder = self._folder_of(path)
             tmp = f"{folder}/.{uuid.uuid4().hex}.tmp"
             try:
-                os.link(landed, tmp)
+                os.link(landed, tmp, follow_symlinks=False)
             except OSError:  # another filesystem, no hard links here, or gone
                 pass
             else:

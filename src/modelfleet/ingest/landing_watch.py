@@ -36,15 +36,15 @@ class LandingWatch:
         return bool(self._watches)
 
     def arm(self) -> None:
-        from watchdog.events import FileClosedEvent, FileMovedEvent
+        from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent
 
         if self.armed:
             return
-        # Only the events that make a file ready: written and closed, or renamed in.
+        # Only the events that make a file ready: written and closed, renamed within the
+        # folder, or moved in from another one (which watchdog reports as created).
+        ready = [FileClosedEvent, FileMovedEvent, FileCreatedEvent]
         self._watches = [
-            self._observer.schedule(
-                self._handler, str(folder), event_filter=[FileClosedEvent, FileMovedEvent]
-            )
+            self._observer.schedule(self._handler, str(folder), event_filter=ready)
             for folder in self.folders
         ]
 

@@ -9,7 +9,6 @@ is allowed, never what is refused.
 
 from __future__ import annotations
 
-import re
 import struct
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -22,10 +21,9 @@ _PNG_PIXEL_CHUNKS = frozenset(
 _JPEG_TABLES = frozenset({0xC4, 0xCC, 0xDB, 0xDD})  # DHT, DAC, DQT, DRI
 _JPEG_FRAMES = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # SOF0..SOF15
 _JPEG_SOS = 0xDA
+_JPEG_EOI = 0xD9
+_JPEG_RST0, _JPEG_RST7 = 0xD0, 0xD7
 _JPEG_APP0 = 0xE0
-# After the first scan, entropy-coded bytes stuff every 0xFF with 0x00 (or carry RSTn),
-# so an APPn or COM marker there is a real segment.
-_JPEG_LATE_METADATA = re.compile(rb"\xff[\xe0-\xef\xfe]")
 
 
 def pixels_only(data: bytes) -> str | None:
@@ -51,19 +49,43 @@ def _png_pixels_only(data: bytes) -> bool:
 
 
 def _jpeg_pixels_only(data: bytes) -> bool:
-    at = 2
-    while at + 4 <= len(data):
-        if data[at] != 0xFF:
+    """Walk every segment to the end-of-image marker, which must end the file."""
+    at, end, in_scan = 2, len(data), False
+    while at < end:
+        if in_scan:  # entropy-coded data: 0xFF is stuffed (FF00), a restart, or a marker
+            at = data.find(b"\xff", at)
+            if at < 0 or at + 1 >= end:
+                return False  # no end-of-image marker
+            follower = data[at + 1]
+            if follower == 0x00 or _JPEG_RST0 <= follower <= _JPEG_RST7:
+                at += 2
+                continue
+            in_scan = False
+        if data[at] != 0xFF or at + 1 >= end:
             return False
         marker = data[at + 1]
+        if marker == 0xFF:  # fill byte before a marker
+            at += 1
+            continue
+        if marker == _JPEG_EOI:
+            return at + 2 == end  # nothing hidden after the end
+        if at + 4 > end:
+            return False
         (length,) = struct.unpack_from(">H", data, at + 2)
+        if length < 2 or at + 2 + length > end:
+            return False
         segment = data[at + 4 : at + 2 + length]
         if marker == _JPEG_SOS:
-            return _JPEG_LATE_METADATA.search(data, at + 2 + length) is None
-        if marker == _JPEG_APP0:
-            if not segment.startswith(b"JFIF\x00"):  # JFXX carries a thumbnail
+            in_scan = True
+        elif marker == _JPEG_APP0:
+            if not _plain_jfif(segment):
                 return False
         elif marker not in _JPEG_TABLES and marker not in _JPEG_FRAMES:
-            return False
+            return False  # APPn (EXIF, XMP, ...), COM, or a marker this reader does not follow
         at += 2 + length
     return False
+
+
+def _plain_jfif(segment: bytes) -> bool:
+    """A JFIF header with no thumbnail: identifier, version, units, densities, 0x0."""
+    return len(segment) == 14 and segment.startswith(b"JFIF\x00") and segment[12:14] == b"\x00\x00"

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -23,8 +23,9 @@ from sqlalchemy.orm import Session
 from modelfleet.registry.store import webhooks as outbox
 
 log = logging.getLogger("modelfleet.ingest")
-MAX_ATTEMPTS = 8  # backing off 1, 2, 4 ... 60 s (about 4 minutes), then given up
-CLAIM = 20  # events per pass: a slow receiver holds few rows
+MAX_ATTEMPTS = 8  # retried after 1, 2, 4 ... 60 s (about 2 minutes), then given up
+CLAIM = 20  # events per pass
+LEASE = timedelta(minutes=2)  # a claimed event's POSTs (CLAIM x TIMEOUT_S) fit in it
 POLL_S = 2.0  # for events due after a backoff, or written by another process
 TIMEOUT_S = 5.0
 
@@ -73,34 +74,35 @@ class Webhooks:
 
     def deliver_due(self) -> int:
         """One pass: each due event POSTed once. Returns how many were claimed."""
-        with (
-            httpx.Client(timeout=TIMEOUT_S) as client,
-            Session(self.engine) as session,
-            session.begin(),
-        ):
-            rows = outbox.claim_due(session, CLAIM)
-            for row in rows:
-                error = _post(client, row.url, {**row.payload, "event_id": row.id})
-                now = datetime.now(UTC)
+        with Session(self.engine) as session, session.begin():
+            claimed = outbox.claim_due(session, CLAIM, LEASE)
+        if not claimed:
+            return 0
+        with httpx.Client(timeout=TIMEOUT_S) as client:  # no transaction held meanwhile
+            results = [
+                (event_id, url, payload, _post(client, url, {**payload, "event_id": event_id}))
+                for event_id, url, payload in claimed
+            ]
+        with Session(self.engine) as session, session.begin():
+            for event_id, url, payload, error in results:
+                attempts, gave_up = outbox.record_attempt(
+                    session, event_id, error, max_attempts=MAX_ATTEMPTS
+                )
                 if error is None:
-                    outbox.record_attempt(row, now, None, retry_in=None)
                     self.sent += 1
-                elif row.attempts + 1 >= MAX_ATTEMPTS:
-                    outbox.record_attempt(row, now, error, retry_in=None)
+                elif gave_up:
                     self.failed += 1
                     log.error(
                         "webhook %s: gave up on event %d (%s) after %d attempts: %s",
-                        row.url,
-                        row.id,
-                        row.payload.get("sha256"),
-                        MAX_ATTEMPTS,
+                        url,
+                        event_id,
+                        payload.get("sha256"),
+                        attempts,
                         error,
                     )
                 else:
-                    delay = timedelta(seconds=min(2.0**row.attempts, 60.0))
-                    outbox.record_attempt(row, now, error, retry_in=delay)
-                    log.info("webhook %s: %s (attempt %d)", row.url, error, row.attempts)
-        return len(rows)
+                    log.info("webhook %s: %s (attempt %d)", url, error, attempts)
+        return len(claimed)
 
     def _run(self, stop: threading.Event) -> None:
         while True:

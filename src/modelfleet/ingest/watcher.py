@@ -204,7 +204,7 @@ class Ingestor:
                         count("duplicate")
                     finished.append(item)
         for item in finished:
-            item.path.unlink(missing_ok=True)
+            self._leave_landing(item)
 
         # 2. quarantine what is not a usable image
         max_bytes = self.fleet.get(workflow).ingest.max_bytes
@@ -243,7 +243,9 @@ class Ingestor:
             try:
                 with path.open("rb") as handle:
                     data = handle.read()
-                    identity = FileIdentity.of(os.fstat(handle.fileno()))
+                    identity: FileIdentity | None = FileIdentity.of(os.fstat(handle.fileno()))
+                if identity is not None and identity.size != len(data):  # grew while read
+                    identity = None
             except FileNotFoundError:
                 continue  # another watcher finished it
             sha = sha256_bytes(data)
@@ -332,6 +334,13 @@ class Ingestor:
             item.answer["stored_path"] = path
         now = datetime.now(UTC)
         with Session(self.engine) as session, session.begin():
+            # Only rows still `classified`: the same bytes under another name (another
+            # shard) or a resumed file may have been stored meanwhile.
+            mine = store.lock_in_state(session, [i.row_id for i in items], store.CLASSIFIED)
+            todo = [i for i in items if i.row_id in mine]
+            resumed = [i.row_id for i in todo if "label" not in i.answer]
+            for row_id, answer in store.answers_of(session, resumed).items():
+                next(i for i in todo if i.row_id == row_id).answer.update(answer)
             store.update_files(
                 session,
                 [
@@ -341,22 +350,34 @@ class Ingestor:
                         "final_path": i.answer["stored_path"],
                         "stored_at": now,
                     }
-                    for i in items
+                    for i in todo
                 ],
             )
             session.execute(
                 sa.update(PredictionRow)
                 .where(PredictionRow.id == IngestFileRow.prediction_id)
-                .where(IngestFileRow.id.in_([i.row_id for i in items]))
+                .where(IngestFileRow.id.in_([i.row_id for i in todo]))
                 .values(stored_path=IngestFileRow.final_path)
             )
-            events = [self._event(workflow, i, store.STORED) for i in items]
+            events = [self._event(workflow, i, store.STORED) for i in todo]
             store.notify_many(session, events)
             self.webhooks.enqueue(session, workflow, events)
         self.webhooks.committed()
-        for item in items:
+        for item in items:  # stored now, or by whoever finished it: landing is done
             item.state = store.STORED
-            item.path.unlink(missing_ok=True)
+            self._leave_landing(item)
+
+    def _leave_landing(self, item: Landed) -> None:
+        """Delete the landing file, the last step, unless it was replaced or rewritten
+        since it was read: then it is new content, for the next scan."""
+        try:
+            now = FileIdentity.of(os.stat(item.path))
+        except FileNotFoundError:
+            return
+        if item.identity is not None and now != item.identity:
+            log.info("%s changed since it was read; left for the next scan", item.path.name)
+            return
+        item.path.unlink(missing_ok=True)
 
     def _quarantine(self, workflow: str, item: Landed, code: str, detail: str) -> None:
         reason = {
@@ -388,7 +409,7 @@ class Ingestor:
             self.webhooks.enqueue(session, workflow, [event])
         self.webhooks.committed()
         item.state = store.QUARANTINED
-        item.path.unlink(missing_ok=True)
+        self._leave_landing(item)
         log.info("%s %s: quarantined (%s: %s)", workflow, item.path.name, code, detail)
 
     def _event(self, workflow: str, item: Landed, state: str) -> dict[str, Any]:

@@ -57,9 +57,12 @@ def supervise(
         process.start()
         return process, time.monotonic()
 
-    running = [start(i) for i in range(workers)]
-    log.info("%d %s workers: pids %s", workers, name, ", ".join(str(p.pid) for p, _ in running))
+    running: list[tuple[BaseProcess, float]] = []
     try:
+        for index in range(workers):
+            running.append(start(index))
+        pids = ", ".join(str(p.pid) for p, _ in running)
+        log.info("%d %s workers: pids %s", workers, name, pids)
         while not stopping:
             time.sleep(0.2)
             for index, (process, began) in enumerate(running):
@@ -93,6 +96,9 @@ def supervise(
 
 
 def _child(parent: int, target: Callable[..., None], args: tuple[Any, ...]) -> None:
+    # Ctrl-C reaches the whole process group: let the supervisor turn it into SIGTERM,
+    # the graceful path, rather than interrupt each worker mid-step.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with(parent)
     target(*args)
 

@@ -16,11 +16,13 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
     func,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -200,6 +202,13 @@ class WebhookEventRow(Base):
     it announces (an outbox): a crash between that commit and the POST loses nothing."""
 
     __tablename__ = "webhook_event"
+    __table_args__ = (
+        Index(
+            "ix_webhook_event_pending",
+            "next_attempt_at",
+            postgresql_where=text("delivered_at IS NULL AND failed_at IS NULL"),
+        ),
+    )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
     url: Mapped[str] = mapped_column(Text)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -66,6 +67,7 @@ class Authenticator:
         self.insecure_local = insecure_local
         self._cache: dict[str, Principal] = {}
         self._generation = 0  # bumped by every invalidation
+        self._lock = threading.Lock()  # invalidations come from the registry watcher thread
         if insecure_local:
             log.warning(
                 "--insecure-local: API keys are NOT checked; every caller is admin. "
@@ -73,8 +75,9 @@ class Authenticator:
             )
 
     def invalidate(self) -> None:
-        self._generation += 1
-        self._cache = {}
+        with self._lock:
+            self._generation += 1
+            self._cache = {}
 
     def add_static(self, key: str, principal: Principal) -> None:
         """A key known without the database (benchmarks)."""
@@ -93,10 +96,11 @@ class Authenticator:
             found = await run_in_threadpool(self._verify, key)
             if found is None:
                 raise Unauthorized("unknown or revoked API key")
-            if generation == self._generation:
-                if len(self._cache) >= _CACHE_LIMIT:
-                    self._cache = {}
-                self._cache[digest] = found
+            with self._lock:
+                if generation == self._generation:
+                    if len(self._cache) >= _CACHE_LIMIT:
+                        self._cache = {}
+                    self._cache[digest] = found
         return found
 
     def _verify(self, key: str) -> Principal | None:

@@ -51,12 +51,26 @@ def run_workers(
             access_log=False,
         )
         return
+    _port_is_free(host, port)
     metrics_dir = tempfile.mkdtemp(prefix="modelfleet-metrics-")
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by each worker's import
     try:
         supervise("endpoint", _serve_one, lambda _: (factory, host, port, log_level), workers)
     finally:
         shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _port_is_free(host: str, port: int) -> None:
+    """Fail as one server would if something listens there already: the workers'
+    `SO_REUSEPORT` sockets would otherwise share the port with it (another endpoint
+    of the same user) without a word."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise PlatformError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
 
 
 def _serve_one(factory: str, host: str, port: int, log_level: str) -> None:

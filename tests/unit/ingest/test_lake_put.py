@@ -54,3 +54,20 @@ def test_shards_split_the_files_between_them(tmp_path):
     assert sorted(f for shard in shards for f in shard) == files  # each file exactly once
     assert all(len(shard) > 40 for shard in shards)
     assert in_shard(files, 0, 1) == files
+
+
+def test_a_symlink_or_a_file_with_another_name_is_copied_not_linked(tmp_path):
+    outside = tmp_path / "outside.png"
+    outside.write_bytes(b"pixels")
+    link = tmp_path / "landing" / "cam_2.png"
+    link.parent.mkdir()
+    link.symlink_to(outside)
+    second = tmp_path / "landing" / "cam_3.png"
+    os.link(outside, tmp_path / "landing" / "cam_3_other_name.png")
+    os.link(outside, second)
+    lake = Lake(str(tmp_path / "lake"))
+    for landed in (link, second):
+        target = lake.image_path("digits", "2026-11-28", landed.stem * 8, "png")
+        lake.put_landed(target, landed, b"pixels", FileIdentity.of(os.stat(landed)))
+        assert Path(target).read_bytes() == b"pixels"
+        assert os.stat(target).st_ino != os.stat(outside).st_ino  # its own copy

@@ -24,6 +24,23 @@ def with_gps_exif() -> bytes:
     return encoded("JPEG", exif=exif.tobytes())
 
 
+def jpeg_with_comment() -> bytes:
+    return encoded("JPEG", comment=b"shot at 52.31N 4.76E")
+
+
+def tiff_with_xmp() -> bytes:
+    return encoded("TIFF", tiffinfo={700: b"<x:xmpmeta>GPS 52.31N</x:xmpmeta>"})
+
+
+def jfif_with_thumbnail() -> bytes:
+    """A JPEG whose JFIF header carries a 1x1 thumbnail (a picture outside the picture)."""
+    plain = encoded("JPEG")
+    length = int.from_bytes(plain[4:6], "big")
+    header = b"JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x01\x01" + b"\xff\x00\x00"
+    app0 = b"\xff\xe0" + (len(header) + 2).to_bytes(2, "big") + header
+    return plain[:2] + app0 + plain[4 + length :]
+
+
 def png_with_text() -> bytes:
     info = PngImagePlugin.PngInfo()
     info.add_text("Location", "line 3, bay 7")
@@ -38,19 +55,41 @@ def test_plain_png_and_jpeg_are_kept_byte_for_byte():
 
 @pytest.mark.parametrize(
     "data",
-    [with_gps_exif(), png_with_text(), encoded("PNG", exif=b"Exif\x00\x00MM"), encoded("BMP")],
-    ids=["jpeg-gps-exif", "png-text", "png-exif", "bmp"],
+    [
+        with_gps_exif(),
+        png_with_text(),
+        encoded("PNG", exif=b"Exif\x00\x00MM"),
+        jpeg_with_comment(),
+        tiff_with_xmp(),
+        jfif_with_thumbnail(),
+        encoded("BMP"),
+    ],
+    ids=["jpeg-gps-exif", "png-text", "png-exif", "jpeg-comment", "tiff-xmp", "jfif-thumb", "bmp"],
 )
 def test_anything_else_is_re_encoded_without_metadata(data):
     assert pixels_only(data) is None  # not a format this reader follows, or metadata
     clean, _ = strip_metadata(data)
     with Image.open(io.BytesIO(clean)) as image:
         image.load()
-        assert not image.getexif() and "Location" not in image.info
+        exif = image.getexif()  # a TIFF keeps its structural tags (size, strips) here
+        assert 0x8825 not in exif and 0x010F not in exif  # no GPS, no camera make
+        assert "Location" not in image.info
+        assert "comment" not in image.info and "xmp" not in image.info
+        assert 700 not in getattr(image, "tag_v2", {})  # TIFF XMP
+    assert pixels_only(clean) in (None, "png", "jpg")
 
 
 def test_bytes_hidden_after_the_end_or_a_truncated_file_are_not_trusted():
-    png = encoded("PNG")
+    png, jpeg = encoded("PNG"), encoded("JPEG")
     assert pixels_only(png + b"GPS 52.31N") is None
     assert pixels_only(png[:-20]) is None
-    assert pixels_only(encoded("JPEG")[:30]) is None
+    assert pixels_only(jpeg + b"<x:xmpmeta>GPS 52.31N</x:xmpmeta>") is None  # after EOI
+    assert pixels_only(jpeg[:-2]) is None  # no end-of-image marker
+    assert pixels_only(jpeg[:30]) is None
+
+
+def test_a_progressive_jpeg_is_followed_through_all_its_scans():
+    progressive = encoded("JPEG", progressive=True)
+    assert pixels_only(progressive) == "jpg"
+    with_comment = encoded("JPEG", progressive=True, comment=b"line 3")
+    assert pixels_only(with_comment) is None

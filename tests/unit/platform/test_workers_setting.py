@@ -21,7 +21,7 @@ def test_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
     assert (settings.endpoint_workers, settings.ingest_workers) == (2, 1)
 
 
-@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5"])
+@pytest.mark.parametrize("value", ["0", "two", "-1", "1.5", "²"])
 @pytest.mark.parametrize("name", ["MODELFLEET_ENDPOINT_WORKERS", "MODELFLEET_INGEST_WORKERS"])
 def test_a_bad_worker_count_is_named(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str

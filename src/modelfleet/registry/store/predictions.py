@@ -126,6 +126,24 @@ def lock_in_state(session: Session, row_ids: list[int], state: str) -> set[int]:
     )
 
 
+def answers_of(session: Session, row_ids: list[int]) -> dict[int, dict[str, Any]]:
+    """The recorded prediction of classified ingest rows: label, score, model version."""
+    if not row_ids:
+        return {}
+    rows = session.execute(
+        sa.select(
+            IngestFileRow.id, PredictionRow.label, PredictionRow.score, ModelVersionRow.version
+        )
+        .join(PredictionRow, PredictionRow.id == IngestFileRow.prediction_id)
+        .join(ModelVersionRow, ModelVersionRow.id == PredictionRow.model_version_id)
+        .where(IngestFileRow.id.in_(row_ids))
+    )
+    return {
+        row_id: {"label": label, "score": score, "model_version": version}
+        for row_id, label, score, version in rows
+    }
+
+
 def add_predictions(session: Session, rows: list[dict[str, Any]]) -> list[int]:
     """Insert prediction rows in one statement; their ids, in order."""
     if not rows:

@@ -23,11 +23,18 @@ def upgrade() -> None:
         sa.Column("url", sa.Text, nullable=False),
         sa.Column("payload", sa.JSON, nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+        sa.Column(
+            "next_attempt_at",
+            sa.DateTime(timezone=True),
+            nullable=False,
+            server_default=sa.func.now(),
+        ),
         sa.Column("delivered_at", sa.DateTime(timezone=True)),
         sa.Column("failed_at", sa.DateTime(timezone=True)),
         sa.Column("last_error", sa.Text),
-        sa.Column("created_at", sa.DateTime(timezone=True), server_default=sa.func.now()),
+        sa.Column(
+            "created_at", sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()
+        ),
     )
     op.create_index("ix_webhook_event_workflow_id", "webhook_event", ["workflow_id"])
     # What the senders look for: the pending events, by when they are due.
