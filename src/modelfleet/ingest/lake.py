@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import io
 import os
+import time
 import uuid
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 from stat import S_ISREG
@@ -148,6 +150,23 @@ class Lake:
                     return
                 os.unlink(tmp)  # rewritten since it was read: store what was classified
         self.put(path, data)
+
+    def sweep_temporaries(self, workflow: str, day: str, older_than_s: float = 600) -> int:
+        """Remove the temporary files that a writer killed between write and rename left
+        in one local partition (live writers rename theirs within milliseconds)."""
+        if not self.local:
+            return 0  # object stores write whole objects: nothing is left half-way
+        folder = Path(self.partition(workflow, day))
+        if not folder.is_dir():
+            return 0
+        cutoff = time.time() - older_than_s
+        removed = 0
+        for tmp in folder.glob(".*.tmp"):
+            with suppress(FileNotFoundError):
+                if tmp.stat().st_mtime < cutoff:
+                    tmp.unlink()
+                    removed += 1
+        return removed
 
     def _folder_of(self, path: str) -> str:
         folder = path.rsplit("/", 1)[0]

@@ -448,9 +448,12 @@ class Ingestor:
         self.webhooks.start()  # with what a previous watcher left in the outbox
         backoff = rescan_s
         log.info("watching %s for %s", self.settings.landing, ", ".join(self.workflows))
-        # A previous watcher killed between a batch and its flush left these stale.
+        # A previous watcher killed between a batch and its flush left these stale, and
+        # one killed between a lake write and its rename left a temporary file.
         for workflow in self.workflows:
             self._stale_manifests.setdefault(workflow, set()).update(recent_days())
+            for day in recent_days():
+                self.lake.sweep_temporaries(workflow, day)
         flushed = time.monotonic()
         try:
             while not stop.is_set():

@@ -71,3 +71,18 @@ def test_a_symlink_or_a_file_with_another_name_is_copied_not_linked(tmp_path):
         lake.put_landed(target, landed, b"pixels", FileIdentity.of(os.stat(landed)))
         assert Path(target).read_bytes() == b"pixels"
         assert os.stat(target).st_ino != os.stat(outside).st_ino  # its own copy
+
+
+def test_temporaries_left_by_a_killed_writer_are_swept_and_fresh_ones_kept(tmp_path):
+    lake = Lake(str(tmp_path / "lake"))
+    partition = Path(lake.partition("digits", "2026-11-28"))
+    partition.mkdir(parents=True)
+    stale, fresh, image = partition / ".dead.tmp", partition / ".live.tmp", partition / "a.png"
+    for path in (stale, fresh, image):
+        path.write_bytes(b"x")
+    an_hour_ago = os.stat(stale).st_mtime - 3600
+    os.utime(stale, (an_hour_ago, an_hour_ago))
+    os.utime(image, (an_hour_ago, an_hour_ago))
+    assert lake.sweep_temporaries("digits", "2026-11-28") == 1
+    assert sorted(p.name for p in partition.iterdir()) == [".live.tmp", "a.png"]
+    assert lake.sweep_temporaries("digits", "1999-01-01") == 0  # no such partition
