@@ -81,12 +81,9 @@ def ensure_exported(model_dir: Path, kind: str, name: str) -> Path:
 
 def bench_app():  # type: ignore[no-untyped-def]
     """One worker's app (the factory), set up as `modelfleet serve` sets up its own."""
-    from modelfleet.serving import app as endpoint
-    from modelfleet.serving.workers import worker_count
+    from modelfleet.serving.app import prepare_process
 
-    workers = worker_count()
-    endpoint.tune_threads(workers)  # before TF runs anything
-    endpoint.settle_heap()
+    workers = prepare_process()
     spec = json.loads(os.environ[APP_ENV])
     return create_bench_app(
         Path(spec["model_dir"]),

@@ -103,6 +103,13 @@ def _linkable(landed: Path, identity: FileIdentity, size: int) -> bool:
     )
 
 
+_TEMPORARIES = ".*.tmp"  # what a write leaves until its rename
+
+
+def _temporary(folder: str) -> str:
+    return f"{folder}/.{uuid.uuid4().hex}.tmp"
+
+
 class Lake:
     def __init__(self, url: str) -> None:
         self.fs, self.root = fsspec.core.url_to_fs(url)
@@ -120,7 +127,7 @@ class Lake:
         """Write whole or not at all: a temporary name, then a rename (object stores
         write objects atomically anyway)."""
         folder = self._folder_of(path)
-        tmp = f"{folder}/.{uuid.uuid4().hex}.tmp"
+        tmp = _temporary(folder)
         try:
             self._write(tmp, data)
         except FileNotFoundError:  # the folder was removed since this process made it
@@ -139,7 +146,7 @@ class Lake:
         as bytes if the file changed since it was read, or where a link cannot be made."""
         if self.local and _linkable(landed, identity, len(data)):
             folder = self._folder_of(path)
-            tmp = f"{folder}/.{uuid.uuid4().hex}.tmp"
+            tmp = _temporary(folder)
             try:
                 os.link(landed, tmp, follow_symlinks=False)
             except OSError:  # another filesystem, no hard links here, or gone
@@ -161,7 +168,7 @@ class Lake:
             return 0
         cutoff = time.time() - older_than_s
         removed = 0
-        for tmp in folder.glob(".*.tmp"):
+        for tmp in folder.glob(_TEMPORARIES):
             with suppress(FileNotFoundError):
                 if tmp.stat().st_mtime < cutoff:
                     tmp.unlink()

@@ -9,9 +9,10 @@ the same bytes under two names (two shards) are classified once.
 
 from __future__ import annotations
 
-import logging
 import signal
 import threading
+
+from modelfleet.platform.logs import configure_logging
 
 
 def run(workers: int = 1) -> None:
@@ -25,7 +26,7 @@ def run(workers: int = 1) -> None:
         return
     from modelfleet.platform.supervise import supervise
 
-    _configure_logging()
+    configure_logging()
     # A worker finishes the batches it holds before it exits: allow for a slow endpoint.
     supervise("ingest", run_shard, lambda index: (index, workers), workers, stop_s=60)
 
@@ -37,7 +38,7 @@ def run_shard(index: int, count: int) -> None:
     from modelfleet.ingest.watcher import Ingestor
     from modelfleet.settings import get_settings
 
-    _configure_logging()
+    configure_logging()
     settings = get_settings()
     fleet = load_fleet(settings.config_file)
     ingestor = Ingestor(settings, fleet, db.database_url(), shard=(index, count))
@@ -49,9 +50,3 @@ def run_shard(index: int, count: int) -> None:
 
     signal.signal(signal.SIGTERM, finish)
     ingestor.run_forever(stop=stop)
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )

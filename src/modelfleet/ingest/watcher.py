@@ -243,9 +243,8 @@ class Ingestor:
             try:
                 with path.open("rb") as handle:
                     data = handle.read()
-                    identity: FileIdentity | None = FileIdentity.of(os.fstat(handle.fileno()))
-                if identity is not None and identity.size != len(data):  # grew while read
-                    identity = None
+                    seen_as = FileIdentity.of(os.fstat(handle.fileno()))
+                identity = seen_as if seen_as.size == len(data) else None  # grew while read
             except FileNotFoundError:
                 continue  # another watcher finished it
             sha = sha256_bytes(data)
@@ -338,9 +337,9 @@ class Ingestor:
             # shard) or a resumed file may have been stored meanwhile.
             mine = store.lock_in_state(session, [i.row_id for i in items], store.CLASSIFIED)
             todo = [i for i in items if i.row_id in mine]
-            resumed = [i.row_id for i in todo if "label" not in i.answer]
-            for row_id, answer in store.answers_of(session, resumed).items():
-                next(i for i in todo if i.row_id == row_id).answer.update(answer)
+            resumed = {i.row_id: i for i in todo if "label" not in i.answer}
+            for row_id, answer in store.answers_of(session, list(resumed)).items():
+                resumed[row_id].answer.update(answer)
             store.update_files(
                 session,
                 [
@@ -450,9 +449,10 @@ class Ingestor:
         log.info("watching %s for %s", self.settings.landing, ", ".join(self.workflows))
         # A previous watcher killed between a batch and its flush left these stale, and
         # one killed between a lake write and its rename left a temporary file.
+        days = recent_days()
         for workflow in self.workflows:
-            self._stale_manifests.setdefault(workflow, set()).update(recent_days())
-            for day in recent_days():
+            self._stale_manifests.setdefault(workflow, set()).update(days)
+            for day in days:
                 self.lake.sweep_temporaries(workflow, day)
         flushed = time.monotonic()
         try:

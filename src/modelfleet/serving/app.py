@@ -24,6 +24,7 @@ from modelfleet.errors import (
     ServingError,
     VersioningError,
 )
+from modelfleet.platform.logs import configure_logging
 from modelfleet.serving import admin, tfserving, v2
 from modelfleet.serving.auth import Authenticator
 from modelfleet.serving.metrics import Metrics, MetricsMiddleware
@@ -207,12 +208,22 @@ def settle_heap() -> None:
     gc.set_threshold(20_000, 10, 10)
 
 
+def prepare_process() -> int:
+    """Set up one endpoint worker process before TensorFlow runs anything (logging,
+    thread pools, heap); returns how many workers share the machine."""
+    configure_logging()
+    workers = worker_count()
+    tune_threads(workers)
+    settle_heap()
+    return workers
+
+
 _INSECURE_ENV = "MODELFLEET_SERVE_INSECURE_LOCAL"  # what `serve` tells each worker
 
 
 def serve(host: str, port: int, *, workers: int = 1, insecure_local: bool = False) -> None:
     """Run the endpoint (blocking): `modelfleet serve`."""
-    _configure_logging()
+    configure_logging()
     os.environ[_INSECURE_ENV] = "1" if insecure_local else ""
     run_workers(f"{__name__}:worker_app", host, port, workers=workers)
 
@@ -224,10 +235,7 @@ def worker_app() -> ASGIApp:
     from modelfleet.config import load_fleet
     from modelfleet.settings import get_settings
 
-    _configure_logging()
-    workers = worker_count()
-    tune_threads(workers)
-    settle_heap()
+    workers = prepare_process()
     settings = get_settings()
     fleet = load_fleet(settings.config_file)
     metrics = Metrics(multiprocess=workers > 1)
@@ -243,10 +251,4 @@ def worker_app() -> ASGIApp:
         database_url=url,
         auth=Authenticator(url, insecure_local=bool(os.environ.get(_INSECURE_ENV))),
         metrics=metrics,
-    )
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -64,13 +64,21 @@ def _port_is_free(host: str, port: int) -> None:
     """Fail as one server would if something listens there already: the workers'
     `SO_REUSEPORT` sockets would otherwise share the port with it (another endpoint
     of the same user) without a word."""
+    _bound(host, port, reuse_port=False).close()
+
+
+def _bound(host: str, port: int, *, reuse_port: bool) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise PlatformError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise PlatformError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    return sock
 
 
 def _serve_one(factory: str, host: str, port: int, log_level: str) -> None:
@@ -79,14 +87,7 @@ def _serve_one(factory: str, host: str, port: int, log_level: str) -> None:
     from uvicorn.importer import import_from_string
 
     app = import_from_string(factory)()
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        raise PlatformError(f"cannot listen on {host}:{port}: {exc.strerror}") from exc
+    sock = _bound(host, port, reuse_port=True)
     sock.listen(2048)
     config = uvicorn.Config(app, log_level=log_level, access_log=False)
     uvicorn.Server(config).run(sockets=[sock])
