@@ -41,3 +41,16 @@ def test_the_stream_classifier_refuses_zero_workers() -> None:
 
     with pytest.raises(ConfigError, match="at least 1 worker, not 0"):
         run(0)
+
+
+def test_several_workers_refuse_a_port_that_is_already_in_use() -> None:
+    import socket
+
+    from modelfleet.errors import PlatformError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(PlatformError, match=f"cannot listen on 127.0.0.1:{port}"):
+            run_workers("modelfleet.serving.app:worker_app", "127.0.0.1", port, workers=2)
