@@ -63,6 +63,13 @@ def cmd_serve(args: argparse.Namespace) -> None:
     serve(args.host, args.port, workers=workers, insecure_local=args.insecure_local)
 
 
+def cmd_warm_runner(args: argparse.Namespace) -> None:
+    from modelfleet.settings import get_settings
+    from modelfleet.warm.server import run
+
+    run(args.socket or get_settings().warm_socket)
+
+
 def cmd_ingest(args: argparse.Namespace) -> None:
     from modelfleet.settings import get_settings
 
@@ -412,6 +419,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="processes sharing the landing folders (default $MODELFLEET_INGEST_WORKERS or 2)",
     )
     ingest.set_defaults(func=cmd_ingest)
+    warm_runner = sub.add_parser(
+        "warm-runner",
+        help="run dvc, gto and stage commands for the platform with imports done (foreground)",
+    )
+    warm_runner.add_argument(
+        "--socket", type=Path, default=None, help="default $MODELFLEET_HOME/run/warm.sock"
+    )
+    warm_runner.set_defaults(func=cmd_warm_runner)
     lineage = sub.add_parser(
         "lineage", help="why did the model say that? (image, sha256 or wf@vX.Y.Z)"
     )

@@ -97,6 +97,11 @@ class Settings:
         return self.home / "run"
 
     @property
+    def warm_socket(self) -> Path:
+        """Where the warm runner listens (`modelfleet.warm`)."""
+        return self.run_dir / "warm.sock"
+
+    @property
     def airflow_home(self) -> Path:
         return self.home / "airflow"
 

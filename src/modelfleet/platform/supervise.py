@@ -99,13 +99,14 @@ def _child(parent: int, target: Callable[..., None], args: tuple[Any, ...]) -> N
     # Ctrl-C reaches the whole process group: let the supervisor turn it into SIGTERM,
     # the graceful path, rather than interrupt each worker mid-step.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _die_with(parent)
+    die_with(parent)
     target(*args)
 
 
-def _die_with(parent: int) -> None:
-    """SIGTERM this worker when the supervisor dies, even by SIGKILL (Linux), so that no
-    worker outlives it holding the port or landing files."""
+def die_with(parent: int) -> None:
+    """SIGTERM this process when `parent` dies, even by SIGKILL (Linux): no worker
+    outlives its supervisor holding the port or landing files, no warm-runner command
+    its runner."""
     with suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -20,12 +20,20 @@ from modelfleet.platform.api_keys import ensure_platform_apps
 from modelfleet.platform.processes import ProcessManager
 from modelfleet.settings import CHECKOUT, Settings
 from modelfleet.versioning.repo import ModelRepo
+from modelfleet.warm import client as warm
 
 BIN = Path(sys.executable).parent
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY_WORKER = "airflow-celery-worker"
 # Start order; `stop` goes in reverse. The Celery worker runs in the celery profile only.
-PROCESSES = (*(f"airflow-{c}" for c in AIRFLOW_COMPONENTS), CELERY_WORKER, "endpoint", "ingest")
+WARM_RUNNER = "warm-runner"
+PROCESSES = (
+    WARM_RUNNER,
+    *(f"airflow-{c}" for c in AIRFLOW_COMPONENTS),
+    CELERY_WORKER,
+    "endpoint",
+    "ingest",
+)
 
 
 def processes(settings: Settings) -> tuple[str, ...]:
@@ -42,6 +50,8 @@ def platform_env(settings: Settings, database_url: str) -> dict[str, str]:
             "MODELFLEET_CONFIG": str(settings.config_file),
             "MODELFLEET_DATABASE_URL": database_url,
             "MODELFLEET_ENDPOINT_URL": settings.endpoint_url,
+            # tasks hand their dvc, gto and stage commands to it (modelfleet.warm)
+            warm.SOCKET_ENV: str(settings.warm_socket),
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             "PYTHONUNBUFFERED": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -102,6 +112,7 @@ def up(settings: Settings) -> dict[str, str]:
             )
         create_pools(env)
     commands = {
+        WARM_RUNNER: [str(BIN / "modelfleet"), "warm-runner"],
         "airflow-api-server": [
             str(BIN / "airflow"),
             "api-server",

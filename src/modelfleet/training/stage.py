@@ -10,14 +10,19 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import yaml
-
-from modelfleet.config import TrainSpec
 from modelfleet.errors import ModelfleetError
+
+if TYPE_CHECKING:
+    from modelfleet.config import TrainSpec
 
 
 def read_spec(repo: Path, workflow: str) -> TrainSpec:
+    import yaml
+
+    from modelfleet.config import TrainSpec
+
     params = yaml.safe_load((repo / "params.yaml").read_text())
     if workflow not in params:
         raise ModelfleetError(f"params.yaml has no section for workflow {workflow!r}")
@@ -67,4 +72,9 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Under the platform the warm runner runs it (same code, TensorFlow already imported);
+    # otherwise, e.g. a `dvc repro` by hand, it runs here.
+    from modelfleet.warm.client import delegate_stage
+
+    code = delegate_stage(sys.argv[1:])
+    sys.exit(main() if code is None else code)

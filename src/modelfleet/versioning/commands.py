@@ -1,14 +1,21 @@
-"""Run git, dvc and gto as subprocesses. The caller decides what failure means."""
+"""Run git, dvc, gto and stage commands. The caller decides what failure means.
+
+`dvc`, `gto` and `python -m modelfleet.training.stage` go to the warm runner where the
+platform runs one (`modelfleet.warm`), and run as new processes otherwise.
+"""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import tempfile
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 from modelfleet.errors import VersioningError
+from modelfleet.warm import client as warm
 
 # dvc, gto and the stage's `python` come from the same environment as this process.
 BIN = Path(sys.executable).parent
@@ -48,6 +55,14 @@ def tool_env() -> dict[str, str]:
 def run(args: list[str], cwd: Path, *, stream: bool = False) -> CommandResult:
     """Run `args` in `cwd`. With `stream`, output also goes to our stdout as it comes
     (long steps such as `dvc repro` show progress in the Airflow task log)."""
+    socket_path = warm.socket_path()
+    if socket_path and warm.accepts(args):
+        try:
+            return _run_warm(args, cwd, socket_path, stream=stream)
+        except warm.Unavailable as exc:
+            print(f"{exc}; starting a new process", file=sys.stderr)
+        except warm.Lost as exc:
+            return CommandResult(args, 1, "", str(exc))
     exe = args[0]
     if exe in ("dvc", "gto", "python"):
         exe = str(BIN / exe)
@@ -69,6 +84,43 @@ def run(args: list[str], cwd: Path, *, stream: bool = False) -> CommandResult:
             print(line, end="", flush=True)
             lines.append(line)
     return CommandResult(args, proc.returncode, "".join(lines), "")
+
+
+def _run_warm(args: list[str], cwd: Path, socket_path: str, *, stream: bool) -> CommandResult:
+    """The same as a new process, with output through a pipe (`stream`) or files."""
+    with open(os.devnull, "rb") as stdin:
+        if stream:
+            return _stream_warm(args, cwd, socket_path, stdin.fileno())
+        with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+            fds = (stdin.fileno(), out.fileno(), err.fileno())
+            code = warm.call(args, str(cwd), tool_env(), fds, socket_path)
+            out.seek(0)
+            err.seek(0)
+            return CommandResult(args, code, _text(out.read()), _text(err.read()))
+
+
+def _stream_warm(args: list[str], cwd: Path, socket_path: str, stdin: int) -> CommandResult:
+    read_end, write_end = os.pipe()
+    lines: list[str] = []
+
+    def pump() -> None:  # until every holder of the write end (the command's tree) is done
+        with open(read_end, encoding="utf-8", errors="replace") as output:
+            for line in output:
+                print(line, end="", flush=True)
+                lines.append(line)
+
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    try:
+        code = warm.call(args, str(cwd), tool_env(), (stdin, write_end, write_end), socket_path)
+    finally:
+        os.close(write_end)
+        reader.join()
+    return CommandResult(args, code, "".join(lines), "")
+
+
+def _text(data: bytes) -> str:
+    return data.decode("utf-8", errors="replace")
 
 
 def code_sha() -> str:

@@ -1,0 +1,310 @@
+"""The warm runner (`modelfleet warm-runner`): one process that has imported TensorFlow,
+Great Expectations, DVC and GTO, and forks a child per command (see `modelfleet.warm`).
+
+One thread, one selector loop: it accepts a request, forks, and waits on the child's
+pidfd and on the caller's socket. Forking from a single thread means no lock can be
+held by a thread that the child does not have. A caller that goes away (its task was
+killed) gets its command's process group killed; a child's exit code goes back to
+its caller.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import io
+import json
+import logging
+import os
+import selectors
+import signal
+import socket
+import sys
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from modelfleet.platform.supervise import die_with
+from modelfleet.warm.client import HEADER, STAGE, STDIO, accepts
+
+log = logging.getLogger("modelfleet.warm")
+
+# What the commands import; imported once here, shared copy-on-write by every child.
+PRELOAD = (
+    "tensorflow",
+    "keras",
+    "matplotlib.pyplot",
+    "great_expectations",
+    "dvc.cli",
+    "dvc.cli.parser",
+    "dvc.repo",
+    "dvc.repo.reproduce",
+    "gto.cli",
+    "modelfleet.training.stage",
+    "modelfleet.training.train",
+    "modelfleet.training.evaluate",
+    "modelfleet.training.export",
+    "modelfleet.validation.stage",
+)
+MAX_REQUEST = 1 << 20
+REQUEST_TIMEOUT_S = 10.0
+STOP_GRACE_S = 5.0
+
+
+@dataclass
+class Command:
+    argv: list[str]
+    cwd: str
+    env: dict[str, str]
+
+
+@dataclass
+class Job:
+    pid: int
+    conn: socket.socket
+    pidfd: int
+    argv: list[str]
+    started: float = field(default_factory=time.monotonic)
+
+
+def preload() -> None:
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    for module in PRELOAD:
+        began = time.monotonic()
+        try:
+            importlib.import_module(module)
+        except Exception as exc:  # the command that needs it will fail with the real error
+            log.warning("could not preload %s: %s", module, exc)
+            continue
+        log.info("preloaded %s in %.1fs", module, time.monotonic() - began)
+
+
+def read_request(conn: socket.socket) -> tuple[Command, list[int]]:
+    """The command and its stdio descriptors; ValueError names what was wrong."""
+    conn.settimeout(REQUEST_TIMEOUT_S)
+    data, fds, _flags, _addr = socket.recv_fds(conn, 65536, STDIO)
+    try:
+        if len(fds) != STDIO:
+            raise ValueError(
+                f"expected {STDIO} descriptors (stdin, stdout, stderr), got {len(fds)}"
+            )
+        if len(data) < HEADER.size:
+            raise ValueError("the request is shorter than its header")
+        (length,) = HEADER.unpack_from(data)
+        if length > MAX_REQUEST:
+            raise ValueError(f"a request of {length} bytes is over {MAX_REQUEST}")
+        body = data[HEADER.size :]
+        while len(body) < length:
+            chunk = conn.recv(length - len(body))
+            if not chunk:
+                raise ValueError("the caller hung up mid-request")
+            body += chunk
+        fields = json.loads(body)
+        command = Command(argv=fields["argv"], cwd=fields["cwd"], env=fields["env"])
+        if not accepts(command.argv):
+            raise ValueError(f"not a command the warm runner runs: {command.argv[:3]}")
+        if not os.path.isdir(command.cwd):
+            raise ValueError(f"no such directory: {command.cwd}")
+        return command, fds
+    except (ValueError, KeyError, TypeError) as exc:
+        for fd in fds:
+            os.close(fd)
+        raise ValueError(str(exc)) from None
+
+
+def execute(argv: list[str]) -> int:
+    """Run the command in this (forked) process, as its program's `main` would."""
+    try:
+        if argv[0] == "dvc":
+            from dvc.cli import main as dvc_main
+
+            return dvc_main(argv[1:])
+        if argv[0] == "gto":
+            from gto.cli import app
+
+            app(args=argv[1:], prog_name="gto")
+            return 0
+        from modelfleet.training.stage import main as stage_main
+
+        return stage_main(argv[len(STAGE) :])
+    except SystemExit as exit_:
+        if exit_.code is None or isinstance(exit_.code, int):
+            return exit_.code or 0
+        print(exit_.code, file=sys.stderr)
+        return 1
+
+
+def _become_command(command: Command, fds: list[int], runner: int) -> None:
+    """In the child: the caller's stdio, directory, environment and argv."""
+    os.setpgid(0, 0)  # one group per command, so a gone caller's command dies whole
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.set_wakeup_fd(-1)
+    die_with(runner)  # its caller would see it lost anyway
+    # The runner's own log handlers would copy every command's log records into it.
+    logging.root.handlers.clear()
+    logging.root.setLevel(logging.WARNING)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
+    sys.stdout = _text_out(1)
+    sys.stderr = _text_out(2)
+    os.chdir(command.cwd)
+    os.environ.clear()
+    os.environ.update(command.env)
+    sys.argv = list(command.argv)
+
+
+def _text_out(fd: int) -> io.TextIOWrapper:
+    # line-buffered: `dvc repro` and training stream into the Airflow task log
+    return io.TextIOWrapper(
+        io.FileIO(fd, "w", closefd=False),
+        encoding="utf-8",
+        errors="backslashreplace",
+        line_buffering=True,
+    )
+
+
+class WarmRunner:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.selector = selectors.DefaultSelector()
+        self.jobs: dict[int, Job] = {}
+        self.stopping = False
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.wakeup_r, self.wakeup_w = os.pipe()
+
+    def serve(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.unlink(missing_ok=True)
+        self.listener.bind(str(self.path))
+        os.chmod(self.path, 0o600)  # the caller's environment holds its secrets
+        self.listener.listen(64)
+        self.listener.setblocking(False)
+        os.set_blocking(self.wakeup_w, False)
+        signal.set_wakeup_fd(self.wakeup_w)
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, self._stop)
+        self.selector.register(self.listener, selectors.EVENT_READ, "accept")
+        self.selector.register(self.wakeup_r, selectors.EVENT_READ, "wakeup")
+        log.info("warm runner listening at %s (pid %d)", self.path, os.getpid())
+        try:
+            while not self.stopping:
+                for key, _events in self.selector.select():
+                    self._dispatch(key.data, key.fileobj)
+        finally:
+            self._shutdown()
+
+    def _stop(self, signum: int, _frame: Any) -> None:
+        self.stopping = True
+
+    def _dispatch(self, what: Any, fileobj: Any) -> None:
+        if what == "accept":
+            self._accept()
+        elif what == "wakeup":
+            with contextlib.suppress(BlockingIOError):
+                os.read(self.wakeup_r, 512)
+        elif fileobj is what.conn:  # the caller went away: kill its command
+            log.warning("caller of pid %d went away; killing %s", what.pid, what.argv[:4])
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(what.pid, signal.SIGKILL)
+            self.selector.unregister(what.conn)
+        else:
+            self._reap(what)
+
+    def _accept(self) -> None:
+        try:
+            conn, _ = self.listener.accept()
+        except BlockingIOError:
+            return
+        try:
+            command, fds = read_request(conn)
+        except (ValueError, OSError) as exc:
+            log.warning("refused a request: %s", exc)
+            with contextlib.suppress(OSError):
+                conn.sendall(f"refused {exc}\n".encode())
+            conn.close()
+            return
+        pid = self._fork(command, fds)
+        for fd in fds:
+            os.close(fd)
+        job = Job(pid=pid, conn=conn, pidfd=os.pidfd_open(pid), argv=command.argv)
+        self.jobs[pid] = job
+        self.selector.register(job.pidfd, selectors.EVENT_READ, job)
+        self.selector.register(conn, selectors.EVENT_READ, job)
+
+    def _fork(self, command: Command, fds: list[int]) -> int:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        runner = os.getpid()
+        pid = os.fork()
+        if pid:
+            return pid
+        code = 1
+        try:
+            self._close_in_child()
+            _become_command(command, fds, runner)
+            code = execute(command.argv)
+        except BaseException:  # the command's own stderr shows it; the child must end here
+            traceback.print_exc()
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+        raise AssertionError("unreachable")
+
+    def _close_in_child(self) -> None:
+        for job in self.jobs.values():
+            job.conn.close()
+            os.close(job.pidfd)
+        self.selector.close()
+        self.listener.close()
+        os.close(self.wakeup_r)
+        os.close(self.wakeup_w)
+
+    def _reap(self, job: Job) -> None:
+        _, status = os.waitpid(job.pid, 0)
+        code = os.waitstatus_to_exitcode(status)
+        self.selector.unregister(job.pidfd)
+        os.close(job.pidfd)
+        if job.conn.fileno() != -1:
+            with contextlib.suppress(KeyError):
+                self.selector.unregister(job.conn)
+            with contextlib.suppress(OSError):
+                job.conn.sendall(f"exit {code}\n".encode())
+            job.conn.close()
+        del self.jobs[job.pid]
+        log.info("%s ended %d in %.1fs", job.argv[:4], code, time.monotonic() - job.started)
+
+    def _shutdown(self) -> None:
+        """Commands still running are stopped: their callers see them fail."""
+        for job in self.jobs.values():
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        for job in self.jobs.values():
+            with contextlib.suppress(ChildProcessError):
+                while os.waitpid(job.pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+                    time.sleep(0.1)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(job.pid, signal.SIGKILL)
+            job.conn.close()
+        self.listener.close()
+        self.path.unlink(missing_ok=True)
+        log.info("warm runner stopped")
+
+
+def run(path: Path) -> None:
+    """`modelfleet warm-runner`: preload, then serve until SIGTERM."""
+    from modelfleet.platform.logs import configure_logging
+
+    configure_logging()
+    logging.getLogger("great_expectations").setLevel(logging.WARNING)  # chatty at import
+    began = time.monotonic()
+    preload()
+    log.info("preloaded in %.1fs", time.monotonic() - began)
+    WarmRunner(path).serve()
