@@ -18,7 +18,7 @@ from modelfleet.errors import PlatformError
 from modelfleet.settings import get_settings
 
 LINEAGE_DB = "modelfleet"
-AIRFLOW_DB = "airflow"
+AIRFLOW_DB = "airflow"  # Airflow's metadata beside the default lineage database
 
 
 def database_url() -> str:
@@ -65,6 +65,17 @@ def stop_embedded_server() -> bool:
     except subprocess.CalledProcessError:
         return False
     return True
+
+
+def airflow_database_url(lineage_url: str) -> str:
+    """Airflow's metadata database on the lineage database's server.
+
+    `airflow` beside the default `modelfleet`; `<name>_airflow` beside any other name,
+    so that two platforms sharing a server (say two MODELFLEET_HOMEs) never share
+    Airflow's runs.
+    """
+    name = make_url(lineage_url).database or LINEAGE_DB
+    return with_database(lineage_url, AIRFLOW_DB if name == LINEAGE_DB else f"{name}_airflow")
 
 
 def with_database(url: str, database: str) -> str:

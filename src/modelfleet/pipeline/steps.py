@@ -165,7 +165,7 @@ def _run_validate_stage(ctx: RunContext) -> ValidationOutcome:
     workspace = ctx.workspace()
     result_file = workspace.path / validation_file(ctx.workflow_name)
     result_file.unlink(missing_ok=True)  # never read a previous run's result
-    result = workspace.repro(f"validate@{ctx.workflow_name}", check=False)
+    result = workspace.repro(f"validate@{ctx.workflow_name}", check=False, single=True)
     if not result_file.exists():
         result.check()  # the stage died before judging: raise with its output
         raise VersioningError(f"validate@{ctx.workflow_name} wrote no {result_file}")
@@ -282,7 +282,7 @@ def train(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
     repo = ctx.workspace()
     check_validated(ctx, repo, dataset_version_id)
     parent = prepare_parent(ctx, repo)
-    repo.repro(f"train@{ctx.workflow_name}")
+    repo.repro(f"train@{ctx.workflow_name}", single=True)
     artifact = sha256_file(repo.path / model_file(ctx.workflow_name))
     info = repo.read_json(train_info_file(ctx.workflow_name))
     with _session() as session, session.begin():
@@ -324,7 +324,7 @@ def check_validated(ctx: RunContext, repo: ModelRepo, dataset_version_id: int) -
 def evaluate(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
     """Score the candidate and the current production model on the same splits."""
     repo = ctx.workspace()
-    repo.repro(f"evaluate@{ctx.workflow_name}")
+    repo.repro(f"evaluate@{ctx.workflow_name}", single=True)
     candidate = repo.read_json(metrics_file(ctx.workflow_name))
     with _session() as session:
         production = versions.resolve_alias(session, ctx.workflow_name)

@@ -6,7 +6,7 @@ import json
 import secrets
 from pathlib import Path
 
-from modelfleet.db import AIRFLOW_DB, with_database
+from modelfleet.db import airflow_database_url
 from modelfleet.settings import CHECKOUT, Settings
 
 ADMIN_USER = "admin"
@@ -43,7 +43,7 @@ def airflow_env(settings: Settings, database_url: str) -> dict[str, str]:
     pw_file = passwords_file(settings)
     pw_file.write_text(json.dumps({ADMIN_USER: values["admin_password"]}))
     base = settings.airflow_url
-    metadata_url = with_database(database_url, AIRFLOW_DB)
+    metadata_url = airflow_database_url(database_url)
     env = {
         "AIRFLOW_HOME": str(settings.airflow_home),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": metadata_url,

@@ -89,7 +89,7 @@ def up(settings: Settings) -> dict[str, str]:
     )
     url = db.database_url()
     db.ensure_database(url)  # a named server may not have the database yet
-    db.ensure_database(db.with_database(url, db.AIRFLOW_DB))
+    db.ensure_database(db.airflow_database_url(url))
     say("lineage schema: alembic upgrade head")
     db.migrate(url)
     ensure_platform_apps(settings, fleet, url)

@@ -80,8 +80,13 @@ class ModelRepo:
             self._git("worktree", "prune")
             self._git("worktree", "add", "-q", "--detach", str(path), ref)
         cache = cache_dir or self.path / ".dvc" / "cache"
-        workspace._dvc("config", "--local", "cache.dir", str(cache))
+        workspace.set_cache_dir(cache)
         return workspace
+
+    def set_cache_dir(self, cache: Path) -> None:
+        """`dvc config --local cache.dir <cache>`, written directly (this runs per run)."""
+        config = self.path / ".dvc" / "config.local"
+        config.write_text(f"[cache]\n    dir = {cache}\n")
 
     def remove_workspace(self, path: Path) -> None:
         with self.locked():
@@ -112,9 +117,21 @@ class ModelRepo:
         meta = yaml.safe_load((self.path / dvc_file).read_text())
         return meta["outs"][0]["md5"]
 
-    def repro(self, stage: str, *, force: bool = False, check: bool = True) -> CommandResult:
-        """`dvc repro <stage>`, streaming its output; `check` raises if it fails."""
-        args = ["dvc", "repro", *(["--force"] if force else []), stage]
+    def repro(
+        self, stage: str, *, force: bool = False, check: bool = True, single: bool = False
+    ) -> CommandResult:
+        """`dvc repro <stage>`, streaming its output; `check` raises if it fails.
+
+        `single` leaves the stages upstream unchecked (`--single-item`): for a pipeline
+        that has just run them, checking their deps again only costs time.
+        """
+        args = [
+            "dvc",
+            "repro",
+            *(["--force"] if force else []),
+            *(["--single-item"] if single else []),
+            stage,
+        ]
         with self._workspace_lock():
             result = run(args, self.path, stream=True)
         return result.check() if check else result

@@ -235,6 +235,7 @@ class WarmRunner:
         self.jobs[pid] = job
         self.selector.register(job.pidfd, selectors.EVENT_READ, job)
         self.selector.register(conn, selectors.EVENT_READ, job)
+        log.info("pid %d runs %s in %s", pid, command.argv[:4], command.cwd)
 
     def _fork(self, command: Command, fds: list[int]) -> int:
         sys.stdout.flush()
