@@ -2,12 +2,15 @@
 `reclassify__<workflow>` DAG.
 
 Wiring only (the words "airflow" and "dag" also let Airflow's safe-mode
-discovery pick this file up).
+discovery pick this file up). A task process parses this file for its own DAG only
+(Airflow's parsing context names it); the DAG processor, with no context, gets all.
 """
 
 from __future__ import annotations
 
+from airflow.sdk import get_parsing_context
+
 from modelfleet.config import load_fleet
 from modelfleet.orchestration.dag_factory import build_all
 
-globals().update(build_all(load_fleet()))
+globals().update(build_all(load_fleet(), only=get_parsing_context().dag_id))

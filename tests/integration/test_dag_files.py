@@ -26,21 +26,42 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
 """
 
 
-def test_dag_folder_parses_without_tensorflow(pg_server, tmp_path):
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(tmp_path),
-        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": pg_server,
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    }
+# Each DAG as the scheduler stores it, by id (a digest of its serialized form).
+SERIALIZED = """
+import hashlib, json, sys
+from airflow.dag_processing.dagbag import DagBag
+from airflow.serialization.serialized_objects import DagSerialization
+bag = DagBag(sys.argv[1])
+assert not bag.import_errors, bag.import_errors
+print(json.dumps({
+    dag_id: hashlib.sha256(
+        json.dumps(DagSerialization.to_dict(dag), sort_keys=True, default=str).encode()
+    ).hexdigest()
+    for dag_id, dag in bag.dags.items()
+}))
+"""
+
+
+def _parse(script: str, pg_server: str, tmp_path, **extra_env: str) -> dict:
+    env = {k: v for k, v in os.environ.items() if k != "_AIRFLOW_PARSING_CONTEXT_DAG_ID"}
+    env.update(
+        AIRFLOW_HOME=str(tmp_path),
+        AIRFLOW__DATABASE__SQL_ALCHEMY_CONN=pg_server,
+        AIRFLOW__CORE__LOAD_EXAMPLES="False",
+        **extra_env,
+    )
     out = subprocess.run(
-        [sys.executable, "-c", PARSE, str(CHECKOUT / "dags")],
+        [sys.executable, "-c", script, str(CHECKOUT / "dags")],
         env=env,
         capture_output=True,
         text=True,
         check=True,
     )
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_dag_folder_parses_without_tensorflow(pg_server, tmp_path):
+    result = _parse(PARSE, pg_server, tmp_path)
     from modelfleet.config import load_fleet
 
     assert result["errors"] == {}
@@ -83,3 +104,16 @@ def test_reclassify_follows_promotions_only_where_configured(platform):
     assert dags["retrain__weld_pipe"].get_task("smoke").outlets == [production_asset("weld_pipe")]
     unpin = dags["reclassify__digits"].get_task("unpin")
     assert unpin.is_teardown and dags["reclassify__digits"].get_task("pin").is_setup
+
+
+def test_a_task_process_builds_its_own_dag_only_and_identically(pg_server, tmp_path):
+    # Airflow's task runner parses the DAG file under a parsing context naming the
+    # task's DAG (what `get_parsing_context()` reads); the DAG processor has none.
+    everything = _parse(SERIALIZED, pg_server, tmp_path)
+    assert len(everything) == 40
+    for dag_id in ("retrain__digits", "reclassify__weld_pipe"):
+        alone = _parse(SERIALIZED, pg_server, tmp_path, _AIRFLOW_PARSING_CONTEXT_DAG_ID=dag_id)
+        assert alone == {dag_id: everything[dag_id]}
+    # A context naming some other DAG builds the whole fleet, as without one.
+    other = _parse(SERIALIZED, pg_server, tmp_path, _AIRFLOW_PARSING_CONTEXT_DAG_ID="elsewhere")
+    assert other == everything

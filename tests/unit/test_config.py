@@ -167,3 +167,23 @@ def test_serving_batching_is_per_workflow():
     assert fleet.applications["a"].grants == {"digits": "v1.2.0"}
     with pytest.raises(ConfigError, match="max_batch_size"):
         parse_fleet(_with(serving={"max_batch_size": 0}))
+
+
+def test_the_fast_loader_reads_the_fleet_file_as_pyyaml_does(fleet_file):
+    from modelfleet.config import _UniqueKeyLoader
+
+    text = fleet_file.read_text()
+    assert yaml.load(text, Loader=_UniqueKeyLoader) == yaml.safe_load(text)
+
+
+def test_an_unchanged_file_is_parsed_once_an_edited_one_again(tmp_path):
+    path = tmp_path / "workflows.yaml"
+    path.write_text(yaml.safe_dump(BASE))
+    first = load_fleet(path)
+    assert load_fleet(path) is first  # the task's step reuses the DAG file's parse
+    # Same size, same moment: only the content tells the two apart.
+    path.write_text(yaml.safe_dump(BASE).replace("epochs: 3", "epochs: 4"))
+    assert load_fleet(path).get("digits").params.epochs == 4
+    path.write_text("workflows:\n  a: {}\n  a: {}\n")
+    with pytest.raises(ConfigError, match="duplicate key 'a'"):
+        load_fleet(path)
