@@ -7,11 +7,13 @@ In the model repository (`data/<wf>/<split>/`, DVC-tracked):
     test/<file>                      the frozen test set (never changes)
 
 Train and holdout are copied from the monthly deliveries, so the repository
-snapshot cannot change under a run when a delivery folder does.
+snapshot cannot change under a run when a delivery folder does; the test set is
+rendered once per workflow (`<deliveries>/<wf>/test-set/`) and copied likewise.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +25,14 @@ from modelfleet.datasets.deliveries import (
     ensure_delivered,
     month_dir,
 )
-from modelfleet.datasets.manifest import ManifestRow, describe, sha256_file, write_manifest
+from modelfleet.datasets.manifest import (
+    MANIFEST_NAME,
+    ManifestRow,
+    describe,
+    read_manifest,
+    sha256_file,
+    write_manifest,
+)
 from modelfleet.datasets.sources import source_for
 from modelfleet.fileops import private_dir
 from modelfleet.months import add_months, month_index
@@ -78,7 +87,13 @@ def materialise(
             [(f.name_in_split, f.label, month, f.path) for f in holdout],
         ),
     }
-    snapshots["test"] = _write_test_set(workflow, repo / data_dir(workflow.name, "test"))
+    test_set = ensure_test_set(workflow, deliveries)
+    test_rows = read_manifest(test_set)
+    snapshots["test"] = _copy_split(
+        repo / data_dir(workflow.name, "test"),
+        [(row.path, row.label, row.month, test_set / row.path) for row in test_rows],
+        described={row.path: row for row in test_rows},
+    )
     return snapshots
 
 
@@ -92,25 +107,52 @@ def delivered_file(
     return file_month, DeliveredFile(split, label, folder / rest if label else folder / name)
 
 
-def _copy_split(root: Path, files: list[tuple[str, str, str, Path]]) -> SplitSnapshot:
-    """Copy (relpath, label, month, source) files under `root` and describe each."""
+def _copy_split(
+    root: Path,
+    files: list[tuple[str, str, str, Path]],
+    described: dict[str, ManifestRow] | None = None,
+) -> SplitSnapshot:
+    """Copy (relpath, label, month, source) files under `root` and describe each, unless
+    `described` has its row already (the cached test set: a tampered copy fails
+    `verify_split` before training)."""
     _reset(root)
     rows = []
     for relpath, label, month, source in files:
         target = root / relpath
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, target)
-        rows.append(describe(root, relpath, label, month))
+        known = (described or {}).get(relpath)
+        rows.append(known or describe(root, relpath, label, month))
     return _finish(root, rows)
 
 
-def _write_test_set(workflow: Workflow, root: Path) -> SplitSnapshot:
-    _reset(root)
+def frozen_test_set_dir(deliveries: Path, workflow: str) -> Path:
+    """The workflow's frozen test set, written once beside its deliveries."""
+    return deliveries / workflow / "test-set"
+
+
+def ensure_test_set(workflow: Workflow, deliveries: Path) -> Path:
+    """Render the source's test set once (with its manifest); every snapshot copies it.
+
+    Rendering 400 images took about a second of each run's snapshot.
+    """
+    folder = frozen_test_set_dir(deliveries, workflow.name)
+    if (folder / MANIFEST_NAME).exists():
+        return folder
+    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
+    _reset(tmp)
     rows = []
     for image in source_for(workflow).test_set():
-        (root / image.name).write_bytes(image.data)
-        rows.append(describe(root, image.name, image.label, month=""))
-    return _finish(root, rows)
+        (tmp / image.name).write_bytes(image.data)
+        rows.append(describe(tmp, image.name, image.label, month=""))
+    write_manifest(tmp, rows)
+    if folder.exists():  # an interrupted earlier attempt left no manifest
+        shutil.rmtree(folder)
+    try:
+        os.replace(tmp, folder)
+    except OSError:  # another run wrote it first: the same images
+        shutil.rmtree(tmp, ignore_errors=True)
+    return folder
 
 
 def _reset(root: Path) -> None:

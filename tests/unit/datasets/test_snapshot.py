@@ -3,7 +3,13 @@ from __future__ import annotations
 import pytest
 
 from modelfleet.config import load_fleet
-from modelfleet.datasets.snapshot import materialise, training_months
+from modelfleet.datasets.manifest import describe
+from modelfleet.datasets.snapshot import (
+    ensure_test_set,
+    materialise,
+    frozen_test_set_dir,
+    training_months,
+)
 from modelfleet.datasets.sources import source_for
 from modelfleet.errors import NoDataForMonth
 
@@ -54,3 +60,22 @@ def test_skipped_months_stay_out_of_the_window(digits, tmp_path):
         digits, "2026-03", tmp_path, tmp_path / "deliveries", skip_months=frozenset({"2026-02"})
     )
     assert {r.month for r in splits["train"].rows} == {"2026-01", "2026-03"}
+
+
+def test_the_test_set_is_rendered_once_and_copied_with_the_same_manifest(
+    digits, tmp_path, monkeypatch
+):
+    first = materialise(digits, "2026-01", tmp_path / "a", tmp_path / "deliveries")["test"]
+    rendered = ensure_test_set(digits, tmp_path / "deliveries")
+
+    def no_rendering(*_args, **_kwargs):
+        raise AssertionError("the cached test set was rendered again")
+
+    monkeypatch.setattr("modelfleet.datasets.snapshot.source_for", no_rendering)
+    second = materialise(digits, "2026-02", tmp_path / "b", tmp_path / "deliveries")["test"]
+
+    assert rendered == frozen_test_set_dir(tmp_path / "deliveries", "digits")
+    assert second.manifest_sha256 == first.manifest_sha256
+    assert [r.sha256 for r in second.rows] == [
+        describe(second.path, r.path, r.label, "").sha256 for r in second.rows
+    ]
