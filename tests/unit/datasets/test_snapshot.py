@@ -6,8 +6,8 @@ from modelfleet.config import load_fleet
 from modelfleet.datasets.manifest import describe
 from modelfleet.datasets.snapshot import (
     ensure_test_set,
-    materialise,
     frozen_test_set_dir,
+    materialise,
     training_months,
 )
 from modelfleet.datasets.sources import source_for
