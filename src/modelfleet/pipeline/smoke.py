@@ -31,7 +31,7 @@ def wait_for_version(client: httpx.Client, workflow: str, version: str) -> None:
                 return
         except httpx.TransportError as exc:
             seen = f"unreachable ({exc})"
-        time.sleep(0.5)
+        time.sleep(0.1)  # the swap follows the alias within a second or two
     raise PlatformError(
         f"endpoint {client.base_url} did not switch {workflow} to {version} within "
         f"{SWITCH_TIMEOUT_S:.0f}s (it reports {seen})"
