@@ -16,6 +16,9 @@ Environment variables (all optional):
                              default a local folder, $MODELFLEET_HOME/dvc-remote
     MODELFLEET_EXECUTOR      Airflow executor profile: `local` (default, LocalExecutor) or
                              `celery` (CeleryExecutor plus an `airflow celery worker`)
+    MODELFLEET_WARM_RUNNER   `on` (default) or `off`: whether `up` starts the warm runner
+                             that runs the tasks' dvc, gto and stage commands with their
+                             imports done (modelfleet.warm); off, each starts a new process
     MODELFLEET_CELERY_BROKER_URL  the Celery broker, default redis://127.0.0.1:6379/0;
                              one Redis database per platform (the queue is a key in it)
 """
@@ -44,6 +47,7 @@ class Settings:
     celery_broker_url: str = DEFAULT_BROKER_URL
     endpoint_workers: int = 1
     ingest_workers: int = 2
+    warm_runner: bool = True
 
     @property
     def repo(self) -> Path:
@@ -136,7 +140,19 @@ def get_settings() -> Settings:
         celery_broker_url=os.environ.get("MODELFLEET_CELERY_BROKER_URL") or DEFAULT_BROKER_URL,
         endpoint_workers=_positive_int("MODELFLEET_ENDPOINT_WORKERS", 1),
         ingest_workers=_positive_int("MODELFLEET_INGEST_WORKERS", 2),
+        warm_runner=_switch("MODELFLEET_WARM_RUNNER", True),
     )
+
+
+def _switch(name: str, default: bool) -> bool:
+    text = os.environ.get(name, "").strip().lower()
+    if not text:
+        return default
+    if text in ("on", "1", "true", "yes"):
+        return True
+    if text in ("off", "0", "false", "no"):
+        return False
+    raise ConfigError(f"{name}={text!r} must be on or off")
 
 
 def _positive_int(name: str, default: int) -> int:

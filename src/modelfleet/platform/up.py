@@ -37,8 +37,9 @@ PROCESSES = (
 
 
 def processes(settings: Settings) -> tuple[str, ...]:
-    """The processes `up` starts under this executor profile."""
-    return tuple(p for p in PROCESSES if p != CELERY_WORKER or settings.executor == "celery")
+    """The processes `up` starts under this executor profile and these settings."""
+    wanted = {CELERY_WORKER: settings.executor == "celery", WARM_RUNNER: settings.warm_runner}
+    return tuple(p for p in PROCESSES if wanted.get(p, True))
 
 
 def platform_env(settings: Settings, database_url: str) -> dict[str, str]:
@@ -50,14 +51,16 @@ def platform_env(settings: Settings, database_url: str) -> dict[str, str]:
             "MODELFLEET_CONFIG": str(settings.config_file),
             "MODELFLEET_DATABASE_URL": database_url,
             "MODELFLEET_ENDPOINT_URL": settings.endpoint_url,
-            # tasks hand their dvc, gto and stage commands to it (modelfleet.warm)
-            warm.SOCKET_ENV: str(settings.warm_socket),
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             "PYTHONUNBUFFERED": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
             "GX_ANALYTICS_ENABLED": "false",
         }
     )
+    # Tasks hand their dvc, gto and stage commands to the warm runner (modelfleet.warm).
+    env.pop(warm.SOCKET_ENV, None)
+    if settings.warm_runner:
+        env[warm.SOCKET_ENV] = str(settings.warm_socket)
     return env
 
 
