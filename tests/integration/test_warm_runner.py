@@ -58,7 +58,7 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
             stderr=subprocess.STDOUT,
         )
     deadline = time.monotonic() + 180
-    while not path.exists():
+    while "warm runner listening" not in log.read_text():
         assert proc.poll() is None, log.read_text()[-3000:]
         assert time.monotonic() < deadline, "the warm runner did not listen in 180 s"
         time.sleep(0.5)
@@ -94,11 +94,12 @@ def test_a_model_trained_warm_has_the_bits_of_one_trained_in_a_new_process(
     runner: Runner, workspace: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     weights = workspace / model_file("digits")
-    cold = commands.run([*STAGE, "train", "digits"], workspace).check()
+    _warm(monkeypatch, runner)
+    cold = commands.run([*STAGE, "train", "digits"], workspace, cold=True).check()
     cold_sha = _sha(weights)
     weights.unlink()
+    assert not runner.ran("'train'"), "cold=True went to the runner"
 
-    _warm(monkeypatch, runner)
     warm = commands.run([*STAGE, "train", "digits"], workspace, stream=True).check()
 
     assert _sha(weights) == cold_sha
@@ -171,6 +172,19 @@ def test_a_caller_that_goes_away_takes_its_command_with_it(runner: Runner, works
         time.sleep(0.2)
     assert not Path(f"/proc/{command}").exists(), "the command outlived its caller"
     assert "went away" in runner.log.read_text()
+
+
+def test_a_second_runner_on_the_same_socket_refuses_to_start(runner: Runner) -> None:
+    second = subprocess.run(
+        [str(BIN / "modelfleet"), "warm-runner", "--socket", str(runner.socket)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert second.returncode != 0
+    assert "another warm runner listens" in second.stdout + second.stderr
+    assert client.call(["dvc", "version"], "/", {}, (0, 1, 2), str(runner.socket)) == 0
 
 
 def test_it_refuses_commands_it_does_not_run(runner: Runner, tmp_path: Path) -> None:

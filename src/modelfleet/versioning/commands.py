@@ -52,29 +52,31 @@ def tool_env() -> dict[str, str]:
     return env
 
 
-def run(args: list[str], cwd: Path, *, stream: bool = False) -> CommandResult:
+def run(args: list[str], cwd: Path, *, stream: bool = False, cold: bool = False) -> CommandResult:
     """Run `args` in `cwd`. With `stream`, output also goes to our stdout as it comes
-    (long steps such as `dvc repro` show progress in the Airflow task log)."""
-    socket_path = warm.socket_path()
+    (long steps such as `dvc repro` show progress in the Airflow task log). `cold`
+    keeps the command and whatever it starts away from the warm runner."""
+    socket_path = None if cold else warm.socket_path()
     if socket_path and warm.accepts(args):
         try:
             return _run_warm(args, cwd, socket_path, stream=stream)
         except warm.Unavailable as exc:
             print(f"{exc}; starting a new process", file=sys.stderr)
-        except warm.Lost as exc:
-            return CommandResult(args, 1, "", str(exc))
     exe = args[0]
     if exe in ("dvc", "gto", "python"):
         exe = str(BIN / exe)
     command = [exe, *args[1:]]
+    env = tool_env()
+    if cold:
+        env.pop(warm.SOCKET_ENV, None)
     if not stream:
-        proc = subprocess.run(command, cwd=cwd, env=tool_env(), capture_output=True, text=True)
+        proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
         return CommandResult(args, proc.returncode, proc.stdout, proc.stderr)
     lines: list[str] = []
     with subprocess.Popen(
         command,
         cwd=cwd,
-        env=tool_env(),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -93,10 +95,14 @@ def _run_warm(args: list[str], cwd: Path, socket_path: str, *, stream: bool) -> 
             return _stream_warm(args, cwd, socket_path, stdin.fileno())
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             fds = (stdin.fileno(), out.fileno(), err.fileno())
-            code = warm.call(args, str(cwd), tool_env(), fds, socket_path)
+            lost = ""
+            try:
+                code = warm.call(args, str(cwd), tool_env(), fds, socket_path)
+            except warm.Lost as exc:  # it may have run in part: a failure, with its output
+                code, lost = 1, f"\n{exc}"
             out.seek(0)
             err.seek(0)
-            return CommandResult(args, code, _text(out.read()), _text(err.read()))
+            return CommandResult(args, code, _text(out.read()), _text(err.read()) + lost)
 
 
 def _stream_warm(args: list[str], cwd: Path, socket_path: str, stdin: int) -> CommandResult:
@@ -111,12 +117,15 @@ def _stream_warm(args: list[str], cwd: Path, socket_path: str, stdin: int) -> Co
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
+    lost = ""
     try:
         code = warm.call(args, str(cwd), tool_env(), (stdin, write_end, write_end), socket_path)
+    except warm.Lost as exc:  # it may have run in part: a failure, with its output
+        code, lost = 1, str(exc)
     finally:
         os.close(write_end)
         reader.join()
-    return CommandResult(args, code, "".join(lines), "")
+    return CommandResult(args, code, "".join(lines), lost)
 
 
 def _text(data: bytes) -> str:

@@ -118,12 +118,19 @@ class ModelRepo:
         return meta["outs"][0]["md5"]
 
     def repro(
-        self, stage: str, *, force: bool = False, check: bool = True, single: bool = False
+        self,
+        stage: str,
+        *,
+        force: bool = False,
+        check: bool = True,
+        single: bool = False,
+        cold: bool = False,
     ) -> CommandResult:
         """`dvc repro <stage>`, streaming its output; `check` raises if it fails.
 
         `single` leaves the stages upstream unchecked (`--single-item`): for a pipeline
-        that has just run them, checking their deps again only costs time.
+        that has just run them, checking their deps again only costs time. `cold` runs
+        it, stage included, in new processes (never the warm runner).
         """
         args = [
             "dvc",
@@ -133,7 +140,7 @@ class ModelRepo:
             stage,
         ]
         with self._workspace_lock():
-            result = run(args, self.path, stream=True)
+            result = run(args, self.path, stream=True, cold=cold)
         return result.check() if check else result
 
     def read_json(self, relpath: str) -> dict:

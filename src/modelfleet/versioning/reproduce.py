@@ -66,7 +66,8 @@ def reproduce(settings: Settings, tag: str) -> Reproduction:
         recorded_code = json.loads(code_file.read_text()) if code_file.exists() else {}
         (workspace.path / model_file(workflow)).unlink()
         print(f"{tag}: dvc repro --force train@{workflow}")
-        workspace.repro(f"train@{workflow}", force=True)
+        # In new processes: a version trained in the warm runner is rebuilt without it.
+        workspace.repro(f"train@{workflow}", force=True, cold=True)
         rebuilt = sha256_file(workspace.path / model_file(workflow))
         result = Reproduction(tag, recorded.artifact_sha256, rebuilt)
         if not result.match:

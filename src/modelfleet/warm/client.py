@@ -52,19 +52,21 @@ def call(
     signal). Raises Unavailable when nobody listens at `path` (nothing ran) and Lost
     when the runner went away during the command.
     """
+    body = json.dumps({"argv": list(argv), "cwd": cwd, "env": env}).encode()
+    message = HEADER.pack(len(body)) + body
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         try:
             sock.connect(path)
-        except (FileNotFoundError, ConnectionRefusedError) as exc:
-            raise Unavailable(f"no warm runner at {path} ({exc.strerror})") from None
-        body = json.dumps({"argv": list(argv), "cwd": cwd, "env": env}).encode()
-        message = HEADER.pack(len(body)) + body
-        sent = socket.send_fds(sock, [message], list(stdio))
-        sock.sendall(message[sent:])
-        # Blocks until the command ends; if this process dies first, the closed socket
-        # tells the runner to kill the command.
-        reply = sock.makefile("rb").readline().decode().strip()
+            sent = socket.send_fds(sock, [message], list(stdio))
+            sock.sendall(message[sent:])
+            # Blocks until the command ends; if this process dies first, the closed
+            # socket tells the runner to kill the command.
+            reply = sock.makefile("rb").readline().decode().strip()
+        except ConnectionResetError:  # closed with the request unread: nothing ran
+            raise Unavailable(f"the warm runner at {path} stopped before taking it") from None
+        except OSError as exc:  # nobody there, not ours, path too long, a bad descriptor
+            raise Unavailable(f"no warm runner at {path} ({exc.strerror or exc})") from None
     finally:
         sock.close()
     word, _, rest = reply.partition(" ")

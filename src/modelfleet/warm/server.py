@@ -10,7 +10,9 @@ its caller.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import gc
 import importlib
 import io
 import json
@@ -26,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from modelfleet.errors import PlatformError
 from modelfleet.platform.supervise import die_with
 from modelfleet.warm.client import HEADER, STAGE, STDIO, accepts
 
@@ -49,6 +52,7 @@ PRELOAD = (
     "modelfleet.validation.stage",
 )
 MAX_REQUEST = 1 << 20
+MAX_SOCKET_PATH = 108  # sun_path, the terminating NUL included (Linux)
 REQUEST_TIMEOUT_S = 10.0
 STOP_GRACE_S = 5.0
 
@@ -85,6 +89,7 @@ def read_request(conn: socket.socket) -> tuple[Command, list[int]]:
     """The command and its stdio descriptors; ValueError names what was wrong."""
     conn.settimeout(REQUEST_TIMEOUT_S)
     data, fds, _flags, _addr = socket.recv_fds(conn, 65536, STDIO)
+    ok = False
     try:
         if len(fds) != STDIO:
             raise ValueError(
@@ -107,11 +112,14 @@ def read_request(conn: socket.socket) -> tuple[Command, list[int]]:
             raise ValueError(f"not a command the warm runner runs: {command.argv[:3]}")
         if not os.path.isdir(command.cwd):
             raise ValueError(f"no such directory: {command.cwd}")
+        ok = True
         return command, fds
     except (ValueError, KeyError, TypeError) as exc:
-        for fd in fds:
-            os.close(fd)
         raise ValueError(str(exc)) from None
+    finally:
+        if not ok:  # a bad request, or a caller too slow to send it (TimeoutError)
+            for fd in fds:
+                os.close(fd)
 
 
 def execute(argv: list[str]) -> int:
@@ -139,6 +147,7 @@ def execute(argv: list[str]) -> int:
 def _become_command(command: Command, fds: list[int], runner: int) -> None:
     """In the child: the caller's stdio, directory, environment and argv."""
     os.setpgid(0, 0)  # one group per command, so a gone caller's command dies whole
+    atexit._clear()  # the runner's exit handlers are not the command's
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
         signal.signal(sig, signal.SIG_DFL)
     signal.set_wakeup_fd(-1)
@@ -156,6 +165,12 @@ def _become_command(command: Command, fds: list[int], runner: int) -> None:
     os.environ.clear()
     os.environ.update(command.env)
     sys.argv = list(command.argv)
+
+
+def _refuse(conn: socket.socket, reason: str) -> None:
+    with contextlib.suppress(OSError):
+        conn.sendall(f"refused {reason}\n".encode())
+    conn.close()
 
 
 def _text_out(fd: int) -> io.TextIOWrapper:
@@ -176,13 +191,26 @@ class WarmRunner:
         self.stopping = False
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.wakeup_r, self.wakeup_w = os.pipe()
+        self.inode = 0
 
-    def serve(self) -> None:
+    def bind(self) -> None:
+        """Take the socket path, unless another runner answers there."""
+        if len(os.fsencode(self.path)) >= MAX_SOCKET_PATH:
+            raise PlatformError(
+                f"the socket path {self.path} is longer than a Unix socket allows "
+                f"({MAX_SOCKET_PATH - 1} bytes); use a shorter MODELFLEET_HOME or --socket"
+            )
+        if _answers(self.path):
+            raise PlatformError(f"another warm runner listens at {self.path}")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)  # a dead runner's
         self.listener.bind(str(self.path))
         os.chmod(self.path, 0o600)  # the caller's environment holds its secrets
+        self.inode = self.path.stat().st_ino
+        # Callers queue from now on; they are served once the imports are done.
         self.listener.listen(64)
+
+    def serve(self) -> None:
         self.listener.setblocking(False)
         os.set_blocking(self.wakeup_w, False)
         signal.set_wakeup_fd(self.wakeup_w)
@@ -194,7 +222,10 @@ class WarmRunner:
         try:
             while not self.stopping:
                 for key, _events in self.selector.select():
-                    self._dispatch(key.data, key.fileobj)
+                    try:
+                        self._dispatch(key.data, key.fileobj)
+                    except Exception:  # one event must not take every running command down
+                        log.exception("warm runner: an event failed")
         finally:
             self._shutdown()
 
@@ -207,6 +238,8 @@ class WarmRunner:
         elif what == "wakeup":
             with contextlib.suppress(BlockingIOError):
                 os.read(self.wakeup_r, 512)
+        elif what.pid not in self.jobs:  # reaped in this same batch of events
+            return
         elif fileobj is what.conn:  # the caller went away: kill its command
             log.warning("caller of pid %d went away; killing %s", what.pid, what.argv[:4])
             with contextlib.suppress(ProcessLookupError):
@@ -220,24 +253,34 @@ class WarmRunner:
             conn, _ = self.listener.accept()
         except BlockingIOError:
             return
+        except OSError as exc:  # e.g. out of descriptors: callers wait in the backlog
+            log.error("cannot accept: %s", exc)
+            time.sleep(0.1)
+            return
         try:
             command, fds = read_request(conn)
         except (ValueError, OSError) as exc:
             log.warning("refused a request: %s", exc)
-            with contextlib.suppress(OSError):
-                conn.sendall(f"refused {exc}\n".encode())
-            conn.close()
+            _refuse(conn, str(exc))
             return
-        pid = self._fork(command, fds)
-        for fd in fds:
-            os.close(fd)
+        try:
+            pid = self._fork(command, fds, conn)
+        except OSError as exc:  # nothing ran: the caller starts it as a new process
+            log.error("cannot fork for %s: %s", command.argv[:4], exc)
+            _refuse(conn, f"cannot fork: {exc}")
+            return
+        finally:
+            for fd in fds:
+                os.close(fd)
+        with contextlib.suppress(OSError):  # the child's own setpgid may come later
+            os.setpgid(pid, pid)
         job = Job(pid=pid, conn=conn, pidfd=os.pidfd_open(pid), argv=command.argv)
         self.jobs[pid] = job
         self.selector.register(job.pidfd, selectors.EVENT_READ, job)
         self.selector.register(conn, selectors.EVENT_READ, job)
         log.info("pid %d runs %s in %s", pid, command.argv[:4], command.cwd)
 
-    def _fork(self, command: Command, fds: list[int]) -> int:
+    def _fork(self, command: Command, fds: list[int], conn: socket.socket) -> int:
         sys.stdout.flush()
         sys.stderr.flush()
         runner = os.getpid()
@@ -246,19 +289,24 @@ class WarmRunner:
             return pid
         code = 1
         try:
-            self._close_in_child()
+            self._close_in_child(conn)
             _become_command(command, fds, runner)
             code = execute(command.argv)
         except BaseException:  # the command's own stderr shows it; the child must end here
             traceback.print_exc()
         finally:
-            with contextlib.suppress(Exception):
+            # What a normal exit does (TensorFlow removes its AutoGraph temp files there);
+            # os._exit, so that nothing of the runner's runs twice.
+            with contextlib.suppress(BaseException):
+                atexit._run_exitfuncs()
+            with contextlib.suppress(BaseException):
                 sys.stdout.flush()
                 sys.stderr.flush()
             os._exit(code)
         raise AssertionError("unreachable")
 
-    def _close_in_child(self) -> None:
+    def _close_in_child(self, conn: socket.socket) -> None:
+        conn.close()
         for job in self.jobs.values():
             job.conn.close()
             os.close(job.pidfd)
@@ -295,7 +343,9 @@ class WarmRunner:
                 os.killpg(job.pid, signal.SIGKILL)
             job.conn.close()
         self.listener.close()
-        self.path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError):
+            if self.path.stat().st_ino == self.inode:  # not a newer runner's socket
+                self.path.unlink()
         log.info("warm runner stopped")
 
 
@@ -305,7 +355,21 @@ def run(path: Path) -> None:
 
     configure_logging()
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # chatty at import
+    runner = WarmRunner(path)
+    runner.bind()  # before the imports: a second runner or a bad path fails at once
     began = time.monotonic()
     preload()
+    gc.freeze()  # what is imported stays shared: no collector touches (and copies) it
     log.info("preloaded in %.1fs", time.monotonic() - began)
-    WarmRunner(path).serve()
+    runner.serve()
+
+
+def _answers(path: Path) -> bool:
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        return False
+    finally:
+        probe.close()
+    return True
