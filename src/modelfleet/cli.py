@@ -528,7 +528,12 @@ def build_parser() -> argparse.ArgumentParser:
     year.add_argument("--months", help="YYYY-MM:YYYY-MM, or the first N months (default: all)")
     year.add_argument("--clients", type=int, default=2, help="load generator threads")
     year.add_argument("--rate", type=float, default=5.0, help="requests/s per load thread")
-    year.add_argument("--timeout-min", type=float, default=240.0, help="give up after this")
+    year.add_argument(
+        "--timeout-min",
+        type=float,
+        default=240.0,
+        help="stop waiting after this and report on the runs that finished",
+    )
     year.add_argument(
         "--report", default=str(CHECKOUT / "docs" / "year-report.md"), help="where to write it"
     )

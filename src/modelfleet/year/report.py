@@ -129,6 +129,16 @@ def _stats(values: list[float]) -> str:
     )
 
 
+def _wall_line(wall_s: float, finished: int, planned: int | None) -> str:
+    if planned is None or finished >= planned:
+        return f"- **Wall time**: {wall_s / 60:.1f} min for the whole year."
+    return (
+        f"- **Wall time**: stopped waiting after {wall_s / 60:.1f} min with **{finished} of "
+        f"{planned} runs finished** (`--timeout-min`); the rest were still queued or running "
+        "in Airflow, and every figure below covers the finished runs only."
+    )
+
+
 def render(
     *,
     command: str,
@@ -138,7 +148,9 @@ def render(
     verification: Verification,
     promotions_under_load: int,
     facts: Facts,
+    planned: int | None = None,
 ) -> str:
+    """The report; `planned` runs, where more than finished, makes it a partial year."""
     workflows = sorted({r.run.workflow for r in records})
     months = sorted({r.run.month for r in records})
     outcomes = Counter(r.outcome for r in records)
@@ -154,7 +166,7 @@ def render(
         "",
         "## Headline",
         "",
-        f"- **Wall time**: {wall_s / 60:.1f} min for the whole year.",
+        _wall_line(wall_s, len(records), planned),
         f"- **Runs**: {', '.join(f'{n} {o}' for o, n in outcomes.most_common())}.",
         f"- **Versions**: {sum(r.registered for r in records)} registered, "
         f"{outcomes[year_runs.PROMOTED]} promoted to production.",

@@ -201,3 +201,20 @@ class _Frozen(datetime):
     @classmethod
     def now(cls, tz=None):  # type: ignore[override]
         return datetime(2026, 11, 28, 12, tzinfo=tz)
+
+
+def test_a_year_stopped_by_its_timeout_says_how_much_of_it_finished():
+    records = [_record("digits", "2026-01", runs.PROMOTED, 4.0)]
+    verification = Verification(1, [], [], None)
+    text = render(
+        command="modelfleet simulate-year --timeout-min 1",
+        records=records,
+        wall_s=60,
+        load=LoadSummary.of([]),
+        verification=verification,
+        promotions_under_load=0,
+        facts=Facts({}, {}, []),
+        planned=240,
+    )
+    assert "**1 of 240 runs finished**" in text
+    assert "for the whole year" not in text
