@@ -129,13 +129,13 @@ def _stats(values: list[float]) -> str:
     )
 
 
-def _wall_line(wall_s: float, finished: int, planned: int | None) -> str:
-    if planned is None or finished >= planned:
+def _wall_line(wall_s: float, finished: int, planned: int) -> str:
+    if finished >= planned:
         return f"- **Wall time**: {wall_s / 60:.1f} min for the whole year."
     return (
-        f"- **Wall time**: stopped waiting after {wall_s / 60:.1f} min with **{finished} of "
-        f"{planned} runs finished** (`--timeout-min`); the rest were still queued or running "
-        "in Airflow, and every figure below covers the finished runs only."
+        f"- **Wall time**: {wall_s / 60:.1f} min, with **{finished} of {planned} runs "
+        "finished**; the others were not started or had not finished (cut short, or past "
+        "`--timeout-min`), and every figure below covers the finished runs only."
     )
 
 
@@ -150,7 +150,12 @@ def render(
     facts: Facts,
     planned: int | None = None,
 ) -> str:
-    """The report; `planned` runs, where more than finished, makes it a partial year."""
+    """The report; `planned` runs, where more than ran, makes it a partial year.
+
+    Runs that never started (a year cut short) count only as planned, not in the tables.
+    """
+    planned = max(planned or 0, len(records))
+    records = [r for r in records if r.outcome != year_runs.NOT_STARTED]
     workflows = sorted({r.run.workflow for r in records})
     months = sorted({r.run.month for r in records})
     outcomes = Counter(r.outcome for r in records)
@@ -160,7 +165,8 @@ def render(
         "",
         f"`{command}` on {datetime.now().astimezone():%Y-%m-%d}, this machine "
         f"({_cores()} cores): {len(workflows)} workflows × {len(months)} months "
-        f"({months[0]}..{months[-1]}) = {len(records)} `retrain__<wf>` runs, created over "
+        f"({months[0]}..{months[-1]}) = {len(records)} `retrain__<wf>` runs ({planned} planned),"
+        " created over "
         "Airflow's REST API with their monthly logical dates and run by its scheduler "
         "(LocalExecutor), while a load generator queried every served workflow.",
         "",

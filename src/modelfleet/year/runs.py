@@ -32,6 +32,7 @@ VALIDATION_STOPPED = "stopped by validation"
 NO_DATA = "no data for the month"
 ROLLED_BACK = "rolled back by smoke"
 NOT_MOVED = "released, production newer"
+NOT_STARTED = "not started"  # marked failed before any task ran (a year cut short)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ def _run_body(run_id: str, month: str) -> dict[str, Any]:
 
 def outcome(tasks: dict[str, str | None], state: str) -> str:
     """A finished run's outcome, from its task states."""
+    if state == "failed" and all(s in (None, "skipped") for s in tasks.values()):
+        return NOT_STARTED  # a skipped snapshot in a failed run did not find "no data"
     if tasks.get("snapshot") == "skipped":
         return NO_DATA
     if tasks.get("validate") == "failed":

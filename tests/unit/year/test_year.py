@@ -48,6 +48,13 @@ def test_outcome_of_a_finished_run(changes, expected):
     assert outcome({**ALL_OK, **changes}, "success") == expected
 
 
+def test_a_run_marked_failed_before_it_started_is_not_a_month_without_data():
+    """Marking a queued run failed leaves its tasks skipped or unset, as no data would."""
+    cut = dict.fromkeys(ALL_OK, "skipped") | {"smoke": None}
+    assert outcome(cut, "failed") == runs.NOT_STARTED
+    assert outcome(dict.fromkeys(ALL_OK, "skipped"), "success") == runs.NO_DATA
+
+
 def test_the_fleet_year_spans_every_month_a_source_holds(fleet_file):
     fleet = load_fleet(fleet_file)
     months = fleet_months(fleet)
@@ -218,3 +225,23 @@ def test_a_year_stopped_by_its_timeout_says_how_much_of_it_finished():
     )
     assert "**1 of 240 runs finished**" in text
     assert "for the whole year" not in text
+    assert "= 1 `retrain__<wf>` runs (240 planned)" in text
+
+
+def test_runs_that_never_started_count_as_planned_only():
+    records = [
+        _record("digits", "2026-01", runs.PROMOTED, 4.0),
+        _record("digits", "2026-02", runs.NOT_STARTED, None),
+    ]
+    text = render(
+        command="modelfleet simulate-year",
+        records=records,
+        wall_s=60,
+        load=LoadSummary.of([]),
+        verification=Verification(1, [], [], None),
+        promotions_under_load=0,
+        facts=Facts({}, {}, []),
+    )
+    assert "**1 of 2 runs finished**" in text
+    assert "| digits | 1 | 1 | 1 | 0 | 0 | 0 | 0 |" in text
+    assert f"1 {runs.NOT_STARTED}" not in text  # not an outcome in the tables
