@@ -8,11 +8,13 @@ In the model repository (`data/<wf>/<split>/`, DVC-tracked):
 
 Train and holdout are copied from the monthly deliveries, so the repository
 snapshot cannot change under a run when a delivery folder does; the test set is
-rendered once per workflow (`<deliveries>/<wf>/test-set/`) and copied likewise.
+rendered once per workflow and source config (`<deliveries>/<wf>/test-set-<key>/`) and copied likewise.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 from dataclasses import dataclass
@@ -126,9 +128,20 @@ def _copy_split(
     return _finish(root, rows)
 
 
-def frozen_test_set_dir(deliveries: Path, workflow: str) -> Path:
-    """The workflow's frozen test set, written once beside its deliveries."""
-    return deliveries / workflow / "test-set"
+def frozen_test_set_dir(deliveries: Path, workflow: Workflow) -> Path:
+    """The workflow's frozen test set, written once beside its deliveries, in a folder
+    named after what it is rendered from: a changed `source`, class list or input shape
+    renders a new one, as it did when every snapshot rendered it."""
+    rendered_from = json.dumps(
+        {
+            "source": workflow.source.model_dump(mode="json"),
+            "classes": list(workflow.classes),
+            "input_shape": list(workflow.input_shape),
+        },
+        sort_keys=True,
+    )
+    key = hashlib.sha256(rendered_from.encode()).hexdigest()[:12]
+    return deliveries / workflow.name / f"test-set-{key}"
 
 
 def ensure_test_set(workflow: Workflow, deliveries: Path) -> Path:
@@ -136,7 +149,7 @@ def ensure_test_set(workflow: Workflow, deliveries: Path) -> Path:
 
     Rendering 400 images took about a second of each run's snapshot.
     """
-    folder = frozen_test_set_dir(deliveries, workflow.name)
+    folder = frozen_test_set_dir(deliveries, workflow)
     if (folder / MANIFEST_NAME).exists():
         return folder
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")

@@ -74,8 +74,16 @@ def test_the_test_set_is_rendered_once_and_copied_with_the_same_manifest(
     monkeypatch.setattr("modelfleet.datasets.snapshot.source_for", no_rendering)
     second = materialise(digits, "2026-02", tmp_path / "b", tmp_path / "deliveries")["test"]
 
-    assert rendered == frozen_test_set_dir(tmp_path / "deliveries", "digits")
+    assert rendered == frozen_test_set_dir(tmp_path / "deliveries", digits)
     assert second.manifest_sha256 == first.manifest_sha256
     assert [r.sha256 for r in second.rows] == [
         describe(second.path, r.path, r.label, "").sha256 for r in second.rows
     ]
+
+
+def test_a_changed_source_renders_its_own_test_set(digits, tmp_path):
+    smaller = digits.model_copy(
+        update={"source": digits.source.model_copy(update={"test_fraction": 0.1})}
+    )
+    assert frozen_test_set_dir(tmp_path, smaller) != frozen_test_set_dir(tmp_path, digits)
+    assert frozen_test_set_dir(tmp_path, digits) == frozen_test_set_dir(tmp_path, digits)
