@@ -95,11 +95,7 @@ def _run_warm(args: list[str], cwd: Path, socket_path: str, *, stream: bool) -> 
             return _stream_warm(args, cwd, socket_path, stdin.fileno())
         with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
             fds = (stdin.fileno(), out.fileno(), err.fileno())
-            lost = ""
-            try:
-                code = warm.call(args, str(cwd), tool_env(), fds, socket_path)
-            except warm.Lost as exc:  # it may have run in part: a failure, with its output
-                code, lost = 1, f"\n{exc}"
+            code, lost = _call_warm(args, cwd, fds, socket_path)
             out.seek(0)
             err.seek(0)
             return CommandResult(args, code, _text(out.read()), _text(err.read()) + lost)
@@ -117,15 +113,23 @@ def _stream_warm(args: list[str], cwd: Path, socket_path: str, stdin: int) -> Co
 
     reader = threading.Thread(target=pump, daemon=True)
     reader.start()
-    lost = ""
     try:
-        code = warm.call(args, str(cwd), tool_env(), (stdin, write_end, write_end), socket_path)
-    except warm.Lost as exc:  # it may have run in part: a failure, with its output
-        code, lost = 1, str(exc)
+        code, lost = _call_warm(args, cwd, (stdin, write_end, write_end), socket_path)
     finally:
         os.close(write_end)
         reader.join()
     return CommandResult(args, code, "".join(lines), lost)
+
+
+def _call_warm(
+    args: list[str], cwd: Path, fds: tuple[int, int, int], socket_path: str
+) -> tuple[int, str]:
+    """The exit code and, where the runner was lost mid-command, why (the command may
+    have run in part: a failure, not something to run again)."""
+    try:
+        return warm.call(args, str(cwd), tool_env(), fds, socket_path), ""
+    except warm.Lost as exc:
+        return 1, f"\n{exc}"
 
 
 def _text(data: bytes) -> str:

@@ -59,7 +59,8 @@ def call(
         try:
             sock.connect(path)
             sent = socket.send_fds(sock, [message], list(stdio))
-            sock.sendall(message[sent:])
+            if sent < len(message):  # (an empty send to a runner that answered is EPIPE)
+                sock.sendall(message[sent:])
             # Blocks until the command ends; if this process dies first, the closed
             # socket tells the runner to kill the command.
             reply = sock.makefile("rb").readline().decode().strip()
