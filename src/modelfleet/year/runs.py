@@ -2,8 +2,10 @@
 
 Each `retrain__<wf>` gets one run per month, `year__YYYY-MM`, with the logical date
 and data interval the monthly schedule gives that month (the run trains on the
-month its interval starts in). The months' intervals need not have ended yet: the
-simulation runs the months of data the sources hold. Runs of one DAG queue behind
+month its interval starts in, also named in its conf). The months' intervals need
+not have ended yet: the simulation runs the months of data the sources hold. A
+month whose logical date is still ahead gets a run without one, because Airflow's
+scheduler never starts a task of a run dated in the future. Runs of one DAG queue behind
 one another (`max_active_runs=1`); the scheduler runs workflows side by side as
 its parallelism and the training pool allow. Creating a run that exists already
 is skipped, so an interrupted year resumes where it stopped.
@@ -95,13 +97,20 @@ def hold_catch_up(client: AirflowClient, dag_ids: list[str], months: list[str]) 
 
 
 def _run_body(run_id: str, month: str) -> dict[str, Any]:
-    """A run with the logical date and data interval the monthly timetable gives `month`."""
+    """A run with the logical date and data interval the monthly timetable gives `month`.
+
+    If that date is still ahead, the run has no logical date (a manual run, started at
+    once) and trains on `month` from its conf: Airflow would hold a run dated in the
+    future until that date.
+    """
+    body: dict[str, Any] = {"dag_run_id": run_id, "conf": {"month": month}}
+    if month > month_of(datetime.now(UTC)):  # dated the 1st of a month still to come
+        return {**body, "logical_date": None}
     return {
-        "dag_run_id": run_id,
+        **body,
         "logical_date": _moment(month),
         "data_interval_start": _moment(month),
         "data_interval_end": _moment(add_months(month, 1)),
-        "conf": {},
     }
 
 

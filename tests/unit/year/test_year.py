@@ -245,3 +245,19 @@ def test_runs_that_never_started_count_as_planned_only():
     assert "**1 of 2 runs finished**" in text
     assert "| digits | 1 | 1 | 1 | 0 | 0 | 0 | 0 |" in text
     assert f"1 {runs.NOT_STARTED}" not in text  # not an outcome in the tables
+
+
+def test_a_month_dated_in_the_future_gets_a_run_without_a_logical_date(monkeypatch):
+    """Airflow's scheduler holds a run dated ahead of now (RunnableExecDateDep) until that
+    date, so the year would wait for it; such a month runs at once on its conf."""
+    from modelfleet.year import runs as module
+
+    monkeypatch.setattr(module, "datetime", _Frozen)  # "now" is 2026-11-28
+    client = RecordingAirflow()
+    runs.create_runs(client, [runs.YearRun("a", "retrain__a", m) for m in ("2026-11", "2026-12")])
+    november, december = (call[2] for call in client.calls)
+    assert november["logical_date"] == "2026-11-01T00:00:00Z"
+    assert november["data_interval_end"] == "2026-12-01T00:00:00Z"
+    assert november["conf"] == {"month": "2026-11"}
+    assert december["logical_date"] is None and "data_interval_start" not in december
+    assert december["conf"] == {"month": "2026-12"}
