@@ -167,7 +167,8 @@ def render(
         f"({_cores()} cores): {len(workflows)} workflows × {len(months)} months "
         f"({months[0]}..{months[-1]}) = {len(records)} `retrain__<wf>` runs ({planned} planned),"
         " created over "
-        "Airflow's REST API with their monthly logical dates and run by its scheduler "
+        "Airflow's REST API with their monthly logical dates (a month still ahead of the "
+        "day it ran: no logical date, the month in its conf) and run by its scheduler "
         "(LocalExecutor), while a load generator queried every served workflow.",
         "",
         "## Headline",
