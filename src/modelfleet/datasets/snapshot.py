@@ -8,7 +8,8 @@ In the model repository (`data/<wf>/<split>/`, DVC-tracked):
 
 Train and holdout are copied from the monthly deliveries, so the repository
 snapshot cannot change under a run when a delivery folder does; the test set is
-rendered once per workflow and source config (`<deliveries>/<wf>/test-set-<key>/`) and copied likewise.
+rendered once per workflow and source config (`<deliveries>/<wf>/test-set-<key>/`) and
+copied likewise.
 """
 
 from __future__ import annotations
