@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import re
 import sys
@@ -175,15 +174,17 @@ def cmd_rollback(args: argparse.Namespace) -> None:
     from modelfleet.settings import get_settings
 
     old, new = rollback(
-        get_settings(), args.workflow, to=args.to, actor=f"cli:{args.actor}", reason=args.reason
+        get_settings(), args.workflow, to=args.to, actor=_cli_actor(args), reason=args.reason
     )
     print(f"{args.workflow} production: {old} -> {new} (the endpoint swaps within seconds)")
 
 
 def cmd_approve(args: argparse.Namespace) -> None:
     from modelfleet.pipeline.approve import approve
+    from modelfleet.platform.identity import actor
 
-    done = approve(args.workflow, args.candidate, reason=args.reason, operator=args.actor)
+    operator = actor(args.actor)
+    done = approve(args.workflow, args.candidate, reason=args.reason, operator=operator)
     where = "now in production" if done["moved"] else "registered; a newer version stays"
     print(f"approved {done['tag']} ({where}); overrode: {done['overridden']}")
 
@@ -215,7 +216,7 @@ def cmd_apps_create(args: argparse.Namespace) -> None:
         fleet.get(workflow)  # ConfigError names the fleet's workflows
     with _applications_session() as session, session.begin():
         key = applications.create_application(
-            session, args.name, grants=grants, actor=f"cli:{args.actor}", admin=args.admin
+            session, args.name, grants=grants, actor=_cli_actor(args), admin=args.admin
         )
     print(
         f"created application {args.name!r}: "
@@ -237,11 +238,10 @@ def cmd_apps_key(args: argparse.Namespace) -> None:
 def cmd_apps_grant(args: argparse.Namespace) -> None:
     from modelfleet.registry.store import applications
 
+    who = _cli_actor(args)
     with _applications_session() as session, session.begin():
         for workflow, pin in _grants(args.grant).items():
-            applications.set_grant(
-                session, args.name, workflow, pin, actor=f"cli:{args.actor}", reason=args.reason
-            )
+            applications.set_grant(session, args.name, workflow, pin, actor=who, reason=args.reason)
     print(f"{args.name}: " + ", ".join(args.grant))
 
 
@@ -376,11 +376,16 @@ def cmd_simulate_year(args: argparse.Namespace) -> None:
     print(simulate_year(settings, plan, command))
 
 
-def _whoami() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):  # no login name in some containers
-        return "unknown"
+def _cli_actor(args: argparse.Namespace) -> str:
+    """The actor a history row records for this command: `cli:<who>`."""
+    from modelfleet.platform.identity import actor
+
+    return f"cli:{actor(args.actor)}"
+
+
+# Resolved when a command runs, never while the parser is built: `--help` must work
+# for a uid without a passwd entry (platform/identity.py).
+_ACTOR_HELP = "who acts (default $MODELFLEET_ACTOR, the login name, or uid:<n>)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -451,14 +456,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="default: $MODELFLEET_HOME/deliveries/<wf>/<month>/"
     )
     generate.set_defaults(func=cmd_data_generate)
-    operator = _whoami()
     rollback = sub.add_parser(
         "rollback", help="move production back (default: to the version it replaced)"
     )
     rollback.add_argument("workflow")
     rollback.add_argument("--to", metavar="vX.Y.Z", help="the version to make production")
     rollback.add_argument("--reason", required=True, help="why; recorded in the alias history")
-    rollback.add_argument("--actor", default=operator, help=f"who (default {operator})")
+    rollback.add_argument("--actor", help=_ACTOR_HELP)
     rollback.set_defaults(func=cmd_rollback)
     approve = sub.add_parser(
         "approve", help="release a candidate the gate rejected (register, deploy, smoke)"
@@ -468,7 +472,7 @@ def build_parser() -> argparse.ArgumentParser:
         "candidate", nargs="?", default="latest", help="training run id (default: latest rejected)"
     )
     approve.add_argument("--reason", required=True, help="why; recorded with the gate decision")
-    approve.add_argument("--actor", default=operator, help=f"who (default {operator})")
+    approve.add_argument("--actor", help=_ACTOR_HELP)
     approve.set_defaults(func=cmd_approve)
     fleet = sub.add_parser("fleet", help="every workflow: production, metrics, last gate")
     fleet.add_argument("--json", action="store_true")
@@ -494,13 +498,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="workflow it may query, pinned to production (default), candidate or vX.Y.Z",
     )
     create.add_argument("--admin", action="store_true", help="every workflow, management routes")
-    create.add_argument("--actor", default=getpass.getuser())
+    create.add_argument("--actor", help=_ACTOR_HELP)
     create.set_defaults(func=cmd_apps_create)
     grant = apps.add_parser("grant", help="grant workflows or change pins")
     grant.add_argument("name")
     grant.add_argument("grant", nargs="+", metavar="WF[=PIN]")
     grant.add_argument("--reason", required=True)
-    grant.add_argument("--actor", default=getpass.getuser())
+    grant.add_argument("--actor", help=_ACTOR_HELP)
     grant.set_defaults(func=cmd_apps_grant)
     key = apps.add_parser("key", help="issue a new API key (the old one stops working)")
     key.add_argument("name")

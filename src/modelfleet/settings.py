@@ -21,6 +21,9 @@ Environment variables (all optional):
                              imports done (modelfleet.warm); off, each starts a new process
     MODELFLEET_CELERY_BROKER_URL  the Celery broker, default redis://127.0.0.1:6379/0;
                              one Redis database per platform (the queue is a key in it)
+    MODELFLEET_ACTOR         who the CLI records as the actor of a rollback, approval or
+                             grant when `--actor` is not given; default the login name,
+                             or `uid:<n>` where the uid has none (platform/identity.py)
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ class Settings:
     endpoint_workers: int = 1
     ingest_workers: int = 2
     warm_runner: bool = True
+    actor: str | None = None
 
     @property
     def repo(self) -> Path:
@@ -141,6 +145,7 @@ def get_settings() -> Settings:
         endpoint_workers=_positive_int("MODELFLEET_ENDPOINT_WORKERS", 1),
         ingest_workers=_positive_int("MODELFLEET_INGEST_WORKERS", 2),
         warm_runner=_switch("MODELFLEET_WARM_RUNNER", True),
+        actor=os.environ.get("MODELFLEET_ACTOR", "").strip() or None,
     )
 
 
