@@ -40,8 +40,8 @@ def cmd_status(args: argparse.Namespace) -> None:
     from modelfleet.settings import get_settings
 
     settings = get_settings()
-    for name, running in status(settings).items():
-        print(f"{name:24} {'running' if running else 'stopped'}")
+    for name, state in status(settings).items():
+        print(f"{name:24} {state}")
     print(
         f"Airflow UI {settings.airflow_url}   endpoint {settings.endpoint_url}   home {settings.home}"
     )

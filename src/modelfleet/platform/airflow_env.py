@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 from modelfleet.db import airflow_database_url
+from modelfleet.platform.secret_files import write_secret
 from modelfleet.settings import CHECKOUT, Settings
 
 ADMIN_USER = "admin"
@@ -16,22 +17,32 @@ DEFAULT_QUEUE = "default"
 
 def _secrets(settings: Settings) -> dict[str, str]:
     """JWT/API secrets and the admin password, generated once per MODELFLEET_HOME."""
-    path = settings.airflow_home / "modelfleet-secrets.json"
+    path = _secrets_file(settings)
     if path.exists():
         return json.loads(path.read_text())
-    settings.airflow_home.mkdir(parents=True, exist_ok=True)
     values = {
         "jwt_secret": secrets.token_urlsafe(32),
         "api_secret": secrets.token_urlsafe(32),
         "admin_password": secrets.token_urlsafe(9),
     }
-    path.write_text(json.dumps(values))
-    path.chmod(0o600)
+    write_secret(path, json.dumps(values))
     return values
+
+
+def _secrets_file(settings: Settings) -> Path:
+    return settings.airflow_home / "modelfleet-secrets.json"
 
 
 def passwords_file(settings: Settings) -> Path:
     return settings.airflow_home / "passwords.json"
+
+
+def airflow_secret_files(settings: Settings) -> list[Path]:
+    """The files under AIRFLOW_HOME that hold secrets: ours, the login passwords (which
+    the simple auth manager also writes), and airflow.cfg (Airflow writes its Fernet key
+    there, which encrypts the passwords of connections)."""
+    home = settings.airflow_home
+    return [_secrets_file(settings), passwords_file(settings), home / "airflow.cfg"]
 
 
 def admin_password(settings: Settings) -> str:
@@ -41,7 +52,7 @@ def admin_password(settings: Settings) -> str:
 def airflow_env(settings: Settings, database_url: str) -> dict[str, str]:
     values = _secrets(settings)
     pw_file = passwords_file(settings)
-    pw_file.write_text(json.dumps({ADMIN_USER: values["admin_password"]}))
+    write_secret(pw_file, json.dumps({ADMIN_USER: values["admin_password"]}))
     base = settings.airflow_url
     metadata_url = airflow_database_url(database_url)
     env = {

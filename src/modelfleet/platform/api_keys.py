@@ -6,7 +6,8 @@
 - `modelfleet-reclassify`: the `reclassify__<wf>` DAGs, every workflow pinned to
   production except while a run pins the version it re-classifies with (the pin is
   what makes the endpoint load that version).
-Their keys are written once to `$MODELFLEET_HOME/secrets/<app>.key` (mode 0600);
+Their keys are written once to `$MODELFLEET_HOME/secrets/<app>.key` (mode 0600, in a
+folder of mode 0700);
 Postgres holds only their hashes. Applications declared in workflows.yaml are
 synced at the same time.
 """
@@ -22,6 +23,7 @@ from modelfleet import db
 from modelfleet.config import Fleet
 from modelfleet.errors import NotFound, PlatformError
 from modelfleet.fileops import private_dir
+from modelfleet.platform.secret_files import write_secret
 from modelfleet.registry.store import applications
 from modelfleet.settings import Settings
 
@@ -31,8 +33,17 @@ RECLASSIFY_APP = "modelfleet-reclassify"
 ACTOR = "modelfleet up"
 
 
+def secrets_dir(settings: Settings) -> Path:
+    return settings.home / "secrets"
+
+
 def key_file(settings: Settings, app: str) -> Path:
-    return settings.home / "secrets" / f"{app}.key"
+    return secrets_dir(settings) / f"{app}.key"
+
+
+def key_files(settings: Settings) -> list[Path]:
+    """Every key file in the secrets folder (the platform's own and any put there)."""
+    return sorted(secrets_dir(settings).glob("*.key"))
 
 
 def api_key(settings: Settings, app: str = ADMIN_APP) -> str:
@@ -81,5 +92,4 @@ def ensure_platform_apps(settings: Settings, fleet: Fleet, database_url: str) ->
                 key = applications.issue_key(session, app)
             if key is not None:
                 private_dir(path.parent)
-                path.touch(mode=0o600)  # never readable by others, not even for a moment
-                path.write_text(key + "\n")
+                write_secret(path, key + "\n")  # 0600 from its first byte

@@ -32,8 +32,10 @@ class ProcessManager:
         return self.run_dir / f"{name}.log"
 
     def info(self, name: str) -> ProcessInfo:
-        pidfile = self._pidfile(name)
-        pid = int(pidfile.read_text()) if pidfile.exists() else None
+        try:
+            pid: int | None = int(self._pidfile(name).read_text())
+        except (OSError, ValueError):  # none, or torn by a crash mid-write
+            pid = None
         return ProcessInfo(name, pid, pid is not None and _alive(pid), self.log(name))
 
     def start(self, name: str, argv: list[str], env: dict[str, str], cwd: Path) -> ProcessInfo:

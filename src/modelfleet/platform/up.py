@@ -15,9 +15,13 @@ import httpx
 from modelfleet import db
 from modelfleet.config import load_fleet
 from modelfleet.errors import PlatformError
-from modelfleet.platform.airflow_env import DEFAULT_QUEUE, airflow_env
-from modelfleet.platform.api_keys import ensure_platform_apps
+from modelfleet.fileops import private_dir
+from modelfleet.platform import identity
+from modelfleet.platform.airflow_env import DEFAULT_QUEUE, airflow_env, airflow_secret_files
+from modelfleet.platform.api_keys import ensure_platform_apps, key_files, secrets_dir
 from modelfleet.platform.processes import ProcessManager
+from modelfleet.platform.secret_files import restrict
+from modelfleet.platform.supervise import read_state
 from modelfleet.settings import CHECKOUT, Settings
 from modelfleet.versioning.repo import ModelRepo
 from modelfleet.warm import client as warm
@@ -34,6 +38,8 @@ PROCESSES = (
     "endpoint",
     "ingest",
 )
+# `up` stops waiting for a service whose workers crashed this often (they go on restarting).
+CRASHES_BEFORE_GIVING_UP_WAITING = 3
 
 
 def processes(settings: Settings) -> tuple[str, ...]:
@@ -57,6 +63,10 @@ def platform_env(settings: Settings, database_url: str) -> dict[str, str]:
             "GX_ANALYTICS_ENABLED": "false",
         }
     )
+    if identity.login_name() is None:
+        # Airflow's getuser() (job and task records) needs a login name; a uid without a
+        # passwd entry (Kubernetes, OpenShift) lends it the CLI's actor form instead.
+        env["LOGNAME"] = identity.uid_actor()
     # Tasks hand their dvc, gto and stage commands to the warm runner (modelfleet.warm).
     env.pop(warm.SOCKET_ENV, None)
     if settings.warm_runner:
@@ -70,6 +80,9 @@ def say(message: str) -> None:
 
 def up(settings: Settings) -> dict[str, str]:
     """Start everything (idempotent). Returns the environment the processes share."""
+    embedded = not os.environ.get("MODELFLEET_DATABASE_URL")
+    if embedded:
+        identity.require_passwd_entry("the embedded PostgreSQL")
     fleet = load_fleet(settings.config_file)
     for folder in (
         settings.home,
@@ -84,11 +97,7 @@ def up(settings: Settings) -> dict[str, str]:
 
     say(
         "PostgreSQL: "
-        + (
-            "MODELFLEET_DATABASE_URL"
-            if os.environ.get("MODELFLEET_DATABASE_URL")
-            else f"embedded server in {settings.pgdata}"
-        )
+        + (f"embedded server in {settings.pgdata}" if embedded else "MODELFLEET_DATABASE_URL")
     )
     url = db.database_url()
     db.ensure_database(url)  # a named server may not have the database yet
@@ -101,6 +110,7 @@ def up(settings: Settings) -> dict[str, str]:
     ModelRepo(settings.repo, settings.dvc_remote).init(fleet)
 
     env = platform_env(settings, url)
+    restrict_secrets(settings)
     manager = ProcessManager(settings.run_dir)
     _check_profile(settings, manager)
     (settings.run_dir / "executor").write_text(settings.executor)
@@ -157,10 +167,19 @@ def up(settings: Settings) -> dict[str, str]:
         manager,
         "airflow-api-server",
     )
+    restrict_secrets(settings)  # what Airflow wrote as it started (airflow.cfg, passwords)
     wait_until(
         "prediction endpoint", lambda: _ok(f"{settings.endpoint_url}/healthz"), manager, "endpoint"
     )
     return env
+
+
+def restrict_secrets(settings: Settings) -> None:
+    """Every secret and password file 0600, their folder 0700: at every `up`, since
+    Airflow writes some of them itself with the umask's mode."""
+    private_dir(secrets_dir(settings))
+    for path in restrict([*airflow_secret_files(settings), *key_files(settings)]):
+        say(f"{path} was readable by others; now 0600")
 
 
 def create_pools(env: dict[str, str]) -> None:
@@ -209,14 +228,25 @@ def stop(settings: Settings) -> None:
         say("stopped the embedded PostgreSQL")
 
 
-def status(settings: Settings) -> dict[str, bool]:
+def status(settings: Settings) -> dict[str, str]:
+    """Each process: `running`, `stopped`, or for a supervised service whose workers
+    keep crashing, `restarting (N crashes, last: <error>)`."""
     manager = ProcessManager(settings.run_dir)
     shown = processes(settings)
-    return {
-        name: manager.info(name).running
-        for name in PROCESSES
-        if name in shown or manager.info(name).running
-    }
+    states = {}
+    for name in PROCESSES:
+        info = manager.info(name)
+        if name in shown or info.running:
+            states[name] = _service_state(settings, name, info.pid) if info.running else "stopped"
+    return states
+
+
+def _service_state(settings: Settings, name: str, pid: int | None) -> str:
+    """`running`, or the supervisor's summary when that process supervises workers."""
+    state = read_state(settings.run_dir, name)
+    if state is None or state.pid != pid:  # none, or left by an earlier run
+        return "running"
+    return state.summary()
 
 
 def wait_until(
@@ -231,8 +261,20 @@ def wait_until(
         if check():
             say(f"{what} is up")
             return
-        if not manager.info(process).running:
+        info = manager.info(process)
+        if not info.running:
             raise PlatformError(f"{what} died; see {manager.log(process)}")
+        state = read_state(manager.run_dir, process)
+        if (
+            state is not None
+            and state.pid == info.pid
+            and state.restarting
+            and state.crashes >= CRASHES_BEFORE_GIVING_UP_WAITING
+        ):
+            raise PlatformError(
+                f"{what} is {state.summary()}; see {manager.log(process)}. Its supervisor "
+                "goes on restarting it; `modelfleet stop` ends it"
+            )
         time.sleep(2)
     raise PlatformError(f"{what} not up after {timeout_s:.0f}s; see {manager.log(process)}")
 
