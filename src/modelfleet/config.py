@@ -7,6 +7,7 @@ over, so an entry only states what differs.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -21,11 +22,13 @@ from pydantic import (
 )
 
 from modelfleet.errors import ConfigError, ModelfleetError
+from modelfleet.preprocessing import LEGACY, PreprocessPolicy
 from modelfleet.versioning.naming import parse_pin
 from modelfleet.zoo import FAMILIES
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 
 
 class _Strict(BaseModel):
@@ -72,14 +75,65 @@ class PackagedSourceConfig(_SourceBase):
     drift: float = Field(1.0, ge=0, le=5)
 
 
+class FolderSourceConfig(_Strict):
+    """Your own labelled images: a local folder or any fsspec URL (see datasets.folder).
+
+    `<url>/<YYYY-MM>/<label>/*` or `<url>/<YYYY-MM>/{train,holdout}/<label>/*`, and the
+    frozen test set at `<url>/test/<label>/*`, at `test:` (`<test>/<label>/*`), or
+    carved out of the months by file hash (`test_fraction`). The months that exist are
+    discovered; `start_month` and `months` only narrow them.
+    """
+
+    kind: Literal["folder"]
+    url: str = Field(description="local path or fsspec URL (file://, s3://, ...)")
+    test: str | None = Field(None, description="the frozen test set's own URL")
+    test_fraction: float | None = Field(
+        None, gt=0, lt=0.9, description="share of the months' files (by hash) kept for test"
+    )
+    holdout_fraction: float = Field(
+        0.2, gt=0, lt=0.9, description="per-month holdout share, where a month has no holdout/"
+    )
+    start_month: str | None = Field(None, description="no month before this one is used")
+    months: int | None = Field(None, ge=1, le=1200, description="months used from start_month")
+
+    @field_validator("url", "test")
+    @classmethod
+    def _location(cls, value: str | None) -> str | None:
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError("must be a path or URL, got an empty string")
+        scheme, sep, _ = value.partition("://")
+        if sep and not _SCHEME.match(scheme):
+            raise ValueError(f"{value!r} has no valid URL scheme before '://'")
+        return value
+
+    @field_validator("start_month")
+    @classmethod
+    def _month(cls, value: str | None) -> str | None:
+        if value is not None and not _MONTH.match(value):
+            raise ValueError(f"expected YYYY-MM, got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_test_set(self) -> FolderSourceConfig:
+        if self.test is not None and self.test_fraction is not None:
+            raise ValueError("set either test (a test set URL) or test_fraction, not both")
+        if self.months is not None and self.start_month is None:
+            raise ValueError("months needs start_month")
+        return self
+
+
 SourceConfig = Annotated[
-    DigitsSourceConfig | ProceduralSourceConfig | PackagedSourceConfig,
+    DigitsSourceConfig | ProceduralSourceConfig | PackagedSourceConfig | FolderSourceConfig,
     Field(discriminator="kind"),
 ]
 
 
-def source_classes(source: SourceConfig) -> tuple[str, ...]:
-    """The class names a source can produce (imports numpy/PIL, not TensorFlow)."""
+def source_classes(
+    source: DigitsSourceConfig | ProceduralSourceConfig | PackagedSourceConfig,
+) -> tuple[str, ...]:
+    """The class names a simulated source can produce (imports numpy/PIL, not TensorFlow)."""
     if isinstance(source, DigitsSourceConfig):
         return tuple(str(d) for d in range(10))
     if isinstance(source, ProceduralSourceConfig):
@@ -230,6 +284,8 @@ class Workflow(_Strict):
     expectations: Expectations = Expectations()
     serving: ServingPolicy = ServingPolicy()
     ingest: IngestPolicy = IngestPolicy()
+    # how an image meets input_shape, at train, evaluate and serve time (imaging.py)
+    preprocess: PreprocessPolicy = PreprocessPolicy()
 
     @field_validator("name")
     @classmethod
@@ -270,6 +326,8 @@ class Workflow(_Strict):
 
     @model_validator(mode="after")
     def _classes_match_the_data(self) -> Workflow:
+        if isinstance(self.source, FolderSourceConfig):
+            return self  # its label folders are checked when a month is copied (no I/O here)
         available = source_classes(self.source)
         if isinstance(self.source, DigitsSourceConfig):
             if tuple(self.classes) != available:
@@ -311,6 +369,8 @@ class TrainSpec(_Strict):
     parent: ParentSpec | None = None
     # what the validate@<wf> stage checks (tags older than the stage have none)
     expectations: Expectations = Expectations()
+    # tags older than the policy stretched images to the input shape
+    preprocess: PreprocessPolicy = LEGACY
 
     def as_params(self) -> dict[str, Any]:
         return self.model_dump(mode="json", exclude={"name"})
@@ -370,6 +430,7 @@ class Fleet(_Strict):
             input_shape=wf.input_shape,
             params=wf.params,
             expectations=wf.expectations,
+            preprocess=wf.preprocess,
             warm_start=warm_start,
             parent=None
             if parent is None
@@ -406,8 +467,11 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
     return merged
 
 
-def parse_fleet(raw: Any, origin: str = "workflows.yaml") -> Fleet:
-    """Validate an already-parsed fleet document."""
+def parse_fleet(
+    raw: Any, origin: str = "workflows.yaml", user_docs: Sequence[tuple[str, Any]] = ()
+) -> Fleet:
+    """Validate an already-parsed fleet document, plus the user's workflow documents
+    (`(origin, document)`, each `workflows:` merged over `raw`'s `defaults:`)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("workflows"), dict):
         raise ConfigError(f"{origin}: expected a mapping with a 'workflows:' mapping")
     unknown = set(raw) - {"defaults", "workflows", "applications"}
@@ -415,31 +479,57 @@ def parse_fleet(raw: Any, origin: str = "workflows.yaml") -> Fleet:
         raise ConfigError(f"{origin}: unknown top-level keys {sorted(unknown)}")
     defaults = raw.get("defaults") or {}
     workflows: dict[str, Workflow] = {}
-    for name, entry in raw["workflows"].items():
-        if not isinstance(entry, dict):
-            raise ConfigError(f"{origin}: workflow {name!r}: expected a mapping")
-        try:
-            workflows[name] = Workflow(name=name, **deep_merge(defaults, entry))
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}"
-                for err in exc.errors()
-            )
-            raise ConfigError(f"{origin}: workflow {name!r}: {problems}") from None
+    declared_in: dict[str, str] = {}
+    for doc_origin, doc in [(origin, raw), *user_docs]:
+        if doc is not raw:
+            _check_user_doc(doc_origin, doc)
+        for name, entry in doc["workflows"].items():
+            if name in declared_in:
+                raise ConfigError(
+                    f"{doc_origin}: workflow {name!r} is also declared in "
+                    f"{declared_in[name]}; rename one of them"
+                )
+            workflows[name] = _parse_workflow(name, entry, defaults, doc_origin)
+            declared_in[name] = doc_origin
     if not workflows:
         raise ConfigError(f"{origin}: no workflows declared")
     applications = raw.get("applications") or {}
     if not isinstance(applications, dict):
         raise ConfigError(f"{origin}: 'applications:' must be a mapping of name -> grants")
+    where = ", ".join([origin, *(o for o, _ in user_docs)])
     try:
         return Fleet(workflows=workflows, applications=applications)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
         )
-        raise ConfigError(f"{origin}: {problems}") from None
+        raise ConfigError(f"{where}: {problems}") from None
     except ConfigError as exc:
-        raise ConfigError(f"{origin}: {exc}") from None
+        raise ConfigError(f"{where}: {exc}") from None
+
+
+def _check_user_doc(origin: str, doc: Any) -> None:
+    if not isinstance(doc, dict) or not isinstance(doc.get("workflows"), dict):
+        raise ConfigError(f"{origin}: expected a mapping with a 'workflows:' mapping")
+    unknown = set(doc) - {"workflows"}
+    if unknown:
+        raise ConfigError(
+            f"{origin}: unknown top-level keys {sorted(unknown)}; a file of workflows.d holds "
+            "only 'workflows:' (defaults and applications live in workflows.yaml)"
+        )
+
+
+def _parse_workflow(name: Any, entry: Any, defaults: dict[str, Any], origin: str) -> Workflow:
+    if not isinstance(entry, dict):
+        raise ConfigError(f"{origin}: workflow {name!r}: expected a mapping")
+    try:
+        return Workflow(name=name, **deep_merge(defaults, entry))
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc']) or 'entry'}: {err['msg']}"
+            for err in exc.errors()
+        )
+        raise ConfigError(f"{origin}: workflow {name!r}: {problems}") from None
 
 
 # libyaml's parser where PyYAML was built with it (about 9x faster on the fleet file,
@@ -460,32 +550,61 @@ class _UniqueKeyLoader(_BaseLoader):  # type: ignore[misc,valid-type]
         return super().construct_mapping(node, deep)
 
 
-# The last fleet loaded, by path and text: an Airflow task parses the DAG file (which
-# loads the fleet) and then its step loads it again. Keyed by the file's content, so an
-# edited file is always parsed afresh. Callers share the Fleet: it is frozen, and
-# nothing changes its dicts.
-_last_loaded: tuple[str, str, Fleet] | None = None
+# The last fleet loaded, by its files and their text: an Airflow task parses the DAG
+# file (which loads the fleet) and then its step loads it again. Keyed by the files'
+# content, so an edited file is always parsed afresh. Callers share the Fleet: it is
+# frozen, and nothing changes its dicts.
+_last_loaded: tuple[tuple[tuple[str, str], ...], Fleet] | None = None
 
 
-def load_fleet(path: Path | None = None) -> Fleet:
-    """Load and validate the fleet file (default: settings' MODELFLEET_CONFIG)."""
+def load_fleet(
+    path: Path | None = None, user_dir: Path | None = None, *, shipped_only: bool = False
+) -> Fleet:
+    """Load and validate the fleet: the shipped file (default: settings' MODELFLEET_CONFIG)
+    and the user's workflows in `user_dir/*.yaml` (default: settings' workflows.d, outside
+    the checkout); `shipped_only` leaves the user's out (the checkout's rendered files)."""
     global _last_loaded
-    if path is None:
+    if path is None or (user_dir is None and not shipped_only):
         from modelfleet.settings import get_settings
 
-        path = get_settings().config_file
-    try:
-        text = Path(path).read_text()
-    except OSError as exc:
-        raise ConfigError(f"cannot read fleet file {path}: {exc.strerror}") from None
-    if _last_loaded is not None and _last_loaded[:2] == (str(path), text):
-        return _last_loaded[2]
-    try:
-        raw = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    fleet = parse_fleet(raw, origin=str(path))
-    _last_loaded = (str(path), text, fleet)
+        settings = get_settings()
+        path = settings.config_file if path is None else path
+        user_dir = settings.workflows_d if user_dir is None else user_dir
+    files = [Path(path), *([] if shipped_only or user_dir is None else user_files(user_dir))]
+    texts = tuple((str(file), _read(file)) for file in files)
+    if _last_loaded is not None and _last_loaded[0] == texts:
+        return _last_loaded[1]
+    (origin, text), *users = texts
+    fleet = parse_fleet(
+        _parse_yaml(origin, text), origin, [(o, _parse_yaml(o, t)) for o, t in users]
+    )
+    _last_loaded = (texts, fleet)
     return fleet
+
+
+def read_document(path: Path) -> Any:
+    """A fleet file's YAML (duplicate keys refused), or ConfigError naming the file."""
+    return _parse_yaml(str(path), _read(path))
+
+
+def user_files(user_dir: Path) -> list[Path]:
+    """The user's workflow files: `*.yaml` in `user_dir`, by name (hidden ones are not)."""
+    if not user_dir.is_dir():
+        return []
+    return sorted(p for p in user_dir.glob("*.yaml") if not p.name.startswith("."))
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read fleet file {path}: {exc}") from None
+
+
+def _parse_yaml(origin: str, text: str) -> Any:
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{origin}: not valid YAML: {exc}") from None
+    except ConfigError as exc:
+        raise ConfigError(f"{origin}: {exc}") from None

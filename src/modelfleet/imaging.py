@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import struct
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from modelfleet.errors import DataError
+from modelfleet.preprocessing import LEGACY, PreprocessPolicy
 
 # Decompression-bomb guard: far above any inspection camera, far below a bomb.
 MAX_PIXELS = 40_000_000
@@ -40,19 +42,75 @@ def channels_of(image: Image.Image) -> int:
     return len(image.getbands())
 
 
-def to_model_input(image: Image.Image, input_shape: tuple[int, int, int]) -> np.ndarray:
-    """Convert any image to the model's input: resize, channels, scale to [0, 1].
+# Modes `to_model_input` converts (every mode Pillow decodes a file to); validation's
+# `shape` check holds a decoded file to them, since any size fits after preprocessing.
+PREPROCESSABLE_MODES = (
+    "1", "L", "LA", "La", "P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr",
+    "LAB", "HSV", "I", "I;16", "I;16B", "I;16L", "I;16N", "F",
+)  # fmt: skip
+_HIGH_DEPTH = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+_WITH_ALPHA = ("LA", "La", "PA", "RGBa")  # besides RGBA, and a palette with a transparent entry
+_EXIF_ORIENTATION = 0x0112
+
+
+def to_model_input(
+    image: Image.Image,
+    input_shape: tuple[int, int, int],
+    policy: PreprocessPolicy = LEGACY,
+) -> np.ndarray:
+    """Convert any image to the model's input, the same at train, evaluate and serve time.
+
+    In order: the EXIF orientation is applied; 16-bit (and 32-bit) grey is scaled down
+    to 8 bits; palette, CMYK and other modes become RGB or grey, transparent pixels
+    composited over `policy.background`; the image is fitted to the input's height and
+    width as `policy.resize` says; values are scaled to [0, 1].
 
     Returns a float32 array of shape `input_shape`.
     """
     height, width, channels = input_shape
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        # 16/32-bit grayscale: rescale to 8 bits before mode conversion clips it.
-        array = np.asarray(image, dtype=np.float32)
-        peak = float(array.max()) or 1.0
-        image = Image.fromarray((array / peak * 255).astype(np.uint8))
-    image = image.convert("L" if channels == 1 else "RGB")
+    image = _upright(image)
+    image = _to_mode(image, "L" if channels == 1 else "RGB", policy.background)
     if image.size != (width, height):
-        image = image.resize((width, height), Image.Resampling.BILINEAR)
+        image = _fit(image, (width, height), policy)
     array = np.asarray(image, dtype=np.float32) / 255.0
     return array.reshape(height, width, channels)
+
+
+def _upright(image: Image.Image) -> Image.Image:
+    """The image as it was meant to be seen (cameras store it sideways plus a tag)."""
+    try:
+        if image.getexif().get(_EXIF_ORIENTATION, 1) == 1:
+            return image
+        return ImageOps.exif_transpose(image)
+    except (OSError, SyntaxError, ValueError, struct.error, TypeError):
+        return image  # a malformed EXIF block: the pixels as stored
+
+
+def _to_mode(image: Image.Image, mode: str, background: tuple[int, int, int]) -> Image.Image:
+    if image.mode in _HIGH_DEPTH:
+        # 16/32-bit grey: rescale to 8 bits before mode conversion clips it.
+        array = np.asarray(image, dtype=np.float32)
+        peak = float(array.max()) or 1.0
+        image = Image.fromarray((np.clip(array, 0, None) / peak * 255).astype(np.uint8))
+    if image.mode in _WITH_ALPHA or (image.mode == "P" and "transparency" in image.info):
+        image = image.convert("RGBA")
+    if image.mode == "RGBA":
+        canvas = Image.new("RGB", image.size, background)
+        canvas.paste(image, mask=image.getchannel("A"))
+        image = canvas
+    try:
+        return image if image.mode == mode else image.convert(mode)
+    except ValueError as exc:
+        raise DataError(f"cannot convert an image of mode {image.mode} to {mode}: {exc}") from None
+
+
+def _fit(image: Image.Image, size: tuple[int, int], policy: PreprocessPolicy) -> Image.Image:
+    bilinear = Image.Resampling.BILINEAR
+    if policy.resize == "stretch":
+        return image.resize(size, bilinear)
+    if policy.resize == "crop":
+        return ImageOps.fit(image, size, method=bilinear)
+    # the background as the image's mode has it (grey for L), by Pillow's own conversion
+    fill = Image.new("RGB", (1, 1), policy.background).convert(image.mode).getpixel((0, 0))
+    return ImageOps.pad(image, size, method=bilinear, color=fill)
+

@@ -63,6 +63,12 @@ class Settings:
         return self.dvc_remote_url or str(self.home / "dvc-remote")
 
     @property
+    def workflows_d(self) -> Path:
+        """The user's own workflows (`*.yaml`), merged over the checkout's workflows.yaml
+        defaults: kept outside the checkout, so an upgrade never conflicts with them."""
+        return self.home / "workflows.d"
+
+    @property
     def workspaces(self) -> Path:
         """Per-run git worktrees of the model repository: <wf>/<run>/."""
         return self.home / "workspaces"

@@ -150,7 +150,6 @@ def test_clean_month_passes(workflow, delivered, tmp_path):
     [
         (corrupt_png, {"decodable"}),
         (text_renamed_png, {"decodable"}),
-        (wrong_size, {"shape"}),
         (unknown_label, {"labels_known"}),
         (duplicate, {"unique_files"}),
     ],
@@ -165,6 +164,12 @@ def test_bad_file_fails_its_check_and_is_named(workflow, delivered, tmp_path, in
     assert outcome.failed_checks() == failed
     bad = box["file"].relative_to(tmp_path / "deliveries" / WORKFLOW / MONTH / "train")
     assert f"train/{MONTH}/{bad.as_posix()}" in outcome.offending_files()
+
+
+def test_an_image_of_another_size_passes_as_preprocessing_fits_it(workflow, delivered, tmp_path):
+    # the shape check applies after preprocessing (imaging.to_model_input)
+    outcome = validate_with(workflow, delivered, tmp_path, wrong_size)
+    assert outcome.success, [f.describe() for f in outcome.failures()]
 
 
 def test_image_copied_from_the_test_set_is_leakage(workflow, delivered, tmp_path):

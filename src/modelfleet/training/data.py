@@ -29,7 +29,12 @@ def load_split(root: Path, spec: TrainSpec) -> tuple[np.ndarray, np.ndarray]:
     if unknown:
         raise DataError(f"{root}: labels {unknown} are not classes of {spec.name!r}")
     x = np.stack(
-        [to_model_input(decode((root / row.path).read_bytes()), spec.input_shape) for row in rows]
+        [
+            to_model_input(
+                decode((root / row.path).read_bytes()), spec.input_shape, spec.preprocess
+            )
+            for row in rows
+        ]
     )
     y = np.array([index[row.label] for row in rows], dtype=np.int64)
     return x, y

@@ -41,6 +41,8 @@ def export(spec: TrainSpec, repo: Path, version: str, serving_root: Path) -> Pat
             "classes": list(spec.classes),
             "input_shape": list(spec.input_shape),
             "architecture": spec.architecture,
+            # the endpoint fits images to input_shape as this version was trained
+            "preprocess": spec.preprocess.model_dump(mode="json"),
         }
         (tmp / SIGNATURE_FILE).write_text(json.dumps(signature, indent=1))
         # The weights travel along: a later run warm-starts or transfers from them.

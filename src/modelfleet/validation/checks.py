@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modelfleet.config import CheckName, Expectations
+from modelfleet.imaging import PREPROCESSABLE_MODES
 
 # Problems of a single file that quarantine can fix by taking the file out.
 QUARANTINABLE: frozenset[CheckName] = frozenset({"decodable", "shape", "labels_known"})
@@ -105,21 +106,17 @@ def build_expectations(
                     mostly=mostly,
                 )
     add("decodable", gxe.ExpectColumnValuesToBeInSet, column="decoded", value_set=[True])
-    for column, size in (("width", width), ("height", height)):
-        add(
-            "shape",
-            gxe.ExpectColumnValuesToBeBetween,
-            where=decoded,
-            column=column,
-            min_value=size,
-            max_value=size,
-        )
+    # The shape check applies after preprocessing: `to_model_input` fits any size to
+    # the input's height and width and any of these modes to its channels, so a file
+    # has the input shape once it decodes to one of them (the manifest keeps the
+    # original's size, mode and bytes).
     add(
         "shape",
         gxe.ExpectColumnValuesToBeInSet,
+        {"input_shape": [height, width, channels]},
         where=decoded,
-        column="channels",
-        value_set=[channels],
+        column="mode",
+        value_set=list(PREPROCESSABLE_MODES),
     )
     add("unique_files", gxe.ExpectColumnValuesToBeUnique, column="sha256")
     add(

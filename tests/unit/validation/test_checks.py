@@ -38,6 +38,15 @@ def test_month_checks_look_only_at_this_months_training_rows(workflow):
     assert "decoded == True" in str(by_check["shape"].row_condition)
 
 
+def test_shape_is_checked_after_preprocessing_any_size_any_convertible_mode(workflow):
+    (shape,) = [
+        e for e in build_expectations(workflow, "2026-02", [], None) if e.meta["check"] == "shape"
+    ]
+    assert shape.column == "mode"
+    assert {"RGBA", "CMYK", "P", "I;16", "L", "RGB"} <= set(shape.value_set)
+    assert shape.meta["input_shape"] == list(workflow.input_shape)
+
+
 def test_drift_bounds_come_from_the_reference_month_and_are_clamped(workflow):
     built = build_expectations(workflow, "2026-02", [], REFERENCE)
     brightness, contrast = (e for e in built if e.meta["check"].endswith("_drift"))
