@@ -8,6 +8,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -99,13 +100,16 @@ def test_every_file_ends_in_the_lake_or_in_quarantine_with_a_reason(released, ca
     fresh.unlink()  # a camera that never finishes its file; not for the tests after this one
     (landing / "cam1_incoming.png.part").unlink()
 
-    # Quarantine: original names kept, a JSON reason beside each.
+    # Quarantine: named by content, the original name in the JSON reason beside each;
+    # private to the platform's user.
     reasons = {}
     for path in (settings.quarantine / "digits").rglob("*.json"):
         reason = json.loads(path.read_text())
         reasons[reason["original_name"]] = reason["reason"]
-        assert path.with_suffix("").exists() or path.with_name(path.name[:-5]).exists()
-        assert path.name.endswith(f"__{reason['original_name']}.json")
+        assert path.name == f"{reason['sha256']}.json"
+        assert path.with_name(reason["sha256"]).exists()
+        assert stat.S_IMODE(path.with_name(reason["sha256"]).stat().st_mode) == 0o600
+        assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert reasons == {
         "cam1_empty.png": "zero_bytes",
         "cam1_notes.png": "wrong_format",
@@ -116,6 +120,8 @@ def test_every_file_ends_in_the_lake_or_in_quarantine_with_a_reason(released, ca
     # The lake: keyed by the sha256 of the bytes as they arrived, EXIF gone.
     stored = {p.stem: p for p in settings.lake.rglob("*") if p.suffix in (".png", ".jpg")}
     assert set(stored) == {sha(good), sha(gps)}
+    assert {stat.S_IMODE(p.stat().st_mode) for p in stored.values()} == {0o600}
+    assert stat.S_IMODE(settings.lake.stat().st_mode) == 0o700
     assert not Image.open(stored[sha(gps)]).getexif()
     assert Image.open(io.BytesIO(gps)).getexif()  # the original had it
     manifest = pq.read_table(next(stored[sha(good)].parent.glob("manifest.parquet"))).to_pylist()

@@ -5,6 +5,7 @@
 The folder a file lies in is its label. A month nobody delivered is written from
 the workflow's data source (the simulated station) the first time it is needed.
 Validation quarantines bad files out of here, so a re-run sees the clean rest.
+What is written here is private to the platform's user: files 0600, folders 0700.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from modelfleet.config import Workflow
 from modelfleet.datasets.sources import LabeledImage, source_for
 from modelfleet.errors import DataError
-from modelfleet.fileops import private_dir, quarantine_into
+from modelfleet.fileops import private_dir, quarantine_into, write_private
 
 SPLITS = ("train", "holdout")
 
@@ -43,7 +44,7 @@ def ensure_delivered(workflow: Workflow, month: str, root: Path) -> Path:
     folder = month_dir(root, workflow.name, month)
     if folder.exists():
         return folder
-    private_dir(root)
+    private_dir(folder.parent, under=root)
     write_delivery(workflow, month, folder)
     return folder
 
@@ -57,11 +58,13 @@ def write_delivery(workflow: Workflow, month: str, folder: Path) -> dict[str, in
     if tmp.exists():
         shutil.rmtree(tmp)
     images: dict[str, list[LabeledImage]] = {"train": split.train, "holdout": split.holdout}
+    made: set[Path] = set()
     for name, batch in images.items():
         for image in batch:
             target = tmp / name / image.label / image.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(image.data)
+            if target.parent not in made:
+                made.add(private_dir(target.parent, under=tmp))
+            write_private(target, image.data)
     folder.parent.mkdir(parents=True, exist_ok=True)
     os.replace(tmp, folder)
     return {name: len(batch) for name, batch in images.items()}
@@ -92,5 +95,5 @@ def quarantine_delivered(
 ) -> Path:
     """Move a bad file to `quarantine/<wf>/<month>/<split>/<label>/` beside its reason."""
     folder = quarantine / workflow / month / file.split / (file.label or "_unlabelled")
-    private_dir(quarantine)
+    private_dir(folder, under=quarantine)
     return quarantine_into(folder, file.path, reason)

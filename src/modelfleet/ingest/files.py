@@ -1,49 +1,24 @@
-"""Which landed files are ready, and the quarantine's layout."""
+"""Which watcher takes which landed file, the days of the lake, and the quarantine's layout."""
 
 from __future__ import annotations
 
 import json
 import os
-import time
 import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from modelfleet.fileops import write_atomic
-
-# A file is picked up once it is complete: writers either land `name.part` and
-# rename it (atomic), or write in place and leave it alone for SETTLE_S seconds.
-SETTLE_S = 1.0
-IGNORED_SUFFIXES = (".part", ".tmp", ".crdownload")
+from modelfleet.fileops import PRIVATE_FILE, private_dir, write_atomic
+from modelfleet.ingest.landing import Entry
 
 
-def ready_files(folder: Path, now: float | None = None) -> list[Path]:
-    """The complete files in `folder`, by name."""
-    now = time.time() if now is None else now
-    ready = []
-    try:
-        entries = list(os.scandir(folder))
-    except FileNotFoundError:
-        return []
-    for entry in entries:
-        name = entry.name
-        if name.startswith(".") or name.endswith(IGNORED_SUFFIXES):
-            continue
-        try:
-            if not entry.is_file() or now - entry.stat().st_mtime < SETTLE_S:
-                continue
-        except FileNotFoundError:  # taken by another watcher meanwhile
-            continue
-        ready.append(name)
-    return [folder / name for name in sorted(ready)]
-
-
-def in_shard(files: list[Path], index: int, count: int) -> list[Path]:
-    """The files that shard `index` of `count` watcher processes takes (by name, stable)."""
+def in_shard(entries: list[Entry], index: int, count: int) -> list[Entry]:
+    """The entries that shard `index` of `count` watcher processes takes (by the bytes of
+    the name, stable)."""
     if count == 1:
-        return files
-    return [f for f in files if zlib.crc32(f.name.encode()) % count == index]
+        return entries
+    return [e for e in entries if zlib.crc32(e.raw) % count == index]
 
 
 def today() -> str:
@@ -57,16 +32,44 @@ def recent_days() -> set[str]:
 
 
 def quarantine_file(
-    folder: Path, sha256: str, original_name: str, data: bytes, reason: dict[str, Any]
+    root: Path,
+    folder: Path,
+    sha256: str,
+    content: bytes | int,
+    reason: dict[str, Any],
 ) -> Path:
-    """Write `<sha12>__<original name>` and its `.json` reason into `folder`.
+    """Write `<sha256>` and its `<sha256>.json` reason into `folder` (under the quarantine
+    `root`; private, like every folder between). `content` is the bytes, or a descriptor
+    of a file too large to hold, copied from its start.
 
-    The name keeps the original for operators and is the same on every attempt,
-    so a resumed file overwrites its own copy instead of adding one. The reason
-    is written first: a crash in between leaves a reason without a file, never
-    a file nobody can explain.
+    The name comes from the content, never from the producer's file name (which the
+    reason keeps), and is the same on every attempt: a resumed file overwrites its own
+    copy. The reason is written first: a crash in between leaves a reason without a
+    file, never a file nobody can explain.
     """
-    target = folder / f"{sha256[:12]}__{Path(original_name).name}"
-    write_atomic(target.with_name(target.name + ".json"), json.dumps(reason, indent=1).encode())
-    write_atomic(target, data)
+    private_dir(folder, under=root)
+    target = folder / sha256
+    write_atomic(folder / f"{sha256}.json", json.dumps(reason, indent=1).encode())
+    if isinstance(content, bytes):
+        write_atomic(target, content)
+    else:
+        _copy_atomic(content, target)
     return target
+
+
+def _copy_atomic(source: int, target: Path) -> None:
+    """Copy the file open as `source` (from offset 0, whatever its position) to `target`:
+    a private temporary file, then a rename."""
+    tmp = target.with_name(f".{target.name}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, PRIVATE_FILE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE)
+        offset = 0
+        while chunk := os.pread(source, 1 << 20, offset):
+            offset += len(chunk)
+            view = memoryview(chunk)
+            while view:
+                view = view[os.write(fd, view) :]
+    finally:
+        os.close(fd)
+    os.replace(tmp, target)

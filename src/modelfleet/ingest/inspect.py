@@ -20,12 +20,18 @@ class Problem:
     detail: str
 
 
+def too_large(size: int, max_bytes: int) -> Problem | None:
+    if size > max_bytes:
+        return Problem("too_large", f"{size:,} bytes exceeds the limit of {max_bytes:,}")
+    return None
+
+
 def inspect_image(data: bytes, max_bytes: int) -> Problem | None:
     """None for a complete, decodable image of a known format within the limits."""
     if not data:
         return Problem("zero_bytes", "the file is empty")
-    if len(data) > max_bytes:
-        return Problem("too_large", f"{len(data):,} bytes exceeds the limit of {max_bytes:,}")
+    if problem := too_large(len(data), max_bytes):
+        return problem
     try:
         probe = Image.open(io.BytesIO(data))
     except Image.DecompressionBombError as exc:

@@ -7,7 +7,13 @@ Layout (any fsspec URL: a local path, file://, s3://, hdfs://):
 
 `<sha256>` is the hash of the file as it arrived (before stripping), the key
 `modelfleet lineage` accepts. The manifest is rewritten from Postgres (the
-source of truth) after each batch, so it can always be rebuilt.
+source of truth) after each batch, so it can always be rebuilt. A local lake is
+private to the platform's user: files 0600, folders 0700.
+
+Every image is written from the bytes that were read and classified, never linked
+to the landing file: a link would share the producer's inode (its owner and mode,
+and any descriptor still open on it for writing) and give the landing file a second
+name, which the landing scan refuses (docs/decisions.md, Streaming).
 """
 
 from __future__ import annotations
@@ -17,9 +23,7 @@ import os
 import time
 import uuid
 from contextlib import suppress
-from dataclasses import dataclass
 from pathlib import Path
-from stat import S_ISREG
 from typing import Any
 
 import fsspec
@@ -28,6 +32,7 @@ import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
 from PIL import Image
 
+from modelfleet.fileops import private_dir, write_private
 from modelfleet.ingest.metadata import pixels_only
 
 MANIFEST = "manifest.parquet"
@@ -35,7 +40,8 @@ MANIFEST_SCHEMA = pa.schema(
     [
         ("sha256", pa.string()),
         ("path", pa.string()),
-        ("source", pa.string()),
+        ("source", pa.string()),  # the landing name, escaped for display
+        ("source_raw", pa.binary()),  # its bytes as the filesystem held them
         ("label", pa.string()),
         ("score", pa.float64()),
         ("scores_json", pa.string()),
@@ -66,41 +72,13 @@ def strip_metadata(data: bytes) -> tuple[bytes, str]:
         # plugin would carry comments, XMP or IPTC over, and no info but transparency.
         clean = image.copy()
         clean.info = {k: v for k, v in image.info.items() if k == "transparency"}
-        out = io.BytesIO()
-        if fmt == "JPEG":
-            clean.save(out, format="JPEG", quality=95)
-        else:
-            clean.save(out, format=fmt)
-    return out.getvalue(), _SAVE_FORMATS[fmt]
-
-
-@dataclass(frozen=True)
-class FileIdentity:
-    """Which file, with which content: changes if it is replaced or rewritten."""
-
-    device: int
-    inode: int
-    size: int
-    mtime_ns: int
-
-    @classmethod
-    def of(cls, stat: os.stat_result) -> FileIdentity:
-        return cls(stat.st_dev, stat.st_ino, stat.st_size, stat.st_mtime_ns)
-
-
-def _linkable(landed: Path, identity: FileIdentity, size: int) -> bool:
-    """A plain file, unchanged since it was read, with no other name that could still
-    change it (no symlink, no second hard link)."""
+    out = io.BytesIO()
     try:
-        stat = os.lstat(landed)
-    except OSError:
-        return False
-    return (
-        S_ISREG(stat.st_mode)
-        and stat.st_nlink == 1
-        and identity.size == size
-        and FileIdentity.of(stat) == identity
-    )
+        clean.save(out, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    except (OSError, ValueError, KeyError):  # a mode the format cannot write back
+        out, fmt = io.BytesIO(), "PNG"
+        clean.convert("RGBA" if "A" in clean.getbands() else "RGB").save(out, format="PNG")
+    return out.getvalue(), _SAVE_FORMATS[fmt]
 
 
 _TEMPORARIES = ".*.tmp"  # what a write leaves until its rename
@@ -131,32 +109,12 @@ class Lake:
         try:
             self._write(tmp, data)
         except FileNotFoundError:  # the folder was removed since this process made it
-            self.fs.makedirs(folder, exist_ok=True)
+            self._make_folder(folder)
             self._write(tmp, data)
         if self.local:
             os.replace(tmp, path)
         else:
             self.fs.mv(tmp, path)
-
-    def put_landed(self, path: str, landed: Path, data: bytes, identity: FileIdentity) -> None:
-        """Store `data`, read from the landed file `landed` as `identity`. In a local lake
-        on the same filesystem, a hard link to that file: no copy, and no inode to
-        allocate while the landing file's is freed (at thousands of files a second,
-        ext4's search for a free inode that was not freed recently dominates). Written
-        as bytes if the file changed since it was read, or where a link cannot be made."""
-        if self.local and _linkable(landed, identity, len(data)):
-            folder = self._folder_of(path)
-            tmp = _temporary(folder)
-            try:
-                os.link(landed, tmp, follow_symlinks=False)
-            except OSError:  # another filesystem, no hard links here, or gone
-                pass
-            else:
-                if FileIdentity.of(os.stat(tmp)) == identity:
-                    os.replace(tmp, path)
-                    return
-                os.unlink(tmp)  # rewritten since it was read: store what was classified
-        self.put(path, data)
 
     def sweep_temporaries(self, workflow: str, day: str, older_than_s: float = 600) -> int:
         """Remove the temporary files that a writer killed between write and rename left
@@ -178,13 +136,21 @@ class Lake:
     def _folder_of(self, path: str) -> str:
         folder = path.rsplit("/", 1)[0]
         if folder not in self._folders:
-            self.fs.makedirs(folder, exist_ok=True)
+            self._make_folder(folder)
             self._folders.add(folder)
         return folder
 
+    def _make_folder(self, folder: str) -> None:
+        if self.local:
+            private_dir(Path(folder), under=Path(self.root))
+        else:
+            self.fs.makedirs(folder, exist_ok=True)
+
     def _write(self, path: str, data: bytes) -> None:
-        # Locally without fsspec's file objects: the watcher writes thousands a second.
-        with open(path, "wb") if self.local else self.fs.open(path, "wb") as handle:
+        if self.local:  # without fsspec's file objects: the watcher writes thousands a second
+            write_private(Path(path), data)
+            return
+        with self.fs.open(path, "wb") as handle:
             handle.write(data)
 
     def read(self, path: str) -> bytes:

@@ -17,44 +17,40 @@ every step is idempotent (fixed names in the lake and the quarantine). The same
 bytes arriving again are counted as a duplicate and deleted from landing, never
 classified again. Files go to the endpoint in batches (V2 protocol, BYTES), with
 the ingest application's key and pin.
+
+Landing is read as untrusted input (`landing.py`): links, special files and files with
+a second hard link are refused unread, recorded once in `landing_reject` and moved into
+`landing/<wf>/.rejected/`; an error on one entry is recorded and never stops a scan.
+Names are kept as bytes and logged escaped.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelfleet import db
 from modelfleet.config import Fleet
-from modelfleet.datasets.manifest import sha256_bytes
-from modelfleet.ingest.files import (
-    in_shard,
-    quarantine_file,
-    ready_files,
-    recent_days,
-    today,
-)
-from modelfleet.ingest.inspect import inspect_image
-from modelfleet.ingest.lake import FileIdentity, Lake, strip_metadata
+from modelfleet.fileops import private_dir
+from modelfleet.ingest.endpoint import Endpoint, EndpointUnavailable
+from modelfleet.ingest.files import in_shard, quarantine_file, recent_days, today
+from modelfleet.ingest.inspect import inspect_image, too_large
+from modelfleet.ingest.lake import Lake, strip_metadata
+from modelfleet.ingest.landing import Entry, LandedFile, LandingError, LandingFolder, Refusal
 from modelfleet.ingest.landing_watch import LandingWatch
-from modelfleet.ingest.metadata import pixels_only
 from modelfleet.ingest.notify import Webhooks
-from modelfleet.platform.api_keys import INGEST_APP, auth_headers
+from modelfleet.ingest.rejects import Rejects
 from modelfleet.registry.store import predictions as store
 from modelfleet.registry.store.versions import get_version
 from modelfleet.registry.tables import IngestFileRow, PredictionRow
-from modelfleet.serving.v2_client import answers, images_request
 from modelfleet.settings import Settings
 
 log = logging.getLogger("modelfleet.ingest")
@@ -65,62 +61,33 @@ MANIFEST_EVERY_S = 5.0
 PIPELINE = 3
 
 
-class EndpointUnavailable(Exception):
-    """The endpoint cannot answer now; the files stay in landing and are retried."""
-
-
 @dataclass
 class Landed:
-    path: Path
-    data: bytes
-    sha256: str
-    identity: FileIdentity | None = None  # of the file as it was read
+    """A landed file on its way through the states."""
+
+    file: LandedFile
+    folder: LandingFolder
     row_id: int = 0
     day: str = ""
     state: str = store.RECEIVED
     answer: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def data(self) -> bytes:
+        return self.file.data
 
-class Endpoint:
-    """The prediction endpoint as the stream classifier uses it."""
+    @property
+    def sha256(self) -> str:
+        return self.file.sha256
 
-    def __init__(self, settings: Settings) -> None:
-        self.client = httpx.Client(
-            base_url=settings.endpoint_url, headers=auth_headers(settings, INGEST_APP), timeout=60
-        )
-        self._classes: dict[tuple[str, str], list[str]] = {}
+    @property
+    def raw_name(self) -> bytes:
+        return self.file.entry.raw
 
-    def classify(self, workflow: str, images: list[bytes]) -> list[dict[str, Any]]:
-        """One request for the batch: [{label, score, scores, model_version}] per image."""
-        reply = self._send(
-            "POST", f"/v2/models/{workflow}/infer", json=images_request(images)
-        ).json()
-        version = reply["model_version"]
-        return [
-            {**answer, "model_version": version}
-            for answer in answers(reply, self._classes_of(workflow, version))
-        ]
-
-    def _classes_of(self, workflow: str, version: str) -> list[str]:
-        key = (workflow, version)
-        if key not in self._classes:
-            meta = self._send("GET", f"/v2/models/{workflow}/versions/{version}").json()
-            self._classes[key] = meta["parameters"]["classes"]
-        return self._classes[key]
-
-    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self.client.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise EndpointUnavailable(f"endpoint unreachable: {exc}") from None
-        if response.status_code >= 500 or response.status_code in (401, 403, 404):
-            # Down, not ready, or misconfigured keys: the files are fine; wait.
-            raise EndpointUnavailable(
-                f"endpoint answered {response.status_code}: {response.text[:300]}"
-            )
-        if response.status_code >= 400:
-            raise ValueError(response.json().get("error", response.text))
-        return response
+    @property
+    def name(self) -> str:
+        """The landing name for people and logs (escaped)."""
+        return self.file.entry.display
 
 
 class Ingestor:
@@ -148,6 +115,7 @@ class Ingestor:
         )
         self.wake = threading.Event()
         self._stale_manifests: dict[str, set[str]] = {}  # workflow -> lake days written
+        self.rejects = Rejects(self.engine)
 
     def scan_once(self, *, flush: bool = True) -> dict[str, int]:
         """Every ready file of every workflow, `PIPELINE` batches in flight at once: while
@@ -156,15 +124,31 @@ class Ingestor:
         flushes them on its own schedule)."""
         counts: dict[str, int] = {}
         for workflow in self.workflows:
-            size = self.fleet.get(workflow).ingest.batch_size
-            files = in_shard(ready_files(self.settings.landing / workflow), *self.shard)
-            batches = [files[start : start + size] for start in range(0, len(files), size)]
-            days = self._stale_manifests.setdefault(workflow, set())
-            with ThreadPoolExecutor(PIPELINE, thread_name_prefix=f"ingest-{workflow}") as pool:
-                jobs = [pool.submit(self.process, workflow, batch, days) for batch in batches]
-                for done in (job.result() for job in jobs):
-                    for state, n in done.items():
-                        counts[state] = counts.get(state, 0) + n
+            try:
+                folder = LandingFolder.open(self.settings.landing / workflow)
+                if folder is None:
+                    continue
+            except LandingError as exc:
+                self.rejects.warn_once(("folder", workflow), str(exc))
+                continue
+            with folder:
+                try:
+                    entries = in_shard(folder.entries(), *self.shard)
+                except OSError as exc:
+                    message = f"{workflow}: cannot list landing: {exc}"
+                    self.rejects.warn_once(("list", workflow), message)
+                    continue
+                size = self.fleet.get(workflow).ingest.batch_size
+                batches = [entries[at : at + size] for at in range(0, len(entries), size)]
+                days = self._stale_manifests.setdefault(workflow, set())
+                with ThreadPoolExecutor(PIPELINE, thread_name_prefix=f"ingest-{workflow}") as pool:
+                    jobs = [
+                        pool.submit(self.process, workflow, folder, batch, days)
+                        for batch in batches
+                    ]
+                    for done in (job.result() for job in jobs):
+                        for state, n in done.items():
+                            counts[state] = counts.get(state, 0) + n
         if flush:
             self.flush_manifests()
         return counts
@@ -175,31 +159,48 @@ class Ingestor:
             days.clear()
 
     def process(
-        self, workflow: str, paths: list[Path], days: set[str] | None = None
+        self,
+        workflow: str,
+        folder: LandingFolder,
+        entries: list[Entry],
+        days: set[str] | None = None,
     ) -> dict[str, int]:
-        """One batch of landed files of one workflow, each to its final place.
+        """One batch of landing entries of one workflow, each to its final place.
         Adds the lake partitions it wrote to `days` (their manifests are then stale)."""
         counts: dict[str, int] = {}
+        landed, refused = self._read(workflow, folder, entries)
+        try:
+            if refused:
+                rejected = self.rejects.handle(workflow, folder, refused)
+                if rejected:
+                    counts["rejected"] = rejected
+            if landed:
+                self._walk(workflow, landed, counts, days)
+        finally:
+            for item in landed:
+                item.file.close()
+        return counts
+
+    def _walk(
+        self, workflow: str, landed: list[Landed], counts: dict[str, int], days: set[str] | None
+    ) -> None:
+        """The read files of one batch through the states."""
 
         def count(state: str, n: int = 1) -> None:
             if n:
                 counts[state] = counts.get(state, 0) + n
 
-        landed = self._read(paths)
-        if not landed:
-            return counts
-
         # 1. received (or found): one transaction for the batch
         finished: list[Landed] = []
         with Session(self.engine) as session, session.begin():
             rows = store.receive(
-                session, workflow, [(i.sha256, i.path.name) for i in landed], today()
+                session, workflow, [(i.sha256, i.raw_name, i.name) for i in landed], today()
             )
             for item in landed:
                 row = rows[item.sha256]
                 item.row_id, item.day, item.state = row.id, row.partition_date or today(), row.state
                 if row.state in store.FINAL:
-                    if row.original_name != item.path.name:  # not our own resumed file
+                    if bytes(row.original_name_raw) != item.raw_name:  # not our own resumed file
                         row.duplicates += 1
                         count("duplicate")
                     finished.append(item)
@@ -212,7 +213,10 @@ class Ingestor:
         for item in landed:
             if item.state != store.RECEIVED:
                 continue
-            problem = inspect_image(item.data, max_bytes)
+            if item.file.handle is not None:  # over the read limit: hashed, never held
+                problem = too_large(item.file.size, max_bytes)
+            else:
+                problem = inspect_image(item.data, max_bytes)
             if problem is None:
                 to_classify.append(item)
             else:
@@ -230,28 +234,37 @@ class Ingestor:
                 count("retry", len(to_classify))
 
         # 4. store in the lake, commit, then leave landing
-        stored = [i for i in landed if i.state == store.CLASSIFIED]
-        self._store(workflow, stored)
+        to_store = [i for i in landed if i.state == store.CLASSIFIED]
+        count("quarantined", self._store(workflow, to_store))
+        stored = [i for i in to_store if i.state == store.STORED]
         count("stored", len(stored))
         if days is not None:
             days.update(i.day for i in stored)
-        return counts
 
-    def _read(self, paths: list[Path]) -> list[Landed]:
-        landed, seen = [], set()
-        for path in paths:
+    def _read(
+        self, workflow: str, folder: LandingFolder, entries: list[Entry]
+    ) -> tuple[list[Landed], list[Refusal]]:
+        """Read the settled regular files of a batch; the other entries are refused."""
+        landed: list[Landed] = []
+        refused: list[Refusal] = []
+        seen: set[str] = set()
+        limit = self.fleet.get(workflow).ingest.max_bytes
+        now = time.time()
+        for entry in entries:
             try:
-                with path.open("rb") as handle:
-                    data = handle.read()
-                    seen_as = FileIdentity.of(os.fstat(handle.fileno()))
-                identity = seen_as if seen_as.size == len(data) else None  # grew while read
-            except FileNotFoundError:
-                continue  # another watcher finished it
-            sha = sha256_bytes(data)
-            if sha not in seen:  # the same bytes twice in one batch: the next scan has it
-                seen.add(sha)
-                landed.append(Landed(path, data, sha, identity))
-        return landed
+                result = folder.read(entry, now, limit)
+            except Exception as exc:  # one entry never stops the scan, whatever it is
+                log.exception("%s %s: cannot be read", workflow, entry.display)
+                result = Refusal(entry, "error", f"{type(exc).__name__}: {exc}", 0, 0, False)
+            if isinstance(result, Refusal):
+                refused.append(result)
+            elif result is not None:
+                if result.sha256 in seen:  # the same bytes twice in one batch: next scan
+                    result.close()
+                    continue
+                seen.add(result.sha256)
+                landed.append(Landed(result, folder))
+        return landed, refused
 
     def _classify(self, workflow: str, items: list[Landed]) -> int:
         """Classify and record; returns how many files the endpoint refused (quarantined)."""
@@ -292,7 +305,7 @@ class Ingestor:
                         "label": a["label"],
                         "score": a["score"],
                         "scores": a["scores"],
-                        "source": i.path.name,
+                        "source": i.name,
                         "stored_path": None,
                     }
                     for i, a in todo
@@ -318,19 +331,24 @@ class Ingestor:
                     "elsewhere"  # finished by another watcher; its copy stays for the next scan
                 )
 
-    def _store(self, workflow: str, items: list[Landed]) -> None:
-        if not items:
-            return
+    def _store(self, workflow: str, items: list[Landed]) -> int:
+        """Store classified files in the lake; returns how many had to be quarantined
+        instead (an image that decodes but cannot be written back without metadata)."""
+        quarantined = 0
         for item in items:
-            ext = pixels_only(item.data)
-            if ext is not None and item.identity is not None:  # stored as it arrived
-                path = self.lake.image_path(workflow, item.day, item.sha256, ext)
-                self.lake.put_landed(path, item.path, item.data, item.identity)
-            else:
-                clean, ext = strip_metadata(item.data)
-                path = self.lake.image_path(workflow, item.day, item.sha256, ext)
-                self.lake.put(path, clean)
+            try:
+                clean, ext = strip_metadata(item.data)  # as it arrived where only pixels
+            except Exception as exc:
+                detail = f"cannot be stored without its metadata: {exc}"
+                self._quarantine(workflow, item, "undecodable", detail)
+                quarantined += 1
+                continue
+            path = self.lake.image_path(workflow, item.day, item.sha256, ext)
+            self.lake.put(path, clean)
             item.answer["stored_path"] = path
+        items = [i for i in items if i.state == store.CLASSIFIED]
+        if not items:
+            return quarantined
         now = datetime.now(UTC)
         with Session(self.engine) as session, session.begin():
             # Only rows still `classified`: the same bytes under another name (another
@@ -365,18 +383,13 @@ class Ingestor:
         for item in items:  # stored now, or by whoever finished it: landing is done
             item.state = store.STORED
             self._leave_landing(item)
+        return quarantined
 
     def _leave_landing(self, item: Landed) -> None:
         """Delete the landing file, the last step, unless it was replaced or rewritten
         since it was read: then it is new content, for the next scan."""
-        try:
-            now = FileIdentity.of(os.stat(item.path))
-        except FileNotFoundError:
-            return
-        if item.identity is not None and now != item.identity:
-            log.info("%s changed since it was read; left for the next scan", item.path.name)
-            return
-        item.path.unlink(missing_ok=True)
+        if item.folder.remove_if_unchanged(item.file.entry, item.file.identity) == "changed":
+            log.info("%s changed since it was read; left for the next scan", item.name)
 
     def _quarantine(self, workflow: str, item: Landed, code: str, detail: str) -> None:
         reason = {
@@ -384,12 +397,14 @@ class Ingestor:
             "detail": detail,
             "workflow": workflow,
             "sha256": item.sha256,
-            "original_name": item.path.name,
-            "bytes": len(item.data),
+            "original_name": item.name,
+            "original_name_hex": item.raw_name.hex(),
+            "bytes": item.file.size,
             "quarantined_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         }
-        folder = self.settings.quarantine / workflow / item.day
-        target = quarantine_file(folder, item.sha256, item.path.name, item.data, reason)
+        root = self.settings.quarantine
+        content = item.data if item.file.handle is None else item.file.handle
+        target = quarantine_file(root, root / workflow / item.day, item.sha256, content, reason)
         event = {**self._event(workflow, item, store.QUARANTINED), "reason": code, "detail": detail}
         with Session(self.engine) as session, session.begin():
             store.update_files(
@@ -409,14 +424,14 @@ class Ingestor:
         self.webhooks.committed()
         item.state = store.QUARANTINED
         self._leave_landing(item)
-        log.info("%s %s: quarantined (%s: %s)", workflow, item.path.name, code, detail)
+        log.info("%s %s: quarantined (%s: %s)", workflow, item.name, code, detail)
 
     def _event(self, workflow: str, item: Landed, state: str) -> dict[str, Any]:
         event: dict[str, Any] = {
             "event": state,
             "workflow": workflow,
             "sha256": item.sha256,
-            "source": item.path.name,
+            "source": item.name,
         }
         if item.answer:
             event.update(
@@ -444,6 +459,7 @@ class Ingestor:
         stop = stop or threading.Event()
         watch = LandingWatch([self.settings.landing / wf for wf in self.workflows], self.wake)
         watch.arm()
+        private_dir(self.settings.quarantine)  # made by an earlier version with other modes
         self.webhooks.start()  # with what a previous watcher left in the outbox
         backoff = rescan_s
         log.info("watching %s for %s", self.settings.landing, ", ".join(self.workflows))

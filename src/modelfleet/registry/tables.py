@@ -18,6 +18,8 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
+    Numeric,
     String,
     Text,
     UniqueConstraint,
@@ -178,7 +180,10 @@ class IngestFileRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
     sha256: Mapped[str] = mapped_column(String(64))
+    # the landing name for people (`modelfleet.printable.display_name`: control characters
+    # and bytes that are not UTF-8 escaped), and as the filesystem held it
     original_name: Mapped[str] = mapped_column(Text)
+    original_name_raw: Mapped[bytes] = mapped_column(LargeBinary)
     state: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str | None] = mapped_column(Text)
     final_path: Mapped[str | None] = mapped_column(Text)
@@ -195,6 +200,29 @@ class IngestFileRow(Base):
     classified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class LandingRejectRow(Base):
+    """A landing entry the stream classifier refused without reading it: a link of any
+    kind, a FIFO, socket, device or folder, a file with a second hard link, or one it
+    could not open or read. Recorded once per (workflow, name, device, inode), and moved
+    to `landing/<wf>/<moved_to>` (in `.rejected/`) unless it is an error left in place."""
+
+    __tablename__ = "landing_reject"
+    __table_args__ = (UniqueConstraint("workflow_id", "name_raw", "device", "inode"),)
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"))
+    name_raw: Mapped[bytes] = mapped_column(LargeBinary)
+    name: Mapped[str] = mapped_column(Text)  # display form, as in ingest_file.original_name
+    # st_dev and st_ino are unsigned 64-bit numbers (overlayfs sets the high bits)
+    device: Mapped[int] = mapped_column(Numeric(20, 0))
+    inode: Mapped[int] = mapped_column(Numeric(20, 0))
+    # symlink, fifo, socket, char_device, block_device, directory, hard_link, unreadable,
+    # error (an entry that failed otherwise; it stays in landing and is tried again)
+    kind: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str] = mapped_column(Text)
+    moved_to: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class WebhookEventRow(Base):

@@ -1,76 +1,59 @@
-"""The lake keeps a pixel-only landed file by hard link, and falls back to writing the
-bytes that were classified when the file changed after it was read; shards of watchers
-split the landed files."""
+"""The lake writes whole files or nothing, private to the platform's user; shards of
+watchers split the landed files by the bytes of their names."""
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 from modelfleet.ingest.files import in_shard
-from modelfleet.ingest.lake import FileIdentity, Lake
+from modelfleet.ingest.lake import Lake
+from modelfleet.ingest.landing import Entry
 
 
-def landed(tmp_path: Path, data: bytes) -> tuple[Path, FileIdentity]:
-    path = tmp_path / "landing" / "cam_1.png"
-    path.parent.mkdir(parents=True)
-    path.write_bytes(data)
-    return path, FileIdentity.of(os.stat(path))
+def mode(path: Path | str) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
 
 
-def test_an_unchanged_landed_file_is_linked_not_copied(tmp_path):
-    source, identity = landed(tmp_path, b"pixels")
+def test_an_image_is_written_whole_and_private(tmp_path):
     lake = Lake(str(tmp_path / "lake"))
     target = lake.image_path("digits", "2026-11-28", "ab" * 32, "png")
-    lake.put_landed(target, source, b"pixels", identity)
-    assert os.stat(target).st_ino == os.stat(source).st_ino
-    source.unlink()  # as the watcher does once the row is `stored`
+    lake.put(target, b"pixels")
     assert Path(target).read_bytes() == b"pixels"
     assert [p.name for p in Path(target).parent.iterdir()] == [Path(target).name]  # no tmp left
+    assert mode(target) == 0o600
+    for folder in (tmp_path / "lake", tmp_path / "lake" / "digits", Path(target).parent):
+        assert mode(folder) == 0o700, folder
 
 
-def test_a_file_rewritten_after_it_was_read_stores_the_bytes_classified(tmp_path):
-    source, identity = landed(tmp_path, b"classified")
-    source.write_bytes(b"rewritten by the camera")  # same name, new content
+def test_a_lake_made_before_with_open_modes_is_made_private(tmp_path):
+    (tmp_path / "lake" / "digits").mkdir(parents=True, mode=0o755)
+    os.chmod(tmp_path / "lake", 0o755)
     lake = Lake(str(tmp_path / "lake"))
     target = lake.image_path("digits", "2026-11-28", "cd" * 32, "png")
-    lake.put_landed(target, source, b"classified", identity)
-    assert Path(target).read_bytes() == b"classified"
-    assert os.stat(target).st_ino != os.stat(source).st_ino
+    lake.put(target, b"pixels")
+    assert mode(tmp_path / "lake") == mode(tmp_path / "lake" / "digits") == 0o700
 
 
-def test_a_vanished_landed_file_is_written_from_memory(tmp_path):
-    source, identity = landed(tmp_path, b"pixels")
-    source.unlink()
+def test_a_rewritten_image_replaces_its_own_copy(tmp_path):
     lake = Lake(str(tmp_path / "lake"))
     target = lake.image_path("digits", "2026-11-28", "ef" * 32, "png")
-    lake.put_landed(target, source, b"pixels", identity)
-    assert Path(target).read_bytes() == b"pixels"
+    lake.put(target, b"first attempt")
+    lake.put(target, b"resumed")  # a watcher killed after the write resumes the same file
+    assert Path(target).read_bytes() == b"resumed"
+    assert len(list(Path(target).parent.iterdir())) == 1
 
 
-def test_shards_split_the_files_between_them(tmp_path):
-    files = [tmp_path / f"cam_{i:04d}.png" for i in range(200)]
-    shards = [in_shard(files, index, 3) for index in range(3)]
-    assert sorted(f for shard in shards for f in shard) == files  # each file exactly once
+def test_shards_split_the_files_between_them():
+    entries = [Entry(f"cam_{i:04d}.png".encode(), True) for i in range(200)]
+    entries += [Entry(b"cam_\xff\xfe_%d.png" % i, True) for i in range(20)]  # not UTF-8
+    shards = [in_shard(entries, index, 3) for index in range(3)]
+    assert sorted((e for shard in shards for e in shard), key=lambda e: e.raw) == sorted(
+        entries, key=lambda e: e.raw
+    )  # each file exactly once
     assert all(len(shard) > 40 for shard in shards)
-    assert in_shard(files, 0, 1) == files
-
-
-def test_a_symlink_or_a_file_with_another_name_is_copied_not_linked(tmp_path):
-    outside = tmp_path / "outside.png"
-    outside.write_bytes(b"pixels")
-    link = tmp_path / "landing" / "cam_2.png"
-    link.parent.mkdir()
-    link.symlink_to(outside)
-    second = tmp_path / "landing" / "cam_3.png"
-    os.link(outside, tmp_path / "landing" / "cam_3_other_name.png")
-    os.link(outside, second)
-    lake = Lake(str(tmp_path / "lake"))
-    for landed in (link, second):
-        target = lake.image_path("digits", "2026-11-28", landed.stem * 8, "png")
-        lake.put_landed(target, landed, b"pixels", FileIdentity.of(os.stat(landed)))
-        assert Path(target).read_bytes() == b"pixels"
-        assert os.stat(target).st_ino != os.stat(outside).st_ino  # its own copy
+    assert in_shard(entries, 0, 1) == entries
 
 
 def test_temporaries_left_by_a_killed_writer_are_swept_and_fresh_ones_kept(tmp_path):

@@ -1,4 +1,4 @@
-"""Predictions and the ingest state of landed files."""
+"""Predictions, the ingest state of landed files, and the landing entries refused."""
 
 from __future__ import annotations
 
@@ -11,7 +11,13 @@ from sqlalchemy.orm import Session
 
 from modelfleet.registry.entities import Prediction
 from modelfleet.registry.store.workflows import ensure_workflow
-from modelfleet.registry.tables import IngestFileRow, ModelVersionRow, PredictionRow, WorkflowRow
+from modelfleet.registry.tables import (
+    IngestFileRow,
+    LandingRejectRow,
+    ModelVersionRow,
+    PredictionRow,
+    WorkflowRow,
+)
 
 # ingest_file.state values: received -> classified -> stored, or -> quarantined
 RECEIVED, CLASSIFIED, STORED, QUARANTINED = "received", "classified", "stored", "quarantined"
@@ -81,10 +87,11 @@ def ingest_state(session: Session, workflow: str, sha256: str) -> IngestFileRow 
 
 
 def receive(
-    session: Session, workflow: str, files: list[tuple[str, str]], day: str
+    session: Session, workflow: str, files: list[tuple[str, bytes, str]], day: str
 ) -> dict[str, IngestFileRow]:
-    """The locked rows of these files ((sha256, name) pairs), inserting the new ones as
-    `received` on `day`. One INSERT and one SELECT for the whole batch; race-safe."""
+    """The locked rows of these files ((sha256, raw name, display name)), inserting the
+    new ones as `received` on `day`. One INSERT and one SELECT for the whole batch;
+    race-safe."""
     workflow_id = ensure_workflow(session, workflow)
     session.execute(
         pg_insert(IngestFileRow)
@@ -94,11 +101,12 @@ def receive(
                     "workflow_id": workflow_id,
                     "sha256": sha,
                     "original_name": name,
+                    "original_name_raw": raw,
                     "state": RECEIVED,
                     "duplicates": 0,
                     "partition_date": day,
                 }
-                for sha, name in files
+                for sha, raw, name in files
             ]
         )
         .on_conflict_do_nothing()
@@ -107,7 +115,7 @@ def receive(
         sa.select(IngestFileRow)
         .where(
             IngestFileRow.workflow_id == workflow_id,
-            IngestFileRow.sha256.in_([sha for sha, _ in files]),
+            IngestFileRow.sha256.in_([sha for sha, _, _ in files]),
         )
         .order_by(IngestFileRow.id)
         .with_for_update()
@@ -196,6 +204,7 @@ def partition_manifest(session: Session, workflow: str, day: str) -> list[dict[s
             "sha256": f.sha256,
             "path": f.final_path,
             "source": f.original_name,
+            "source_raw": f.original_name_raw,
             "label": p.label,
             "score": p.score,
             "scores_json": json.dumps(p.scores),
@@ -232,3 +241,32 @@ def count_by_state(session: Session, workflow: str | None = None) -> dict[str, i
             WorkflowRow.name == workflow
         )
     return {state: n for state, n in session.execute(query).all()}
+
+
+def record_rejects(
+    session: Session, workflow: str, rejects: list[dict[str, Any]]
+) -> set[tuple[bytes, int, int]]:
+    """Record refused landing entries (name_raw, name, device, inode, kind, reason,
+    moved_to), each once; returns the (name_raw, device, inode) of those new here."""
+    if not rejects:
+        return set()
+    workflow_id = ensure_workflow(session, workflow)
+    inserted = session.execute(
+        pg_insert(LandingRejectRow)
+        .values([{"workflow_id": workflow_id, **reject} for reject in rejects])
+        .on_conflict_do_nothing()
+        .returning(LandingRejectRow.name_raw, LandingRejectRow.device, LandingRejectRow.inode)
+    )
+    return {(bytes(raw), int(device), int(inode)) for raw, device, inode in inserted}
+
+
+def landing_rejects(session: Session, workflow: str) -> list[LandingRejectRow]:
+    """The refused landing entries of `workflow`, oldest first."""
+    return list(
+        session.scalars(
+            sa.select(LandingRejectRow)
+            .join(WorkflowRow, WorkflowRow.id == LandingRejectRow.workflow_id)
+            .where(WorkflowRow.name == workflow)
+            .order_by(LandingRejectRow.id)
+        )
+    )
