@@ -8,6 +8,7 @@ ModelfleetError
 │   └── TamperedData       training data changed after it was validated
 ├── RegistryError          lineage/registry store problems
 │   ├── NotFound           a workflow, version, alias or prediction does not exist
+│   │   └── InvalidGrant   a grant or pin names an undeclared workflow or a missing version
 │   └── StaleRelease       a release would replace a newer production version
 ├── VersioningError        a git/dvc/gto command failed
 ├── PlatformError          a component could not be started or reached
@@ -17,6 +18,8 @@ ModelfleetError
     ├── Forbidden (403)     the application holds no grant for the workflow, or is no admin
     ├── ModelNotFound (404)
     ├── PayloadTooLarge (413)
+    ├── TooManyRequests (429) too many failed key attempts from one address
+    ├── Overloaded (503)    no capacity now (key checks, decode budget); try again
     └── ModelNotReady (503)
 """
 
@@ -59,6 +62,10 @@ class StaleRelease(RegistryError):
     pass
 
 
+class InvalidGrant(NotFound):
+    pass
+
+
 class VersioningError(ModelfleetError):
     pass
 
@@ -69,6 +76,12 @@ class PlatformError(ModelfleetError):
 
 class ServingError(ModelfleetError):
     status_code = 500
+    retry_after_s: int | None = None  # sent as Retry-After: when trying again makes sense
+
+    def __init__(self, message: str, *, retry_after_s: int | None = None) -> None:
+        super().__init__(message)
+        if retry_after_s is not None:
+            self.retry_after_s = retry_after_s
 
 
 class BadRequest(ServingError):
@@ -91,5 +104,16 @@ class PayloadTooLarge(ServingError):
     status_code = 413
 
 
+class TooManyRequests(ServingError):
+    status_code = 429
+    retry_after_s = 60
+
+
+class Overloaded(ServingError):
+    status_code = 503
+    retry_after_s = 1
+
+
 class ModelNotReady(ServingError):
     status_code = 503
+    retry_after_s = 5

@@ -114,3 +114,32 @@ def _fit(image: Image.Image, size: tuple[int, int], policy: PreprocessPolicy) ->
     fill = Image.new("RGB", (1, 1), policy.background).convert(image.mode).getpixel((0, 0))
     return ImageOps.pad(image, size, method=bilinear, color=fill)
 
+
+def declared_pixels(data: bytes) -> int | None:
+    """Width x height as a PNG, JPEG, GIF or BMP header declares it, read without Pillow
+    or decompression (cheap enough for the event loop); None for other formats."""
+    try:
+        if data[:8] == b"\x89PNG\r\n\x1a\n" and data[12:16] == b"IHDR":
+            width, height = struct.unpack(">II", data[16:24])
+        elif data[:6] in (b"GIF87a", b"GIF89a"):
+            width, height = struct.unpack("<HH", data[6:10])
+        elif data[:2] == b"BM" and struct.unpack("<I", data[14:18])[0] >= 40:
+            width, height = struct.unpack("<ii", data[18:26])
+        elif data[:2] == b"\xff\xd8":  # JPEG: walk the segments to the frame header
+            at = 2
+            while data[at] == 0xFF:
+                marker = data[at + 1]
+                if marker == 0xFF:  # a fill byte
+                    at += 1
+                    continue
+                if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+                    height, width = struct.unpack(">HH", data[at + 5 : at + 9])
+                    break
+                at += 2 + struct.unpack(">H", data[at + 2 : at + 4])[0]
+            else:
+                return None
+        else:
+            return None
+    except (struct.error, IndexError):
+        return None
+    return abs(width) * abs(height)

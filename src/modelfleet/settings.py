@@ -27,6 +27,8 @@ Environment variables (all optional):
     MODELFLEET_ACTOR         who the CLI records as the actor of a rollback, approval or
                              grant when `--actor` is not given; default the login name,
                              or `uid:<n>` where the uid has none (platform/identity.py)
+    MODELFLEET_SERVE_*, MODELFLEET_KEY_*, MODELFLEET_AUTH_FAILURES_PER_MIN
+                             the endpoint's limits, per worker process (EndpointLimits)
 """
 
 from __future__ import annotations
@@ -186,4 +188,75 @@ def _positive_int(name: str, default: int) -> int:
         return default
     if not (text.isascii() and text.isdecimal()) or int(text) < 1:
         raise ConfigError(f"{name}={text!r} must be a whole number of at least 1")
+    return int(text)
+
+
+@dataclass(frozen=True)
+class EndpointLimits:
+    """What one endpoint worker process allows at once; `modelfleet serve --workers N`
+    allows N times as much. Each field's environment variable, with its default:
+
+        MODELFLEET_SERVE_MAX_CONNECTIONS   1000  open connections; beyond, 503 and close
+        MODELFLEET_SERVE_HEADER_TIMEOUT_S  10    from a request's first byte (or the
+                                                 connection) to its last header; then 408
+        MODELFLEET_SERVE_BODY_TIMEOUT_S    30    from the last header to the body's end
+        MODELFLEET_SERVE_KEEPALIVE_TIMEOUT_S 5   idle time between requests on a connection
+        MODELFLEET_SERVE_PIXEL_BUDGET_MP   64    megapixels of images decoding at once
+        MODELFLEET_SERVE_QUEUE_TIMEOUT_S   5     longest wait for a key check or the pixel
+                                                 budget; then 503 with Retry-After
+        MODELFLEET_KEY_CACHE               on    cache verified keys (`off`: argon2 on
+                                                 every request; for benchmarks)
+        MODELFLEET_KEY_CACHE_TTL_S         60    how long a verified key stays cached
+        MODELFLEET_KEY_VERIFICATIONS       cores per worker: argon2 checks at once
+        MODELFLEET_AUTH_FAILURES_PER_MIN   10    failed key attempts per client address
+                                                 and minute, then 429 (0: no limit)
+    """
+
+    max_connections: int = 1000
+    header_timeout_s: float = 10.0
+    body_timeout_s: float = 30.0
+    keepalive_timeout_s: float = 5.0
+    pixel_budget: int = 64_000_000
+    queue_timeout_s: float = 5.0
+    key_cache: bool = True
+    key_cache_ttl_s: float = 60.0
+    key_verifications: int | None = None  # None: the cores each worker process gets
+    auth_failures_per_min: int = 10
+
+
+def endpoint_limits() -> EndpointLimits:
+    """Read the endpoint's limits from the environment."""
+    return EndpointLimits(
+        max_connections=_positive_int("MODELFLEET_SERVE_MAX_CONNECTIONS", 1000),
+        header_timeout_s=_seconds("MODELFLEET_SERVE_HEADER_TIMEOUT_S", 10.0),
+        body_timeout_s=_seconds("MODELFLEET_SERVE_BODY_TIMEOUT_S", 30.0),
+        keepalive_timeout_s=_seconds("MODELFLEET_SERVE_KEEPALIVE_TIMEOUT_S", 5.0),
+        pixel_budget=_positive_int("MODELFLEET_SERVE_PIXEL_BUDGET_MP", 64) * 1_000_000,
+        queue_timeout_s=_seconds("MODELFLEET_SERVE_QUEUE_TIMEOUT_S", 5.0),
+        key_cache=_switch("MODELFLEET_KEY_CACHE", True),
+        key_cache_ttl_s=_seconds("MODELFLEET_KEY_CACHE_TTL_S", 60.0),
+        key_verifications=_positive_int("MODELFLEET_KEY_VERIFICATIONS", 0) or None,
+        auth_failures_per_min=_count("MODELFLEET_AUTH_FAILURES_PER_MIN", 10),
+    )
+
+
+def _seconds(name: str, default: float) -> float:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86_400:
+        raise ConfigError(f"{name}={text!r} must be a number of seconds above 0, at most 86400")
+    return value
+
+
+def _count(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not (text.isascii() and text.isdecimal()) or len(text) > 9:
+        raise ConfigError(f"{name}={text!r} must be a whole number from 0")
     return int(text)

@@ -140,12 +140,14 @@ def test_fleet_summary_shows_production_metrics_gate_and_validation(db_session):
 
 
 def test_applications_keys_are_hashed_verified_and_revocable(db_session):
-    from modelfleet.errors import RegistryError
+    from modelfleet.errors import InvalidGrant, RegistryError
     from modelfleet.registry.store import applications
     from modelfleet.registry.tables import ApplicationRow
 
     _version(db_session, "v1.0.0", "2026-01")
-    key = applications.create_application(db_session, "hmi", grants={"w": "v1.0.0"}, actor="test")
+    key = applications.create_application(
+        db_session, "hmi", grants={"w": "v1.0.0"}, actor="test", workflows={"w"}
+    )
     stored = db_session.query(ApplicationRow).filter_by(name="hmi").one()
     assert key not in stored.key_hash and stored.key_hash.startswith("$argon2")
     app = applications.authenticate(db_session, key)
@@ -154,14 +156,24 @@ def test_applications_keys_are_hashed_verified_and_revocable(db_session):
     assert applications.authenticate(db_session, "not-a-key") is None
     assert applications.pinned_versions(db_session) == {"w": {"v1.0.0"}}
 
-    with pytest.raises(NotFound, match=r"v9\.0\.0"):
-        applications.set_grant(db_session, "hmi", "w", "v9.0.0", actor="t", reason="r")
-    with pytest.raises(RegistryError, match="neither an alias"):
-        applications.set_grant(db_session, "hmi", "w", "latest", actor="t", reason="r")
+    with pytest.raises(InvalidGrant, match=r"v9\.0\.0"):
+        applications.set_grant(
+            db_session, "hmi", "w", "v9.0.0", actor="t", reason="r", workflows={"w"}
+        )
+    with pytest.raises(InvalidGrant, match="neither an alias"):
+        applications.set_grant(
+            db_session, "hmi", "w", "latest", actor="t", reason="r", workflows={"w"}
+        )
+    with pytest.raises(InvalidGrant, match="workflow 'x' is not declared; declared: w"):
+        applications.set_grant(
+            db_session, "hmi", "x", "production", actor="t", reason="r", workflows={"w"}
+        )
     with pytest.raises(RegistryError, match="already exists"):
         applications.create_application(db_session, "hmi", grants={}, actor="test")
 
-    applications.set_grant(db_session, "hmi", "w", "candidate", actor="t", reason="beta")
+    applications.set_grant(
+        db_session, "hmi", "w", "candidate", actor="t", reason="beta", workflows={"w"}
+    )
     assert applications.pinned_versions(db_session) == {}
     new_key = applications.issue_key(db_session, "hmi")
     assert applications.authenticate(db_session, key) is None
@@ -176,12 +188,12 @@ def test_declared_applications_follow_the_file(db_session):
 
     _version(db_session, "v1.0.0", "2026-01")
     created = applications.sync_declared(
-        db_session, {"line": ({"w": "production"}, False)}, actor="workflows.yaml"
+        db_session, {"line": ({"w": "production"}, False)}, actor="workflows.yaml", workflows={"w"}
     )
     assert created == ["line"]
     assert not applications.get_application(db_session, "line").has_key
     applications.sync_declared(
-        db_session, {"line": ({"w": "v1.0.0"}, True)}, actor="workflows.yaml"
+        db_session, {"line": ({"w": "v1.0.0"}, True)}, actor="workflows.yaml", workflows={"w"}
     )
     app = applications.get_application(db_session, "line")
     assert app.grants == {"w": "v1.0.0"} and app.admin and app.declared

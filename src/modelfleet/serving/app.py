@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -10,14 +9,17 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import Response
+from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelfleet import __version__
 from modelfleet.errors import (
     ConfigError,
+    InvalidGrant,
     ModelfleetError,
     NotFound,
     RegistryError,
@@ -25,18 +27,37 @@ from modelfleet.errors import (
     VersioningError,
 )
 from modelfleet.platform.logs import configure_logging
-from modelfleet.serving import admin, tfserving, v2
+from modelfleet.serving import admin, openapi, tfserving, v2
 from modelfleet.serving.auth import Authenticator
+from modelfleet.serving.heap import settle_heap
 from modelfleet.serving.metrics import Metrics, MetricsMiddleware
 from modelfleet.serving.pool import ModelPool
+from modelfleet.serving.protocol import BODY_TIMED_OUT
 from modelfleet.serving.registry_watcher import RegistryWatcher
-from modelfleet.serving.service import PredictionService
+from modelfleet.serving.service import PredictionService, pixel_budget
 from modelfleet.serving.wire import json_response
 from modelfleet.serving.workers import run_workers, worker_count
-from modelfleet.settings import Settings
+from modelfleet.settings import EndpointLimits, Settings, endpoint_limits
 
 log = logging.getLogger("modelfleet.serving")
 MAX_BODY_BYTES = 32 * 1024 * 1024
+CLIENT_GONE = 499  # nginx's status for a client that left before the answer (metrics only)
+
+
+class Segment(Convertor[str]):
+    """One path segment without ':', so that `/{workflow:segment}` never swallows TF
+    Serving's `:predict` suffix (a wrong method then gets 405 with the right Allow)."""
+
+    regex = "[^/:]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("segment", Segment())
 
 
 def create_app(
@@ -47,9 +68,11 @@ def create_app(
     auth: Authenticator,
     metrics: Metrics | None = None,
     poll_s: float = 5.0,
+    limits: EndpointLimits | None = None,
 ) -> FastAPI:
     """The endpoint. Without `database_url` nothing follows the registry (benchmarks):
     the pool serves what it was given and keys are those added to `auth`."""
+    limits = limits or auth.limits
     metrics = metrics or Metrics()
     metrics.follow(pool)
     watcher = None
@@ -73,14 +96,16 @@ def create_app(
         title="modelfleet prediction endpoint",
         version=__version__,
         lifespan=lifespan,
+        redirect_slashes=False,  # an API path has one spelling; anything else is a 404
         description=(
             "Many workflows' models over TF Serving's REST API and the Open Inference "
             "Protocol (V2). Send `Authorization: Bearer <API key>`; unversioned requests "
             "resolve through your application's pin. Every answer names its version in "
-            "`model_version` and the `X-Model-Version` header."
+            "`model_version` and the `X-Model-Version` header. Errors are "
+            '`{"error": "..."}`; 429 and 503 carry `Retry-After`.'
         ),
     )
-    service = PredictionService(pool)
+    service = PredictionService(pool, pixel_budget(limits.pixel_budget, limits.queue_timeout_s))
 
     def ready() -> bool:
         return watcher is None or watcher.synced.is_set()
@@ -98,13 +123,19 @@ def create_app(
     def health() -> Response:
         return json_response({"ready": ready(), "loaded": pool.loaded(), "pid": os.getpid()})
 
-    @app.get("/metrics", tags=["operations"], summary="Prometheus metrics")
+    @app.get(
+        "/metrics",
+        tags=["operations"],
+        summary="Prometheus metrics",
+        response_class=PlainTextResponse,
+    )
     def prometheus() -> Response:
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(ModelfleetError)
     async def modelfleet_error(_: Request, exc: ModelfleetError) -> Response:
-        return _error(str(exc), _status(exc))
+        retry = exc.retry_after_s if isinstance(exc, ServingError) else None
+        return _error(str(exc), _status(exc), retry_after_s=retry)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
@@ -113,31 +144,61 @@ def create_app(
 
     @app.exception_handler(HTTPException)
     async def http_error(_: Request, exc: HTTPException) -> Response:
-        return _error(str(exc.detail), exc.status_code)
+        return _error(str(exc.detail), exc.status_code, headers=exc.headers)  # 405: Allow
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, _: ClientDisconnect) -> Response:
+        return _gone(request.scope)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("unexpected error on %s %s", request.method, request.url.path)
         return _error(f"internal error: {type(exc).__name__}", 500)
 
+    openapi.install(app)
     return MetricsMiddleware(BodyLimit(app, MAX_BODY_BYTES), metrics)  # type: ignore[return-value]
 
 
 def _status(exc: ModelfleetError) -> int:
     if isinstance(exc, ServingError):
         return exc.status_code
+    if isinstance(exc, InvalidGrant | ConfigError):
+        return 400
     if isinstance(exc, NotFound):
         return 404
     if isinstance(exc, RegistryError | VersioningError):
         return 409
-    if isinstance(exc, ConfigError):
-        return 400
     return 500
 
 
-def _error(message: str, status: int) -> Response:
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return json_response({"error": message}, status_code=status, headers=headers)
+def _error(
+    message: str,
+    status: int,
+    *,
+    retry_after_s: int | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
+    headers = dict(headers or {})
+    if status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    if retry_after_s is not None:
+        headers["Retry-After"] = str(retry_after_s)
+    if status == 408:
+        headers["Connection"] = "close"
+    return json_response({"error": message}, status_code=status, headers=headers or None)
+
+
+def _gone(scope: Scope) -> Response:
+    """The client left mid-request (or its body was too slow): nothing to answer, but the
+    metrics count it as 499 (or 408), not as a server error, and the log stays quiet."""
+    timed_out = bool(scope.get(BODY_TIMED_OUT))
+    log.debug(
+        "%s %s: %s",
+        scope.get("method"),
+        scope.get("path"),
+        "body timed out" if timed_out else "client disconnected before the answer",
+    )
+    return Response(status_code=408 if timed_out else CLIENT_GONE)
 
 
 class BodyLimit:
@@ -153,10 +214,12 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and (not length.isdigit() or int(length) > self.limit):
-            await _error(f"body of {length.decode()} bytes exceeds {self.limit}", 413)(
-                scope, receive, send
-            )
+        if length is not None and (
+            not length.isdigit() or len(length) > 12 or int(length) > self.limit
+        ):
+            await _error(
+                f"body of {length[:20].decode(errors='replace')} bytes exceeds {self.limit}", 413
+            )(scope, receive, send)
             return
         if length is not None:
             await self.app(scope, receive, send)
@@ -165,6 +228,9 @@ class BodyLimit:
         chunks, size = [], 0
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                await _gone(scope)(scope, receive, send)
+                return
             if message["type"] != "http.request":
                 break
             size += len(message.get("body", b""))
@@ -195,17 +261,6 @@ def tune_threads(workers: int = 1) -> None:
     cores = os.cpu_count() or 1
     tf.config.threading.set_intra_op_parallelism_threads(max(1, cores // workers))
     tf.config.threading.set_inter_op_parallelism_threads(2)
-
-
-def settle_heap() -> None:
-    """Importing TensorFlow leaves ~465k objects the garbage collector tracks; each full
-    collection walks them all and stops the event loop for ~0.3 s, and JSON requests
-    (hundreds of nested lists each) trigger one every second or so. Freeze what exists
-    at start-up so that collections walk only what requests allocate; models loaded
-    later stay collectable. A larger young generation makes collections rarer still."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(20_000, 10, 10)
 
 
 def prepare_process() -> int:
@@ -245,10 +300,12 @@ def worker_app() -> ASGIApp:
         on_batch=lambda wf, version, rows: metrics.batch_size.labels(wf, version).observe(rows),
     )
     url = db.database_url()
+    limits = endpoint_limits()
     return create_app(
         pool,
         settings,
         database_url=url,
-        auth=Authenticator(url, insecure_local=bool(os.environ.get(_INSECURE_ENV))),
+        auth=Authenticator(url, insecure_local=bool(os.environ.get(_INSECURE_ENV)), limits=limits),
         metrics=metrics,
+        limits=limits,
     )

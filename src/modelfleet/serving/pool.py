@@ -21,6 +21,7 @@ import numpy as np
 
 from modelfleet.config import ServingPolicy
 from modelfleet.errors import ModelNotFound, ModelNotReady
+from modelfleet.preprocessing import LEGACY, PreprocessPolicy
 from modelfleet.serving.batching import Batcher
 from modelfleet.training.export import SIGNATURE_FILE
 from modelfleet.versioning.naming import Version, serving_dir
@@ -40,6 +41,7 @@ class LoadedModel:
     output_name: str
     batcher: Batcher = field(repr=False)
     load_seconds: float = 0.0
+    preprocess: PreprocessPolicy = LEGACY  # how images are fitted, as this version trained
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ def load_version(
             on_batch=None if on_batch is None else lambda rows: on_batch(workflow, name, rows),
         ),
         load_seconds=time.perf_counter() - began,
+        preprocess=PreprocessPolicy.of_export(signature.get("preprocess")),
     )
 
 
@@ -117,6 +120,9 @@ class ModelPool:
         self.policies = dict(policies)
         self.on_batch = on_batch
         self._views: dict[str, _View] = {}
+        self._deployed: frozenset[str] | None = (
+            None  # workflows with wanted versions; None: not synced yet
+        )
 
     # -- request path (event loop): plain dict reads of an immutable view --
 
@@ -125,9 +131,11 @@ class ModelPool:
     ) -> LoadedModel:
         view = self._views.get(workflow)
         if view is None:
-            if workflow in self.policies:
-                raise ModelNotReady(f"model {workflow!r} has no version loaded yet")
-            raise ModelNotFound(f"no model named {workflow!r}")
+            if workflow not in self.policies:
+                raise ModelNotFound(f"no model named {workflow!r}")
+            if self._deployed is not None and workflow not in self._deployed:
+                raise ModelNotFound(f"model {workflow!r} has no deployed version")
+            raise ModelNotReady(f"model {workflow!r} has no version loaded yet")
         if version_int is not None:
             model = view.versions.get(version_int)
             if model is None:
@@ -197,6 +205,7 @@ class ModelPool:
             if models:
                 views[workflow] = _View(aliases, models)
         self._views = views  # the atomic swap
+        self._deployed = frozenset(w for w, want in wanted.items() if want.versions())
         kept = {id(m) for v in views.values() for m in v.versions.values()}
         for (workflow, _), model in loaded.items():
             if id(model) not in kept:

@@ -6,37 +6,64 @@ Every way in checks what it was given and names what was wrong (BadRequest).
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
-import struct
-from functools import reduce
-from operator import iadd
+import io
 from typing import Any
 
 import numpy as np
+from PIL import Image
 from starlette.concurrency import run_in_threadpool
 
 from modelfleet.errors import BadRequest, DataError, ModelNotFound, PayloadTooLarge
-from modelfleet.imaging import decode, to_model_input
+from modelfleet.imaging import MAX_PIXELS, declared_pixels, decode, to_model_input
 from modelfleet.serving.auth import Principal
+from modelfleet.serving.heap import trim_heap
+from modelfleet.serving.limits import Capacity
 from modelfleet.serving.pool import LoadedModel, ModelPool
+from modelfleet.serving.tensors import float_rows
 from modelfleet.versioning.naming import ALIAS_PINS, Version
 
 MAX_INSTANCES = 256
 MAX_IMAGE_BYTES = 10 * 1024 * 1024
+MAX_VERSION_CHARS = 24  # v999999.999.999 or its integer: anything longer names nothing
+TRIM_AFTER_PIXELS = 4_000_000  # decoded since the budget was last idle: then trim the heap
 
 
 def version_number(text: str) -> int:
     """A version in a URL: TF Serving's integer (1002000) or the tag's vX.Y.Z."""
     try:
-        return int(text) if text.isdigit() else Version.parse(text).as_int()
+        if len(text) > MAX_VERSION_CHARS:
+            raise ValueError(text)
+        return int(text) if text.isascii() and text.isdigit() else Version.parse(text).as_int()
     except Exception:
-        raise ModelNotFound(f"version {text!r} is neither an integer nor vX.Y.Z") from None
+        raise ModelNotFound(
+            f"version {shown(text)} is neither an integer nor vX.Y.Z "
+            f"(at most {MAX_VERSION_CHARS} characters)"
+        ) from None
+
+
+def shown(text: str, limit: int = 40) -> str:
+    """Client input quoted in a message, cut short: an answer must stay small."""
+    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"... ({len(text)} chars)"
+
+
+def pixel_budget(pixels: int, timeout_s: float) -> Capacity:
+    """The pixels of images that one worker process decodes at once. When a burst of
+    large decodes ends, the heap is trimmed (in a thread: it walks every arena)."""
+
+    def trim(decoded: int) -> None:
+        if decoded >= TRIM_AFTER_PIXELS:
+            asyncio.get_running_loop().run_in_executor(None, trim_heap)
+
+    return Capacity(pixels, "image decoding", timeout_s=timeout_s, on_idle=trim)
 
 
 class PredictionService:
-    def __init__(self, pool: ModelPool) -> None:
+    def __init__(self, pool: ModelPool, decode_budget: Capacity | None = None) -> None:
         self.pool = pool
+        self.decode_budget = decode_budget or pixel_budget(64_000_000, 5.0)
 
     def resolve(
         self,
@@ -58,7 +85,14 @@ class PredictionService:
         return self.pool.resolve(workflow, version_int=Version.parse(pin).as_int())
 
     async def infer(self, model: LoadedModel, batch: np.ndarray) -> np.ndarray:
-        return await model.batcher.submit(batch)
+        probs = await model.batcher.submit(batch)
+        if not np.isfinite(probs).all():  # inputs are bounded; a model may still overflow
+            row = int(np.argwhere(~np.isfinite(probs))[0][0])
+            raise BadRequest(
+                f"row {row}: the model's output is not finite for this input; "
+                "send pixels in the model's scale ([0, 1])"
+            )
+        return probs
 
     # -- inputs --
 
@@ -69,9 +103,9 @@ class PredictionService:
         if len(rows) > MAX_INSTANCES:
             raise PayloadTooLarge(f"at most {MAX_INSTANCES} {what} per request, got {len(rows)}")
         if isinstance(rows[0], list):  # the common case: one array conversion for all rows
-            batch = float_batch(rows, model.input_shape)
+            batch = float_rows(rows, model.input_shape, what)
             if batch is not None:
-                return check_finite(batch, what)
+                return batch
         items = [await self._row(model, row, f"{what}[{i}]") for i, row in enumerate(rows)]
         return np.stack(items)
 
@@ -83,32 +117,43 @@ class PredictionService:
                 return await self._row(model, row[model.input_name], what)
             raise BadRequest(
                 f'{what}: an object must be {{"b64": <base64 image>}} or '
-                f"{{{model.input_name!r}: <tensor>}}, got keys {sorted(row)}"
+                f"{{{model.input_name!r}: <tensor>}}, got keys {sorted(map(shown, row))}"
             )
         return check_tensor(model, row, what)
 
     async def image(self, model: LoadedModel, data: bytes, what: str) -> np.ndarray:
         """Encoded image bytes of any size and mode -> the model's input, as training did."""
-        if len(data) > MAX_IMAGE_BYTES:
-            raise PayloadTooLarge(f"{what}: image of {len(data)} bytes exceeds {MAX_IMAGE_BYTES}")
-        try:
-            return await run_in_threadpool(_preprocess, data, model.input_shape)
-        except DataError as exc:
-            raise BadRequest(f"{what}: {exc}") from None
+        return (await self.images(model, [data], what, one=True))[0]
 
-    async def images(self, model: LoadedModel, blobs: list[bytes], what: str) -> np.ndarray:
+    async def images(
+        self, model: LoadedModel, blobs: list[bytes], what: str, *, one: bool = False
+    ) -> np.ndarray:
         """Many encoded images in one trip to the thread pool (a hop costs more than
-        decoding a small image)."""
+        decoding a small image), within the worker's pixel budget: they decode one after
+        the other, so the request holds the pixels of its largest image."""
         if not blobs:
             raise BadRequest(f"{what} must hold at least one image")
         if len(blobs) > MAX_INSTANCES:
             raise PayloadTooLarge(f"at most {MAX_INSTANCES} images per request, got {len(blobs)}")
-        for i, data in enumerate(blobs):
+        names = [what] if one else [f"{what}[{i}]" for i in range(len(blobs))]
+        for name, data in zip(names, blobs, strict=True):
             if len(data) > MAX_IMAGE_BYTES:
                 raise PayloadTooLarge(
-                    f"{what}[{i}]: image of {len(data)} bytes exceeds {MAX_IMAGE_BYTES}"
+                    f"{name}: image of {len(data)} bytes exceeds {MAX_IMAGE_BYTES}"
                 )
-        return await run_in_threadpool(_preprocess_all, blobs, model.input_shape, what)
+        pixels = [declared_pixels(data) for data in blobs]  # headers only: cheap
+        if None in pixels:  # another format: Pillow reads its header, off the event loop
+            pixels = await run_in_threadpool(_opened_pixels, blobs, pixels)
+        largest = max(p or 0 for p in pixels)
+        budget = self.decode_budget
+        if largest > min(budget.capacity, MAX_PIXELS):
+            index = [p or 0 for p in pixels].index(largest)
+            raise BadRequest(
+                f"{names[index]}: image too large: {largest:,} pixels exceeds the limit of "
+                f"{min(budget.capacity, MAX_PIXELS):,} (decompression bomb?)"
+            )
+        async with budget.hold(largest):
+            return await run_in_threadpool(_preprocess_all, blobs, model, names)
 
     # -- outputs --
 
@@ -123,17 +168,29 @@ class PredictionService:
         ]
 
 
-def _preprocess(data: bytes, input_shape: tuple[int, int, int]) -> np.ndarray:
-    return to_model_input(decode(data), input_shape)
+def _opened_pixels(blobs: list[bytes], pixels: list[int | None]) -> list[int | None]:
+    """Fill in what the cheap probe could not read, from Pillow's header parse; an image
+    Pillow cannot open counts 0 (its decode fails at once, with the reason)."""
+    out = []
+    for data, known in zip(blobs, pixels, strict=True):
+        if known is None:
+            try:
+                with Image.open(io.BytesIO(data)) as probe:
+                    known = probe.width * probe.height
+            except Exception:  # any reason Pillow refuses: decode() names it
+                known = 0
+        out.append(known)
+    return out
 
 
-def _preprocess_all(blobs: list[bytes], input_shape: tuple[int, int, int], what: str) -> np.ndarray:
-    out = np.empty((len(blobs), *input_shape), dtype=np.float32)
-    for i, data in enumerate(blobs):
+def _preprocess_all(blobs: list[bytes], model: LoadedModel, names: list[str]) -> np.ndarray:
+    """Decode and fit each image as the version's training did (its recorded policy)."""
+    out = np.empty((len(blobs), *model.input_shape), dtype=np.float32)
+    for i, (data, name) in enumerate(zip(blobs, names, strict=True)):
         try:
-            out[i] = _preprocess(data, input_shape)
+            out[i] = to_model_input(decode(data), model.input_shape, model.preprocess)
         except DataError as exc:
-            raise BadRequest(f"{what}[{i}]: {exc}") from None
+            raise BadRequest(f"{name}: {exc}") from None
     return out
 
 
@@ -146,58 +203,30 @@ def b64_bytes(value: Any, what: str) -> bytes:
         raise BadRequest(f"{what}: 'b64' is not valid base64") from None
 
 
-def float_batch(rows: list[Any], shape: tuple[int, ...]) -> np.ndarray | None:
-    """np.asarray(rows, dtype=np.float32) if that has shape (len(rows), *shape), else None."""
-    batch = packed_floats(rows, shape)
-    if batch is not None:
-        return batch
-    try:
-        batch = np.asarray(rows, dtype=np.float32)
-    except (TypeError, ValueError):
-        return None
-    return batch if batch.shape[1:] == shape else None
-
-
-def packed_floats(rows: list[Any], shape: tuple[int, ...]) -> np.ndarray | None:
-    """float_batch's fast path, for JSON images: lists nested exactly to `shape` with
-    int, float or bool leaves; None for anything else, which numpy then takes as before.
-
-    A JSON image is many small lists (32x32x3: 1,024 lists of 3 numbers), and
-    np.asarray spends most of its time on them. Here each level's lengths are checked
-    with one map(len), the level is flattened with list +=, and one struct.pack_into
-    copies all the numbers: about half np.asarray's time (bench/json_rows.py). A str or
-    dict where a list belongs has a len too, but flattens into str leaves (no dimension
-    is 0), which struct refuses.
-    """
-    level = rows
-    try:
-        for size in shape:
-            if size < 1 or list(map(len, level)) != [size] * len(level):
-                return None
-            level = reduce(iadd, level, [])  # one level flatter
-        batch = np.empty((len(rows), *shape), dtype=np.float32)
-        struct.pack_into(f"{len(level)}f", batch, 0, *level)
-    except (TypeError, OverflowError, struct.error):
-        return None
-    return batch
-
-
 def check_tensor(model: LoadedModel, value: Any, what: str) -> np.ndarray:
-    try:
-        array = np.asarray(value, dtype=np.float32)
-    except (TypeError, ValueError, OverflowError):
+    """One instance: a tensor of exactly the model's input shape, of numbers in range."""
+    batch = (
+        float_rows([value], model.input_shape, what, one=True) if isinstance(value, list) else None
+    )
+    if batch is None:
+        dims = _dims(value)
+        if dims is None:
+            raise BadRequest(
+                f"{what}: expected a numeric tensor of shape {list(model.input_shape)} "
+                'or {"b64": ...}'
+            )
         raise BadRequest(
-            f'{what}: expected a numeric tensor of shape {list(model.input_shape)} or {{"b64": ...}}'
-        ) from None
-    if array.shape != model.input_shape:
-        raise BadRequest(
-            f"{what}: shape {list(array.shape)} does not match the model input "
-            f"{list(model.input_shape)}"
+            f"{what}: shape {dims} does not match the model input {list(model.input_shape)}"
         )
-    return check_finite(array, what)
+    return batch[0]
 
 
-def check_finite(array: np.ndarray, what: str) -> np.ndarray:
-    if not np.isfinite(array).all():
-        raise BadRequest(f"{what}: contains NaN or infinity")
-    return array
+def _dims(value: Any) -> list[int] | None:
+    """The shape of nested lists along the first elements, if they end in a number."""
+    dims: list[int] = []
+    while isinstance(value, list):
+        dims.append(len(value))
+        if not value:
+            return dims
+        value = value[0]
+    return dims if dims and type(value) in (int, float) else None

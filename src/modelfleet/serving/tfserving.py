@@ -13,7 +13,7 @@ from starlette.datastructures import UploadFile
 from modelfleet.errors import BadRequest
 from modelfleet.serving.auth import Authenticator
 from modelfleet.serving.pool import LoadedModel
-from modelfleet.serving.service import PredictionService, b64_bytes
+from modelfleet.serving.service import PredictionService, b64_bytes, shown
 from modelfleet.serving.wire import answer, json_body_doc, json_object
 
 Handler = Callable[[Request, LoadedModel], Awaitable[Response]]
@@ -56,7 +56,12 @@ CLASSIFY_DOC = {
         },
     },
     "parameters": [
-        {"name": "top_k", "in": "query", "required": False, "schema": {"type": "integer"}}
+        {
+            "name": "top_k",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 999_999},
+        }
     ],
 }
 
@@ -68,22 +73,22 @@ def router(service: PredictionService, auth: Authenticator) -> APIRouter:
         """One handler under the three ways TF Serving names a model."""
 
         async def pinned(workflow: str, request: Request) -> Response:
-            principal = await auth.principal(request.headers)
+            principal = await auth.of(request)
             return await handler(request, service.resolve(principal, workflow))
 
         async def by_version(workflow: str, version: str, request: Request) -> Response:
-            principal = await auth.principal(request.headers)
+            principal = await auth.of(request)
             return await handler(request, service.resolve(principal, workflow, version=version))
 
         async def by_label(workflow: str, label: str, request: Request) -> Response:
-            principal = await auth.principal(request.headers)
+            principal = await auth.of(request)
             return await handler(request, service.resolve(principal, workflow, label=label))
 
         name = handler.__name__
         for path, endpoint, kind in (
-            ("/{workflow}", pinned, "pin"),
-            ("/{workflow}/versions/{version}", by_version, "version"),
-            ("/{workflow}/labels/{label}", by_label, "label"),
+            ("/{workflow:segment}", pinned, "pin"),
+            ("/{workflow:segment}/versions/{version:segment}", by_version, "version"),
+            ("/{workflow:segment}/labels/{label:segment}", by_label, "label"),
         ):
             api.add_api_route(
                 path + suffix,
@@ -178,7 +183,7 @@ def router(service: PredictionService, auth: Authenticator) -> APIRouter:
             if set(inputs) != {model.input_name}:
                 raise BadRequest(
                     f"'inputs' as an object needs exactly the key {model.input_name!r}, "
-                    f"got {sorted(inputs)}"
+                    f"got {sorted(map(shown, inputs))[:10]}"
                 )
             inputs = inputs[model.input_name]
         batch = await service.tensor_rows(model, inputs, "inputs")
@@ -230,8 +235,8 @@ def _top_k(request: Request) -> int | None:
     raw = request.query_params.get("top_k")
     if raw is None:
         return None
-    if not raw.isdigit() or int(raw) < 1:
-        raise BadRequest(f"top_k must be a positive integer, got {raw!r}")
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 6 or int(raw) < 1:
+        raise BadRequest(f"top_k must be an integer from 1 to 999999, got {shown(raw)}")
     return int(raw)
 
 
@@ -248,4 +253,4 @@ def _example_row(model: LoadedModel, example: Any, index: int) -> Any:
         return value
     if key == model.input_name:
         return value
-    raise BadRequest(f"{what}: unknown feature {key!r}; use 'image' or {model.input_name!r}")
+    raise BadRequest(f"{what}: unknown feature {shown(key)}; use 'image' or {model.input_name!r}")

@@ -17,7 +17,8 @@ from modelfleet import __version__
 from modelfleet.errors import BadRequest, PayloadTooLarge
 from modelfleet.serving.auth import Authenticator
 from modelfleet.serving.pool import LoadedModel
-from modelfleet.serving.service import MAX_INSTANCES, PredictionService, b64_bytes, check_finite
+from modelfleet.serving.service import MAX_INSTANCES, PredictionService, b64_bytes, shown
+from modelfleet.serving.tensors import flat_floats, float_rows
 from modelfleet.serving.wire import answer, json_body_doc, json_object, json_response
 
 OUTPUTS = ("probabilities", "label")
@@ -32,7 +33,11 @@ INFER_DOC = json_body_doc(
                     "type": "object",
                     "properties": {
                         "name": {"type": "string"},
-                        "shape": {"type": "array", "items": {"type": "integer"}},
+                        "shape": {
+                            "type": "array",
+                            "items": {"type": "integer", "minimum": 0},
+                            "minItems": 1,
+                        },
                         "datatype": {"type": "string", "enum": ["FP32", "UINT8", "BYTES"]},
                         "data": {"type": "array"},
                     },
@@ -60,11 +65,16 @@ def router(service: PredictionService, auth: Authenticator, ready: Any) -> APIRo
 
     @api.get("/health/ready", summary="The server has synced with the registry")
     def server_ready() -> Response:
-        ok = bool(ready())
-        return json_response({"ready": ok}, status_code=200 if ok else 503)
+        if ready():
+            return json_response({"ready": True})
+        return json_response(
+            {"ready": False, "error": "not synced with the registry yet"},
+            status_code=503,
+            headers={"Retry-After": "5"},
+        )
 
     async def model_of(request: Request, workflow: str, version: str | None) -> LoadedModel:
-        principal = await auth.principal(request.headers)
+        principal = await auth.of(request)
         return service.resolve(principal, workflow, version=version)
 
     def metadata(request: Request, model: LoadedModel) -> Response:
@@ -98,20 +108,26 @@ def router(service: PredictionService, auth: Authenticator, ready: Any) -> APIRo
             },
         )
 
-    @api.get("/models/{workflow}", summary="Model metadata (the application's pin)")
+    @api.get("/models/{workflow:segment}", summary="Model metadata (the application's pin)")
     async def model_metadata(workflow: str, request: Request) -> Response:
         return metadata(request, await model_of(request, workflow, None))
 
-    @api.get("/models/{workflow}/versions/{version}", summary="Model metadata (a version)")
+    @api.get(
+        "/models/{workflow:segment}/versions/{version:segment}",
+        summary="Model metadata (a version)",
+    )
     async def version_metadata(workflow: str, version: str, request: Request) -> Response:
         return metadata(request, await model_of(request, workflow, version))
 
-    @api.get("/models/{workflow}/ready", summary="The pinned version is loaded")
+    @api.get("/models/{workflow:segment}/ready", summary="The pinned version is loaded")
     async def model_ready(workflow: str, request: Request) -> Response:
         model = await model_of(request, workflow, None)
         return answer(request, model, {"name": workflow, "ready": True})
 
-    @api.get("/models/{workflow}/versions/{version}/ready", summary="The version is loaded")
+    @api.get(
+        "/models/{workflow:segment}/versions/{version:segment}/ready",
+        summary="The version is loaded",
+    )
     async def version_ready(workflow: str, version: str, request: Request) -> Response:
         model = await model_of(request, workflow, version)
         return answer(request, model, {"name": workflow, "ready": True})
@@ -145,7 +161,7 @@ def router(service: PredictionService, auth: Authenticator, ready: Any) -> APIRo
         return answer(request, model, reply)
 
     @api.post(
-        "/models/{workflow}/infer",
+        "/models/{workflow:segment}/infer",
         summary="Inference (the application's pin)",
         openapi_extra=INFER_DOC,
     )
@@ -153,7 +169,7 @@ def router(service: PredictionService, auth: Authenticator, ready: Any) -> APIRo
         return await infer(request, await model_of(request, workflow, None))
 
     @api.post(
-        "/models/{workflow}/versions/{version}/infer",
+        "/models/{workflow:segment}/versions/{version:segment}/infer",
         summary="Inference (a version)",
         openapi_extra=INFER_DOC,
     )
@@ -172,7 +188,9 @@ def _requested_outputs(requested: Any) -> set[str]:
         else None
     )
     if not names or not names <= set(OUTPUTS):
-        raise BadRequest(f"'outputs' may request {list(OUTPUTS)} by name, got {requested!r}")
+        raise BadRequest(
+            f"'outputs' may request {list(OUTPUTS)} by name, got {shown(repr(requested))}"
+        )
     return names  # type: ignore[return-value]
 
 
@@ -180,17 +198,20 @@ async def _input_batch(service: PredictionService, model: LoadedModel, tensor: A
     if not isinstance(tensor, dict):
         raise BadRequest("each input must be an object with name, shape, datatype and data")
     name, shape, datatype, data = (tensor.get(k) for k in ("name", "shape", "datatype", "data"))
-    what = f"input {name!r}"
+    what = f"input {shown(name) if isinstance(name, str) else repr(name)[:40]}"
     if (
         not isinstance(shape, list)
         or not shape
-        or not all(isinstance(d, int) and d >= 0 for d in shape)
+        or len(shape) > 8
+        or not all(type(d) is int and 0 <= d <= 1_000_000 for d in shape)
     ):
-        raise BadRequest(f"{what}: 'shape' must be a non-empty list of non-negative integers")
+        raise BadRequest(f"{what}: 'shape' must be a list of 1 to 8 integers from 0 to 1000000")
     if not isinstance(data, list):
         raise BadRequest(f"{what}: 'data' must be a list")
     if shape[0] > MAX_INSTANCES:
         raise PayloadTooLarge(f"{what}: at most {MAX_INSTANCES} rows per request, got {shape[0]}")
+    if shape[0] == 0:
+        raise BadRequest(f"{what}: no rows")
     if datatype == "BYTES":
         if len(shape) != 1 or shape[0] != len(data):
             raise BadRequest(f"{what}: BYTES input needs shape [n] with n = {len(data)} images")
@@ -200,21 +221,24 @@ async def _input_batch(service: PredictionService, model: LoadedModel, tensor: A
         ]
         return await service.images(model, blobs, what)
     if datatype not in ("FP32", "UINT8"):
-        raise BadRequest(f"{what}: datatype must be FP32, UINT8 or BYTES, got {datatype!r}")
+        raise BadRequest(
+            f"{what}: datatype must be FP32, UINT8 or BYTES, got {shown(repr(datatype))}"
+        )
     expected = list(model.input_shape)
     if shape[1:] != expected:
         raise BadRequest(
             f"{what}: shape {shape} does not match the model input [n, {', '.join(map(str, expected))}]"
         )
-    try:
-        array = np.asarray(data, dtype=np.float32).reshape(shape)
-    except (TypeError, ValueError, OverflowError):
-        raise BadRequest(
-            f"{what}: 'data' must hold {int(np.prod(shape))} numbers for shape {shape}"
-        ) from None
-    if shape[0] == 0:
-        raise BadRequest(f"{what}: no rows")
-    check_finite(array, what)
+    size = int(np.prod(shape))
+    if len(data) == size:  # flat, row-major: the protocol's own layout
+        array = flat_floats(data, tuple(shape), f"{what} data")
+    else:  # nested to the shape, as some clients send it
+        nested = (
+            float_rows(data, tuple(shape[1:]), f"{what} data") if len(data) == shape[0] else None
+        )
+        if nested is None:
+            raise BadRequest(f"{what}: 'data' must hold {size} numbers for shape {shape}")
+        array = nested
     if datatype == "UINT8":
         if array.min() < 0 or array.max() > 255 or not np.array_equal(array, np.round(array)):
             raise BadRequest(f"{what}: UINT8 data must be integers 0..255")

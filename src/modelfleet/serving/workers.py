@@ -22,6 +22,8 @@ import tempfile
 
 from modelfleet.errors import ConfigError, PlatformError
 from modelfleet.platform.supervise import supervise
+from modelfleet.serving.protocol import server_options
+from modelfleet.settings import endpoint_limits
 
 _WORKERS_ENV = "MODELFLEET_SERVE_WORKERS"
 
@@ -49,6 +51,7 @@ def run_workers(
             port=port,
             log_level=log_level,
             access_log=False,
+            **server_options(endpoint_limits()),
         )
         return
     _port_is_free(host, port)
@@ -89,5 +92,7 @@ def _serve_one(factory: str, host: str, port: int, log_level: str) -> None:
     app = import_from_string(factory)()
     sock = _bound(host, port, reuse_port=True)
     sock.listen(2048)
-    config = uvicorn.Config(app, log_level=log_level, access_log=False)
+    config = uvicorn.Config(
+        app, log_level=log_level, access_log=False, **server_options(endpoint_limits())
+    )
     uvicorn.Server(config).run(sockets=[sock])

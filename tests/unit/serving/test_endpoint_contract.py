@@ -94,7 +94,7 @@ def b64(data: bytes) -> str:
             "/v1/models/digits:predict",
             {"json": {"instances": [[[[None]] * 28] * 28]}},
             400,
-            "instances: contains NaN or infinity",
+            "instances[0][0][0][0]: null is not a number",
         ),
         (
             "post",

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Collection
+from functools import cache
 
 import sqlalchemy as sa
 from argon2 import PasswordHasher
@@ -17,7 +19,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
-from modelfleet.errors import NotFound, RegistryError, VersioningError
+from modelfleet.config import load_fleet
+from modelfleet.errors import InvalidGrant, NotFound, RegistryError, VersioningError
 from modelfleet.registry.entities import Application
 from modelfleet.registry.store.versions import ALIAS_CHANNEL, get_version
 from modelfleet.registry.store.workflows import ensure_workflow
@@ -25,8 +28,15 @@ from modelfleet.registry.tables import ApplicationRow, GrantRow, WorkflowRow
 from modelfleet.versioning.naming import ALIAS_PINS, parse_pin
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
-_KEY = re.compile(r"^mf_([0-9a-f]{12})_([A-Za-z0-9_-]{20,})$")
+_KEY = re.compile(r"^mf_([0-9a-f]{12})_([A-Za-z0-9_-]{20,200})$")
 _hasher = PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash no key matches, with the real hashes' parameters: an unknown key id is
+    verified against it, so that it costs what a wrong secret costs."""
+    return _hasher.hash(secrets.token_urlsafe(32))
 
 
 def _notify(session: Session) -> None:
@@ -34,6 +44,8 @@ def _notify(session: Session) -> None:
 
 
 def _row(session: Session, name: str, *, lock: bool = False) -> ApplicationRow:
+    if not _NAME.fullmatch(name):  # no such name can exist; nor ask Postgres (NUL bytes)
+        raise NotFound(f"no application named {name[:80]!r}")
     query = sa.select(ApplicationRow).where(ApplicationRow.name == name)
     row = session.execute(query.with_for_update() if lock else query).scalar()
     if row is None:
@@ -83,8 +95,10 @@ def create_application(
     admin: bool = False,
     declared: bool = False,
     issue_key: bool = True,
+    workflows: Collection[str] | None = None,
 ) -> str | None:
-    """Insert an application with its grants; returns its new API key (shown once)."""
+    """Insert an application with its grants; returns its new API key (shown once).
+    `workflows`: those a grant may name (default: the fleet file's, see `set_grant`)."""
     if not _NAME.match(name):
         raise RegistryError(f"application name {name!r} must match {_NAME.pattern}")
     if session.execute(sa.select(ApplicationRow.id).where(ApplicationRow.name == name)).first():
@@ -94,7 +108,7 @@ def create_application(
     session.add(row)
     session.flush()
     for workflow, pin in grants.items():
-        set_grant(session, name, workflow, pin, actor=actor, reason="created")
+        set_grant(session, name, workflow, pin, actor=actor, reason="created", workflows=workflows)
     _notify(session)
     return key
 
@@ -113,15 +127,22 @@ def revoke(session: Session, name: str) -> None:
 
 
 def set_grant(
-    session: Session, name: str, workflow: str, pin: str, *, actor: str, reason: str
+    session: Session,
+    name: str,
+    workflow: str,
+    pin: str,
+    *,
+    actor: str,
+    reason: str,
+    workflows: Collection[str] | None = None,
 ) -> None:
-    """Grant `workflow` to the application (or change its pin)."""
-    try:
-        pin = parse_pin(pin)
-    except VersioningError as exc:
-        raise RegistryError(f"{workflow}: {exc}") from None
-    if pin not in ALIAS_PINS:
-        get_version(session, workflow, pin)  # NotFound names the workflow and version
+    """Grant `workflow` to the application (or change its pin).
+
+    InvalidGrant unless `workflow` is declared (one of `workflows`, by default the fleet
+    file's) and a fixed-version pin names a registered version: a grant must not
+    create a workflow row that the fleet pages would then list.
+    """
+    check_grant(session, workflow, pin, workflows)
     row = _row(session, name)
     values = {
         "application_id": row.id,
@@ -139,6 +160,29 @@ def set_grant(
         )
     )
     _notify(session)
+
+
+def check_grant(
+    session: Session, workflow: str, pin: str, workflows: Collection[str] | None = None
+) -> None:
+    """InvalidGrant, naming what is wrong, unless `workflow` is declared and `pin` is an
+    alias or a registered version of it."""
+    if workflows is None:
+        workflows = load_fleet().workflows
+    if workflow not in workflows:
+        shown = workflow if len(workflow) <= 64 else workflow[:64] + "..."
+        raise InvalidGrant(
+            f"workflow {shown!r} is not declared; declared: {', '.join(sorted(workflows))}"
+        )
+    try:
+        pin = parse_pin(pin)
+    except VersioningError as exc:
+        raise InvalidGrant(f"{workflow}: {str(exc)[:200]}") from None
+    if pin not in ALIAS_PINS:
+        try:
+            get_version(session, workflow, pin)
+        except NotFound as exc:
+            raise InvalidGrant(f"cannot pin {workflow} to {pin}: {exc}") from None
 
 
 def remove_grant(session: Session, name: str, workflow: str) -> None:
@@ -174,11 +218,12 @@ def authenticate(session: Session, key: str) -> Application | None:
             ApplicationRow.key_id == match.group(1), ApplicationRow.revoked_at.is_(None)
         )
     ).scalar()
-    if row is None or row.key_hash is None:
-        return None
     try:
-        _hasher.verify(row.key_hash, key)
+        # Unknown, revoked and known key ids all cost one verification: no timing oracle.
+        _hasher.verify(_dummy_hash() if row is None or row.key_hash is None else row.key_hash, key)
     except (VerificationError, InvalidHashError):
+        return None
+    if row is None:
         return None
     return _entity(row, _grants(session, [row.id])[row.id])
 
@@ -198,7 +243,11 @@ def pinned_versions(session: Session) -> dict[str, set[str]]:
 
 
 def sync_declared(
-    session: Session, declared: dict[str, tuple[dict[str, str], bool]], *, actor: str
+    session: Session,
+    declared: dict[str, tuple[dict[str, str], bool]],
+    *,
+    actor: str,
+    workflows: Collection[str] | None = None,
 ) -> list[str]:
     """Make applications declared in workflows.yaml match it: (grants, admin) per name.
 
@@ -216,6 +265,7 @@ def sync_declared(
                 admin=admin,
                 declared=True,
                 issue_key=False,
+                workflows=workflows,
             )
             created.append(name)
             continue
@@ -225,7 +275,15 @@ def sync_declared(
             remove_grant(session, name, workflow)
         for workflow, pin in grants.items():
             if current.get(workflow) != pin:
-                set_grant(session, name, workflow, pin, actor=actor, reason="workflows.yaml")
+                set_grant(
+                    session,
+                    name,
+                    workflow,
+                    pin,
+                    actor=actor,
+                    reason="workflows.yaml",
+                    workflows=workflows,
+                )
     return created
 
 

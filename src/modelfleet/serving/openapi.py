@@ -1,0 +1,96 @@
+"""The endpoint's OpenAPI document: every status an operation can answer, with the
+error body and Retry-After where it applies, and which operations need a key.
+
+FastAPI documents a 422 that this endpoint never sends (invalid requests get 400, see
+`app.py`) and none of the statuses that routes raise themselves, so both are fixed up
+here, once, for every operation; schemathesis then holds the endpoint to the document.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+
+# Operations that need no key: health, metadata of the server, metrics.
+PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/v2", "/v2/health/live", "/v2/health/ready"})
+SECURITY = [{"bearer": []}, {"apiKey": []}]
+
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_RETRY_AFTER = {
+    "Retry-After": {
+        "description": "Seconds to wait before trying again",
+        "required": True,
+        "schema": {"type": "integer", "minimum": 1},
+    }
+}
+# status -> (description, needs a key, Retry-After)
+STATUSES: dict[int, tuple[str, bool, bool]] = {
+    400: ("Bad input; the error names what was wrong and what was expected", False, False),
+    401: ("No API key, or an unknown or revoked one", True, False),
+    403: ("The application holds no grant for the workflow, or is no admin", True, False),
+    404: ("No such model, version or label, or nothing deployed for the workflow", True, False),
+    408: ("The request's headers or body did not arrive in time", False, False),
+    413: ("The body, an image or the number of instances is over its limit", False, False),
+    429: ("Too many failed API key attempts from this address", True, True),
+    431: ("The request line and headers are over 64 KiB", False, False),
+    503: ("Busy or not ready (connections, key checks, image decoding, loading)", False, True),
+}
+
+
+def install(app: FastAPI) -> None:
+    """Make `app.openapi()` return the completed document (built once, then cached)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            app.openapi_schema = complete(
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    routes=app.routes,
+                )
+            )
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+def complete(schema: dict[str, Any]) -> dict[str, Any]:
+    """Add error responses and security to every operation of a FastAPI document."""
+    components = schema.setdefault("components", {})
+    schemas = components.setdefault("schemas", {})
+    for unused in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(unused, None)
+    schemas["Error"] = {
+        "type": "object",
+        "properties": {"error": {"type": "string", "description": "What was wrong"}},
+        "required": ["error"],
+        "example": {"error": "instances[0]: shape [3] does not match the model input [28, 28, 1]"},
+    }
+    components["securitySchemes"] = {
+        "bearer": {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "Authorization: Bearer <API key>",
+        },
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    for path, operations in schema.get("paths", {}).items():
+        keyed = path not in PUBLIC_PATHS
+        for operation in operations.values():
+            responses = operation.setdefault("responses", {})
+            responses.pop("422", None)
+            for status, (description, needs_key, retry) in STATUSES.items():
+                if needs_key and not keyed:
+                    continue
+                response: dict[str, Any] = {
+                    "description": description,
+                    "content": {"application/json": {"schema": _ERROR}},
+                }
+                if retry:
+                    response["headers"] = _RETRY_AFTER
+                responses.setdefault(str(status), response)
+            operation["security"] = SECURITY if keyed else []
+    return schema
