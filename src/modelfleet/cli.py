@@ -140,6 +140,42 @@ def cmd_zoo(args: argparse.Namespace) -> None:
     Console().print(table)
 
 
+def cmd_retrain(args: argparse.Namespace) -> int:
+    from datetime import datetime
+
+    from modelfleet.config import load_fleet
+    from modelfleet.orchestration import trigger
+    from modelfleet.platform.airflow_client import AirflowClient
+    from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+    from modelfleet.settings import get_settings
+
+    settings = get_settings()
+    client = AirflowClient(settings.airflow_url, ADMIN_USER, admin_password(settings))
+    request = trigger.RetrainRequest(args.workflow, args.month, unpause=args.unpause)
+    run = trigger.trigger(client, load_fleet(settings.config_file), request, say=print)
+    print(f"triggered {run.dag_id} for {run.month}: run {run.run_id}")
+    if not args.wait:
+        print(f"follow it at {run.url} (or add --wait)")
+        return 0
+
+    def progress(task: str, state: str) -> None:
+        print(f"  {datetime.now():%H:%M:%S}  {task:9} {state}", flush=True)
+
+    result = trigger.follow(client, run, args.timeout * 60, progress)
+    print("\n".join(trigger.describe(result)))
+    return result.exit_code
+
+
+def _month(text: str) -> str:
+    """argparse type of --month: YYYY-MM."""
+    from modelfleet.orchestration.trigger import check_month
+
+    try:
+        return str(check_month(text))
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def cmd_data_generate(args: argparse.Namespace) -> None:
     from modelfleet.config import load_fleet
     from modelfleet.datasets.deliveries import month_dir, write_delivery
@@ -444,6 +480,36 @@ def build_parser() -> argparse.ArgumentParser:
     )
     zoo.add_argument("--classes", type=int, default=10)
     zoo.set_defaults(func=cmd_zoo)
+    retrain = sub.add_parser(
+        "retrain",
+        help="trigger retrain__<wf> in Airflow (as the UI's Trigger); --wait follows it",
+        description="Trigger a workflow's retrain__<wf> DAG over Airflow's REST API. Without "
+        "--month the run takes the month its data interval starts in: the last complete "
+        "interval of the schedule before now, i.e. last month under @monthly. With --wait: "
+        "exit 0 released, 3 rejected by the gate, 4 skipped (no data for the month), "
+        "1 failed or timed out.",
+    )
+    retrain.add_argument("workflow")
+    retrain.add_argument(
+        "--month",
+        type=_month,
+        help="YYYY-MM to train on (default: last month, the interval the schedule would take)",
+    )
+    retrain.add_argument("--wait", action="store_true", help="follow the tasks, print the outcome")
+    retrain.add_argument(
+        "--timeout",
+        type=float,
+        default=60.0,
+        metavar="MIN",
+        help="with --wait: stop waiting after this many minutes (exit 1; the run goes on)",
+    )
+    retrain.add_argument(
+        "--unpause",
+        action="store_true",
+        help="unpause a paused DAG first (this also starts its schedule); without it a "
+        "paused DAG is an error, since Airflow would queue the run and never start it",
+    )
+    retrain.set_defaults(func=cmd_retrain)
     data = sub.add_parser("data", help="datasets").add_subparsers(
         dest="data_command", required=True
     )
@@ -554,13 +620,14 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        code = args.func(args)  # a command with more outcomes than ok/error returns its code
     except ModelfleetError as exc:
         print(f"modelfleet: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130
-    return 0
+    return code or 0
+
 
 
 if __name__ == "__main__":

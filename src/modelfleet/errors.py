@@ -12,6 +12,7 @@ ModelfleetError
 │   └── StaleRelease       a release would replace a newer production version
 ├── VersioningError        a git/dvc/gto command failed
 ├── PlatformError          a component could not be started or reached
+│   └── RunTimedOut        an Airflow run did not finish in the time waited for it
 └── ServingError           raised by the endpoint; each subclass carries its HTTP status
     ├── BadRequest (400)
     ├── Unauthorized (401)  no or unknown API key
@@ -71,6 +72,10 @@ class VersioningError(ModelfleetError):
 
 
 class PlatformError(ModelfleetError):
+    pass
+
+
+class RunTimedOut(PlatformError):
     pass
 
 

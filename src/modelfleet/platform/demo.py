@@ -4,6 +4,7 @@ Airflow, stream a few images through the classifier, and show what happened."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from modelfleet.datasets.manifest import sha256_bytes
 from modelfleet.datasets.sources import source_for
 from modelfleet.errors import PlatformError
 from modelfleet.months import add_months, month_index
+from modelfleet.orchestration.trigger import RetrainRequest, describe, follow, trigger
 from modelfleet.platform.airflow_client import AirflowClient
 from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
 from modelfleet.platform.api_keys import ADMIN_APP, key_file
@@ -27,6 +29,7 @@ from modelfleet.versioning.repo import open_repo
 from modelfleet.views import render_lineage
 
 WORKFLOW = "digits"
+RUN_TIMEOUT_S = 900.0
 
 
 def next_months(settings: Settings, count: int = 2) -> list[str]:
@@ -99,25 +102,30 @@ def demo(settings: Settings) -> None:
     up(settings)
     password = admin_password(settings)
     client = AirflowClient(settings.airflow_url, ADMIN_USER, password)
-    dag_id = f"retrain__{WORKFLOW}"
+    fleet = load_fleet(settings.config_file)
+    dag_id = fleet.get(WORKFLOW).dag_id
     say(f"waiting for Airflow to parse {dag_id}")
     client.wait_for_dag(dag_id)
-    client.set_paused(dag_id, False)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     for month in next_months(settings):
-        run_id = f"demo__{month}__{stamp}"
-        say(f"triggering {dag_id} for month {month} through the Airflow REST API ({run_id})")
-        client.trigger(dag_id, run_id, {"month": month})
-        state = client.wait_for_run(dag_id, run_id)
-        say(f"run {run_id}: {state}")
-        if state != "success":
-            raise PlatformError(
-                f"{dag_id} run {run_id} {state}; see {settings.airflow_url}/dags/{dag_id}/runs/{run_id}"
-            )
+        # What `modelfleet retrain digits --month M --unpause --wait` does.
+        request = RetrainRequest(WORKFLOW, month, unpause=True, run_prefix="demo")
+        run = trigger(client, fleet, request, say=say)
+        say(f"triggered {dag_id} for month {month} through the Airflow REST API ({run.run_id})")
+        result = follow(client, run, RUN_TIMEOUT_S, progress=_progress(run.run_id))
+        say(f"run {run.run_id}: {result.state} ({result.outcome})")
+        if result.state != "success":
+            raise PlatformError("\n".join(describe(result)))
     say("dropping 4 test images and 1 corrupt file into " + str(settings.landing / WORKFLOW))
     shas = drop_images(settings)
     states = wait_for_ingest(shas)
     summary(settings, password, shas, states, time.monotonic() - started)
+
+
+def _progress(run_id: str) -> Callable[[str, str], None]:
+    def show(task: str, state: str) -> None:
+        print(f"    {run_id}: {task} {state}", flush=True)
+
+    return show
 
 
 def summary(

@@ -22,19 +22,22 @@ from typing import Any
 
 from modelfleet.errors import PlatformError
 from modelfleet.months import add_months, month_of
+
+# What a finished run did, read from its task states (its home is orchestration.outcomes).
+from modelfleet.orchestration.outcomes import (  # noqa: F401 (the report reads them here)
+    GATE_REJECTED,
+    NO_DATA,
+    NOT_MOVED,
+    NOT_STARTED,
+    PROMOTED,
+    ROLLED_BACK,
+    VALIDATION_STOPPED,
+    outcome,
+)
 from modelfleet.platform.airflow_client import TERMINAL, AirflowClient
 
 RUN_PREFIX = "year__"
 POLL_S = 15.0
-
-# What a finished run did, read from its task states.
-PROMOTED = "promoted"
-GATE_REJECTED = "rejected by the gate"
-VALIDATION_STOPPED = "stopped by validation"
-NO_DATA = "no data for the month"
-ROLLED_BACK = "rolled back by smoke"
-NOT_MOVED = "released, production newer"
-NOT_STARTED = "not started"  # marked failed before any task ran (a year cut short)
 
 
 @dataclass(frozen=True)
@@ -112,26 +115,6 @@ def _run_body(run_id: str, month: str) -> dict[str, Any]:
         "data_interval_start": _moment(month),
         "data_interval_end": _moment(add_months(month, 1)),
     }
-
-
-def outcome(tasks: dict[str, str | None], state: str) -> str:
-    """A finished run's outcome, from its task states."""
-    if state == "failed" and all(s in (None, "skipped") for s in tasks.values()):
-        return NOT_STARTED  # a skipped snapshot in a failed run did not find "no data"
-    if tasks.get("snapshot") == "skipped":
-        return NO_DATA
-    if tasks.get("validate") == "failed":
-        return VALIDATION_STOPPED
-    if tasks.get("gate") == "success" and tasks.get("register") == "skipped":
-        return GATE_REJECTED
-    if tasks.get("smoke") == "success":
-        return PROMOTED
-    if tasks.get("smoke") == "skipped" and tasks.get("deploy") == "success":
-        return NOT_MOVED
-    if tasks.get("smoke") == "failed":
-        return ROLLED_BACK
-    failed = [task for task, s in tasks.items() if s in ("failed", "upstream_failed")]
-    return f"failed at {failed[0]}" if failed else state
 
 
 def wait_for_year(

@@ -220,3 +220,23 @@ def training_runs(session: Session, workflow: str) -> list[TrainingRunRow]:
             .order_by(TrainingRunRow.id.desc())
         )
     )
+
+
+def gate_decision_of_airflow_run(
+    session: Session, dag_id: str, run_id: str
+) -> dict[str, Any] | None:
+    """The gate decision an Airflow run recorded (passed, checks, override), or None."""
+    row = session.scalars(
+        sa.select(GateDecisionRow)
+        .where(GateDecisionRow.dag_id == dag_id, GateDecisionRow.run_id == run_id)
+        .order_by(GateDecisionRow.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    return {
+        "passed": row.passed,
+        "checks": list(row.checks),
+        "override_actor": row.override_actor,
+        "override_reason": row.override_reason,
+    }

@@ -1,0 +1,116 @@
+"""`modelfleet retrain --wait` against the real platform: `modelfleet up` (Airflow's
+api-server, scheduler and dag-processor, the endpoint) in a temporary home, and the CLI as
+a real process. One month of digits is released (exit 0, the version printed is the one in
+Postgres); a month without data skips (exit 4); a paused DAG is refused with the fix.
+
+Bringing the platform up costs about a minute and a release about two more, so the
+platform is shared by the tests of this module.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from modelfleet.platform.ports import free_port
+from tests.conftest import create_database, drop_database
+from tests.integration.conftest import write_fleet
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+BIN = Path(sys.executable).parent
+WORKFLOW = "digits"
+
+
+@pytest.fixture(scope="module")
+def airflow_platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """`modelfleet up` in a temporary home on the test Postgres server; stopped afterwards."""
+    from modelfleet.db import airflow_database_url
+    from modelfleet.platform.up import stop, up
+    from modelfleet.settings import get_settings
+
+    home = tmp_path_factory.mktemp("retrain-home")
+    lineage_url = create_database(pg_server, "mf_retrain")
+    env = {
+        "MODELFLEET_HOME": str(home),
+        "MODELFLEET_DATABASE_URL": lineage_url,
+        "MODELFLEET_CONFIG": str(write_fleet(home / "workflows.yaml")),
+        "MODELFLEET_AIRFLOW_PORT": str(free_port()),
+        "MODELFLEET_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "MODELFLEET_INGEST_WORKERS": "1",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
+    }
+    saved = {key: os.environ.get(key) for key in env}
+    os.environ.update(env)
+    try:
+        up(get_settings())
+        yield home
+    finally:
+        stop(get_settings())
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        drop_database(airflow_database_url(lineage_url))
+        drop_database(lineage_url)
+
+
+def retrain(*args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BIN / "modelfleet"), "retrain", WORKFLOW, *args],
+        capture_output=True,
+        text=True,
+        env=dict(os.environ),
+        timeout=timeout_s,
+    )
+
+
+def test_a_paused_dag_is_refused_with_the_fix(airflow_platform: Path) -> None:
+    from modelfleet.platform.airflow_client import AirflowClient
+    from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+    from modelfleet.settings import get_settings
+
+    settings = get_settings()
+    client = AirflowClient(settings.airflow_url, ADMIN_USER, admin_password(settings))
+    client.wait_for_dag(f"retrain__{WORKFLOW}")
+    client.set_paused(f"retrain__{WORKFLOW}", True)
+
+    done = retrain("--month", "2026-02", "--wait")
+
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert "retrain__digits is paused" in done.stderr
+    assert "--unpause" in done.stderr
+    assert client.runs(f"retrain__{WORKFLOW}", run_type="manual") == []  # nothing triggered
+
+
+def test_retrain_wait_releases_a_month_and_prints_the_version(airflow_platform: Path) -> None:
+    from modelfleet import db
+    from modelfleet.registry.store import versions
+
+    done = retrain("--month", "2026-02", "--unpause", "--wait", "--timeout", "20")
+
+    print(done.stdout, done.stderr)
+    assert done.returncode == 0, done.stdout + done.stderr
+    with Session(db.engine()) as session:
+        production = versions.resolve_alias(session, WORKFLOW)
+    assert production is not None
+    assert f"released {production.tag} (digits 2026-02): now in production" in done.stdout
+    assert "gate passed:" in done.stdout
+    assert "snapshot  success" in done.stdout  # progress: each task's state change
+    assert "smoke     success" in done.stdout
+
+
+def test_retrain_wait_on_a_month_without_data_exits_4(airflow_platform: Path) -> None:
+    done = retrain("--month", "2027-06", "--unpause", "--wait", "--timeout", "10")
+
+    print(done.stdout, done.stderr)
+    assert done.returncode == 4, done.stdout + done.stderr
+    assert "skipped: no data for digits 2027-06" in done.stdout
+    assert "reason=workflow 'digits': no data for month" in done.stdout  # the recorded reason
