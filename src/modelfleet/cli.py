@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from pathlib import Path
 from typing import Any
 
 from modelfleet.errors import ConfigError, ModelfleetError
+from modelfleet.platform.identity import login_env
 from modelfleet.settings import CHECKOUT
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -619,6 +621,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    os.environ.update(login_env())  # for DVC and Airflow under a uid with no passwd entry
     try:
         code = args.func(args)  # a command with more outcomes than ok/error returns its code
     except ModelfleetError as exc:

@@ -15,7 +15,9 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -60,11 +62,13 @@ pytestmark = [
 
 
 @pytest.fixture()
-def home(tmp_path: Path) -> Path:
-    home = tmp_path / "home"
-    home.mkdir()
+def home() -> Iterator[Path]:
+    """A folder the uid owns, outside pytest's 0700 temporary root: git checks access
+    with access(2), which ignores capabilities for a uid other than 0."""
+    home = Path(tempfile.mkdtemp(prefix="modelfleet-any-uid-"))
     os.chown(home, UID, UID)
-    return home
+    yield home
+    shutil.rmtree(home, ignore_errors=True)
 
 
 def as_nobody(home: Path, *argv: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -182,14 +186,22 @@ def test_up_with_the_embedded_postgres_fails_at_once_naming_the_fix(home: Path) 
 
 
 @pytest.mark.slow
-def test_airflow_gets_a_login_name_from_the_platform_env(home: Path) -> None:
-    """With MODELFLEET_DATABASE_URL, `up` can run: the environment it gives Airflow's
-    processes names a login, which Airflow's getuser() needs."""
+def test_dvc_and_airflow_get_a_login_name_as_up_lends_it(home: Path) -> None:
+    """With MODELFLEET_DATABASE_URL, `up` runs under such a uid: DVC (its site cache) and
+    Airflow (job records) call getuser(), and the CLI lends them `LOGNAME=uid:<n>` as
+    `main` does, then `up` passes it to every process it starts (platform_env)."""
     script = (
         "import os\n"
+        "from modelfleet.platform.identity import login_env\n"
+        "os.environ.update(login_env())\n"  # what cli.main does before any command
+        "from modelfleet.config import load_fleet\n"
         "from modelfleet.platform.up import platform_env\n"
         "from modelfleet.settings import get_settings\n"
-        "os.environ.update(platform_env(get_settings(), 'postgresql://u@127.0.0.1/x'))\n"
+        "from modelfleet.versioning.repo import ModelRepo\n"
+        "settings = get_settings()\n"
+        "ModelRepo(settings.repo, settings.dvc_remote).init(load_fleet())\n"  # git + dvc init
+        "env = platform_env(settings, 'postgresql://u@127.0.0.1/x')\n"
+        "os.environ.clear(); os.environ.update(env)\n"
         "from airflow.utils.platform import getuser\n"
         "print(getuser())\n"
     )
@@ -203,3 +215,4 @@ def test_airflow_gets_a_login_name_from_the_platform_env(home: Path) -> None:
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip().splitlines()[-1] == f"uid:{UID}"
+    assert (home / "var" / "repo" / ".dvc" / "config").is_file()

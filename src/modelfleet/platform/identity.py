@@ -33,6 +33,17 @@ def uid_actor() -> str:
     return f"uid:{os.getuid()}"
 
 
+def login_env() -> dict[str, str]:
+    """`{"LOGNAME": "uid:<n>"}` where this process has no login name, else nothing.
+
+    Tools that modelfleet runs call `getpass.getuser()` and raise without a login name:
+    DVC (its site cache folder is keyed by it) and Airflow (job and task records). The
+    CLI lends them this one before any command runs, and `up` passes it on to every
+    process it starts; a variable is what `getuser()` reads first.
+    """
+    return {} if login_name() is not None else {"LOGNAME": uid_actor()}
+
+
 def actor(explicit: str | None = None) -> str:
     """`--actor` if given, else MODELFLEET_ACTOR, else the login name, else `uid:<n>`."""
     if explicit is not None:

@@ -63,10 +63,7 @@ def platform_env(settings: Settings, database_url: str) -> dict[str, str]:
             "GX_ANALYTICS_ENABLED": "false",
         }
     )
-    if identity.login_name() is None:
-        # Airflow's getuser() (job and task records) needs a login name; a uid without a
-        # passwd entry (Kubernetes, OpenShift) lends it the CLI's actor form instead.
-        env["LOGNAME"] = identity.uid_actor()
+    env.update(identity.login_env())  # Airflow and DVC need one (a uid with no passwd entry)
     # Tasks hand their dvc, gto and stage commands to the warm runner (modelfleet.warm).
     env.pop(warm.SOCKET_ENV, None)
     if settings.warm_runner:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import getpass
 import os
 import pwd
+from pathlib import Path
 
 import pytest
 
@@ -70,3 +71,22 @@ def test_the_embedded_postgres_check_names_both_fixes(monkeypatch: pytest.Monkey
     message = str(raised.value)
     assert f"uid {os.geteuid()} has no passwd entry" in message
     assert "/etc/passwd" in message and "MODELFLEET_DATABASE_URL" in message
+
+
+def test_the_cli_lends_a_login_name_to_the_tools_it_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """DVC and Airflow call getuser() themselves: `main` sets LOGNAME before a command
+    runs, in the form the actor takes."""
+    from modelfleet.cli import main
+
+    monkeypatch.setenv("MODELFLEET_HOME", str(tmp_path))
+    monkeypatch.delenv("LOGNAME")
+    for name in ("USER", "LNAME", "USERNAME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(pwd, "getpwuid", lambda uid: no_login_name())
+
+    assert main(["status"]) == 0
+
+    assert os.environ["LOGNAME"] == f"uid:{os.getuid()}"
+    assert identity.actor() == f"uid:{os.getuid()}"
