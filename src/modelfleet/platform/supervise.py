@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from modelfleet.printable import printable
 from modelfleet.settings import get_settings
 
 log = logging.getLogger("modelfleet.platform")
@@ -299,7 +300,7 @@ def _last_error(process: BaseProcess, error_file: Path) -> str:
 
 def _one_line(text: str) -> str:
     """Control characters escaped (an exception may quote a hostile file name), bounded."""
-    escaped = "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
+    escaped = printable(text)
     return escaped if len(escaped) <= MAX_ERROR else escaped[: MAX_ERROR - 1] + "…"
 
 

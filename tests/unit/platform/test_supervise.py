@@ -145,7 +145,7 @@ def test_a_worker_that_always_crashes_is_restarted_with_growing_capped_backoff(
     # exit code plus the exception's last line, control characters escaped
     assert last.last_error is not None
     assert last.last_error.startswith("exit 1: ValueError: bad entry in shard ")
-    assert "\\n2026-01-01 00:00:00 INFO stored" in last.last_error
+    assert "\\x0a2026-01-01 00:00:00 INFO stored" in last.last_error
     assert "\n" not in last.last_error
     ingest = [line for line in status_lines if line.startswith("ingest ")]
     assert len(ingest) == 1, status_lines
