@@ -189,6 +189,18 @@ def cmd_data_generate(args: argparse.Namespace) -> None:
     print(f"delivered {counts} images for {workflow.name} {args.month} to {out}")
 
 
+def cmd_data_import(args: argparse.Namespace) -> None:
+    from modelfleet.config import load_fleet
+    from modelfleet.datasets.importer import import_month
+    from modelfleet.settings import get_settings
+
+    workflow = load_fleet().get(args.workflow)
+    summary = import_month(
+        workflow, args.source, args.month, get_settings().deliveries, replace=args.replace
+    )
+    print("\n".join(summary.lines()))
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     from modelfleet import db
 
@@ -201,7 +213,7 @@ def cmd_render(args: argparse.Namespace) -> None:
     from modelfleet.settings import CHECKOUT
     from modelfleet.versioning.render import render_dvc_yaml, render_params
 
-    fleet = load_fleet()
+    fleet = load_fleet(shipped_only=True)  # the user's workflows.d stays out of the checkout
     (CHECKOUT / "params.yaml").write_text(render_params(fleet))
     (CHECKOUT / "dvc.yaml").write_text(render_dvc_yaml(fleet))
     print("wrote params.yaml and dvc.yaml from workflows.yaml")
@@ -524,6 +536,19 @@ def build_parser() -> argparse.ArgumentParser:
         "--out", type=Path, help="default: $MODELFLEET_HOME/deliveries/<wf>/<month>/"
     )
     generate.set_defaults(func=cmd_data_generate)
+    imported = data.add_parser(
+        "import",
+        help="copy one month's images from a folder or URL (s3://...) into the deliveries",
+    )
+    imported.add_argument("workflow")
+    imported.add_argument(
+        "source", metavar="PATH_OR_URL", help="<label>/<file> or {train,holdout}/<label>/<file>"
+    )
+    imported.add_argument("--month", required=True, help="YYYY-MM")
+    imported.add_argument(
+        "--replace", action="store_true", help="replace a month that was delivered before"
+    )
+    imported.set_defaults(func=cmd_data_import)
     rollback = sub.add_parser(
         "rollback", help="move production back (default: to the version it replaced)"
     )
@@ -630,7 +655,6 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     return code or 0
-
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelfleet.config import Workflow
+from modelfleet.datasets.folder import FolderSource
 from modelfleet.datasets.sources import LabeledImage, source_for
 from modelfleet.errors import DataError
 from modelfleet.fileops import private_dir, quarantine_into, write_private
@@ -53,10 +54,20 @@ def write_delivery(workflow: Workflow, month: str, folder: Path) -> dict[str, in
     """Write the source's images for `month` in the delivery layout, atomically."""
     if folder.exists():
         raise DataError(f"{folder} exists; remove it first to deliver {month} again")
-    split = source_for(workflow).month(month)
+    source = source_for(workflow)
     tmp = folder.with_name(f".{folder.name}.tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
+    if isinstance(source, FolderSource):  # the user's files, copied one by one
+        try:
+            counts = source.deliver(month, tmp)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, folder)
+        return {name: counts.total(name) for name in SPLITS}
+    split = source.month(month)
     images: dict[str, list[LabeledImage]] = {"train": split.train, "holdout": split.holdout}
     made: set[Path] = set()
     for name, batch in images.items():

@@ -28,6 +28,7 @@ from modelfleet.datasets.deliveries import (
     ensure_delivered,
     month_dir,
 )
+from modelfleet.datasets.folder import FolderSource
 from modelfleet.datasets.manifest import (
     MANIFEST_NAME,
     ManifestRow,
@@ -37,6 +38,7 @@ from modelfleet.datasets.manifest import (
     write_manifest,
 )
 from modelfleet.datasets.sources import source_for
+from modelfleet.errors import NoDataForMonth
 from modelfleet.fileops import private_dir
 from modelfleet.months import add_months, month_index
 from modelfleet.versioning.naming import data_dir
@@ -51,11 +53,12 @@ class SplitSnapshot:
 
 
 def training_months(workflow: Workflow, month: str) -> list[str]:
-    """The months a model for `month` trains on: a window ending at `month`."""
-    first_index = max(
-        0, month_index(month, workflow.source.start_month) - workflow.params.window_months + 1
-    )
-    first = add_months(workflow.source.start_month, first_index)
+    """The months a model for `month` trains on: a window ending at `month`, from the
+    source's first month on (a folder source without `start_month` has none)."""
+    first = add_months(month, 1 - workflow.params.window_months)
+    start = workflow.source.start_month
+    if start is not None and month_index(first, start) < 0:
+        first = start
     return [add_months(first, i) for i in range(month_index(month, first) + 1)]
 
 
@@ -76,7 +79,12 @@ def materialise(
     for earlier in training_months(workflow, month):
         if earlier != month and earlier in skip_months:
             continue
-        folder = ensure_delivered(workflow, earlier, deliveries)
+        try:
+            folder = ensure_delivered(workflow, earlier, deliveries)
+        except NoDataForMonth:
+            if earlier == month:
+                raise
+            continue  # a gap in the user's months: the window holds what there is
         train += [(earlier, f) for f in delivered_files(folder) if f.split == "train"]
     folder = ensure_delivered(workflow, month, deliveries)
     holdout = [f for f in delivered_files(folder) if f.split == "holdout"]
@@ -155,11 +163,15 @@ def ensure_test_set(workflow: Workflow, deliveries: Path) -> Path:
         return folder
     tmp = folder.with_name(f".{folder.name}.{os.getpid()}.tmp")
     _reset(tmp)
-    rows = []
-    for image in source_for(workflow).test_set():
-        (tmp / image.name).write_bytes(image.data)
-        rows.append(describe(tmp, image.name, image.label, month=""))
-    write_manifest(tmp, rows)
+    source = source_for(workflow)
+    if isinstance(source, FolderSource):  # the user's files, copied one by one
+        written = source.write_test_set(tmp)
+    else:
+        written = []
+        for image in source.test_set():
+            (tmp / image.name).write_bytes(image.data)
+            written.append((image.name, image.label))
+    write_manifest(tmp, [describe(tmp, name, label, month="") for name, label in written])
     if folder.exists():  # an interrupted earlier attempt left no manifest
         shutil.rmtree(folder)
     try:

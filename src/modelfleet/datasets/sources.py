@@ -15,11 +15,12 @@ from PIL import Image
 
 from modelfleet.config import (
     DigitsSourceConfig,
+    FolderSourceConfig,
     ProceduralSourceConfig,
     Workflow,
 )
 from modelfleet.errors import NoDataForMonth
-from modelfleet.months import month_index
+from modelfleet.months import add_months, month_index
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,10 @@ def source_for(workflow: Workflow) -> Source:
     src = workflow.source
     if isinstance(src, DigitsSourceConfig):
         return DigitsSource(workflow)
+    if isinstance(src, FolderSourceConfig):
+        from modelfleet.datasets.folder import FolderSource
+
+        return FolderSource(workflow)
     common = {
         "workflow_name": workflow.name,
         "classes": workflow.classes,
@@ -112,3 +117,13 @@ def source_for(workflow: Workflow) -> Source:
     from modelfleet.datasets.packaged import PackagedPatchSource
 
     return PackagedPatchSource(source_images=src.source_images, **common)
+
+
+def source_months(workflow: Workflow) -> list[str]:
+    """The months the workflow's source holds data for; a folder source lists its folder."""
+    src = workflow.source
+    if isinstance(src, FolderSourceConfig):
+        from modelfleet.datasets.folder import FolderSource
+
+        return FolderSource(workflow).months()
+    return [add_months(src.start_month, i) for i in range(src.months)]
