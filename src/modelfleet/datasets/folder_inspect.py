@@ -18,14 +18,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
-from modelfleet.datasets.folder import (
-    TEST,
-    FolderFile,
-    hash_share,
-    in_test_share,
-    list_folder,
-    read_files,
-)
+from modelfleet.datasets.folder import hash_share, in_test_share, read_files
+from modelfleet.datasets.folder_listing import TEST, FolderFile, list_folder
 from modelfleet.datasets.folder_location import open_location
 from modelfleet.imaging import MAX_PIXELS
 

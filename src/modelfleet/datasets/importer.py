@@ -15,7 +15,8 @@ from pathlib import Path
 
 from modelfleet.config import FolderSourceConfig, Workflow
 from modelfleet.datasets.deliveries import SPLITS, month_dir
-from modelfleet.datasets.folder import MONTH, TEST, CopyCounts, copy_month, list_month
+from modelfleet.datasets.folder import CopyCounts, copy_month
+from modelfleet.datasets.folder_listing import MONTH, TEST, list_month
 from modelfleet.datasets.folder_location import open_location
 from modelfleet.errors import DataError
 from modelfleet.fileops import private_dir

@@ -12,13 +12,8 @@ import pytest
 
 from modelfleet.config import FolderSourceConfig, Workflow, parse_fleet
 from modelfleet.datasets.deliveries import delivered_files, ensure_delivered, quarantine_delivered
-from modelfleet.datasets.folder import (
-    FolderSource,
-    copy_month,
-    hash_share,
-    list_folder,
-    read_files,
-)
+from modelfleet.datasets.folder import FolderSource, copy_month, hash_share, read_files
+from modelfleet.datasets.folder_listing import list_folder
 from modelfleet.datasets.folder_location import open_location
 from modelfleet.datasets.manifest import sha256_file
 from modelfleet.datasets.snapshot import materialise, training_months
