@@ -16,6 +16,7 @@ import sqlalchemy as sa
 
 from modelfleet.platform.ports import listening
 from modelfleet.settings import CHECKOUT
+from tests.helpers.s3 import s3, s3_server  # noqa: F401  (fixtures: a real S3 server)
 
 LOCAL_SERVER = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 
