@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 
 from modelfleet import db
 from modelfleet.config import Fleet, load_fleet
+from modelfleet.datasets.sources import source_months
 from modelfleet.errors import ConfigError, NotFound
 from modelfleet.months import add_months, month_index
 from modelfleet.platform.airflow_client import AirflowClient
@@ -50,10 +51,10 @@ class YearPlan:
 
 
 def fleet_months(fleet: Fleet) -> list[str]:
-    """From the earliest month any source holds to the latest: the year of data."""
-    sources = [wf.source for wf in fleet.workflows.values()]
-    first = min(s.start_month for s in sources)
-    last = max(add_months(s.start_month, s.months - 1) for s in sources)
+    """From the earliest month any source holds to the latest: the year of data (a
+    folder source's months are those its folder holds)."""
+    held = [month for wf in fleet.workflows.values() for month in source_months(wf)]
+    first, last = min(held), max(held)
     return [add_months(first, i) for i in range(month_index(last, first) + 1)]
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modelfleet.config import FolderSourceConfig, Workflow, parse_fleet
+from modelfleet.config import FolderSourceConfig, Workflow, load_fleet, parse_fleet
 from modelfleet.datasets.deliveries import delivered_files, ensure_delivered, quarantine_delivered
 from modelfleet.datasets.folder import FolderSource, copy_month, hash_share, read_files
 from modelfleet.datasets.folder_listing import list_folder
@@ -19,6 +19,7 @@ from modelfleet.datasets.manifest import sha256_file
 from modelfleet.datasets.snapshot import materialise, training_months
 from modelfleet.datasets.sources import source_for, source_months
 from modelfleet.errors import ConfigError, DataError, NoDataForMonth
+from modelfleet.settings import CHECKOUT
 from tests.helpers.user_folder import ODD_FORMATS, write_user_folder
 
 CLASSES = ["china", "flower"]
@@ -283,3 +284,19 @@ def test_reading_files_in_batches_keeps_their_order(photos):
     files = listing.months["2026-01"].files
     read = [f.path for f, _ in read_files(listing.location, files)]
     assert read == [f.path for f in files]
+
+
+def test_simulate_year_spans_a_folder_workflows_discovered_months(photos, tmp_path):
+    from modelfleet.year.simulate import fleet_months  # brings the platform's modules
+
+    folder = tmp_path / "p"
+    shutil.copytree(photos, folder)
+    (folder / "2026-02").rename(folder / "2027-03")  # past the shipped fleet's year
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "photos.yaml").write_text(
+        "workflows:\n  photos:\n"
+        f"    source: {{kind: folder, url: {folder}}}\n"
+        "    classes: [china, flower]\n    input_shape: [32, 32, 3]\n"
+    )
+    months = fleet_months(load_fleet(CHECKOUT / "workflows.yaml", tmp_path / "d"))
+    assert months[0] == "2026-01" and months[-1] == "2027-03" and len(months) == 15
