@@ -172,6 +172,9 @@ def supervise(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         state.remove()
+        for slot in slots:
+            with suppress(OSError):
+                slot.error_file.unlink(missing_ok=True)
 
 
 @dataclass

@@ -158,6 +158,7 @@ def test_a_worker_that_always_crashes_is_restarted_with_growing_capped_backoff(
     )
     assert "endpoint" in "\n".join(status_lines)  # the other services are listed as before
     assert not state_file(run_dir, "ingest").exists()  # a stopped supervisor leaves none
+    assert sorted(p.name for p in run_dir.iterdir()) == ["ingest.pid"]  # nor error files
 
 
 def test_a_worker_that_recovers_counts_as_running_again(run_dir: Path, tmp_path: Path) -> None:
