@@ -53,4 +53,5 @@ def client() -> Iterator[TestClient]:
     auth.add_static(KEYS["none"], Principal("other", grants={"surface_line1": "production"}))
     with TestClient(create_app(pool, get_settings(), database_url=None, auth=auth)) as test:
         test.headers["Authorization"] = f"Bearer {KEYS['app']}"
+        test.pool = pool  # type: ignore[attr-defined]  # tests add versions to it
         yield test
