@@ -132,7 +132,8 @@ def supervise(
     slots = [_Slot(index, _error_file(run_dir, name, index)) for index in range(workers)]
 
     def start(slot: _Slot) -> None:
-        slot.error_file.unlink(missing_ok=True)
+        with suppress(OSError):  # an unwritable run/ costs the last error's text, no more
+            slot.error_file.unlink(missing_ok=True)
         slot.process = context.Process(
             target=_child,
             args=(parent, target, args_of(slot.index), str(slot.error_file)),
