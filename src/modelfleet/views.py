@@ -127,3 +127,40 @@ def render_applications(apps: list[Any]) -> Table:
         created = f"{app.created_at:%Y-%m-%d} by {app.created_by}"
         table.add_row(app.name, grants, "yes" if app.admin else "", key, created)
     return table
+
+
+def render_trial(result: Any) -> Table:
+    """`modelfleet zoo trial`: one row per family, best macro-F1 first, the pick marked."""
+    # Short headers and marks: the table fits 80 columns.
+    notes = [
+        "accuracy, macro-F1: on the holdout; ms/image: serving, in batches",
+        f"* chosen, = tied with it (macro-F1 within {result.recommendation.margin} of the best)",
+        *(f"{r.family} not tried: {r.error}" for r in result.results if not r.scored),
+    ]
+    table = Table(
+        title=f"zoo trial: {result.workflow} on {', '.join(result.months)} "
+        f"({result.n_train} train / {result.n_holdout} holdout images, "
+        f"{result.budget_s / 60:.1f} min of training, seed {result.seed})",
+        caption="\n".join(notes),
+    )
+    table.add_column("family", no_wrap=True)
+    for column in ("accuracy", "macro-F1", "params", "epochs", "train s", "ms/image"):
+        table.add_column(column, justify="right", no_wrap=True)
+    chosen = result.recommendation.family
+    for row in sorted(result.results, key=lambda r: -(r.macro_f1 if r.scored else -1.0)):
+        if not row.scored:
+            table.add_row(row.family, *["-"] * 6)
+            continue
+        mark = (
+            "*" if row.family == chosen else "=" if row.family in result.recommendation.tied else ""
+        )
+        table.add_row(
+            f"{row.family} {mark}".rstrip(),
+            f"{row.holdout_accuracy:.3f}",
+            f"{row.macro_f1:.3f}",
+            f"{row.params:,}",
+            str(row.epochs),
+            f"{row.train_s:.1f}",
+            f"{row.serving_ms:.3f}",
+        )
+    return table
