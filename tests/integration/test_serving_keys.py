@@ -163,6 +163,7 @@ def test_a_grant_for_an_application_name_that_cannot_exist_is_a_404(endpoint):
             400,
             "'to' must be a version",
         ),
+        ("/admin/models/digits/rollback", {"to": None, "reason": "r"}, 400, "got NoneType"),
         (
             "/admin/models/digits/promote",
             {"version": "v1.0.0", "reason": "a\x00b"},
@@ -188,6 +189,13 @@ def test_admin_bodies_are_bounded(endpoint, path, body, status, message):
     assert response.status_code == status, response.text
     assert message in response.json()["error"]
     assert len(response.text) < 2000
+
+
+def test_admin_operations_document_the_registry_s_refusals(endpoint):
+    paths = endpoint.get("/openapi.json").json()["paths"]
+    for path, operations in paths.items():
+        for operation in operations.values():
+            assert ("409" in operation["responses"]) == path.startswith("/admin/"), path
 
 
 def test_the_cli_refuses_grants_and_pins_for_nothing_declared_or_registered(

@@ -47,9 +47,9 @@ def _reason(body: dict[str, Any]) -> str:
 def _version(body: dict[str, Any], key: str, *, required: bool = True) -> str | None:
     """A version from the body, exactly as documented (vX.Y.Z, minor and patch below
     1000 as TF Serving's integer needs them), checked before anything parses numbers."""
-    value = body.get(key)
-    if value is None and not required:
+    if key not in body and not required:
         return None
+    value = body.get(key)
     if not isinstance(value, str) or not _VERSION_TEXT.fullmatch(value):
         text = shown(value) if isinstance(value, str) else type(value).__name__
         raise BadRequest(f"'{key}' must be a version vX.Y.Z (X up to 6 digits), got {text}")

@@ -11,7 +11,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from starlette.convertors import Convertor, register_url_convertor
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -42,22 +41,6 @@ from modelfleet.settings import EndpointLimits, Settings, endpoint_limits
 log = logging.getLogger("modelfleet.serving")
 MAX_BODY_BYTES = 32 * 1024 * 1024
 CLIENT_GONE = 499  # nginx's status for a client that left before the answer (metrics only)
-
-
-class Segment(Convertor[str]):
-    """One path segment without ':', so that `/{workflow:segment}` never swallows TF
-    Serving's `:predict` suffix (a wrong method then gets 405 with the right Allow)."""
-
-    regex = "[^/:]+"
-
-    def convert(self, value: str) -> str:
-        return value
-
-    def to_string(self, value: str) -> str:
-        return value
-
-
-register_url_convertor("segment", Segment())
 
 
 def create_app(

@@ -25,17 +25,22 @@ _RETRY_AFTER = {
         "schema": {"type": "integer", "minimum": 1},
     }
 }
-# status -> (description, needs a key, Retry-After)
-STATUSES: dict[int, tuple[str, bool, bool]] = {
-    400: ("Bad input; the error names what was wrong and what was expected", False, False),
-    401: ("No API key, or an unknown or revoked one", True, False),
-    403: ("The application holds no grant for the workflow, or is no admin", True, False),
-    404: ("No such model, version or label, or nothing deployed for the workflow", True, False),
-    408: ("The request's headers or body did not arrive in time", False, False),
-    413: ("The body, an image or the number of instances is over its limit", False, False),
-    429: ("Too many failed API key attempts from this address", True, True),
-    431: ("The request line and headers are over 64 KiB", False, False),
-    503: ("Busy or not ready (connections, key checks, image decoding, loading)", False, True),
+# status -> (description, which operations answer it, Retry-After)
+STATUSES: dict[int, tuple[str, str, bool]] = {
+    400: ("Bad input; the error names what was wrong and what was expected", "all", False),
+    401: ("No API key, or an unknown or revoked one", "keyed", False),
+    403: ("The application holds no grant for the workflow, or is no admin", "keyed", False),
+    404: ("No such model, version or label, or nothing deployed for the workflow", "keyed", False),
+    408: ("The request's headers or body did not arrive in time", "all", False),
+    409: (
+        "The registry refuses the change (not exported, already production, ...)",
+        "admin",
+        False,
+    ),
+    413: ("The body, an image or the number of instances is over its limit", "all", False),
+    429: ("Too many failed API key attempts from this address", "keyed", True),
+    431: ("The request line and headers are over 64 KiB", "all", False),
+    503: ("Busy or not ready (connections, key checks, image decoding, loading)", "all", True),
 }
 
 
@@ -79,11 +84,12 @@ def complete(schema: dict[str, Any]) -> dict[str, Any]:
     }
     for path, operations in schema.get("paths", {}).items():
         keyed = path not in PUBLIC_PATHS
+        scopes = {"all", "keyed", "admin"} if path.startswith("/admin/") else {"all", "keyed"}
         for operation in operations.values():
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)
-            for status, (description, needs_key, retry) in STATUSES.items():
-                if needs_key and not keyed:
+            for status, (description, scope, retry) in STATUSES.items():
+                if scope not in scopes or (scope == "keyed" and not keyed):
                     continue
                 response: dict[str, Any] = {
                     "description": description,

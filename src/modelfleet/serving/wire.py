@@ -1,4 +1,5 @@
-"""What every route shares: reading JSON bodies, answering with the model version."""
+"""What every route shares: path segments, reading JSON bodies, answering with the
+model version."""
 
 from __future__ import annotations
 
@@ -7,12 +8,30 @@ from typing import Any
 import orjson
 from fastapi import Request
 from fastapi.responses import Response
+from starlette.convertors import Convertor, register_url_convertor
 
 from modelfleet.errors import BadRequest
 from modelfleet.serving.metrics import answered_by
 from modelfleet.serving.pool import LoadedModel
 
 VERSION_HEADER = "X-Model-Version"
+
+
+class Segment(Convertor[str]):
+    """One path segment without ':' (routes say `{workflow:segment}`), so that a model
+    name never swallows TF Serving's `:predict` suffix: a wrong method then gets 405
+    with the right Allow, not the Allow of the model's status route."""
+
+    regex = "[^/:]+"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("segment", Segment())
 
 
 async def json_object(request: Request) -> dict[str, Any]:
