@@ -72,6 +72,12 @@ def test_discovers_months_classes_and_the_test_set(photos):
     assert listing.test is not None and len(listing.test.files) == 20
 
 
+def test_a_file_url_is_the_same_folder(photos):
+    listing = list_folder(f"file://{photos}")
+    assert listing.url == f"file://{photos}" and list(listing.months) == ["2026-01", "2026-02"]
+    assert listing.months["2026-01"].location == f"file://{photos}/2026-01"
+
+
 def test_lists_what_it_ignores(photos):
     ignored = list_folder(str(photos)).ignored
     for name in ("README.md", "notes/", "2026-13/", "2026-01/china/.DS_Store"):
