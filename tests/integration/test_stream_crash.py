@@ -143,6 +143,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(released, workers)
                 assert Path(row.final_path) == in_lake[0]
         duplicates = sum(predictions.ingest_state(session, "digits", d).duplicates for d in unique)
     # The duplicate counter is informational: a kill between a duplicate's commit and its
-    # deletion counts it again after the restart, and a copy that arrives while the
-    # original is unfinished is finished as the original. Each kill shifts it by one at most.
+    # deletion counts it again after the restart. A copy that finishes a file whose row
+    # names the other file (two shards at once) is counted when it is stored. Each kill
+    # shifts the count by one at most.
     assert 12 - KILLS <= duplicates <= 12 + KILLS

@@ -243,12 +243,14 @@ class LandingFolder:
 
     def reject(self, refusal: Refusal) -> None:
         """Move the entry into `.rejected/` (raises OSError where it cannot)."""
-        os.rename(
-            refusal.entry.name,
-            refusal.rejected_name,
-            src_dir_fd=self.fd,
-            dst_dir_fd=self._rejected_fd(),
-        )
+        name, rejected = refusal.entry.name, self._rejected_fd()
+        os.rename(name, refusal.rejected_name, src_dir_fd=self.fd, dst_dir_fd=rejected)
+        # A rename onto another name of the same file does nothing: the same hard link,
+        # landed again, whose name `.rejected/` already holds. Drop the landing name.
+        with suppress(FileNotFoundError):
+            left = os.stat(name, dir_fd=self.fd, follow_symlinks=False)
+            if (left.st_dev, left.st_ino) == (refusal.device, refusal.inode):
+                os.unlink(name, dir_fd=self.fd)
 
     def remove_if_unchanged(self, entry: Entry, identity: FileIdentity) -> str:
         """Unlink a processed file, unless the name now holds another file or the file
@@ -277,20 +279,23 @@ class LandingFolder:
             offset += len(chunk)
         return LandedFile(entry, digest.hexdigest(), offset, identity, handle=os.dup(fd))
 
-    def _refused(self, entry: Entry, seen: os.stat_result | None) -> Refusal:
+    def _refused(self, entry: Entry, seen: os.stat_result | None) -> Refusal | None:
         """Refuse a special entry, judged by `seen` (fstat of it opened) or else by
-        `lstat` relative to the folder (nothing is opened)."""
+        `lstat` relative to the folder (nothing is opened). None if it is gone, or is a
+        regular file now (the next scan reads it)."""
         if seen is None:
             try:
                 seen = os.stat(entry.name, dir_fd=self.fd, follow_symlinks=False)
+            except FileNotFoundError:
+                return None
             except OSError as exc:
                 return Refusal(entry, "error", f"cannot stat it: {exc.strerror}", 0, 0, False)
-        if kind_of(seen.st_mode) == "file":  # replaced by a file since it was listed
-            return Refusal(entry, "error", "changed while it was scanned", 0, 0, False)
         kind = kind_of(seen.st_mode)
+        if kind == "file":  # replaced by a regular file since it was listed
+            return None
         return Refusal(entry, kind, _WHY[kind], seen.st_dev, seen.st_ino)
 
-    def _failed_open(self, entry: Entry, exc: OSError) -> Refusal:
+    def _failed_open(self, entry: Entry, exc: OSError) -> Refusal | None:
         if exc.errno in (errno.ELOOP, errno.ENXIO, errno.EOPNOTSUPP, errno.ENODEV):
             return self._refused(entry, None)  # a link, or a socket or device without driver
         if exc.errno in (errno.EACCES, errno.EPERM):

@@ -29,6 +29,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -235,7 +236,7 @@ class Ingestor:
 
         # 4. store in the lake, commit, then leave landing
         to_store = [i for i in landed if i.state == store.CLASSIFIED]
-        count("quarantined", self._store(workflow, to_store))
+        self._store(workflow, to_store, count)
         stored = [i for i in to_store if i.state == store.STORED]
         count("stored", len(stored))
         if days is not None:
@@ -331,30 +332,31 @@ class Ingestor:
                     "elsewhere"  # finished by another watcher; its copy stays for the next scan
                 )
 
-    def _store(self, workflow: str, items: list[Landed]) -> int:
-        """Store classified files in the lake; returns how many had to be quarantined
-        instead (an image that decodes but cannot be written back without metadata)."""
-        quarantined = 0
+    def _store(self, workflow: str, items: list[Landed], count: Callable[..., None]) -> None:
+        """Store classified files in the lake. Counts the images quarantined instead (they
+        decode but cannot be written back without metadata), and the copies under another
+        name that finished a file (the same bytes from another shard, say)."""
         for item in items:
             try:
                 clean, ext = strip_metadata(item.data)  # as it arrived where only pixels
             except Exception as exc:
                 detail = f"cannot be stored without its metadata: {exc}"
                 self._quarantine(workflow, item, "undecodable", detail)
-                quarantined += 1
+                count("quarantined")
                 continue
             path = self.lake.image_path(workflow, item.day, item.sha256, ext)
             self.lake.put(path, clean)
             item.answer["stored_path"] = path
         items = [i for i in items if i.state == store.CLASSIFIED]
         if not items:
-            return quarantined
+            return
         now = datetime.now(UTC)
         with Session(self.engine) as session, session.begin():
             # Only rows still `classified`: the same bytes under another name (another
             # shard) or a resumed file may have been stored meanwhile.
             mine = store.lock_in_state(session, [i.row_id for i in items], store.CLASSIFIED)
             todo = [i for i in items if i.row_id in mine]
+            count("duplicate", store.count_copies(session, {i.row_id: i.raw_name for i in todo}))
             resumed = {i.row_id: i for i in todo if "label" not in i.answer}
             for row_id, answer in store.answers_of(session, list(resumed)).items():
                 resumed[row_id].answer.update(answer)
@@ -383,7 +385,6 @@ class Ingestor:
         for item in items:  # stored now, or by whoever finished it: landing is done
             item.state = store.STORED
             self._leave_landing(item)
-        return quarantined
 
     def _leave_landing(self, item: Landed) -> None:
         """Delete the landing file, the last step, unless it was replaced or rewritten

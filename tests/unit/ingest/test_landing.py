@@ -270,3 +270,17 @@ def test_a_unix_socket_bound_in_landing_is_refused(tmp_path):
         server.close()
     assert isinstance(refusal, Refusal) and refusal.kind == "socket"
     assert isinstance(forced, Refusal) and forced.kind == "socket"
+
+
+def test_the_same_hard_link_landed_again_leaves_landing(tree):
+    """Its name in `.rejected/` already links the same file, where a rename does nothing."""
+    folder_path = tree["folder"]
+    for _ in range(2):
+        with LandingFolder.open(folder_path) as folder:
+            hard = folder.read(Entry(b"hard_out.png", regular=True), time.time(), LIMIT)
+            assert isinstance(hard, Refusal) and hard.kind == "hard_link"
+            folder.reject(hard)
+        assert not (folder_path / "hard_out.png").exists()
+        os.link(tree["secret"], folder_path / "hard_out.png")  # the producer does it again
+    assert len(list((folder_path / REJECTED).iterdir())) == 1
+    assert tree["secret"].read_bytes() == SECRET

@@ -134,6 +134,26 @@ def lock_in_state(session: Session, row_ids: list[int], state: str) -> set[int]:
     )
 
 
+def count_copies(session: Session, files: dict[int, bytes]) -> int:
+    """Count a duplicate on each row (locked) whose file is finished from a copy under
+    another name than the row's own ({row id: raw name}); returns how many."""
+    if not files:
+        return 0
+    names = session.execute(
+        sa.select(IngestFileRow.id, IngestFileRow.original_name_raw).where(
+            IngestFileRow.id.in_(list(files))
+        )
+    ).all()
+    copies = [row_id for row_id, raw in names if bytes(raw) != files[row_id]]
+    if copies:
+        session.execute(
+            sa.update(IngestFileRow)
+            .where(IngestFileRow.id.in_(copies))
+            .values(duplicates=IngestFileRow.duplicates + 1)
+        )
+    return len(copies)
+
+
 def answers_of(session: Session, row_ids: list[int]) -> dict[int, dict[str, Any]]:
     """The recorded prediction of classified ingest rows: label, score, model version."""
     if not row_ids:
