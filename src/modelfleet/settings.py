@@ -24,9 +24,6 @@ Environment variables (all optional):
     MODELFLEET_LOG_FORMAT    `text` (default: `<time> <level> <logger>: <message>`, one line
                              per record, control characters escaped) or `json` (one JSON
                              object per line) for `modelfleet serve` and `modelfleet ingest`
-    MODELFLEET_LOG_FORMAT    `text` (default: `<time> <level> <logger>: <message>`, one line
-                             per record, control characters escaped) or `json` (one JSON
-                             object per line) for `modelfleet serve` and `modelfleet ingest`
     MODELFLEET_ACTOR         who the CLI records as the actor of a rollback, approval or
                              grant when `--actor` is not given; default the login name,
                              or `uid:<n>` where the uid has none (platform/identity.py)
@@ -45,7 +42,6 @@ from modelfleet.errors import ConfigError
 CHECKOUT = Path(__file__).resolve().parents[2]
 EXECUTORS = ("local", "celery")
 LOG_FORMATS = ("text", "json")
-LOG_FORMATS = ("text", "json")
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 
 
@@ -61,7 +57,6 @@ class Settings:
     endpoint_workers: int = 1
     ingest_workers: int = 2
     warm_runner: bool = True
-    log_format: str = "text"
     log_format: str = "text"
     actor: str | None = None
 
@@ -164,17 +159,8 @@ def get_settings() -> Settings:
         ingest_workers=_positive_int("MODELFLEET_INGEST_WORKERS", 2),
         warm_runner=_switch("MODELFLEET_WARM_RUNNER", True),
         log_format=_choice("MODELFLEET_LOG_FORMAT", LOG_FORMATS),
-        log_format=_choice("MODELFLEET_LOG_FORMAT", LOG_FORMATS),
         actor=os.environ.get("MODELFLEET_ACTOR", "").strip() or None,
     )
-
-
-def _choice(name: str, choices: tuple[str, ...]) -> str:
-    """One of `choices` (the first when unset)."""
-    text = os.environ.get(name, "").strip().lower() or choices[0]
-    if text not in choices:
-        raise ConfigError(f"{name}={text!r} is not one of {', '.join(choices)}")
-    return text
 
 
 def _choice(name: str, choices: tuple[str, ...]) -> str:
