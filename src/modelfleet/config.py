@@ -28,6 +28,7 @@ from modelfleet.zoo import FAMILIES
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+WORKFLOW_NAME = _NAME  # a workflow name (the CLI checks one before it reads any image)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 
 
@@ -383,6 +384,9 @@ class TrainSpec(_Strict):
 class Fleet(_Strict):
     workflows: dict[str, Workflow]
     applications: dict[str, ApplicationSpec] = {}
+    # The user's workflows (workflows.d) -> the file that declares each; the rest ship
+    # in workflows.yaml.
+    user_workflows: dict[str, str] = {}
 
     @model_validator(mode="after")
     def _grants_name_workflows(self) -> Fleet:
@@ -498,7 +502,11 @@ def parse_fleet(
         raise ConfigError(f"{origin}: 'applications:' must be a mapping of name -> grants")
     where = ", ".join([origin, *(o for o, _ in user_docs)])
     try:
-        return Fleet(workflows=workflows, applications=applications)
+        return Fleet(
+            workflows=workflows,
+            applications=applications,
+            user_workflows={n: o for n, o in declared_in.items() if o != origin},
+        )
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()

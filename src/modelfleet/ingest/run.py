@@ -1,4 +1,5 @@
-"""`modelfleet ingest`: one watcher process, or N sharing the landing folders.
+"""`modelfleet ingest`: one watcher process, or N sharing the landing folders, each under
+`platform.supervise` (a crashed worker restarts with backoff; `status` shows it).
 
 The watcher is Python on one core (the GIL): hashing, decoding checks, SQL, HTTP and
 file moves of thousands of files a second. With `--workers N`, N processes each take
@@ -21,10 +22,9 @@ def run(workers: int = 1) -> None:
 
     if workers < 1:
         raise ConfigError(f"the stream classifier needs at least 1 worker, not {workers}")
-    if workers == 1:
-        run_shard(0, 1)
-        return
     from modelfleet.platform.supervise import supervise
+
+    # One worker is supervised too: a crash restarts it with backoff, and `status` shows it.
 
     configure_logging()
     # A worker finishes the batches it holds before it exits: allow for a slow endpoint.
@@ -34,14 +34,19 @@ def run(workers: int = 1) -> None:
 def run_shard(index: int, count: int) -> None:
     """One watcher process: the files of shard `index` of `count`."""
     from modelfleet import db
-    from modelfleet.config import load_fleet
+    from modelfleet.config import Fleet, load_fleet
     from modelfleet.ingest.watcher import Ingestor
     from modelfleet.settings import get_settings
 
     configure_logging()
     settings = get_settings()
-    fleet = load_fleet(settings.config_file)
-    ingestor = Ingestor(settings, fleet, db.database_url(), shard=(index, count))
+
+    def fleet() -> Fleet:
+        return load_fleet(settings.config_file, settings.workflows_d)
+
+    ingestor = Ingestor(
+        settings, fleet(), db.database_url(), shard=(index, count), fleet_loader=fleet
+    )
     stop = threading.Event()
 
     def finish(signum: int, _: object) -> None:  # SIGTERM: end the batch, flush, exit

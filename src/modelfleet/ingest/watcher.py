@@ -102,10 +102,14 @@ class Ingestor:
         database_url: str,
         *,
         shard: tuple[int, int] = (0, 1),
+        fleet_loader: Callable[[], Fleet] | None = None,
     ) -> None:
+        """`fleet_loader` (the fleet loaded afresh) lets `run_forever` follow workflows
+        added to or archived from workflows.d between scans."""
         self.settings = settings
         self.shard = shard
         self.fleet = fleet
+        self.fleet_loader = fleet_loader
         self.workflows = sorted(fleet.workflows)
         self.engine = db.engine(database_url)
         self.endpoint = Endpoint(settings)
@@ -153,6 +157,25 @@ class Ingestor:
         if flush:
             self.flush_manifests()
         return counts
+
+    def follow_fleet(self) -> bool:
+        """Load the fleet again; True when its workflows changed (the landing folders
+        to watch). A fleet that does not load keeps the one before, with a warning."""
+        if self.fleet_loader is None:
+            return False
+        try:
+            fleet = self.fleet_loader()
+        except Exception as exc:
+            self.rejects.warn_once(("fleet", str(exc)), f"cannot load the fleet: {exc}")
+            return False
+        if fleet is self.fleet:  # load_fleet returns the same object for unchanged files
+            return False
+        self.fleet = fleet
+        self.webhooks.urls = {
+            n: w.ingest.webhook for n, w in fleet.workflows.items() if w.ingest.webhook
+        }
+        before, self.workflows = self.workflows, sorted(fleet.workflows)
+        return before != self.workflows
 
     def flush_manifests(self) -> None:
         for workflow, days in self._stale_manifests.items():
@@ -474,6 +497,14 @@ class Ingestor:
         flushed = time.monotonic()
         try:
             while not stop.is_set():
+                if self.follow_fleet():  # a workflow added or archived: watch what is declared
+                    watch.close()
+                    watch = LandingWatch(
+                        [self.settings.landing / wf for wf in self.workflows], self.wake
+                    )
+                    watch.arm()
+                    self.webhooks.start()
+                    log.info("now watching for %s", ", ".join(self.workflows))
                 counts = self.scan_once(flush=False)
                 if any(counts.values()):
                     log.info("%s", ", ".join(f"{n} {s}" for s, n in sorted(counts.items())))

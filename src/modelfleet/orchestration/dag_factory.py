@@ -8,6 +8,12 @@ never imports TensorFlow or GX.
 version passed `smoke` in production (the event's extra names the version);
 `reclassify__<wf>` is scheduled on it where `ingest.reclassify_after_promotion` is set,
 and is otherwise triggered by hand.
+
+A shipped workflow's `retrain__<wf>` is created paused (the operator starts the fleet);
+one the user added (`modelfleet workflow add`, in workflows.d) is created unpaused: adding
+it is the request to run it, and the DAG processor's next parse (at most
+`min_file_process_interval` later) brings it up with no call to Airflow that could fail
+or find the platform stopped.
 """
 
 from __future__ import annotations
@@ -57,7 +63,8 @@ def _run_context(workflow: str) -> Any:
     )
 
 
-def build_retrain_dag(workflow: Workflow) -> DAG:
+def build_retrain_dag(workflow: Workflow, *, paused: bool = True) -> DAG:
+    """`paused`: whether the DAG is paused when Airflow first sees it."""
     name = workflow.name
     cron = _PRESETS.get(workflow.schedule, workflow.schedule)
     with DAG(
@@ -69,7 +76,7 @@ def build_retrain_dag(workflow: Workflow) -> DAG:
         start_date=_START,
         catchup=False,
         max_active_runs=1,  # runs share the model repo and compare with production in turn
-        is_paused_upon_creation=True,
+        is_paused_upon_creation=paused,
         params={
             "month": Param(
                 None,
@@ -275,7 +282,9 @@ def build_all(fleet: Fleet, only: str | None = None) -> dict[str, DAG]:
     """
     builders: dict[str, Callable[[], DAG]] = {}
     for wf in fleet.workflows.values():
-        builders[wf.dag_id] = partial(build_retrain_dag, wf)
+        builders[wf.dag_id] = partial(
+            build_retrain_dag, wf, paused=wf.name not in fleet.user_workflows
+        )
         builders[reclassify_dag_id(wf.name)] = partial(build_reclassify_dag, wf)
     if only is not None and only in builders:
         return {only: builders[only]()}

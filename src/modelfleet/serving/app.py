@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelfleet import __version__
+from modelfleet.config import ServingPolicy
 from modelfleet.errors import (
     ConfigError,
     InvalidGrant,
@@ -52,9 +53,12 @@ def create_app(
     metrics: Metrics | None = None,
     poll_s: float = 5.0,
     limits: EndpointLimits | None = None,
+    fleet_policies: Callable[[], dict[str, ServingPolicy]] | None = None,
 ) -> FastAPI:
     """The endpoint. Without `database_url` nothing follows the registry (benchmarks):
-    the pool serves what it was given and keys are those added to `auth`."""
+    the pool serves what it was given and keys are those added to `auth`. With
+    `fleet_policies` (the declared workflows' serving policies, loaded afresh) the pool
+    follows workflows added and archived as it follows the registry."""
     limits = limits or auth.limits
     metrics = metrics or Metrics()
     metrics.follow(pool)
@@ -65,7 +69,9 @@ def create_app(
             if applications_changed:  # keys, revocations or grants: verify keys afresh
                 auth.invalidate()
 
-        watcher = RegistryWatcher(pool, database_url, poll_s=poll_s, on_sync=synced)
+        watcher = RegistryWatcher(
+            pool, database_url, poll_s=poll_s, on_sync=synced, fleet_policies=fleet_policies
+        )
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -275,11 +281,15 @@ def worker_app() -> ASGIApp:
 
     workers = prepare_process()
     settings = get_settings()
-    fleet = load_fleet(settings.config_file)
+
+    def fleet_policies() -> dict[str, ServingPolicy]:
+        fleet = load_fleet(settings.config_file, settings.workflows_d)
+        return {name: wf.serving for name, wf in fleet.workflows.items()}
+
     metrics = Metrics(multiprocess=workers > 1)
     pool = ModelPool(
         settings.serving_root,
-        {name: wf.serving for name, wf in fleet.workflows.items()},
+        fleet_policies(),
         on_batch=lambda wf, version, rows: metrics.batch_size.labels(wf, version).observe(rows),
     )
     url = db.database_url()
@@ -291,4 +301,5 @@ def worker_app() -> ASGIApp:
         auth=Authenticator(url, insecure_local=bool(os.environ.get(_INSECURE_ENV)), limits=limits),
         metrics=metrics,
         limits=limits,
+        fleet_policies=fleet_policies,
     )

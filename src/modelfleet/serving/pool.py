@@ -170,6 +170,15 @@ class ModelPool:
 
     # -- control path (registry watcher thread) --
 
+    def set_policies(self, policies: dict[str, ServingPolicy]) -> list[str]:
+        """The workflows the fleet declares now, with their serving policies (a workflow
+        added or archived; a changed policy applies to versions loaded from now on).
+        Returns what changed."""
+        before, self.policies = self.policies, dict(policies)  # one assignment: atomic
+        return [f"workflow {w} declared" for w in sorted(set(policies) - set(before))] + [
+            f"workflow {w} no longer declared" for w in sorted(set(before) - set(policies))
+        ]
+
     def apply(self, wanted: dict[str, Wanted]) -> list[str]:
         """Load what is wanted and missing, swap the views, unload the rest.
 

@@ -1,5 +1,11 @@
 """Keep the pool and the key cache in step with Postgres: LISTEN/NOTIFY, polling as a
-fallback (a missed notification, a restarted database)."""
+fallback (a missed notification, a restarted database).
+
+With `fleet_policies`, every sync also loads the fleet again (`config.load_fleet` parses
+only files whose text changed), so a workflow added to or archived from workflows.d is
+known, or unloaded and answered 404, within one poll and with no restart. Versions of
+a workflow the fleet no longer declares are not served, whatever Postgres holds.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from modelfleet import db
+from modelfleet.config import ServingPolicy
 from modelfleet.registry.store import applications, versions
 from modelfleet.releases import CANDIDATE, PRODUCTION
 from modelfleet.serving.pool import ModelPool, Wanted
@@ -43,12 +50,14 @@ class RegistryWatcher(threading.Thread):
         *,
         poll_s: float = 5.0,
         on_sync: Callable[[bool], None] = lambda applications_changed: None,
+        fleet_policies: Callable[[], dict[str, ServingPolicy]] | None = None,
     ) -> None:
         super().__init__(name="registry-watcher", daemon=True)
         self.pool = pool
         self.database_url = database_url
         self.poll_s = poll_s
         self.on_sync = on_sync
+        self.fleet_policies = fleet_policies
         self._stop = threading.Event()
         self.synced = threading.Event()
         self._applications: str | None = None
@@ -61,11 +70,25 @@ class RegistryWatcher(threading.Thread):
         with Session(db.engine(self.database_url)) as session:
             wanted = wanted_versions(session)
             applications_now = applications.fingerprint(session)
+        if self.fleet_policies is not None:
+            self._follow_fleet()
+            wanted = {wf: want for wf, want in wanted.items() if wf in self.pool.policies}
         for change in self.pool.apply(wanted):
             log.info("%s", change)
         self.on_sync(applications_now != self._applications)
         self._applications = applications_now
         self.synced.set()
+
+    def _follow_fleet(self) -> None:
+        """The workflows declared now; a fleet that does not load (a hand-edited file
+        half saved) keeps the workflows known before, and says why."""
+        try:
+            policies = self.fleet_policies()  # type: ignore[misc]
+        except Exception as exc:
+            log.warning("cannot load the fleet, serving the workflows known before: %s", exc)
+            return
+        for change in self.pool.set_policies(policies):
+            log.info("%s", change)
 
     def run(self) -> None:
         while not self._stop.is_set():

@@ -116,3 +116,22 @@ def test_a_key_verified_while_a_revocation_arrives_is_not_cached():
     asyncio.run(auth.principal(headers))
     asyncio.run(auth.principal(headers))
     assert auth.verified == 2  # asked the database again: nothing stale was kept
+
+
+def test_a_workflow_declared_later_is_known_and_an_archived_one_is_not(pool):
+    with pytest.raises(ModelNotFound, match="no model named 'photos'"):
+        pool.resolve("photos")
+    assert pool.set_policies({"digits": None, "other": None, "photos": None}) == [
+        "workflow photos declared"
+    ]
+    pool.apply({"digits": Wanted({"production": "v1.0.0"})})
+    with pytest.raises(ModelNotFound, match="'photos' has no deployed version"):
+        pool.resolve("photos")  # known: a 404 that says nothing is deployed yet
+    pool.apply({"photos": Wanted({"production": "v1.0.0"})})
+    assert pool.resolve("photos").version == "v1.0.0"
+    assert pool.set_policies({"digits": None, "other": None}) == [
+        "workflow photos no longer declared"
+    ]
+    pool.apply({})  # the registry watcher leaves out what the fleet no longer declares
+    with pytest.raises(ModelNotFound, match="no model named 'photos'"):
+        pool.resolve("photos")

@@ -1,0 +1,35 @@
+"""The DAG factory: a shipped workflow's retrain DAG starts paused, a workflow the user
+added (workflows.d) starts unpaused, so that it runs with no call to Airflow."""
+
+from __future__ import annotations
+
+import yaml
+
+from modelfleet.config import load_fleet
+from modelfleet.orchestration.dag_factory import build_all
+from modelfleet.settings import CHECKOUT
+
+
+def test_user_workflows_start_unpaused_and_shipped_ones_paused(tmp_path):
+    (tmp_path / "photos.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "workflows": {
+                    "photos": {
+                        "source": {"kind": "folder", "url": "/data/p", "test_fraction": 0.2},
+                        "classes": ["a", "b"],
+                        "input_shape": [32, 32, 3],
+                        "architecture": "lenet",
+                    }
+                }
+            }
+        )
+    )
+    fleet = load_fleet(CHECKOUT / "workflows.yaml", tmp_path)
+    assert fleet.user_workflows == {"photos": str(tmp_path / "photos.yaml")}
+    dags = build_all(fleet)
+    assert dags["retrain__photos"].is_paused_upon_creation is False
+    assert dags["retrain__digits"].is_paused_upon_creation is True
+    assert (
+        build_all(fleet, only="retrain__photos")["retrain__photos"].is_paused_upon_creation is False
+    )
