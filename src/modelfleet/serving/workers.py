@@ -10,7 +10,8 @@ clients while the other idles.
 
 Workers share only the port and prometheus_client's multiprocess files, so that
 /metrics counts the requests of all of them. `platform.supervise` starts, replaces
-and stops them.
+and stops them, a single worker too: a crash restarts it with backoff, and
+`modelfleet status` shows `restarting`.
 """
 
 from __future__ import annotations
@@ -38,29 +39,19 @@ def run_workers(
 ) -> None:
     """Serve the app that `factory` ("module:function") builds, in `workers` processes
     (blocking; SIGTERM or Ctrl-C stops them all)."""
-    import uvicorn
-
     if workers < 1:
         raise ConfigError(f"the endpoint needs at least 1 worker, not {workers}")
     os.environ[_WORKERS_ENV] = str(workers)
-    if workers == 1:
-        uvicorn.run(
-            factory,
-            factory=True,
-            host=host,
-            port=port,
-            log_level=log_level,
-            access_log=False,
-            **server_options(endpoint_limits()),
-        )
-        return
     _port_is_free(host, port)
-    metrics_dir = tempfile.mkdtemp(prefix="modelfleet-metrics-")
-    os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by each worker's import
+    # One worker is supervised too: a crash restarts it with backoff, and `status` shows it.
+    metrics_dir = tempfile.mkdtemp(prefix="modelfleet-metrics-") if workers > 1 else None
+    if metrics_dir is not None:
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = metrics_dir  # read by each worker's import
     try:
         supervise("endpoint", _serve_one, lambda _: (factory, host, port, log_level), workers)
     finally:
-        shutil.rmtree(metrics_dir, ignore_errors=True)
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
 
 
 def _port_is_free(host: str, port: int) -> None:
