@@ -223,6 +223,106 @@ def cmd_data_import(args: argparse.Namespace) -> None:
     print("\n".join(summary.lines()))
 
 
+def _input_shape(text: str) -> tuple[int, int, int]:
+    """argparse type of --input-shape: HxWxC, e.g. 64x64x3."""
+    parts = text.lower().split("x")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        raise argparse.ArgumentTypeError(f"expected HxWxC such as 64x64x3, got {text!r}")
+    height, width, channels = (int(p) for p in parts)
+    return (height, width, channels)
+
+
+def cmd_workflow_add(args: argparse.Namespace) -> None:
+    import yaml
+
+    from modelfleet.platform import workflow_add
+    from modelfleet.settings import get_settings
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # a zoo trial imports TensorFlow
+    settings = get_settings()
+    request = workflow_add.AddRequest(
+        name=args.name,
+        source=args.source,
+        architecture=args.architecture,
+        input_shape=args.input_shape,
+        schedule=args.schedule,
+        test_url=args.test,
+        test_fraction=args.test_fraction,
+        trial_budget_s=args.budget_min * 60,
+    )
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    plan = workflow_add.plan(request, settings, say)
+    print(f"\nproposed workflow {args.name!r}:")
+    print(yaml.safe_dump(plan.proposal.document(), sort_keys=False).rstrip())
+    print("why:")
+    print("\n".join(f"  {note}" for note in plan.proposal.notes))
+    if args.dry_run:
+        print("--dry-run: nothing written")
+        return
+    applied = workflow_add.add(plan, settings, say, actor=_cli_actor(args))
+    print(f"wrote {settings.workflows_d / (args.name + '.yaml')}")
+    workflow = applied.fleet.get(args.name)
+    if applied.rendered:
+        workflow_add.unpause_if_paused(settings, workflow.dag_id, say)
+    when = "within a minute, with no restart" if applied.rendered else "once `modelfleet up` ran"
+    print(
+        f"{when}: {workflow.dag_id} appears in Airflow unpaused "
+        f"(its {workflow.schedule} schedule starts with last month's interval), the "
+        f"endpoint knows {args.name!r} (404 until a version is deployed) and the stream "
+        f"classifier watches {settings.landing / args.name}/"
+    )
+    latest = plan.summary.months[-1]
+    print(f"train a month now: modelfleet retrain {args.name} --month {latest} --wait")
+
+
+def cmd_workflow_list(args: argparse.Namespace) -> None:
+    from modelfleet.platform.workflow_list import list_workflows
+    from modelfleet.settings import get_settings
+
+    listing = list_workflows(get_settings())
+    if args.json:
+        from dataclasses import asdict
+
+        print(json.dumps(asdict(listing), indent=1, default=str))
+        return
+    from rich.console import Console
+
+    from modelfleet.views import render_workflows
+
+    Console().print(render_workflows(listing))
+
+
+def cmd_workflow_remove(args: argparse.Namespace) -> None:
+    from modelfleet.platform.workflow_remove import declaring_file, remove
+    from modelfleet.settings import get_settings
+
+    settings = get_settings()
+    path = declaring_file(settings, args.name)  # refuse before asking
+    if not args.yes:
+        if not sys.stdin.isatty():
+            raise ConfigError(f"workflow remove {args.name}: not a terminal to confirm; add --yes")
+        answer = input(
+            f"Archive workflow {args.name!r} ({path})? Its DAGs go, the endpoint answers 404, "
+            "the stream stops watching and its grants are revoked; versions and lineage "
+            "stay. [y/N] "
+        )
+        if answer.strip().lower() not in ("y", "yes"):
+            print("nothing changed")
+            return
+    removed = remove(settings, args.name, print, actor=_cli_actor(args), reason=args.reason)
+    print(f"archived {args.name}: {path} -> {removed.archived_to}")
+    revoked = ", ".join(f"{app}={pin}" for app, pin in removed.revoked.items())
+    print(f"revoked grants: {revoked or 'none'}")
+    print(
+        f"within a minute: retrain__{args.name} leaves Airflow, the endpoint answers 404, "
+        f"the stream stops watching landing/{args.name}/; `modelfleet versions {args.name}` "
+        "and `modelfleet lineage` still answer"
+    )
+
+
 def cmd_migrate(args: argparse.Namespace) -> None:
     from modelfleet import db
 
@@ -590,6 +690,67 @@ def build_parser() -> argparse.ArgumentParser:
         "--replace", action="store_true", help="replace a month that was delivered before"
     )
     imported.set_defaults(func=cmd_data_import)
+    workflow = sub.add_parser(
+        "workflow", help="your own workflows: add one from a folder or bucket, list, remove"
+    ).add_subparsers(dest="workflow_command", required=True)
+    add = workflow.add_parser(
+        "add",
+        help="a folder or bucket of <YYYY-MM>/<label>/<file> becomes a workflow",
+        description="Inspect the folder (every image is read once), propose the workflow "
+        "(input shape, expectations, gate sample size, architecture) and write it to "
+        "$MODELFLEET_HOME/workflows.d/NAME.yaml, with params.yaml and dvc.yaml rendered in "
+        "the model repository. Within a minute, with no restart, retrain__NAME appears in "
+        "Airflow unpaused, the endpoint knows NAME and the stream watches landing/NAME/. "
+        "See docs/your-own-images.md.",
+    )
+    add.add_argument("name", metavar="NAME")
+    add.add_argument(
+        "--from", dest="source", required=True, metavar="PATH_OR_URL", help="path, file://, s3://"
+    )
+    add.add_argument(
+        "--architecture",
+        metavar="A|auto",
+        help="a family of `modelfleet zoo` (default: lenet, proposed), or auto: a zoo trial "
+        "on this folder's images chooses (takes --budget-min and a little more)",
+    )
+    add.add_argument("--input-shape", type=_input_shape, metavar="HxWxC", help="e.g. 64x64x3")
+    add.add_argument("--schedule", help="an Airflow schedule (default @monthly)")
+    add.add_argument("--test", metavar="URL", help="the frozen test set's own folder")
+    add.add_argument(
+        "--test-fraction",
+        type=float,
+        metavar="F",
+        help="carve the frozen test set out of the months by file hash (when there is no "
+        "test/ folder)",
+    )
+    add.add_argument(
+        "--budget-min",
+        type=float,
+        default=10.0,
+        metavar="N",
+        help="with --architecture auto: minutes of training for all families (default 10)",
+    )
+    add.add_argument("--dry-run", action="store_true", help="inspect and propose; write nothing")
+    add.add_argument("--actor", help=_ACTOR_HELP)
+    add.set_defaults(func=cmd_workflow_add)
+    listed = workflow.add_parser("list", help="shipped and added workflows, production versions")
+    listed.add_argument("--json", action="store_true")
+    listed.set_defaults(func=cmd_workflow_list)
+    remove = workflow.add_parser(
+        "remove",
+        help="archive a workflow you added (versions and lineage stay queryable)",
+        description="Move workflows.d/NAME.yaml to workflows.d/.archive/, render the model "
+        "repository without it and revoke every grant of it. Its DAGs leave Airflow, the "
+        "endpoint answers 404 and the stream stops watching landing/NAME/ within a minute. "
+        "Shipped workflows are refused.",
+    )
+    remove.add_argument("name", metavar="NAME")
+    remove.add_argument("--yes", action="store_true", help="do not ask for confirmation")
+    remove.add_argument(
+        "--reason", default="removed with `modelfleet workflow remove`", help="recorded"
+    )
+    remove.add_argument("--actor", help=_ACTOR_HELP)
+    remove.set_defaults(func=cmd_workflow_remove)
     rollback = sub.add_parser(
         "rollback", help="move production back (default: to the version it replaced)"
     )

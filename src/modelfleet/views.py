@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rich.table import Table
@@ -162,5 +163,31 @@ def render_trial(result: Any) -> Table:
             str(row.epochs),
             f"{row.train_s:.1f}",
             f"{row.serving_ms:.3f}",
+        )
+    return table
+
+
+def render_workflows(listing: Any) -> Table:
+    """`modelfleet workflow list`: shipped and added workflows, then the archived ones."""
+    table = Table(title="workflows")
+    for column in ("workflow", "declared in", "source", "architecture", "input", "production"):
+        table.add_column(column)
+    for row in listing.workflows:
+        table.add_row(
+            row.name,
+            row.declared_in if row.declared_in == "shipped" else Path(row.declared_in).name,
+            row.source,
+            row.architecture,
+            "x".join(map(str, row.input_shape)),
+            row.production or ("—" if listing.registry else "(not started)"),
+        )
+    for event in listing.archived:
+        table.add_row(
+            f"[dim]{event.workflow}[/]",
+            f"[dim]archived {event.at:%Y-%m-%d %H:%M} by {event.actor}[/]",
+            f"[dim]{event.detail.get('archived_to', '')}[/]",
+            "",
+            "",
+            "[dim]versions kept[/]",
         )
     return table

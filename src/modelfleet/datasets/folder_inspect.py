@@ -13,6 +13,7 @@ import hashlib
 import io
 import statistics
 from collections import Counter, defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 import numpy as np
@@ -24,6 +25,9 @@ from modelfleet.datasets.folder_location import open_location
 from modelfleet.imaging import MAX_PIXELS
 
 _SCAN_SIDE = 64  # JPEGs are decoded at the smallest scale at least this big
+PROGRESS_EVERY = 100  # files between two progress calls
+
+Progress = Callable[[int, int], None]  # (files read, files in all)
 
 
 @dataclass(frozen=True)
@@ -179,6 +183,7 @@ def inspect_folder(
     test_url: str | None = None,
     test_fraction: float | None = None,
     holdout_fraction: float = 0.2,
+    progress: Progress | None = None,
 ) -> FolderSummary:
     """Read the user's folder (and test set) and say what it holds and what is wrong.
 
@@ -187,6 +192,7 @@ def inspect_folder(
         test_url: the frozen test set's own URL, if it is not `<url>/test/`.
         test_fraction: carve the test set out of the months by file hash instead.
         holdout_fraction: the holdout share of a month without a holdout/ folder.
+        progress: hears (files read, files in all) every PROGRESS_EVERY files and at the end.
 
     Raises DataError/ConfigError only when the folder cannot be read at all; what is
     wrong inside it is in `problems`.
@@ -214,9 +220,14 @@ def inspect_folder(
             "set URL, or a test fraction to carve one out of the months"
         )
     files: list[FileFacts] = []
+    total = sum(len(part.files) for _, part in parts)
     for location, part in parts:
         for file, data in read_files(location, part.files):
             files.append(_facts(file, data, test_fraction, holdout_fraction))
+            if progress is not None and len(files) % PROGRESS_EVERY == 0:
+                progress(len(files), total)
+    if progress is not None and len(files) % PROGRESS_EVERY:
+        progress(len(files), total)
     problems += _content_problems(files, listing.classes)
     return FolderSummary(
         url=listing.url,

@@ -92,3 +92,15 @@ class Application:
     created_by: str
     created_at: datetime
     revoked_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowEvent:
+    """A user's workflow added or archived: by whom, why, and what it changed."""
+
+    workflow: str
+    event: str  # added | archived
+    actor: str
+    reason: str
+    detail: dict[str, Any]
+    at: datetime

@@ -48,6 +48,21 @@ class WorkflowRow(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class WorkflowEventRow(Base):
+    """A user's workflow added or archived (`modelfleet workflow add/remove`); append-only.
+    An archive's `detail` holds the grants it revoked ({application: pin}) and where the
+    workflow's file went."""
+
+    __tablename__ = "workflow_event"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    event: Mapped[str] = mapped_column(String(16))  # added | archived
+    actor: Mapped[str] = mapped_column(String(128))
+    reason: Mapped[str] = mapped_column(Text)
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class DatasetVersionRow(RunLink, Base):
     __tablename__ = "dataset_version"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
