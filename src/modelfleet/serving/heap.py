@@ -26,11 +26,10 @@ def settle_heap() -> None:
 def trim_heap() -> bool:
     """Give freed heap pages back to the system (glibc's malloc_trim); False elsewhere.
 
-    Pillow allocates a large image in 16 MB blocks. After glibc has freed one such
-    mmap'ed block it raises its mmap threshold above that size, so later blocks come
-    from the arenas of whichever threads decoded them, and the arenas keep the pages
-    after the images are gone: 16 concurrent 40-megapixel decodes left a worker near
-    2 GB. malloc_trim releases every free page of every arena.
+    A decoded 40-megapixel image and its conversions are hundreds of MB, allocated in
+    the thread-pool thread that decoded it; once freed, glibc keeps much of it in that
+    thread's arena. 16 such uploads left a worker 357 MB over its baseline 30 s later
+    without a trim, 33 MB with one (bench/endpoint_hostile.py, docs/benchmarks.md).
     """
     trim = _malloc_trim()
     if trim is None:
