@@ -11,6 +11,7 @@ a scratch Postgres database, served by the real `modelfleet serve`):
     `stored` row committed.
 
     .venv/bin/python bench/ingest.py [--files 2000] [--duration 10] [--workers 2]
+                                     [--ingest-only]   (2) alone, where wrk is missing
 
 The target: (2) reaches at least 70% of (1).
 """
@@ -104,6 +105,27 @@ def profile_scan(settings, url: str, landing: Path, images: list[bytes]) -> None
     pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
 
+def endpoint_throughput(args, settings, home: Path, port: int, image: bytes) -> float:  # type: ignore[no-untyped-def]
+    """(1): `:classify` uploads of one PNG under wrk; images/s."""
+    from modelfleet.platform.api_keys import ADMIN_APP, api_key
+
+    body, ctype = multipart_body("file", "cam.png", image)
+    body_path = home / "classify.body"
+    body_path.write_bytes(body)
+    print(f"[bench] (1) endpoint :classify, {args.connections} connections", flush=True)
+    single = run_wrk(
+        f"http://127.0.0.1:{port}/v1/models/{WORKFLOW}:classify",
+        body_path, ctype, args.connections, args.duration,
+        auth=f"Bearer {api_key(settings, ADMIN_APP)}",
+    )  # fmt: skip
+    print(
+        f"[bench]     {single['ok_requests_per_s']:.0f} images/s, "
+        f"p50 {single['latency_p50_ms']:.1f} ms, errors {single['errors']}",
+        flush=True,
+    )
+    return single["ok_requests_per_s"]
+
+
 def stored_count(url: str) -> int:
     from modelfleet import db
 
@@ -123,13 +145,16 @@ def main() -> None:
         "--profile", action="store_true", help="run one in-process scan under cProfile instead"
     )
     parser.add_argument(
+        "--ingest-only", action="store_true", help="skip (1), the endpoint's wrk run"
+    )
+    parser.add_argument(
         "--server", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
     )
     args = parser.parse_args()
 
     from modelfleet import db
     from modelfleet.config import load_fleet
-    from modelfleet.platform.api_keys import ADMIN_APP, api_key, ensure_platform_apps
+    from modelfleet.platform.api_keys import ensure_platform_apps
     from modelfleet.settings import get_settings
 
     name = f"mf_bench_ingest_{secrets.token_hex(3)}"
@@ -159,21 +184,8 @@ def main() -> None:
             ):  # fmt: skip
                 time.sleep(3)  # the registry watcher loads and warms production
                 images = camera_images(args.files)
-                body, ctype = multipart_body("file", "cam.png", images[0])
-                body_path = home / "classify.body"
-                body_path.write_bytes(body)
-                print(f"[bench] (1) endpoint :classify, {args.connections} connections", flush=True)
-                single = run_wrk(
-                    f"http://127.0.0.1:{port}/v1/models/{WORKFLOW}:classify",
-                    body_path, ctype, args.connections, args.duration,
-                    auth=f"Bearer {api_key(settings, ADMIN_APP)}",
-                )  # fmt: skip
-                results["endpoint"] = single["ok_requests_per_s"]
-                print(
-                    f"[bench]     {single['ok_requests_per_s']:.0f} images/s, "
-                    f"p50 {single['latency_p50_ms']:.1f} ms, errors {single['errors']}",
-                    flush=True,
-                )
+                if not args.ingest_only:
+                    results["endpoint"] = endpoint_throughput(args, settings, home, port, images[0])
                 landing = settings.landing / WORKFLOW
                 landing.mkdir(parents=True, exist_ok=True)
                 if args.profile:
@@ -222,6 +234,8 @@ def main() -> None:
                     f"{results['ingest']:.0f} images/s",
                     flush=True,
                 )
+            if "endpoint" not in results:
+                return
             ratio = results["ingest"] / results["endpoint"]
             print(
                 f"\n| path | images/s |\n|---|---|\n"

@@ -9,9 +9,12 @@ files that landed meanwhile) before the watcher waits.
 
 from __future__ import annotations
 
+import logging
 import threading
 from pathlib import Path
 from typing import Any
+
+log = logging.getLogger("modelfleet.ingest")
 
 
 class LandingWatch:
@@ -27,31 +30,39 @@ class LandingWatch:
         self._handler = Wake()
         self._observer = Observer()
         self._watches: list[Any] = []
+        self._armed = False
         for folder in folders:
-            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:  # e.g. a dangling link in its place: the scan refuses it
+                log.warning("landing folder %s cannot be made: %s", folder, exc)
         self._observer.start()
 
     @property
     def armed(self) -> bool:
-        return bool(self._watches)
+        return self._armed
 
     def arm(self) -> None:
         from watchdog.events import FileClosedEvent, FileCreatedEvent, FileMovedEvent
 
-        if self.armed:
+        if self._armed:
             return
+        self._armed = True
         # Only the events that make a file ready: written and closed, renamed within the
         # folder, or moved in from another one (which watchdog reports as created).
         ready = [FileClosedEvent, FileMovedEvent, FileCreatedEvent]
-        self._watches = [
-            self._observer.schedule(self._handler, str(folder), event_filter=ready)
-            for folder in self.folders
-        ]
+        for folder in self.folders:
+            try:
+                watch = self._observer.schedule(self._handler, str(folder), event_filter=ready)
+            except OSError:  # not a folder now: the rescan every few seconds covers it
+                continue
+            self._watches.append(watch)
 
     def disarm(self) -> None:
         for watch in self._watches:
             self._observer.unschedule(watch)
         self._watches = []
+        self._armed = False
 
     def close(self) -> None:
         self._observer.stop()

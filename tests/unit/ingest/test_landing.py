@@ -284,3 +284,18 @@ def test_the_same_hard_link_landed_again_leaves_landing(tree):
         os.link(tree["secret"], folder_path / "hard_out.png")  # the producer does it again
     assert len(list((folder_path / REJECTED).iterdir())) == 1
     assert tree["secret"].read_bytes() == SECRET
+
+
+def test_a_landing_folder_that_is_a_dangling_link_never_stops_the_watch(tmp_path):
+    from modelfleet.ingest.landing_watch import LandingWatch
+
+    (tmp_path / "good").mkdir()
+    (tmp_path / "bad").symlink_to(tmp_path / "nowhere")
+    watch = LandingWatch([tmp_path / "good", tmp_path / "bad"], threading.Event())
+    try:
+        watch.arm()
+        assert watch.armed
+        watch.disarm()
+        assert not watch.armed
+    finally:
+        watch.close()
