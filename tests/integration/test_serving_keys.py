@@ -20,6 +20,7 @@ from modelfleet.serving.app import create_app
 from modelfleet.serving.auth import Authenticator
 from modelfleet.serving.pool import ModelPool
 from modelfleet.settings import EndpointLimits, get_settings
+from tests.conftest import create_database, drop_database
 from tests.unit.ui.conftest import _version as register_version
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -39,6 +40,15 @@ class CountingHasher:
 
     def hash(self, key: str) -> str:
         return self.real.hash(key)  # type: ignore[attr-defined]
+
+
+@pytest.fixture(scope="module")
+def database_url(pg_server: str) -> Iterator[str]:
+    """A lineage database of this module's own: its tests commit rows."""
+    url = create_database(pg_server, "mf_keys")
+    db.migrate(url)
+    yield url
+    drop_database(url)
 
 
 @pytest.fixture
