@@ -87,6 +87,17 @@ class Stream:
     log: Path
     opens: Path
     engine: sa.Engine
+    run_dir: Path
+
+    def assert_up(self) -> None:
+        """The process runs, and no worker of it crashed (a supervisor restarts a crashed
+        worker: its state file counts the crashes)."""
+        from modelfleet.platform.supervise import read_state
+
+        assert self.proc.poll() is None, self.log.read_text(errors="replace")[-4000:]
+        state = read_state(self.run_dir, "ingest")
+        if state is not None and state.pid == self.proc.pid:
+            assert state.crashes == 0, state.last_error
 
 
 @pytest.fixture(scope="module")
@@ -137,6 +148,7 @@ def stream(platform, tmp_path_factory):
         log,
         opens,
         db.engine(platform.database_url),
+        paths.run_dir,
     )
     if proc.poll() is None:
         proc.send_signal(signal.SIGTERM)
@@ -259,7 +271,7 @@ def wait_until_done(stream: Stream, planted: list[Planted], timeout_s: float = 9
     digests = [sha(p.content) for p in planted if p.kind in ("image", "junk", "oversized")]
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        assert stream.proc.poll() is None, stream.log.read_text(errors="replace")[-4000:]
+        stream.assert_up()
         remaining = {
             os.fsencode(n) for n in os.listdir(stream.landing) if not n.startswith(".rejected")
         }
@@ -289,7 +301,7 @@ def places(stream: Stream, digest: str) -> list[Path]:
 def test_any_landing_tree_ends_well(stream, tree):
     planted = plant(stream, tree)
     wait_until_done(stream, planted)
-    assert stream.proc.poll() is None
+    stream.assert_up()
     rejected = rejected_names(stream)
     for entry in planted:
         if entry.kind in ("image", "junk", "oversized"):
@@ -306,7 +318,7 @@ def test_any_landing_tree_ends_well(stream, tree):
 
 def test_nothing_outside_landing_was_opened_or_stored_and_every_line_has_its_prefix(stream):
     """Runs after the property (file order): what the audit hook and the log saw."""
-    assert stream.proc.poll() is None
+    stream.assert_up()
     # one more image after every example: the classifier still classifies
     last = png(next(_unique))
     target = stream.landing / "after-all.png"
