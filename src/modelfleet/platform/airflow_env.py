@@ -72,6 +72,14 @@ def airflow_env(settings: Settings, database_url: str) -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": values["jwt_secret"],
         "AIRFLOW__API__SECRET_KEY": values["api_secret"],
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
+        # A workflow added to or archived from workflows.d changes what the one DAG file
+        # builds: its DAG appears at the next parse (at most 20 s plus the parse), and one
+        # gone is marked stale once a parse that finished 10 s after its own last one is
+        # seen by the cleanup (every 10 s). Both within the minute `workflow add` promises.
+        # The threshold can be small: a parse stamps its DAGs after the file's finish time.
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "20",
+        "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "10",
+        "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",
         # A fleet's runs queue behind one another for the model repo; don't fail them.
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "7200",
