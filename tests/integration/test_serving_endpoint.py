@@ -6,6 +6,8 @@ and schemathesis over the whole OpenAPI document."""
 from __future__ import annotations
 
 import base64
+import os
+import subprocess
 
 import httpx
 import pytest
@@ -14,12 +16,14 @@ from sqlalchemy.orm import Session
 from modelfleet.cli import main
 from modelfleet.registry.store import versions
 from tests.integration.conftest import (
+    BIN,
     all_versions,
     eventually,
     frozen_test_image,
     loaded,
     promote,
     under_load,
+    wait_http,
 )
 from tests.integration.test_retrain_dag import production, run_dag
 
@@ -137,6 +141,20 @@ def test_promotion_to_an_unloaded_version_under_load_fails_no_request(served):
     assert (event.to_version, event.actor) == (target, "modelfleet-admin")
 
 
+def test_a_declared_workflow_with_nothing_deployed_is_a_404(served):
+    # The integration platform trains digits only; surface_line1 is declared, never deployed.
+    for path in ("/v1/models/surface_line1", "/v2/models/surface_line1/infer"):
+        response = httpx.request(
+            "GET" if path.startswith("/v1") else "POST",
+            served.endpoint_url + path,
+            json=None if path.startswith("/v1") else {"inputs": []},
+            headers=served.admin_headers,
+            timeout=10,
+        )
+        assert response.status_code == 404, response.text
+        assert response.json()["error"] == "model 'surface_line1' has no deployed version"
+
+
 def test_metrics_show_traffic_batches_and_loaded_versions(served):
     text = httpx.get(f"{served.endpoint_url}/metrics", timeout=10).text
     current = production(served)
@@ -147,16 +165,32 @@ def test_metrics_show_traffic_batches_and_loaded_versions(served):
 
 
 def test_schemathesis_finds_nothing_against_the_real_endpoint(served, tmp_path):
-    """Every check but positive_data_acceptance, over real models and the registry; the
-    admin routes included (a fuzzed rollback may move production: restored after)."""
+    """Every check but positive_data_acceptance, over real models and the registry, admin
+    routes included (a fuzzed rollback may move production: restored after). Its own
+    `modelfleet serve` without the failed-attempt limit: the auth probes send wrong keys
+    by the dozen, and from the 11th in a minute that address rightly gets 429."""
+    from modelfleet.pipeline.smoke import wait_for_version
+    from modelfleet.platform.ports import free_port
     from tests.integration.test_serving_schemathesis import run_schemathesis
 
     original = production(served)
     # The grant route's application: one of its own, so that fuzzed pins move nothing else.
     assert main(["apps", "create", "fuzzed", "--grant", "digits=production", "--actor", "t"]) == 0
+    url = f"http://127.0.0.1:{free_port()}"
+    log_path = served.home / "endpoint-schemathesis.log"
+    with log_path.open("w") as log:
+        endpoint = subprocess.Popen(
+            [str(BIN / "modelfleet"), "serve", "--port", str(httpx.URL(url).port)],
+            env={**os.environ, "MODELFLEET_AUTH_FAILURES_PER_MIN": "0"},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
+        wait_http(f"{url}/healthz", endpoint, log_path)
+        with httpx.Client(base_url=url, headers=served.admin_headers, timeout=10) as client:
+            wait_for_version(client, "digits", original)
         ran = run_schemathesis(
-            served.endpoint_url,
+            url,
             served.admin_headers,
             {
                 "workflow": "digits",
@@ -168,7 +202,10 @@ def test_schemathesis_finds_nothing_against_the_real_endpoint(served, tmp_path):
             examples=10,
         )
     finally:
+        endpoint.terminate()
+        endpoint.wait(30)
         if production(served) != original:
             restored = promote(served, served.endpoint_url, original, "test restores production")
             assert restored.status_code == 200, restored.text
     assert ran.returncode == 0, ran.stdout[-8000:] + ran.stderr[-2000:]
+    assert "Traceback" not in log_path.read_text()
