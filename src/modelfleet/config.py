@@ -295,6 +295,20 @@ class Workflow(_Strict):
             raise ValueError(f"must match {_NAME.pattern}, got {value!r}")
         return value
 
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        # Checked here: one DAG file builds every workflow's DAG, and Airflow marks all of
+        # them stale when one of them fails to parse.
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(
+                f"{value!r} is not a cron expression (e.g. '0 6 1 * *') or one of @monthly, "
+                "@weekly, @daily, @hourly"
+            )
+        return value
+
     @field_validator("architecture")
     @classmethod
     def _architecture(cls, value: str) -> str:

@@ -83,3 +83,12 @@ def test_refused_before_reading_images(home, tmp_path, capsys):
         err = capsys.readouterr().err
         assert message in err and "inspecting" not in err
     assert not (home / "workflows.d").exists()
+
+
+def test_a_schedule_airflow_could_not_parse_is_refused(home, tmp_path, capsys):
+    folder = write_user_folder(tmp_path / "photos", per_class=4, odd_formats=False)
+    argv = ["workflow", "add", "photos", "--from", str(folder.root), "--schedule", "monthly"]
+    assert main(argv) == 1
+    assert "'monthly' is not a cron expression" in capsys.readouterr().err
+    assert not (home / "workflows.d" / "photos.yaml").exists()
+    assert main([*argv[:-1], "0 6 1 * *"]) == 0
