@@ -13,4 +13,7 @@ from airflow.sdk import get_parsing_context
 from modelfleet.config import load_fleet
 from modelfleet.orchestration.dag_factory import build_all
 
-globals().update(build_all(load_fleet(), only=get_parsing_context().dag_id))
+# A user's workflows.d file that does not load is left out (and logged), so it cannot take
+# the other workflows' DAGs down with it.
+fleet = load_fleet(skip_bad_user_files=True)
+globals().update(build_all(fleet, only=get_parsing_context().dag_id))

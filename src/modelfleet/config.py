@@ -6,6 +6,7 @@ over, so an entry only states what differs.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 WORKFLOW_NAME = _NAME  # a workflow name (the CLI checks one before it reads any image)
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
+log = logging.getLogger("modelfleet.config")
 
 
 class _Strict(BaseModel):
@@ -580,11 +582,20 @@ _last_loaded: tuple[tuple[tuple[str, str], ...], Fleet] | None = None
 
 
 def load_fleet(
-    path: Path | None = None, user_dir: Path | None = None, *, shipped_only: bool = False
+    path: Path | None = None,
+    user_dir: Path | None = None,
+    *,
+    shipped_only: bool = False,
+    skip_bad_user_files: bool = False,
 ) -> Fleet:
     """Load and validate the fleet: the shipped file (default: settings' MODELFLEET_CONFIG)
     and the user's workflows in `user_dir/*.yaml` (default: settings' workflows.d, outside
-    the checkout); `shipped_only` leaves the user's out (the checkout's rendered files)."""
+    the checkout); `shipped_only` leaves the user's out (the checkout's rendered files).
+
+    `skip_bad_user_files` (the DAG file, the endpoint, the stream classifier): a user's
+    file that does not load, or clashes with the files before it, is left out and logged
+    rather than taking the whole fleet down with it (a file edited by hand). The shipped
+    file must load either way."""
     global _last_loaded
     if path is None or (user_dir is None and not shipped_only):
         from modelfleet.settings import get_settings
@@ -594,14 +605,33 @@ def load_fleet(
         user_dir = settings.workflows_d if user_dir is None else user_dir
     files = [Path(path), *([] if shipped_only or user_dir is None else user_files(user_dir))]
     texts = tuple((str(file), _read(file)) for file in files)
-    if _last_loaded is not None and _last_loaded[0] == texts:
+    key = (*texts, ("skip_bad_user_files", str(skip_bad_user_files)))
+    if _last_loaded is not None and _last_loaded[0] == key:
         return _last_loaded[1]
     (origin, text), *users = texts
-    fleet = parse_fleet(
-        _parse_yaml(origin, text), origin, [(o, _parse_yaml(o, t)) for o, t in users]
-    )
-    _last_loaded = (texts, fleet)
+    shipped = _parse_yaml(origin, text)
+    try:
+        fleet = parse_fleet(shipped, origin, [(o, _parse_yaml(o, t)) for o, t in users])
+    except ConfigError:
+        if not skip_bad_user_files or not users:
+            raise
+        fleet = _without_bad_user_files(shipped, origin, users)
+    _last_loaded = (key, fleet)
     return fleet
+
+
+def _without_bad_user_files(shipped: Any, origin: str, users: list[tuple[str, str]]) -> Fleet:
+    """The fleet with each user file that loads beside the ones kept before it."""
+    kept: list[tuple[str, Any]] = []
+    for user_origin, text in users:
+        try:
+            doc = _parse_yaml(user_origin, text)
+            parse_fleet(shipped, origin, [*kept, (user_origin, doc)])
+        except ConfigError as exc:
+            log.error("%s is left out of the fleet until it is fixed: %s", user_origin, exc)
+            continue
+        kept.append((user_origin, doc))
+    return parse_fleet(shipped, origin, kept)
 
 
 def read_document(path: Path) -> Any:

@@ -187,3 +187,35 @@ def test_an_unchanged_file_is_parsed_once_an_edited_one_again(tmp_path):
     path.write_text("workflows:\n  a: {}\n  a: {}\n")
     with pytest.raises(ConfigError, match="duplicate key 'a'"):
         load_fleet(path)
+
+
+def test_a_bad_user_file_is_left_out_when_asked_and_named(tmp_path, caplog):
+    """The DAG file, endpoint and stream skip a workflows.d file that does not load (and
+    log it); everyone else gets the error."""
+    import yaml
+
+    from modelfleet.config import load_fleet
+    from modelfleet.errors import ConfigError
+    from modelfleet.settings import CHECKOUT
+
+    good = {
+        "source": {"kind": "folder", "url": "/data/p", "test_fraction": 0.2},
+        "classes": ["a", "b"],
+        "input_shape": [32, 32, 3],
+        "architecture": "lenet",
+    }
+    (tmp_path / "a_good.yaml").write_text(yaml.safe_dump({"workflows": {"good": good}}))
+    (tmp_path / "b_typo.yaml").write_text(
+        yaml.safe_dump({"workflows": {"typo": {**good, "architecture": "resnt"}}})
+    )
+    (tmp_path / "c_clash.yaml").write_text(yaml.safe_dump({"workflows": {"digits": good}}))
+    (tmp_path / "d_broken.yaml").write_text("workflows: {x: [")
+    shipped = CHECKOUT / "workflows.yaml"
+    with pytest.raises(ConfigError, match="d_broken.yaml: not valid YAML"):
+        load_fleet(shipped, tmp_path)
+    with caplog.at_level("ERROR", logger="modelfleet.config"):
+        fleet = load_fleet(shipped, tmp_path, skip_bad_user_files=True)
+    assert "good" in fleet.workflows and "typo" not in fleet.workflows
+    assert fleet.user_workflows == {"good": str(tmp_path / "a_good.yaml")}
+    for name in ("b_typo.yaml", "c_clash.yaml", "d_broken.yaml"):
+        assert f"{tmp_path / name} is left out of the fleet" in caplog.text

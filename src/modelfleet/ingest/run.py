@@ -42,7 +42,7 @@ def run_shard(index: int, count: int) -> None:
     settings = get_settings()
 
     def fleet() -> Fleet:
-        return load_fleet(settings.config_file, settings.workflows_d)
+        return load_fleet(settings.config_file, settings.workflows_d, skip_bad_user_files=True)
 
     ingestor = Ingestor(
         settings, fleet(), db.database_url(), shard=(index, count), fleet_loader=fleet

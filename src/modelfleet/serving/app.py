@@ -283,7 +283,7 @@ def worker_app() -> ASGIApp:
     settings = get_settings()
 
     def fleet_policies() -> dict[str, ServingPolicy]:
-        fleet = load_fleet(settings.config_file, settings.workflows_d)
+        fleet = load_fleet(settings.config_file, settings.workflows_d, skip_bad_user_files=True)
         return {name: wf.serving for name, wf in fleet.workflows.items()}
 
     metrics = Metrics(multiprocess=workers > 1)
