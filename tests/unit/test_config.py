@@ -211,7 +211,7 @@ def test_a_bad_user_file_is_left_out_when_asked_and_named(tmp_path, caplog):
     (tmp_path / "c_clash.yaml").write_text(yaml.safe_dump({"workflows": {"digits": good}}))
     (tmp_path / "d_broken.yaml").write_text("workflows: {x: [")
     shipped = CHECKOUT / "workflows.yaml"
-    with pytest.raises(ConfigError, match="d_broken.yaml: not valid YAML"):
+    with pytest.raises(ConfigError, match=r"d_broken\.yaml: not valid YAML"):
         load_fleet(shipped, tmp_path)
     with caplog.at_level("ERROR", logger="modelfleet.config"):
         fleet = load_fleet(shipped, tmp_path, skip_bad_user_files=True)
