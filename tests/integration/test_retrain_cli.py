@@ -18,8 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from modelfleet.platform.ports import free_port
-from tests.conftest import create_database, drop_database
+from tests.helpers.running_platform import running_platform
 from tests.integration.conftest import write_fleet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -31,35 +30,9 @@ WORKFLOW = "digits"
 @pytest.fixture(scope="module")
 def airflow_platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """`modelfleet up` in a temporary home on the test Postgres server; stopped afterwards."""
-    from modelfleet.db import airflow_database_url
-    from modelfleet.platform.up import stop, up
-    from modelfleet.settings import get_settings
-
     home = tmp_path_factory.mktemp("retrain-home")
-    lineage_url = create_database(pg_server, "mf_retrain")
-    env = {
-        "MODELFLEET_HOME": str(home),
-        "MODELFLEET_DATABASE_URL": lineage_url,
-        "MODELFLEET_CONFIG": str(write_fleet(home / "workflows.yaml")),
-        "MODELFLEET_AIRFLOW_PORT": str(free_port()),
-        "MODELFLEET_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
-        "MODELFLEET_INGEST_WORKERS": "1",
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
-    }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        up(get_settings())
+    with running_platform(pg_server, home, write_fleet(home / "workflows.yaml")):
         yield home
-    finally:
-        stop(get_settings())
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        drop_database(airflow_database_url(lineage_url))
-        drop_database(lineage_url)
 
 
 def retrain(*args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
