@@ -1,16 +1,21 @@
 """The DAG factory: a shipped workflow's retrain DAG starts paused, a workflow the user
-added (workflows.d) starts unpaused, so that it runs with no call to Airflow."""
+added (workflows.d) starts unpaused, so that it runs with no call to Airflow.
+
+The factory imports Airflow, which reads its configuration once per process: it is imported
+in the test, never at collection, or every later test would see Airflow's defaults (SQLite)
+instead of the integration fixtures' metadata database."""
 
 from __future__ import annotations
 
 import yaml
 
 from modelfleet.config import load_fleet
-from modelfleet.orchestration.dag_factory import build_all
 from modelfleet.settings import CHECKOUT
 
 
 def test_user_workflows_start_unpaused_and_shipped_ones_paused(tmp_path):
+    from modelfleet.orchestration.dag_factory import build_all
+
     (tmp_path / "photos.yaml").write_text(
         yaml.safe_dump(
             {
