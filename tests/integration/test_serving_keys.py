@@ -6,6 +6,7 @@ number in an admin body is bounded."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -84,6 +85,14 @@ def endpoint(database_url: str, registry: dict[str, str]) -> Iterator[TestClient
     auth = Authenticator(database_url, limits=limits)
     app = create_app(pool, settings, database_url=database_url, auth=auth, limits=limits)
     with TestClient(app) as client:
+        # The registry watcher's first sync clears the key cache (applications changed):
+        # wait for it, or a key cached before it is verified, and limited, again.
+        for _ in range(300):
+            if client.get("/v2/health/ready").status_code == 200:
+                break
+            time.sleep(0.1)
+        else:
+            raise AssertionError("the endpoint never synced with the registry")
         client.headers["Authorization"] = f"Bearer {registry['ops']}"
         yield client
 
