@@ -71,7 +71,9 @@ def test_retrain_wait_releases_a_month_and_prints_the_version(airflow_platform: 
 
     print(done.stdout, done.stderr)
     assert done.returncode == 0, done.stdout + done.stderr
-    with Session(db.engine()) as session:
+    # This platform's database by URL: db.engine() alone is cached per process, and an
+    # earlier test may have cached another database under it.
+    with Session(db.engine(os.environ["MODELFLEET_DATABASE_URL"])) as session:
         production = versions.resolve_alias(session, WORKFLOW)
     assert production is not None
     assert f"released {production.tag} (digits 2026-02): now in production" in done.stdout
