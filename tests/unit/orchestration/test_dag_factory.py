@@ -7,29 +7,15 @@ instead of the integration fixtures' metadata database."""
 
 from __future__ import annotations
 
-import yaml
-
 from modelfleet.config import load_fleet
 from modelfleet.settings import CHECKOUT
+from tests.helpers.user_workflow import write_user_workflow
 
 
 def test_user_workflows_start_unpaused_and_shipped_ones_paused(tmp_path):
     from modelfleet.orchestration.dag_factory import build_all
 
-    (tmp_path / "photos.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "workflows": {
-                    "photos": {
-                        "source": {"kind": "folder", "url": "/data/p", "test_fraction": 0.2},
-                        "classes": ["a", "b"],
-                        "input_shape": [32, 32, 3],
-                        "architecture": "lenet",
-                    }
-                }
-            }
-        )
-    )
+    write_user_workflow(tmp_path)
     fleet = load_fleet(CHECKOUT / "workflows.yaml", tmp_path)
     assert fleet.user_workflows == {"photos": str(tmp_path / "photos.yaml")}
     dags = build_all(fleet)

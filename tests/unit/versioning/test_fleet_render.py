@@ -7,13 +7,12 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-import yaml
-
 from modelfleet.config import load_fleet
 from modelfleet.settings import CHECKOUT
 from modelfleet.versioning.fleet_render import commit_rendered
 from modelfleet.versioning.render import render_params
 from modelfleet.versioning.repo import ModelRepo
+from tests.helpers.user_workflow import write_user_workflow
 
 
 def git(repo: Path, *args: str) -> str:
@@ -35,20 +34,7 @@ def test_commit_rendered_commits_only_its_files_and_undoes(tmp_path):
     head, before = git(repo, "rev-parse", "HEAD"), (repo / "params.yaml").read_text()
     users = tmp_path / "workflows.d"
     users.mkdir()
-    (users / "photos.yaml").write_text(
-        yaml.safe_dump(
-            {
-                "workflows": {
-                    "photos": {
-                        "source": {"kind": "folder", "url": "/data/p", "test_fraction": 0.2},
-                        "classes": ["a", "b"],
-                        "input_shape": [32, 32, 3],
-                        "architecture": "lenet",
-                    }
-                }
-            }
-        )
-    )
+    write_user_workflow(users)
     fleet = load_fleet(CHECKOUT / "workflows.yaml", users)
 
     undo = commit_rendered(ModelRepo(repo, tmp_path / "remote"), fleet, "Add workflow photos")
