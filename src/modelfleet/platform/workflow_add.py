@@ -207,7 +207,11 @@ def add(plan: Plan, settings: Settings, say: Say, *, actor: str) -> Applied:
         change_files=change_files,
         change_registry=change_registry,
     )
-    return apply(settings, change, say)
+    applied = apply(settings, change, say)
+    # The folder exists as soon as the command returns, so a producer can write into it
+    # before the stream's next fleet reload (which would make it too).
+    (settings.landing / name).mkdir(parents=True, exist_ok=True)
+    return applied
 
 
 def grant_platform_apps(session: Session, workflow: str, fleet: Fleet, *, actor: str) -> list[str]:
