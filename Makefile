@@ -60,7 +60,7 @@ year: venv
 # `airflow celery worker`; the evidence is printed and recorded in that doc.
 .PHONY: celery-check
 celery-check: venv
-	$(BIN)/python -m modelfleet.platform.celery_check
+	$(BIN)/python -m modelfleet.harness.celery_check
 
 # Re-pin every dependency (needs the package index).
 lock: venv

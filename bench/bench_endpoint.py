@@ -45,12 +45,12 @@ def create_bench_app(
 ):  # type: ignore[no-untyped-def]
     """The endpoint app serving `name` (default: the kind) v1.0.0 as production."""
     from modelfleet.config import ServingPolicy
+    from modelfleet.naming import Version
     from modelfleet.serving.app import create_app
     from modelfleet.serving.auth import Authenticator, Principal
     from modelfleet.serving.metrics import Metrics
     from modelfleet.serving.pool import ModelPool, load_version
     from modelfleet.settings import get_settings
-    from modelfleet.versioning.naming import Version
 
     name = name or kind
     serving_root = ensure_exported(model_dir, kind, name)
@@ -71,7 +71,7 @@ def create_bench_app(
 
 def ensure_exported(model_dir: Path, kind: str, name: str) -> Path:
     """Export the bench model unless it is there; returns the serving root."""
-    from modelfleet.versioning.naming import Version, serving_dir
+    from modelfleet.naming import Version, serving_dir
 
     serving_root = model_dir / "serving"
     if not (serving_dir(serving_root, name, Version.parse(VERSION)) / "saved_model.pb").exists():

@@ -63,11 +63,11 @@ LOCAL_PG = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
 def bench_app():  # type: ignore[no-untyped-def]
     """One endpoint worker: the bench model as production, keys from the scratch database."""
     from modelfleet.config import ServingPolicy
+    from modelfleet.naming import Version
     from modelfleet.serving.app import create_app, prepare_process
     from modelfleet.serving.auth import Authenticator
     from modelfleet.serving.pool import ModelPool, load_version
     from modelfleet.settings import endpoint_limits, get_settings
-    from modelfleet.versioning.naming import Version
 
     prepare_process()
     if os.environ.get(NO_TRIM_ENV):  # the ablation: what the heap trim is worth
@@ -135,7 +135,7 @@ def scratch_registry(server_url: str) -> Iterator[tuple[str, str, str]]:
     import sqlalchemy as sa
     from sqlalchemy.orm import Session
 
-    from modelfleet import db
+    from modelfleet.registry import db
     from modelfleet.registry.store import applications
 
     name = f"mf_bench_{uuid.uuid4().hex[:8]}"

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.config import load_fleet
-from modelfleet.platform.airflow_client import TERMINAL, AirflowClient
-from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+from modelfleet.orchestration.airflow_client import TERMINAL, AirflowClient
+from modelfleet.orchestration.airflow_env import ADMIN_USER, admin_password
+from modelfleet.registry import db
 from modelfleet.registry.tables import (
     EvaluationRow,
     GateDecisionRow,

@@ -37,7 +37,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from wrk_runner import multipart_body, run_wrk, running_server
 
-from modelfleet.platform.ports import free_port
+from modelfleet.host.ports import free_port
 from models import export_bench_model
 
 BIN = Path(sys.executable).parent
@@ -48,7 +48,7 @@ def register_untrained(url: str) -> None:
     """digits v1.0.0 with the records a release would have, and in production."""
     from sqlalchemy.orm import Session
 
-    from modelfleet import db
+    from modelfleet.registry import db
     from modelfleet.registry.entities import RunRef
     from modelfleet.registry.store import runs, versions
 
@@ -107,7 +107,7 @@ def profile_scan(settings, url: str, landing: Path, images: list[bytes]) -> None
 
 def endpoint_throughput(args, settings, home: Path, port: int, image: bytes) -> float:  # type: ignore[no-untyped-def]
     """(1): `:classify` uploads of one PNG under wrk; images/s."""
-    from modelfleet.platform.api_keys import ADMIN_APP, api_key
+    from modelfleet.registry.api_keys import ADMIN_APP, api_key
 
     body, ctype = multipart_body("file", "cam.png", image)
     body_path = home / "classify.body"
@@ -127,7 +127,7 @@ def endpoint_throughput(args, settings, home: Path, port: int, image: bytes) -> 
 
 
 def stored_count(url: str) -> int:
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with db.engine(url).connect() as conn:
         return conn.execute(
@@ -152,9 +152,9 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    from modelfleet import db
     from modelfleet.config import load_fleet
-    from modelfleet.platform.api_keys import ensure_platform_apps
+    from modelfleet.registry import db
+    from modelfleet.registry.api_keys import ensure_platform_apps
     from modelfleet.settings import get_settings
 
     name = f"mf_bench_ingest_{secrets.token_hex(3)}"

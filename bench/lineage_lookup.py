@@ -43,7 +43,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelfleet.db import migrate, with_database
+from modelfleet.registry.db import migrate, with_database
 from modelfleet.registry.entities import GateCheck, RunRef
 from modelfleet.registry.store import lineage, runs, versions
 

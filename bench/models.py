@@ -54,8 +54,8 @@ def export_bench_model(kind: str, root: Path, *, name: str | None = None) -> Pat
 
     from modelfleet import zoo
     from modelfleet.config import TrainParams, TrainSpec
+    from modelfleet.naming import model_file
     from modelfleet.training.export import export
-    from modelfleet.versioning.naming import model_file
 
     spec_kind = bench_kind(kind)
     spec = TrainSpec(

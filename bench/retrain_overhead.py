@@ -24,7 +24,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from modelfleet.platform.ports import free_port
+from modelfleet.host.ports import free_port
 
 BIN = Path(sys.executable).parent
 ROW = re.compile(r"^\|\s*([^|]+?)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|$")

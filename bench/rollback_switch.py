@@ -31,8 +31,8 @@ def main() -> None:
 
     from sqlalchemy.orm import Session
 
-    from modelfleet import db
-    from modelfleet.platform.api_keys import auth_headers
+    from modelfleet.registry import db
+    from modelfleet.registry.api_keys import auth_headers
     from modelfleet.releases import rollback_target, set_production
     from modelfleet.settings import get_settings
 

@@ -52,7 +52,7 @@ from wrk_runner import (
     running_server,
 )
 
-from modelfleet.platform.ports import free_port
+from modelfleet.host.ports import free_port
 from models import KINDS, bench_kind, export_bench_model, load_infer
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -32,9 +32,9 @@ def main() -> None:
     from modelfleet.config import load_fleet
     from modelfleet.datasets.snapshot import materialise
     from modelfleet.months import add_months
+    from modelfleet.naming import PARENT_INFO, PARENT_WEIGHTS, model_file, parent_dir
     from modelfleet.training.evaluate import evaluate_candidate
     from modelfleet.training.train import train
-    from modelfleet.versioning.naming import PARENT_INFO, PARENT_WEIGHTS, model_file, parent_dir
 
     fleet = load_fleet()
     workflow = fleet.get(args.workflow)

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import httpx
 
-from modelfleet.platform.ports import free_port
+from modelfleet.host.ports import free_port
 
 BIN = Path(sys.executable).parent
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))

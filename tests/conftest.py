@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from modelfleet.platform.ports import listening
+from modelfleet.host.ports import listening
 from modelfleet.settings import CHECKOUT
 from tests.helpers.s3 import s3, s3_server  # noqa: F401  (fixtures: a real S3 server)
 
@@ -38,7 +38,7 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def create_database(server_url: str, prefix: str) -> str:
-    from modelfleet.db import with_database
+    from modelfleet.registry.db import with_database
 
     name = f"{prefix}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(with_database(server_url, "postgres"), isolation_level="AUTOCOMMIT")
@@ -49,7 +49,7 @@ def create_database(server_url: str, prefix: str) -> str:
 
 
 def drop_database(url: str) -> None:
-    from modelfleet.db import engine, with_database
+    from modelfleet.registry.db import engine, with_database
 
     engine.cache_clear()
     name = sa.engine.make_url(url).database
@@ -62,7 +62,7 @@ def drop_database(url: str) -> None:
 @pytest.fixture(scope="session")
 def database_url(pg_server: str) -> Iterator[str]:
     """A fresh, migrated lineage database for the session (dropped afterwards)."""
-    from modelfleet.db import migrate
+    from modelfleet.registry.db import migrate
 
     url = create_database(pg_server, "mf_test")
     migrate(url)

@@ -11,14 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from modelfleet.errors import ConfigError, ModelfleetError
-from modelfleet.platform.identity import login_env
+from modelfleet.host.identity import login_env
 from modelfleet.settings import CHECKOUT
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 def cmd_up(args: argparse.Namespace) -> None:
-    from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+    from modelfleet.orchestration.airflow_env import ADMIN_USER, admin_password
     from modelfleet.platform.up import up
     from modelfleet.settings import get_settings
 
@@ -78,9 +78,9 @@ def cmd_ingest(args: argparse.Namespace) -> None:
     if args.once:
         if args.workers not in (None, 1):
             raise ConfigError("--once scans in this process: it takes no --workers")
-        from modelfleet import db
         from modelfleet.config import load_fleet
         from modelfleet.ingest.watcher import Ingestor
+        from modelfleet.registry import db
 
         ingestor = Ingestor(settings, load_fleet(settings.config_file), db.database_url())
         print(json.dumps(ingestor.scan_once()))
@@ -94,8 +94,8 @@ def cmd_lineage(args: argparse.Namespace) -> None:
     from rich.console import Console
     from sqlalchemy.orm import Session
 
-    from modelfleet import db
     from modelfleet.datasets.manifest import sha256_file
+    from modelfleet.registry import db
     from modelfleet.registry.store.lineage import prediction_lineage, version_lineage
     from modelfleet.views import render_lineage
 
@@ -169,8 +169,8 @@ def cmd_retrain(args: argparse.Namespace) -> int:
 
     from modelfleet.config import load_fleet
     from modelfleet.orchestration import trigger
-    from modelfleet.platform.airflow_client import AirflowClient
-    from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+    from modelfleet.orchestration.airflow_client import AirflowClient
+    from modelfleet.orchestration.airflow_env import ADMIN_USER, admin_password
     from modelfleet.settings import get_settings
 
     settings = get_settings()
@@ -324,7 +324,7 @@ def cmd_workflow_remove(args: argparse.Namespace) -> None:
 
 
 def cmd_migrate(args: argparse.Namespace) -> None:
-    from modelfleet import db
+    from modelfleet.registry import db
 
     db.migrate()
     print("lineage schema is at the latest revision")
@@ -352,8 +352,8 @@ def cmd_rollback(args: argparse.Namespace) -> None:
 
 
 def cmd_approve(args: argparse.Namespace) -> None:
+    from modelfleet.host.identity import actor
     from modelfleet.pipeline.approve import approve
-    from modelfleet.platform.identity import actor
 
     operator = actor(args.actor)
     done = approve(args.workflow, args.candidate, reason=args.reason, operator=operator)
@@ -373,7 +373,7 @@ def _grants(specs: list[str]) -> dict[str, str]:
 def _applications_session():  # type: ignore[no-untyped-def]
     from sqlalchemy.orm import Session
 
-    from modelfleet import db
+    from modelfleet.registry import db
 
     return Session(db.engine())
 
@@ -468,8 +468,8 @@ def cmd_fleet(args: argparse.Namespace) -> None:
     from rich.console import Console
     from sqlalchemy.orm import Session
 
-    from modelfleet import db
     from modelfleet.config import load_fleet
+    from modelfleet.registry import db
     from modelfleet.registry.store.reports import fleet_summary
     from modelfleet.views import render_fleet
 
@@ -486,7 +486,7 @@ def _report(args: argparse.Namespace, fetch: Any, render: Any) -> None:
     from rich.console import Console
     from sqlalchemy.orm import Session
 
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with Session(db.engine()) as session:
         rows = fetch(session, args.workflow)
@@ -513,7 +513,7 @@ def cmd_reproduce(args: argparse.Namespace) -> None:
 def cmd_doctor(args: argparse.Namespace) -> None:
     from sqlalchemy.orm import Session
 
-    from modelfleet import db
+    from modelfleet.registry import db
     from modelfleet.settings import get_settings
     from modelfleet.versioning.doctor import diagnose
     from modelfleet.versioning.repo import open_repo
@@ -529,8 +529,8 @@ def cmd_doctor(args: argparse.Namespace) -> None:
 
 def cmd_simulate_year(args: argparse.Namespace) -> None:
     from modelfleet.config import load_fleet
+    from modelfleet.harness.year.simulate import plan_from, simulate_year
     from modelfleet.settings import get_settings
-    from modelfleet.year.simulate import plan_from, simulate_year
 
     settings = get_settings()
     plan = plan_from(
@@ -550,13 +550,13 @@ def cmd_simulate_year(args: argparse.Namespace) -> None:
 
 def _cli_actor(args: argparse.Namespace) -> str:
     """The actor a history row records for this command: `cli:<who>`."""
-    from modelfleet.platform.identity import actor
+    from modelfleet.host.identity import actor
 
     return f"cli:{actor(args.actor)}"
 
 
 # Resolved when a command runs, never while the parser is built: `--help` must work
-# for a uid without a passwd entry (platform/identity.py).
+# for a uid without a passwd entry (host/identity.py).
 _ACTOR_HELP = "who acts (default $MODELFLEET_ACTOR, the login name, or uid:<n>)"
 
 

@@ -23,8 +23,8 @@ from pydantic import (
 )
 
 from modelfleet.errors import ConfigError, ModelfleetError
+from modelfleet.naming import parse_pin
 from modelfleet.preprocessing import LEGACY, PreprocessPolicy
-from modelfleet.versioning.naming import parse_pin
 from modelfleet.zoo import FAMILIES
 
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")

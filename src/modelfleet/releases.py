@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.errors import NotFound, RegistryError, VersioningError
+from modelfleet.naming import Version, serving_dir
+from modelfleet.registry import db
 from modelfleet.registry.entities import RunRef
 from modelfleet.registry.store import versions
 from modelfleet.settings import Settings
-from modelfleet.versioning.naming import Version, serving_dir
 from modelfleet.versioning.repo import open_repo
 
 PRODUCTION = versions.PRODUCTION

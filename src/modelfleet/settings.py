@@ -26,7 +26,7 @@ Environment variables (all optional):
                              object per line) for `modelfleet serve` and `modelfleet ingest`
     MODELFLEET_ACTOR         who the CLI records as the actor of a rollback, approval or
                              grant when `--actor` is not given; default the login name,
-                             or `uid:<n>` where the uid has none (platform/identity.py)
+                             or `uid:<n>` where the uid has none (host/identity.py)
     MODELFLEET_SERVE_*, MODELFLEET_KEY_*, MODELFLEET_AUTH_FAILURES_PER_MIN
                              the endpoint's limits, per worker process (EndpointLimits)
 """

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelfleet.platform.ports import free_port
+from modelfleet.host.ports import free_port
 from tests.conftest import create_database, drop_database
 
 
@@ -22,8 +22,8 @@ class RunningPlatform:
 
     def airflow(self):  # type: ignore[no-untyped-def]
         """A REST client of its Airflow, logged in as the admin."""
-        from modelfleet.platform.airflow_client import AirflowClient
-        from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+        from modelfleet.orchestration.airflow_client import AirflowClient
+        from modelfleet.orchestration.airflow_env import ADMIN_USER, admin_password
         from modelfleet.settings import get_settings
 
         settings = get_settings()
@@ -35,7 +35,7 @@ class RunningPlatform:
 
     @property
     def admin_headers(self) -> dict[str, str]:
-        from modelfleet.platform.api_keys import auth_headers
+        from modelfleet.registry.api_keys import auth_headers
         from modelfleet.settings import get_settings
 
         return auth_headers(get_settings())
@@ -47,8 +47,8 @@ def running_platform(
 ) -> Iterator[RunningPlatform]:
     """`modelfleet up` with `fleet_file` as workflows.yaml; `extra_env` (S3 variables, ...)
     is in the environment before `up`, so every process it starts inherits it."""
-    from modelfleet.db import airflow_database_url
     from modelfleet.platform.up import stop, up
+    from modelfleet.registry.db import airflow_database_url
     from modelfleet.settings import get_settings
 
     lineage_url = create_database(pg_server, "mf_platform")

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from modelfleet.platform.ports import free_port, listening
+from modelfleet.host.ports import free_port, listening
 
 BUCKET = "modelfleet-test"
 _START_TIMEOUT_S = 60

@@ -22,7 +22,7 @@ import httpx
 import pytest
 import yaml
 
-from modelfleet.platform.ports import free_port
+from modelfleet.host.ports import free_port
 from modelfleet.settings import CHECKOUT
 from tests.conftest import create_database, drop_database
 
@@ -53,7 +53,7 @@ def workspace_of(workflow: str, version: str) -> Path:
     """The workspace (git worktree) of the run that produced `version`."""
     from sqlalchemy.orm import Session
 
-    from modelfleet import db
+    from modelfleet.registry import db
     from modelfleet.registry.store import versions
     from modelfleet.settings import get_settings
     from modelfleet.versioning.workspace import workspace_path
@@ -75,7 +75,7 @@ class Platform:
     @property
     def admin_headers(self) -> dict[str, str]:
         """The platform's admin key, as smoke tests and the CLI send it."""
-        from modelfleet.platform.api_keys import auth_headers
+        from modelfleet.registry.api_keys import auth_headers
         from modelfleet.settings import get_settings
 
         return auth_headers(get_settings())
@@ -83,7 +83,7 @@ class Platform:
 
 @pytest.fixture(scope="session")
 def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
-    from modelfleet.db import migrate
+    from modelfleet.registry.db import migrate
 
     home = tmp_path_factory.mktemp("home")
     lineage_url = create_database(pg_server, "mf_it")
@@ -116,7 +116,7 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
         create_pools(dict(os.environ))
         from modelfleet.config import load_fleet
-        from modelfleet.platform.api_keys import ensure_platform_apps
+        from modelfleet.registry.api_keys import ensure_platform_apps
         from modelfleet.settings import get_settings
         from modelfleet.versioning.repo import ModelRepo
 
@@ -171,7 +171,7 @@ def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 12
 def all_versions(platform: Platform, workflow: str = "digits") -> list[str]:
     from sqlalchemy.orm import Session
 
-    from modelfleet import db
+    from modelfleet.registry import db
     from modelfleet.registry.store import versions
 
     with Session(db.engine(platform.database_url)) as session:

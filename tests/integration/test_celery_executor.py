@@ -1,6 +1,6 @@
 """The CeleryExecutor profile end to end: `modelfleet up` with MODELFLEET_EXECUTOR=celery
 runs a retrain__digits DAG run whose every task executes in the separate
-`airflow celery worker` process (see modelfleet.platform.celery_check for the evidence).
+`airflow celery worker` process (see modelfleet.harness.celery_check for the evidence).
 
 It brings up the whole platform (embedded Postgres in a temporary home, Redis database 14)
 and trains for real: about 2.5 minutes on 2 idle cores, up to 6.5 on busy ones. It needs
@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from modelfleet.platform.celery_check import report, run_check
-from modelfleet.platform.ports import listening
+from modelfleet.harness.celery_check import report, run_check
+from modelfleet.host.ports import listening
 from tests.integration.conftest import write_fleet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

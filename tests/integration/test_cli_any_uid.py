@@ -192,7 +192,7 @@ def test_dvc_and_airflow_get_a_login_name_as_up_lends_it(home: Path) -> None:
     `main` does, then `up` passes it to every process it starts (platform_env)."""
     script = (
         "import os\n"
-        "from modelfleet.platform.identity import login_env\n"
+        "from modelfleet.host.identity import login_env\n"
         "os.environ.update(login_env())\n"  # what cli.main does before any command
         "from modelfleet.config import load_fleet\n"
         "from modelfleet.platform.up import platform_env\n"

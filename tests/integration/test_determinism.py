@@ -11,8 +11,8 @@ import pytest
 
 from modelfleet.config import load_fleet
 from modelfleet.datasets.snapshot import materialise
+from modelfleet.naming import model_file
 from modelfleet.settings import CHECKOUT
-from modelfleet.versioning.naming import model_file
 from modelfleet.versioning.render import render_params
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

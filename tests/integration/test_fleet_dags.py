@@ -40,7 +40,7 @@ def monkeypatch_module():
 
 @pytest.mark.parametrize(("workflow", "architecture", "source"), FLEET)
 def test_workflow_runs_end_to_end(quick_fleet, workflow, architecture, source):
-    from modelfleet import db
+    from modelfleet.registry import db
 
     state, tasks = run_dag("2026-01", dag_id=f"retrain__{workflow}")
     assert state == "success", tasks
@@ -58,7 +58,7 @@ def test_workflow_runs_end_to_end(quick_fleet, workflow, architecture, source):
 
 def test_transfer_learning_records_the_parent(quick_fleet):
     """caps_sorter reuses caps_line1's production ResNet base (released above)."""
-    from modelfleet import db
+    from modelfleet.registry import db
 
     state, tasks = run_dag("2026-01", dag_id="retrain__caps_sorter")
     assert state == "success", tasks

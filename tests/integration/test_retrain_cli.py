@@ -46,8 +46,8 @@ def retrain(*args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[s
 
 
 def test_a_paused_dag_is_refused_with_the_fix(airflow_platform: Path) -> None:
-    from modelfleet.platform.airflow_client import AirflowClient
-    from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+    from modelfleet.orchestration.airflow_client import AirflowClient
+    from modelfleet.orchestration.airflow_env import ADMIN_USER, admin_password
     from modelfleet.settings import get_settings
 
     settings = get_settings()
@@ -64,7 +64,7 @@ def test_a_paused_dag_is_refused_with_the_fix(airflow_platform: Path) -> None:
 
 
 def test_retrain_wait_releases_a_month_and_prints_the_version(airflow_platform: Path) -> None:
-    from modelfleet import db
+    from modelfleet.registry import db
     from modelfleet.registry.store import versions
 
     done = retrain("--month", "2026-02", "--unpause", "--wait", "--timeout", "20")

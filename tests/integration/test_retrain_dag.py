@@ -38,7 +38,7 @@ def sha256(path: Path) -> str:
 
 
 def production(platform) -> str | None:
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with Session(db.engine(platform.database_url)) as session:
         found = versions.resolve_alias(session, "digits")
@@ -74,7 +74,7 @@ def test_first_month_is_released_tagged_and_served(platform, tmp_path):
     assert endpoint_version(platform) == "v1.0.0"
 
     # The recorded artifact is exactly what `dvc pull` restores from the remote.
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with Session(db.engine(platform.database_url)) as session:
         recorded = versions.get_version(session, "digits", "v1.0.0")
@@ -108,7 +108,7 @@ def test_second_month_moves_production_and_the_endpoint_follows(platform):
 
 
 def test_worse_candidate_is_rejected_and_production_stays(platform, monkeypatch):
-    from modelfleet import db
+    from modelfleet.registry import db
 
     bad = write_fleet(platform.home / "worse.yaml", epochs=1, learning_rate=0.00001)
     monkeypatch.setenv("MODELFLEET_CONFIG", str(bad))
@@ -133,10 +133,10 @@ def test_worse_candidate_is_rejected_and_production_stays(platform, monkeypatch)
 
 def test_month_with_leaked_test_images_stops_at_validate(platform):
     """A bad month never trains: the run fails at validate, production stays."""
-    from modelfleet import db
     from modelfleet.config import load_fleet
     from modelfleet.datasets.deliveries import ensure_delivered
     from modelfleet.datasets.sources import source_for
+    from modelfleet.registry import db
     from modelfleet.registry.tables import TrainingRunRow, ValidationRow
 
     workflow = load_fleet(platform.config).get("digits")

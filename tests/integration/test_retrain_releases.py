@@ -43,7 +43,7 @@ OPEN_GATE = {
 
 
 def session(platform) -> Session:
-    from modelfleet import db
+    from modelfleet.registry import db
 
     return Session(db.engine(platform.database_url))
 

@@ -134,7 +134,7 @@ def test_promotion_to_an_unloaded_version_under_load_fails_no_request(served):
     assert {v for _, v in seen} <= {original, target}
     assert all(v == target for _, v in seen[-20:])
     assert restore.status_code == 200, restore.text
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with Session(db.engine(served.database_url)) as session:
         event = versions.alias_history(session, "digits")[-2]
@@ -169,8 +169,8 @@ def test_schemathesis_finds_nothing_against_the_real_endpoint(served, tmp_path):
     routes included (a fuzzed rollback may move production: restored after). Its own
     `modelfleet serve` without the failed-attempt limit: the auth probes send wrong keys
     by the dozen, and from the 11th in a minute that address rightly gets 429."""
+    from modelfleet.host.ports import free_port
     from modelfleet.pipeline.smoke import wait_for_version
-    from modelfleet.platform.ports import free_port
     from tests.integration.test_serving_schemathesis import run_schemathesis
 
     original = production(served)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from modelfleet import db
+from modelfleet.registry import db
 from modelfleet.registry.store import applications, versions
 from modelfleet.registry.tables import WorkflowRow
 from modelfleet.serving.app import create_app

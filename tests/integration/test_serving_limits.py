@@ -18,7 +18,7 @@ import httpx
 import pytest
 import uvicorn
 
-from modelfleet.platform.ports import free_port
+from modelfleet.host.ports import free_port
 from modelfleet.serving.app import create_app
 from modelfleet.serving.auth import Authenticator, Principal
 from modelfleet.serving.pool import ModelPool

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from modelfleet.platform.ports import free_port, listening
+from modelfleet.host.ports import free_port, listening
 from tests.integration.conftest import (
     BIN,
     Platform,

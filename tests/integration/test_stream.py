@@ -62,9 +62,9 @@ def sha(data: bytes) -> str:
 
 
 def ingestor(fleet_doc: dict | None = None, **settings_changes):  # type: ignore[no-untyped-def]
-    from modelfleet import db
     from modelfleet.config import load_fleet, parse_fleet
     from modelfleet.ingest.watcher import Ingestor
+    from modelfleet.registry import db
     from modelfleet.settings import get_settings
 
     settings = dataclasses.replace(get_settings(), **settings_changes)
@@ -73,8 +73,8 @@ def ingestor(fleet_doc: dict | None = None, **settings_changes):  # type: ignore
 
 
 def test_every_file_ends_in_the_lake_or_in_quarantine_with_a_reason(released, capsys):
-    from modelfleet import db
     from modelfleet.cli import main
+    from modelfleet.registry import db
 
     run, settings = ingestor()
     landing = settings.landing / "digits"
@@ -159,7 +159,7 @@ def test_every_file_ends_in_the_lake_or_in_quarantine_with_a_reason(released, ca
 
 
 def test_files_wait_while_the_endpoint_is_down_and_flow_when_it_is_back(released):
-    from modelfleet.platform.ports import free_port
+    from modelfleet.host.ports import free_port
 
     image = Image.open(io.BytesIO(frozen_test_image())).rotate(90)
     buffer = io.BytesIO()
@@ -170,7 +170,7 @@ def test_files_wait_while_the_endpoint_is_down_and_flow_when_it_is_back(released
     assert down.scan_once() == {"retry": 1}
     assert down.scan_once() == {"retry": 1}
     assert path.exists()  # waiting, not quarantined
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with Session(db.engine(released.database_url)) as session:
         assert predictions.ingest_state(session, "digits", sha(data)).state == "received"
@@ -241,8 +241,8 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 def test_webhook_events_wait_in_the_outbox_through_an_outage_and_a_restart(released):
-    from modelfleet import db
-    from modelfleet.platform.ports import free_port
+    from modelfleet.host.ports import free_port
+    from modelfleet.registry import db
     from modelfleet.registry.store import webhooks
 
     port = free_port()  # nobody listens yet: the receiver is down

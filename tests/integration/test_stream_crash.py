@@ -61,7 +61,7 @@ def inputs(workers: int) -> dict[str, bytes]:
 
 @pytest.mark.parametrize("workers", [1, 2])
 def test_kill_9_at_random_points_loses_and_duplicates_nothing(released, workers):
-    from modelfleet import db
+    from modelfleet.registry import db
     from modelfleet.registry.store import predictions
     from modelfleet.settings import get_settings
 

@@ -92,7 +92,7 @@ class Stream:
     def assert_up(self) -> None:
         """The process runs, and no worker of it crashed (a supervisor restarts a crashed
         worker: its state file counts the crashes)."""
-        from modelfleet.platform.supervise import read_state
+        from modelfleet.host.supervise import read_state
 
         assert self.proc.poll() is None, self.log.read_text(errors="replace")[-4000:]
         state = read_state(self.run_dir, "ingest")
@@ -102,7 +102,7 @@ class Stream:
 
 @pytest.fixture(scope="module")
 def stream(platform, tmp_path_factory):
-    from modelfleet import db
+    from modelfleet.registry import db
     from modelfleet.settings import get_settings
 
     if production(platform) is None:

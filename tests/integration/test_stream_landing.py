@@ -51,7 +51,7 @@ def everything_under(*roots) -> list[bytes]:  # type: ignore[no-untyped-def]
 
 
 def test_hostile_entries_are_rejected_unread_and_the_scan_goes_on(released):
-    from modelfleet import db
+    from modelfleet.registry import db
     from modelfleet.registry.store import predictions
 
     run, settings = ingestor()

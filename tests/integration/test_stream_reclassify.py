@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy.orm import Session
 
-from modelfleet.platform.api_keys import RECLASSIFY_APP
+from modelfleet.registry.api_keys import RECLASSIFY_APP
 from modelfleet.registry.store import applications, predictions, versions
 from modelfleet.registry.store.lineage import prediction_lineage
 from modelfleet.registry.tables import PredictionRow
@@ -81,7 +81,7 @@ def rows_of(session: Session, version_id: int) -> int:
 def test_an_older_version_reclassifies_the_stored_images_and_keeps_the_old_rows(
     served, unloaded_version, ingested
 ):
-    from modelfleet import db
+    from modelfleet.registry import db
 
     current, older = production(served), unloaded_version
     assert older not in loaded(served)
@@ -163,7 +163,7 @@ def test_a_promotion_event_names_the_version_to_reclassify_with():
 
 
 def test_an_unknown_version_fails_at_pin_and_changes_nothing(served):
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with Session(db.engine(served.database_url)) as session:
         before = session.query(PredictionRow).count()

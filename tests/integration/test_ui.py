@@ -24,7 +24,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session
 
-from modelfleet.platform.ports import free_port
+from modelfleet.host.ports import free_port
 from modelfleet.registry.store import versions
 from modelfleet.settings import CHECKOUT
 from tests.integration.conftest import BIN
@@ -61,7 +61,7 @@ class AirflowUI:
 
 
 def production(platform) -> str | None:
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with Session(db.engine(platform.database_url)) as session:
         found = versions.resolve_alias(session, WORKFLOW)
@@ -69,7 +69,7 @@ def production(platform) -> str | None:
 
 
 def all_versions(platform) -> list[str]:
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with Session(db.engine(platform.database_url)) as session:
         return [v.version for v in versions.list_versions(session, WORKFLOW)]
@@ -91,7 +91,7 @@ def released(platform):
 def airflow_ui(released, monkeypatch_module) -> Iterator[AirflowUI]:
     """Airflow's api-server as `modelfleet up` configures it (plugins folder included),
     with an admin and a viewer, on a free port, over the session's metadata database."""
-    from modelfleet.platform.airflow_env import airflow_env
+    from modelfleet.orchestration.airflow_env import airflow_env
     from modelfleet.settings import get_settings
 
     port = free_port()
@@ -331,7 +331,7 @@ def test_a_person_rolls_back_production_through_the_airflow_ui(airflow_ui, relea
 
     # 5. the alias moved, and the history says who and why
     assert production(released) == target
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with Session(db.engine(released.database_url)) as session:
         last = versions.alias_history(session, WORKFLOW)[-1]
@@ -341,7 +341,7 @@ def test_a_person_rolls_back_production_through_the_airflow_ui(airflow_ui, relea
 
 
 def version_run(platform, version: str) -> str:
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with Session(db.engine(platform.database_url)) as session:
         run_id = versions.get_version(session, WORKFLOW, version).run_id

@@ -15,10 +15,10 @@ from modelfleet.config import Fleet, load_fleet
 from modelfleet.datasets.folder_inspect import inspect_folder
 from modelfleet.datasets.manifest import sha256_file
 from modelfleet.datasets.snapshot import materialise
+from modelfleet.naming import data_dir
 from modelfleet.settings import CHECKOUT
 from modelfleet.training.data import load_split
 from modelfleet.validation.suite import validate_snapshot
-from modelfleet.versioning.naming import data_dir
 from modelfleet.workflows_d import fleet_defaults, propose_workflow, write_workflow
 from tests.helpers.user_folder import write_user_folder
 

@@ -23,9 +23,9 @@ from modelfleet.datasets.integrity import verify_split
 from modelfleet.datasets.snapshot import materialise
 from modelfleet.datasets.sources import source_for
 from modelfleet.errors import TamperedData
+from modelfleet.naming import data_dir
 from modelfleet.settings import CHECKOUT
 from modelfleet.validation.suite import ValidationOutcome, validate_snapshot
-from modelfleet.versioning.naming import data_dir
 
 pytestmark = pytest.mark.integration
 

@@ -7,16 +7,16 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.config import load_fleet
 from modelfleet.datasets.deliveries import ensure_delivered
 from modelfleet.datasets.manifest import read_manifest
 from modelfleet.errors import TamperedData, ValidationFailed
+from modelfleet.naming import data_dir
 from modelfleet.pipeline import steps
 from modelfleet.pipeline.context import RunContext
+from modelfleet.registry import db
 from modelfleet.registry.entities import RunRef
 from modelfleet.registry.tables import TrainingRunRow, ValidationRow
-from modelfleet.versioning.naming import data_dir
 
 pytestmark = pytest.mark.integration
 

@@ -16,12 +16,12 @@ import yaml
 from sqlalchemy.orm import Session
 
 from modelfleet.cli import main
+from modelfleet.naming import model_file
 from modelfleet.pipeline import steps
 from modelfleet.pipeline.context import RunContext
 from modelfleet.registry.entities import RunRef
 from modelfleet.registry.store import versions
 from modelfleet.versioning.commands import run
-from modelfleet.versioning.naming import model_file
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 WORKFLOWS = ["surface_line1", "weld_robot", "caps_line2"]
@@ -39,7 +39,7 @@ def train_candidate(ctx: RunContext) -> int:
 
 
 def recorded(platform, workflow: str, version: str):
-    from modelfleet import db
+    from modelfleet.registry import db
 
     with Session(db.engine(platform.database_url)) as session:
         return versions.get_version(session, workflow, version)

@@ -20,11 +20,11 @@ import yaml
 
 from modelfleet.config import load_fleet
 from modelfleet.datasets.snapshot import materialise
+from modelfleet.host import warm_client as client
+from modelfleet.naming import model_file
 from modelfleet.settings import CHECKOUT
 from modelfleet.versioning import commands
-from modelfleet.versioning.naming import model_file
 from modelfleet.versioning.render import render_params
-from modelfleet.warm import client
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelfleet.platform.ports import free_port
+from modelfleet.host.ports import free_port
 from tests.conftest import create_database, drop_database
 from tests.helpers.s3 import S3Server
 from tests.helpers.user_folder import write_user_folder
@@ -34,8 +34,8 @@ BIN = Path(sys.executable).parent
 @pytest.fixture(scope="module")
 def home(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from modelfleet.config import load_fleet
-    from modelfleet.db import engine, migrate
-    from modelfleet.platform.api_keys import ensure_platform_apps
+    from modelfleet.registry.api_keys import ensure_platform_apps
+    from modelfleet.registry.db import engine, migrate
     from modelfleet.settings import get_settings
     from modelfleet.versioning.repo import ModelRepo
 

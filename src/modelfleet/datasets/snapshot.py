@@ -41,7 +41,7 @@ from modelfleet.datasets.sources import source_for
 from modelfleet.errors import NoDataForMonth
 from modelfleet.fileops import private_dir
 from modelfleet.months import add_months, month_index
-from modelfleet.versioning.naming import data_dir
+from modelfleet.naming import data_dir
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from typing import Any
 
 import httpx
 
-from modelfleet.platform.api_keys import INGEST_APP, auth_headers
+from modelfleet.registry.api_keys import INGEST_APP, auth_headers
 from modelfleet.serving.v2_client import answers, images_request
 from modelfleet.settings import Settings
 

@@ -1,5 +1,5 @@
 """`modelfleet ingest`: one watcher process, or N sharing the landing folders, each under
-`platform.supervise` (a crashed worker restarts with backoff; `status` shows it).
+`host.supervise` (a crashed worker restarts with backoff; `status` shows it).
 
 The watcher is Python on one core (the GIL): hashing, decoding checks, SQL, HTTP and
 file moves of thousands of files a second. With `--workers N`, N processes each take
@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 import threading
 
-from modelfleet.platform.logs import configure_logging
+from modelfleet.host.logs import configure_logging
 
 
 def run(workers: int = 1) -> None:
@@ -22,7 +22,7 @@ def run(workers: int = 1) -> None:
 
     if workers < 1:
         raise ConfigError(f"the stream classifier needs at least 1 worker, not {workers}")
-    from modelfleet.platform.supervise import supervise
+    from modelfleet.host.supervise import supervise
 
     # One worker is supervised too: a crash restarts it with backoff, and `status` shows it.
 
@@ -33,9 +33,9 @@ def run(workers: int = 1) -> None:
 
 def run_shard(index: int, count: int) -> None:
     """One watcher process: the files of shard `index` of `count`."""
-    from modelfleet import db
     from modelfleet.config import Fleet, load_fleet
     from modelfleet.ingest.watcher import Ingestor
+    from modelfleet.registry import db
     from modelfleet.settings import get_settings
 
     configure_logging()

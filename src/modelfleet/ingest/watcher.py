@@ -38,7 +38,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.config import Fleet
 from modelfleet.fileops import private_dir
 from modelfleet.ingest.endpoint import Endpoint, EndpointUnavailable
@@ -49,6 +48,7 @@ from modelfleet.ingest.landing import Entry, LandedFile, LandingError, LandingFo
 from modelfleet.ingest.landing_watch import LandingWatch
 from modelfleet.ingest.notify import Webhooks
 from modelfleet.ingest.rejects import Rejects
+from modelfleet.registry import db
 from modelfleet.registry.store import predictions as store
 from modelfleet.registry.store.versions import get_version
 from modelfleet.registry.tables import IngestFileRow, PredictionRow

@@ -23,12 +23,12 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.config import Fleet
 from modelfleet.errors import ConfigError, PlatformError, RunTimedOut
 from modelfleet.months import month_of
 from modelfleet.orchestration import outcomes
-from modelfleet.platform.airflow_client import AirflowClient
+from modelfleet.orchestration.airflow_client import AirflowClient
+from modelfleet.registry import db
 from modelfleet.registry.store.lineage import version_of_airflow_run
 from modelfleet.registry.store.runs import gate_decision_of_airflow_run
 

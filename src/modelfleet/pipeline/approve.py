@@ -13,16 +13,16 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.datasets.manifest import sha256_file
 from modelfleet.errors import NotFound, RegistryError, VersioningError
+from modelfleet.naming import model_file
 from modelfleet.pipeline import steps
 from modelfleet.pipeline.context import RunContext
+from modelfleet.registry import db
 from modelfleet.registry.entities import GateCheck, RunRef
 from modelfleet.registry.store import runs, versions
 from modelfleet.registry.tables import GateDecisionRow, TrainingRunRow
 from modelfleet.versioning.commands import code_sha
-from modelfleet.versioning.naming import model_file
 
 LATEST = "latest"
 

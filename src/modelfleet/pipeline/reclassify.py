@@ -29,10 +29,11 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.errors import ConfigError, NotFound, PlatformError
 from modelfleet.ingest.lake import Lake
-from modelfleet.platform.api_keys import RECLASSIFY_APP, auth_headers
+from modelfleet.naming import ALIAS_PINS, Version, parse_pin, serving_dir
+from modelfleet.registry import db
+from modelfleet.registry.api_keys import RECLASSIFY_APP, auth_headers
 from modelfleet.registry.entities import ModelVersion
 from modelfleet.registry.store import applications
 from modelfleet.registry.store.predictions import add_prediction, stored_images
@@ -40,7 +41,6 @@ from modelfleet.registry.store.versions import get_version, resolve_alias
 from modelfleet.registry.tables import PredictionRow
 from modelfleet.serving.v2_client import answers, images_request
 from modelfleet.settings import Settings
-from modelfleet.versioning.naming import ALIAS_PINS, Version, parse_pin, serving_dir
 
 # Every day there is: the default range of a run.
 FIRST_DAY, LAST_DAY = "0000-01-01", "9999-12-31"

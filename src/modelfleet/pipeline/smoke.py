@@ -11,9 +11,9 @@ import httpx
 
 from modelfleet.datasets.manifest import read_manifest
 from modelfleet.errors import PlatformError
+from modelfleet.naming import data_dir
 from modelfleet.pipeline.context import RunContext
-from modelfleet.platform.api_keys import auth_headers
-from modelfleet.versioning.naming import data_dir
+from modelfleet.registry.api_keys import auth_headers
 
 SWITCH_TIMEOUT_S = 60.0
 BATCH = 16

@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db, gates, releases
+from modelfleet import gates, releases
 from modelfleet.datasets.deliveries import quarantine_delivered
 from modelfleet.datasets.integrity import verify_split
 from modelfleet.datasets.manifest import MANIFEST_NAME, read_manifest, sha256_file
@@ -23,14 +23,7 @@ from modelfleet.errors import (
     ValidationFailed,
     VersioningError,
 )
-from modelfleet.pipeline.context import RunContext
-from modelfleet.registry.entities import ModelVersion
-from modelfleet.registry.store import runs, versions
-from modelfleet.registry.tables import DatasetVersionRow
-from modelfleet.validation.suite import ValidationOutcome
-from modelfleet.versioning import semver
-from modelfleet.versioning.commands import run
-from modelfleet.versioning.naming import (
+from modelfleet.naming import (
     DATA_SPLITS,
     PARENT_INFO,
     PARENT_WEIGHTS,
@@ -47,6 +40,14 @@ from modelfleet.versioning.naming import (
     train_info_file,
     validation_file,
 )
+from modelfleet.pipeline.context import RunContext
+from modelfleet.registry import db
+from modelfleet.registry.entities import ModelVersion
+from modelfleet.registry.store import runs, versions
+from modelfleet.registry.tables import DatasetVersionRow
+from modelfleet.validation.suite import ValidationOutcome
+from modelfleet.versioning import semver
+from modelfleet.versioning.commands import run
 from modelfleet.versioning.repo import ModelRepo
 
 

@@ -10,17 +10,17 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.config import load_fleet
 from modelfleet.datasets.manifest import sha256_bytes
 from modelfleet.datasets.sources import source_for
 from modelfleet.errors import PlatformError
 from modelfleet.months import add_months, month_index
+from modelfleet.orchestration.airflow_client import AirflowClient
+from modelfleet.orchestration.airflow_env import ADMIN_USER, admin_password
 from modelfleet.orchestration.trigger import RetrainRequest, describe, follow, trigger
-from modelfleet.platform.airflow_client import AirflowClient
-from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
-from modelfleet.platform.api_keys import ADMIN_APP, key_file
 from modelfleet.platform.up import say, up
+from modelfleet.registry import db
+from modelfleet.registry.api_keys import ADMIN_APP, key_file
 from modelfleet.registry.store import predictions, versions
 from modelfleet.registry.store.lineage import prediction_lineage
 from modelfleet.registry.tables import DatasetVersionRow, ModelVersionRow, TrainingRunRow

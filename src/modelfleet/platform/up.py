@@ -12,19 +12,19 @@ from pathlib import Path
 
 import httpx
 
-from modelfleet import db
 from modelfleet.config import load_fleet
 from modelfleet.errors import PlatformError
 from modelfleet.fileops import private_dir
-from modelfleet.platform import identity
-from modelfleet.platform.airflow_env import DEFAULT_QUEUE, airflow_env, airflow_secret_files
-from modelfleet.platform.api_keys import ensure_platform_apps, key_files, secrets_dir
-from modelfleet.platform.processes import ProcessManager
-from modelfleet.platform.secret_files import restrict
-from modelfleet.platform.supervise import read_state
+from modelfleet.host import identity
+from modelfleet.host import warm_client as warm
+from modelfleet.host.processes import ProcessManager
+from modelfleet.host.secret_files import restrict
+from modelfleet.host.supervise import read_state
+from modelfleet.orchestration.airflow_env import DEFAULT_QUEUE, airflow_env, airflow_secret_files
+from modelfleet.registry import db
+from modelfleet.registry.api_keys import ensure_platform_apps, key_files, secrets_dir
 from modelfleet.settings import CHECKOUT, Settings
 from modelfleet.versioning.repo import ModelRepo
-from modelfleet.warm import client as warm
 
 BIN = Path(sys.executable).parent
 AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")

@@ -25,8 +25,8 @@ from sqlalchemy.orm import Session
 from modelfleet.config import WORKFLOW_NAME, Fleet, load_fleet
 from modelfleet.datasets.folder_inspect import FolderSummary, inspect_folder
 from modelfleet.errors import ConfigError, DataError, NotFound, PlatformError
-from modelfleet.platform.api_keys import ADMIN_APP, INGEST_APP, RECLASSIFY_APP
 from modelfleet.platform.workflow_change import Applied, FleetChange, Undo, apply
+from modelfleet.registry.api_keys import ADMIN_APP, INGEST_APP, RECLASSIFY_APP
 from modelfleet.registry.store import applications, workflow_events
 from modelfleet.settings import Settings
 from modelfleet.workflows_d import (
@@ -242,8 +242,8 @@ def unpause_if_paused(settings: Settings, dag_id: str, say: Say) -> None:
     """A DAG Airflow knew before (the name was archived, and paused by someone) keeps its
     pause state when it comes back: unpause it, if Airflow runs. A new DAG is created
     unpaused by the DAG factory and needs nothing."""
-    from modelfleet.platform.airflow_client import AirflowClient
-    from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+    from modelfleet.orchestration.airflow_client import AirflowClient
+    from modelfleet.orchestration.airflow_env import ADMIN_USER, admin_password
 
     client = AirflowClient(settings.airflow_url, ADMIN_USER, "")
     if not client.healthy():

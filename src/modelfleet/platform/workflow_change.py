@@ -30,8 +30,8 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.config import Fleet
+from modelfleet.registry import db
 from modelfleet.settings import Settings
 from modelfleet.versioning.fleet_render import commit_rendered
 from modelfleet.versioning.repo import ModelRepo

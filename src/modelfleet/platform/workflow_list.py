@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.config import (
     DigitsSourceConfig,
     FolderSourceConfig,
@@ -18,6 +17,7 @@ from modelfleet.config import (
     load_fleet,
 )
 from modelfleet.platform.workflow_change import platform_started
+from modelfleet.registry import db
 from modelfleet.registry.entities import WorkflowEvent
 from modelfleet.registry.store import versions, workflow_events
 from modelfleet.settings import Settings

@@ -15,15 +15,16 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from modelfleet import db, releases
+from modelfleet import releases
 from modelfleet.config import load_fleet
 from modelfleet.errors import BadRequest, ModelNotFound
+from modelfleet.naming import ALIAS_PINS
+from modelfleet.registry import db
 from modelfleet.registry.store import applications
 from modelfleet.serving.auth import Authenticator
 from modelfleet.serving.service import shown
 from modelfleet.serving.wire import json_body_doc, json_object, json_response
 from modelfleet.settings import Settings
-from modelfleet.versioning.naming import ALIAS_PINS
 
 MAX_REASON_CHARS = 1000
 _REASON = {"reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON_CHARS}}

@@ -26,7 +26,7 @@ from modelfleet.errors import (
     ServingError,
     VersioningError,
 )
-from modelfleet.platform.logs import configure_logging
+from modelfleet.host.logs import configure_logging
 from modelfleet.serving import admin, openapi, tfserving, v2
 from modelfleet.serving.auth import Authenticator
 from modelfleet.serving.heap import settle_heap
@@ -275,8 +275,8 @@ def serve(host: str, port: int, *, workers: int = 1, insecure_local: bool = Fals
 def worker_app() -> ASGIApp:
     """One endpoint process, wired from the environment that `serve` set (the factory
     that each worker calls)."""
-    from modelfleet import db
     from modelfleet.config import load_fleet
+    from modelfleet.registry import db
     from modelfleet.settings import get_settings
 
     workers = prepare_process()

@@ -27,8 +27,8 @@ from fastapi import Request
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from modelfleet import db
 from modelfleet.errors import Forbidden, Unauthorized
+from modelfleet.registry import db
 from modelfleet.registry.store import applications
 from modelfleet.serving.limits import Capacity, Clock, FailedAttempts
 from modelfleet.serving.workers import worker_count

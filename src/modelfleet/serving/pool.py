@@ -21,10 +21,10 @@ import numpy as np
 
 from modelfleet.config import ServingPolicy
 from modelfleet.errors import ModelNotFound, ModelNotReady
+from modelfleet.naming import Version, serving_dir
 from modelfleet.preprocessing import LEGACY, PreprocessPolicy
 from modelfleet.serving.batching import Batcher
 from modelfleet.training.export import SIGNATURE_FILE
-from modelfleet.versioning.naming import Version, serving_dir
 
 log = logging.getLogger("modelfleet.serving")
 BatchObserver = Callable[[str, str, int], None]  # (workflow, version, rows)

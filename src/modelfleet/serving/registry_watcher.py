@@ -16,8 +16,8 @@ from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.config import ServingPolicy
+from modelfleet.registry import db
 from modelfleet.registry.store import applications, versions
 from modelfleet.releases import CANDIDATE, PRODUCTION
 from modelfleet.serving.pool import ModelPool, Wanted

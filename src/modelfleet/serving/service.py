@@ -18,12 +18,12 @@ from starlette.concurrency import run_in_threadpool
 
 from modelfleet.errors import BadRequest, DataError, ModelNotFound, PayloadTooLarge
 from modelfleet.imaging import MAX_PIXELS, declared_pixels, decode, to_model_input
+from modelfleet.naming import ALIAS_PINS, Version
 from modelfleet.serving.auth import Principal
 from modelfleet.serving.heap import trim_heap
 from modelfleet.serving.limits import Capacity
 from modelfleet.serving.pool import LoadedModel, ModelPool
 from modelfleet.serving.tensors import float_rows
-from modelfleet.versioning.naming import ALIAS_PINS, Version
 
 MAX_INSTANCES = 256
 MAX_IMAGE_BYTES = 10 * 1024 * 1024

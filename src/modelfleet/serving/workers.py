@@ -9,7 +9,7 @@ first accepts a whole burst of new connections, and one event loop ends up with 
 clients while the other idles.
 
 Workers share only the port and prometheus_client's multiprocess files, so that
-/metrics counts the requests of all of them. `platform.supervise` starts, replaces
+/metrics counts the requests of all of them. `host.supervise` starts, replaces
 and stops them, a single worker too: a crash restarts it with backoff, and
 `modelfleet status` shows `restarting`.
 """
@@ -22,7 +22,7 @@ import socket
 import tempfile
 
 from modelfleet.errors import ConfigError, PlatformError
-from modelfleet.platform.supervise import supervise
+from modelfleet.host.supervise import supervise
 from modelfleet.serving.protocol import server_options
 from modelfleet.settings import endpoint_limits
 

@@ -9,16 +9,16 @@ from typing import Any
 import numpy as np
 
 from modelfleet.config import TrainSpec
-from modelfleet.training.data import load_split
-from modelfleet.training.metrics import classification_metrics
-from modelfleet.training.train import load_trained
-from modelfleet.versioning.naming import (
+from modelfleet.naming import (
     confusion_png,
     curves_png,
     data_dir,
     history_file,
     metrics_file,
 )
+from modelfleet.training.data import load_split
+from modelfleet.training.metrics import classification_metrics
+from modelfleet.training.train import load_trained
 
 SPLITS = ("test", "holdout")
 _BATCH = 256

@@ -10,8 +10,8 @@ from pathlib import Path
 
 from modelfleet.config import TrainSpec
 from modelfleet.errors import VersioningError
+from modelfleet.naming import PARENT_WEIGHTS, Version, model_file, serving_dir
 from modelfleet.training.train import load_trained
-from modelfleet.versioning.naming import PARENT_WEIGHTS, Version, model_file, serving_dir
 
 # Written beside saved_model.pb; TF Serving ignores it, our endpoint reads it.
 SIGNATURE_FILE = "modelfleet.json"

@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
 if __name__ == "__main__":
     # Under the platform the warm runner runs it (same code, TensorFlow already imported);
     # otherwise, e.g. a `dvc repro` by hand, it runs here.
-    from modelfleet.warm.client import delegate_stage
+    from modelfleet.host.warm_client import delegate_stage
 
     code = delegate_stage(sys.argv[1:])
     sys.exit(main() if code is None else code)

@@ -17,9 +17,7 @@ from typing import TYPE_CHECKING, Any
 from modelfleet.config import TrainSpec
 from modelfleet.datasets.manifest import sha256_file
 from modelfleet.errors import ModelfleetError
-from modelfleet.training.data import load_split
-from modelfleet.training.determinism import library_versions, make_deterministic
-from modelfleet.versioning.naming import (
+from modelfleet.naming import (
     PARENT_INFO,
     PARENT_WEIGHTS,
     data_dir,
@@ -28,6 +26,8 @@ from modelfleet.versioning.naming import (
     parent_dir,
     train_info_file,
 )
+from modelfleet.training.data import load_split
+from modelfleet.training.determinism import library_versions, make_deterministic
 
 if TYPE_CHECKING:
     import keras

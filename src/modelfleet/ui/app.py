@@ -15,8 +15,8 @@ from fastapi.templating import Jinja2Templates
 from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from modelfleet import db
 from modelfleet.errors import ModelfleetError, NotFound, RegistryError, VersioningError
+from modelfleet.registry import db
 from modelfleet.settings import get_settings
 from modelfleet.ui.access import AccessDependency, airflow_access
 from modelfleet.ui.airflow_runs import LatestRuns, latest_runs

@@ -8,9 +8,11 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db, releases
+from modelfleet import releases
 from modelfleet.config import load_fleet
 from modelfleet.errors import ConfigError, NotFound, RegistryError, VersioningError
+from modelfleet.naming import parse_tag
+from modelfleet.registry import db
 from modelfleet.registry.store import applications, lineage, reports, versions
 from modelfleet.registry.store.workflows import workflow_names
 from modelfleet.settings import get_settings
@@ -18,7 +20,6 @@ from modelfleet.ui.access import Access, readable, require_read, require_release
 from modelfleet.ui.airflow_runs import LatestRuns
 from modelfleet.ui.graph import lineage_graph
 from modelfleet.ui.links import Links
-from modelfleet.versioning.naming import parse_tag
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 TREND_METRICS = ("test accuracy", "test macro-F1", "holdout accuracy")

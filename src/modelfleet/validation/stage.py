@@ -13,9 +13,9 @@ from pathlib import Path
 
 from modelfleet.config import TrainSpec
 from modelfleet.datasets.integrity import verify_split
+from modelfleet.naming import DATA_SPLITS, data_dir, validation_file
 from modelfleet.settings import get_settings
 from modelfleet.validation.suite import ValidationOutcome, validate_snapshot
-from modelfleet.versioning.naming import DATA_SPLITS, data_dir, validation_file
 
 
 def run_validation(spec: TrainSpec, repo: Path) -> ValidationOutcome:

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from modelfleet.datasets.manifest import ManifestRow, read_manifest
+from modelfleet.naming import data_dir
 from modelfleet.validation.checks import QUARANTINABLE, MonthStats, Subject, build_expectations
-from modelfleet.versioning.naming import data_dir
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 

@@ -25,7 +25,7 @@ STAGE_MODULES = (
     "datasets",
     "training",
     "validation",
-    "versioning/naming.py",
+    "naming.py",
     "zoo",
 )
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from modelfleet.errors import VersioningError
-from modelfleet.warm import client as warm
+from modelfleet.host import warm_client as warm
 
 # dvc, gto and the stage's `python` come from the same environment as this process.
 BIN = Path(sys.executable).parent

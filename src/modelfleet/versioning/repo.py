@@ -20,9 +20,9 @@ import yaml
 
 from modelfleet.config import Fleet
 from modelfleet.errors import VersioningError
+from modelfleet.naming import Version, data_dir, tag_name
 from modelfleet.versioning.code import CODE_FILE, write_code_record
 from modelfleet.versioning.commands import CommandResult, run
-from modelfleet.versioning.naming import Version, data_dir, tag_name
 from modelfleet.versioning.render import render_dvc_yaml, render_params
 
 # Lock depth per repository lock file, per thread: re-entrant for nested calls in one

@@ -16,14 +16,8 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.datasets.manifest import sha256_file
-from modelfleet.registry.store import runs, versions
-from modelfleet.settings import Settings
-from modelfleet.training.stage import read_spec
-from modelfleet.versioning.code import CODE_FILE, code_fingerprint
-from modelfleet.versioning.commands import code_sha, run
-from modelfleet.versioning.naming import (
+from modelfleet.naming import (
     DATA_SPLITS,
     data_dir,
     model_file,
@@ -31,6 +25,12 @@ from modelfleet.versioning.naming import (
     parse_tag,
     train_info_file,
 )
+from modelfleet.registry import db
+from modelfleet.registry.store import runs, versions
+from modelfleet.settings import Settings
+from modelfleet.training.stage import read_spec
+from modelfleet.versioning.code import CODE_FILE, code_fingerprint
+from modelfleet.versioning.commands import code_sha, run
 from modelfleet.versioning.repo import ModelRepo, open_repo
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from modelfleet.versioning.naming import FIRST_VERSION, Version
+from modelfleet.naming import FIRST_VERSION, Version
 
 
 @dataclass(frozen=True)

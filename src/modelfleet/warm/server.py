@@ -29,8 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from modelfleet.errors import PlatformError
-from modelfleet.platform.supervise import die_with
-from modelfleet.warm.client import HEADER, STAGE, STDIO, accepts
+from modelfleet.host.supervise import die_with
+from modelfleet.host.warm_client import HEADER, STAGE, STDIO, accepts
 
 log = logging.getLogger("modelfleet.warm")
 
@@ -351,7 +351,7 @@ class WarmRunner:
 
 def run(path: Path) -> None:
     """`modelfleet warm-runner`: preload, then serve until SIGTERM."""
-    from modelfleet.platform.logs import configure_logging
+    from modelfleet.host.logs import configure_logging
 
     configure_logging()
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # chatty at import

@@ -293,7 +293,7 @@ def test_reading_files_in_batches_keeps_their_order(photos):
 
 
 def test_simulate_year_spans_a_folder_workflows_discovered_months(photos, tmp_path):
-    from modelfleet.year.simulate import fleet_months  # brings the platform's modules
+    from modelfleet.harness.year.simulate import fleet_months  # brings the platform's modules
 
     folder = tmp_path / "p"
     shutil.copytree(photos, folder)

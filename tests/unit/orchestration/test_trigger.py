@@ -22,8 +22,8 @@ from modelfleet.cli import build_parser
 from modelfleet.config import Fleet, load_fleet
 from modelfleet.errors import ConfigError, PlatformError
 from modelfleet.orchestration import outcomes, trigger
+from modelfleet.orchestration.airflow_client import AirflowClient
 from modelfleet.orchestration.trigger import RetrainRequest, RunRecords
-from modelfleet.platform.airflow_client import AirflowClient
 
 RECORDED = Path(__file__).parent / "recorded"
 RUN_SEGMENT = re.compile(r"/dagRuns/[^/]+")

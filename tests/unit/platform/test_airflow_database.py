@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.engine import make_url
 
-from modelfleet.db import airflow_database_url
+from modelfleet.registry.db import airflow_database_url
 
 
 def _name(url: str) -> str | None:

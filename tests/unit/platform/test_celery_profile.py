@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from modelfleet.errors import ConfigError
-from modelfleet.platform.airflow_env import airflow_env
-from modelfleet.platform.celery_check import CheckResult, TaskEvidence, report
+from modelfleet.harness.celery_check import CheckResult, TaskEvidence, report
+from modelfleet.orchestration.airflow_env import airflow_env
 from modelfleet.platform.up import CELERY_WORKER, PROCESSES, processes
 from modelfleet.settings import get_settings
 

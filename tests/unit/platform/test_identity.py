@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from modelfleet.errors import ConfigError, PlatformError
-from modelfleet.platform import identity
+from modelfleet.host import identity
 
 
 def no_login_name() -> str:

@@ -7,7 +7,7 @@ import json
 import logging
 import re
 
-from modelfleet.platform.logs import formatter
+from modelfleet.host.logs import formatter
 
 PREFIX = re.compile(
     r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} (INFO|WARNING|ERROR) modelfleet\.test: "

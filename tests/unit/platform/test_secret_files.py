@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from modelfleet.platform.airflow_env import airflow_env, airflow_secret_files, passwords_file
-from modelfleet.platform.api_keys import key_file, key_files, secrets_dir
-from modelfleet.platform.secret_files import restrict, write_secret
+from modelfleet.host.secret_files import restrict, write_secret
+from modelfleet.orchestration.airflow_env import airflow_env, airflow_secret_files, passwords_file
 from modelfleet.platform.up import restrict_secrets
+from modelfleet.registry.api_keys import key_file, key_files, secrets_dir
 from modelfleet.settings import Settings, get_settings
 
 DB = "postgresql+psycopg2://postgres@127.0.0.1:5432/modelfleet"
@@ -117,7 +117,7 @@ def test_platform_key_files_are_created_0600_in_a_0700_folder(
     settings: Settings, database_url: str
 ) -> None:
     from modelfleet.config import load_fleet
-    from modelfleet.platform.api_keys import ensure_platform_apps
+    from modelfleet.registry.api_keys import ensure_platform_apps
 
     os.umask(0)  # not even a permissive umask widens them
     ensure_platform_apps(settings, load_fleet(), database_url)

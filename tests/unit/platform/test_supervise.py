@@ -20,8 +20,8 @@ import pytest
 
 from modelfleet.cli import main
 from modelfleet.errors import PlatformError
-from modelfleet.platform.processes import ProcessManager
-from modelfleet.platform.supervise import (
+from modelfleet.host.processes import ProcessManager
+from modelfleet.host.supervise import (
     POLL_S,
     Backoff,
     SupervisorState,

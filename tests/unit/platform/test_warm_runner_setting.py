@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from modelfleet.errors import ConfigError
+from modelfleet.host.warm_client import SOCKET_ENV
 from modelfleet.platform.up import WARM_RUNNER, platform_env, processes
 from modelfleet.settings import get_settings
-from modelfleet.warm.client import SOCKET_ENV
 
 
 def test_on_by_default_the_processes_learn_its_socket(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -8,11 +8,11 @@ import json
 import pytest
 
 from modelfleet.config import ServingPolicy, TrainParams, TrainSpec
+from modelfleet.naming import Version, model_file
 from modelfleet.preprocessing import LEGACY, PreprocessPolicy
 from modelfleet.serving.pool import load_version
 from modelfleet.training.export import SIGNATURE_FILE, export
 from modelfleet.training.train import build_model
-from modelfleet.versioning.naming import Version, model_file
 
 pytestmark = pytest.mark.slow
 

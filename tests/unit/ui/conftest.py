@@ -147,7 +147,7 @@ def _version(session: Session, version: str, month: str, accuracy: float) -> Non
 def registry(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A lineage database with digits v1.0.0 and v1.1.0 (production), a prediction,
     and an application `line1-hmi` pinned to production."""
-    from modelfleet import db
+    from modelfleet.registry import db
 
     home = tmp_path_factory.mktemp("ui-home")
     url = create_database(pg_server, "mf_ui")

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from modelfleet.errors import VersioningError
-from modelfleet.versioning.naming import (
+from modelfleet.naming import (
     Version,
     parse_serving_dir,
     parse_tag,

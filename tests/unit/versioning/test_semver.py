@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from modelfleet.versioning.naming import Version
+from modelfleet.naming import Version
 from modelfleet.versioning.semver import Released, interface_of, next_version
 
 LENET = ("lenet", ("ok", "crack"), (32, 32, 1))

@@ -14,13 +14,13 @@ import pytest
 
 from modelfleet.config import load_fleet
 from modelfleet.errors import ConfigError, PlatformError
+from modelfleet.harness.year import runs
+from modelfleet.harness.year.load import Answer, LoadGenerator, LoadSummary
+from modelfleet.harness.year.report import Facts, RunRecord, render
+from modelfleet.harness.year.runs import YearRun, outcome
+from modelfleet.harness.year.simulate import fleet_months, plan_from
+from modelfleet.harness.year.verify import Restored, Verification
 from modelfleet.versioning.reproduce import Reproduction
-from modelfleet.year import runs
-from modelfleet.year.load import Answer, LoadGenerator, LoadSummary
-from modelfleet.year.report import Facts, RunRecord, render
-from modelfleet.year.runs import YearRun, outcome
-from modelfleet.year.simulate import fleet_months, plan_from
-from modelfleet.year.verify import Restored, Verification
 
 ALL_OK = dict.fromkeys(
     ("snapshot", "validate", "train", "evaluate", "gate", "register", "deploy", "smoke"),
@@ -188,7 +188,7 @@ class RecordingAirflow:
 
 
 def test_a_partial_year_holds_the_catch_up_interval(monkeypatch):
-    from modelfleet.year import runs as module
+    from modelfleet.harness.year import runs as module
 
     monkeypatch.setattr(module, "datetime", _Frozen)  # "now" is 2026-11-28
     client = RecordingAirflow(taken={"year__hold__2026-10"})
@@ -250,7 +250,7 @@ def test_runs_that_never_started_count_as_planned_only():
 def test_a_month_dated_in_the_future_gets_a_run_without_a_logical_date(monkeypatch):
     """Airflow's scheduler holds a run dated ahead of now (RunnableExecDateDep) until that
     date, so the year would wait for it; such a month runs at once on its conf."""
-    from modelfleet.year import runs as module
+    from modelfleet.harness.year import runs as module
 
     monkeypatch.setattr(module, "datetime", _Frozen)  # "now" is 2026-11-28
     client = RecordingAirflow()

@@ -21,11 +21,11 @@ from sqlalchemy.orm import Session
 
 from modelfleet.config import load_fleet
 from modelfleet.errors import InvalidGrant, NotFound, RegistryError, VersioningError
+from modelfleet.naming import ALIAS_PINS, parse_pin
 from modelfleet.registry.entities import Application
 from modelfleet.registry.store.versions import ALIAS_CHANNEL, get_version
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import ApplicationRow, GrantRow, WorkflowRow
-from modelfleet.versioning.naming import ALIAS_PINS, parse_pin
 
 _NAME = re.compile(r"^[a-z][a-z0-9_-]{0,63}$")
 _KEY = re.compile(r"^mf_([0-9a-f]{12})_([A-Za-z0-9_-]{20,200})$")

@@ -33,7 +33,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from modelfleet.errors import PlatformError
-from modelfleet.platform.ports import free_port
+from modelfleet.host.ports import free_port
 from modelfleet.settings import CHECKOUT, Settings, get_settings
 
 WORKFLOW = "digits"
@@ -159,9 +159,9 @@ def run_check(
 def _run(
     settings: Settings, month: str, timeout_s: float, say_line: Callable[[str], None]
 ) -> CheckResult:
-    from modelfleet.platform.airflow_client import TERMINAL, AirflowClient
-    from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
-    from modelfleet.platform.processes import ProcessManager
+    from modelfleet.host.processes import ProcessManager
+    from modelfleet.orchestration.airflow_client import TERMINAL, AirflowClient
+    from modelfleet.orchestration.airflow_env import ADMIN_USER, admin_password
     from modelfleet.platform.up import CELERY_WORKER, up
 
     started = time.monotonic()

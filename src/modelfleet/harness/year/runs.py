@@ -22,6 +22,7 @@ from typing import Any
 
 from modelfleet.errors import PlatformError
 from modelfleet.months import add_months, month_of
+from modelfleet.orchestration.airflow_client import TERMINAL, AirflowClient
 
 # What a finished run did, read from its task states (its home is orchestration.outcomes).
 from modelfleet.orchestration.outcomes import (  # noqa: F401 (the report reads them here)
@@ -34,7 +35,6 @@ from modelfleet.orchestration.outcomes import (  # noqa: F401 (the report reads 
     VALIDATION_STOPPED,
     outcome,
 )
-from modelfleet.platform.airflow_client import TERMINAL, AirflowClient
 
 RUN_PREFIX = "year__"
 POLL_S = 15.0

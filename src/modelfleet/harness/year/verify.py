@@ -18,14 +18,14 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.datasets.manifest import sha256_file
 from modelfleet.errors import ModelfleetError
+from modelfleet.naming import model_file
+from modelfleet.registry import db
 from modelfleet.registry.entities import ModelVersion
 from modelfleet.registry.store import versions
 from modelfleet.settings import Settings
 from modelfleet.versioning.doctor import diagnose
-from modelfleet.versioning.naming import model_file
 from modelfleet.versioning.repo import open_repo
 from modelfleet.versioning.reproduce import Reproduction, reproduce
 

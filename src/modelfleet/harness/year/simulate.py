@@ -21,21 +21,21 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.config import Fleet, load_fleet
 from modelfleet.datasets.sources import source_months
 from modelfleet.errors import ConfigError, NotFound
+from modelfleet.harness.year import report
+from modelfleet.harness.year.load import LoadGenerator
+from modelfleet.harness.year.runs import YearRun, create_runs, hold_catch_up, wait_for_year
+from modelfleet.harness.year.verify import verify_year
 from modelfleet.months import add_months, month_index
-from modelfleet.platform.airflow_client import AirflowClient
-from modelfleet.platform.airflow_env import ADMIN_USER, admin_password
+from modelfleet.orchestration.airflow_client import AirflowClient
+from modelfleet.orchestration.airflow_env import ADMIN_USER, admin_password
 from modelfleet.platform.up import up
+from modelfleet.registry import db
 from modelfleet.registry.store import applications
 from modelfleet.registry.tables import AliasEventRow
 from modelfleet.settings import CHECKOUT, Settings
-from modelfleet.year import report
-from modelfleet.year.load import LoadGenerator
-from modelfleet.year.runs import YearRun, create_runs, hold_catch_up, wait_for_year
-from modelfleet.year.verify import verify_year
 
 LOAD_APP = "year-load"
 

@@ -21,15 +21,15 @@ import numpy as np
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelfleet import db
-from modelfleet.platform.airflow_client import AirflowClient
+from modelfleet.harness.year import runs as year_runs
+from modelfleet.harness.year.load import LoadSummary
+from modelfleet.harness.year.runs import YearRun
+from modelfleet.harness.year.verify import Verification
+from modelfleet.orchestration.airflow_client import AirflowClient
+from modelfleet.registry import db
 from modelfleet.registry.store import versions
 from modelfleet.registry.tables import Base, TrainingRunRow
 from modelfleet.settings import Settings
-from modelfleet.year import runs as year_runs
-from modelfleet.year.load import LoadSummary
-from modelfleet.year.runs import YearRun
-from modelfleet.year.verify import Verification
 
 STEPS = ("snapshot", "validate", "train", "evaluate", "gate", "register", "deploy", "smoke")
 

@@ -6,8 +6,8 @@ import json
 import secrets
 from pathlib import Path
 
-from modelfleet.db import airflow_database_url
-from modelfleet.platform.secret_files import write_secret
+from modelfleet.host.secret_files import write_secret
+from modelfleet.registry.db import airflow_database_url
 from modelfleet.settings import CHECKOUT, Settings
 
 ADMIN_USER = "admin"

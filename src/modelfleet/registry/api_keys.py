@@ -19,11 +19,11 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session
 
-from modelfleet import db
 from modelfleet.config import Fleet
 from modelfleet.errors import NotFound, PlatformError
 from modelfleet.fileops import private_dir
-from modelfleet.platform.secret_files import write_secret
+from modelfleet.host.secret_files import write_secret
+from modelfleet.registry import db
 from modelfleet.registry.store import applications
 from modelfleet.settings import Settings
 
