@@ -39,8 +39,12 @@ test: venv
 test-ui: venv
 	$(BIN)/pytest tests/unit/ui tests/integration/test_ui.py
 
+# ruff, the layers contract (.importlinter) and the type check (mypy, configured in
+# pyproject.toml).
 lint: venv
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 format: venv
 	$(BIN)/ruff format . && $(BIN)/ruff check --fix .
