@@ -11,6 +11,7 @@ Nothing here imports TensorFlow: the api-server must stay light.
 
 from __future__ import annotations
 
-from modelfleet.ui.app import MOUNT, create_app
+from modelfleet.ui.app import create_app
+from modelfleet.ui.dependencies import MOUNT
 
 __all__ = ["MOUNT", "create_app"]

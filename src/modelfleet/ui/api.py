@@ -14,7 +14,7 @@ from modelfleet.registry.store import lineage
 from modelfleet.ui import service
 from modelfleet.ui.access import Access, AccessDependency, require_read, require_same_origin
 from modelfleet.ui.airflow_runs import LatestRuns
-from modelfleet.ui.app import links, session
+from modelfleet.ui.dependencies import links, session
 
 
 class RollbackBody(BaseModel):

@@ -4,7 +4,6 @@ plots, Data Docs and static files. Every route depends on the signed-in Airflow 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -12,17 +11,14 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
-from sqlalchemy.orm import Session
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelfleet.errors import ModelfleetError, NotFound, RegistryError, VersioningError
-from modelfleet.registry import db
-from modelfleet.settings import get_settings
+from modelfleet.ui import api, pages
 from modelfleet.ui.access import AccessDependency, airflow_access
 from modelfleet.ui.airflow_runs import LatestRuns, latest_runs
-from modelfleet.ui.links import Links
+from modelfleet.ui.dependencies import links
 
-MOUNT = "/models"
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
 
@@ -57,24 +53,10 @@ def templates() -> Jinja2Templates:
     return found
 
 
-def links(request: Request) -> Links:
-    """URLs relative to where Airflow mounted this app (`root_path` ends in MOUNT)."""
-    app_root = request.scope.get("root_path", "").rstrip("/")
-    airflow = app_root[: -len(MOUNT)] if app_root.endswith(MOUNT) else ""
-    return Links(app=app_root, airflow=airflow, data_docs_root=get_settings().data_docs)
-
-
-def session() -> Iterator[Session]:
-    with Session(db.engine()) as opened:
-        yield opened
-
-
 def create_app(
     access: AccessDependency = airflow_access, dag_runs: LatestRuns = latest_runs
 ) -> FastAPI:
     """The app; `access` and `dag_runs` are seams (Airflow's by default)."""
-    from modelfleet.ui import api, pages
-
     # The dependency on `access` is app-wide: no route answers an anonymous caller.
     # FastAPI's own /docs and /openapi.json would not carry it, so they are off.
     app = FastAPI(

@@ -22,8 +22,8 @@ from modelfleet.ui.access import (
     workflow_of_dag,
 )
 from modelfleet.ui.airflow_runs import LatestRuns
-from modelfleet.ui.app import links, session
 from modelfleet.ui.artifacts import PLOTS, data_docs_file, file_at_tag
+from modelfleet.ui.dependencies import links, session
 from modelfleet.ui.graph import graph_svg, trend_svg
 
 
