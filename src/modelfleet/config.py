@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from modelfleet.errors import ConfigError, ModelfleetError
-from modelfleet.naming import parse_pin
+from modelfleet.naming import parse_pin, retrain_dag_id
 from modelfleet.preprocessing import LEGACY, PreprocessPolicy
 from modelfleet.zoo import FAMILIES
 
@@ -339,7 +339,7 @@ class Workflow(_Strict):
 
     @property
     def dag_id(self) -> str:
-        return f"retrain__{self.name}"
+        return retrain_dag_id(self.name)
 
     @model_validator(mode="after")
     def _classes_match_the_data(self) -> Workflow:

@@ -1,9 +1,12 @@
-"""Every name a version has, each with its inverse.
+"""Every name the platform gives a version, a workflow's DAGs, aliases and assets.
 
     semver  "v1.2.0"            <-> Version(1, 2, 0)
     tag     "digits@v1.2.0"     <-> ("digits", Version(1, 2, 0))
     int     1_002_000           <-> Version(1, 2, 0)   (TF Serving wants integer versions)
     serving <root>/digits/1002000/ <-> ("digits", 1002000)
+    DAG ids "retrain__digits", "reclassify__digits" <-> "digits"
+    aliases "production", "candidate" (Postgres aliases, GTO stages, grant pins)
+    asset   "modelfleet://digits/production" (Airflow asset of a promotion)
 
 Repository-relative paths of data and model files live here too, so that DVC
 stages, training and registration agree on them.
@@ -56,8 +59,14 @@ class Version:
 
 FIRST_VERSION = Version(1, 0, 0)
 
+# Aliases: Postgres holds them, GTO mirrors each as a stage of the same name.
+PRODUCTION = "production"  # the version unversioned requests get by default
+CANDIDATE = "candidate"  # the newest registered version
+ALIASES = (PRODUCTION, CANDIDATE)
+
 # What an application's grant may pin: an alias, or a fixed version (vX.Y.Z).
-ALIAS_PINS = ("production", "candidate")
+ALIAS_PINS = ALIASES
+PIN_PATTERN = rf"^({'|'.join(ALIAS_PINS)}|v\d+\.\d+\.\d+)$"  # what parse_pin accepts
 
 
 def parse_pin(text: str) -> str:
@@ -79,6 +88,33 @@ def parse_tag(tag: str) -> tuple[str, Version]:
     if not sep or not workflow:
         raise VersioningError(f"tag {tag!r} is not of the form <workflow>@vX.Y.Z")
     return workflow, Version.parse(version)
+
+
+# Airflow: each workflow has a retrain DAG and a reclassify DAG.
+RETRAIN_DAG_PREFIX = "retrain__"
+RECLASSIFY_DAG_PREFIX = "reclassify__"
+
+
+def retrain_dag_id(workflow: str) -> str:
+    return f"{RETRAIN_DAG_PREFIX}{workflow}"
+
+
+def reclassify_dag_id(workflow: str) -> str:
+    return f"{RECLASSIFY_DAG_PREFIX}{workflow}"
+
+
+def workflow_of_dag(dag_id: str) -> str | None:
+    """The workflow a modelfleet DAG belongs to (`retrain__digits` -> `digits`), or None."""
+    for prefix in (RETRAIN_DAG_PREFIX, RECLASSIFY_DAG_PREFIX):
+        if dag_id.startswith(prefix) and len(dag_id) > len(prefix):
+            return dag_id[len(prefix) :]
+    return None
+
+
+def production_asset_uri(workflow: str) -> str:
+    """The Airflow asset updated when a new `workflow` version passed its smoke test in
+    production (reclassify DAGs may be scheduled on it)."""
+    return f"modelfleet://{workflow}/{PRODUCTION}"
 
 
 def serving_dir(root: Path, workflow: str, version: Version) -> Path:
