@@ -10,15 +10,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from modelfleet.errors import NotFound, RegistryError, VersioningError
-from modelfleet.naming import Version, serving_dir
+from modelfleet.naming import CANDIDATE as CANDIDATE  # callers' releases.CANDIDATE
+from modelfleet.naming import PRODUCTION, Version, serving_dir
 from modelfleet.registry import db
 from modelfleet.registry.entities import RunRef
 from modelfleet.registry.store import versions
 from modelfleet.settings import Settings
 from modelfleet.versioning.repo import open_repo
-
-PRODUCTION = versions.PRODUCTION
-CANDIDATE = "candidate"  # the newest registered version; GTO stage of the same name
 
 
 def set_production(

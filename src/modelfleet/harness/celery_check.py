@@ -34,6 +34,7 @@ import sqlalchemy as sa
 
 from modelfleet.errors import PlatformError
 from modelfleet.host.ports import free_port
+from modelfleet.naming import retrain_dag_id
 from modelfleet.settings import CHECKOUT, Settings, get_settings
 
 WORKFLOW = "digits"
@@ -171,7 +172,7 @@ def _run(
     scheduler_pid = manager.info("airflow-scheduler").pid
     assert worker_pid is not None and scheduler_pid is not None
     client = AirflowClient(settings.airflow_url, ADMIN_USER, admin_password(settings))
-    dag_id = f"retrain__{WORKFLOW}"
+    dag_id = retrain_dag_id(WORKFLOW)
     client.wait_for_dag(dag_id)
     client.set_paused(dag_id, False)
     run_id = f"celery_check__{month}__{datetime.now(UTC):%Y%m%dT%H%M%S}"

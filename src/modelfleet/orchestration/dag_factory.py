@@ -27,6 +27,7 @@ from airflow.sdk import DAG, Asset, Param, get_current_context, task
 from airflow.timetables.interval import CronDataIntervalTimetable
 
 from modelfleet.config import Fleet, Workflow
+from modelfleet.naming import PIN_PATTERN, PRODUCTION, production_asset_uri, reclassify_dag_id
 from modelfleet.orchestration.pools import MODEL_REPO_POOL
 
 _PRESETS = {"@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0", "@daily": "0 0 * * *"}
@@ -36,11 +37,7 @@ _DAY = r"^\d{4}-\d{2}-\d{2}$"
 
 def production_asset(workflow: str) -> Asset:
     """Updated when a new version of `workflow` passed its smoke test in production."""
-    return Asset(f"modelfleet://{workflow}/production")
-
-
-def reclassify_dag_id(workflow: str) -> str:
-    return f"reclassify__{workflow}"
+    return Asset(production_asset_uri(workflow))
 
 
 def _run_context(workflow: str) -> Any:
@@ -176,7 +173,7 @@ def _reclassify_version(context: Any) -> str:
     version = context["params"]["version"]
     events = context.get("triggering_asset_events") or {}
     promoted = [e.extra["version"] for per_asset in events.values() for e in per_asset if e.extra]
-    if version == "production" and promoted:
+    if version == PRODUCTION and promoted:
         return promoted[-1]
     return version
 
@@ -195,9 +192,9 @@ def build_reclassify_dag(workflow: Workflow) -> DAG:
         is_paused_upon_creation=False,
         params={
             "version": Param(
-                "production",
+                PRODUCTION,
                 type="string",
-                pattern=r"^(production|candidate|v\d+\.\d+\.\d+)$",
+                pattern=PIN_PATTERN,
                 description="production, candidate or vX.Y.Z",
             ),
             "first_day": Param(

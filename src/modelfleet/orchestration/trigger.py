@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 from modelfleet.config import Fleet
 from modelfleet.errors import ConfigError, PlatformError, RunTimedOut
 from modelfleet.months import month_of
+from modelfleet.naming import RETRAIN_DAG_PREFIX
 from modelfleet.orchestration import outcomes
 from modelfleet.orchestration.airflow_client import AirflowClient
 from modelfleet.registry import db
@@ -136,7 +137,7 @@ def _existing_dag(client: AirflowClient, dag_id: str, say: Say) -> dict[str, Any
     try:
         client.wait_for_dag(dag_id, timeout_s=DAG_WAIT_S)
     except PlatformError as exc:
-        known = [d.removeprefix("retrain__") for d in client.dag_ids("retrain__")]
+        known = [d.removeprefix(RETRAIN_DAG_PREFIX) for d in client.dag_ids(RETRAIN_DAG_PREFIX)]
         raise PlatformError(
             f"Airflow has no DAG {dag_id}; the workflows it knows: "
             f"{', '.join(known) or 'none'} ({exc})"

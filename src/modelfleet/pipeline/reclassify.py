@@ -20,31 +20,27 @@ they arrived.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
-import httpx
-import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from modelfleet.endpoint_client import EndpointClient
 from modelfleet.errors import ConfigError, NotFound, PlatformError
-from modelfleet.ingest.lake import Lake
-from modelfleet.naming import ALIAS_PINS, Version, parse_pin, serving_dir
+from modelfleet.lake import Lake
+from modelfleet.naming import ALIAS_PINS, PRODUCTION, Version, parse_pin, serving_dir
 from modelfleet.registry import db
-from modelfleet.registry.api_keys import RECLASSIFY_APP, auth_headers
+from modelfleet.registry.api_keys import RECLASSIFY_APP
 from modelfleet.registry.entities import ModelVersion
-from modelfleet.registry.store import applications
+from modelfleet.registry.store import applications, ingest_files
 from modelfleet.registry.store.predictions import add_prediction, stored_images
 from modelfleet.registry.store.versions import get_version, resolve_alias
-from modelfleet.registry.tables import PredictionRow
-from modelfleet.serving.v2_client import answers, images_request
 from modelfleet.settings import Settings
 
 # Every day there is: the default range of a run.
 FIRST_DAY, LAST_DAY = "0000-01-01", "9999-12-31"
 LOAD_TIMEOUT_S = 180.0
+TIMEOUT_S = 120.0  # one request of up to MAX_BATCH images
 MAX_BATCH = 256  # the endpoint's limit of rows per request
 SOURCE_PREFIX = "reclassify"
 
@@ -104,102 +100,24 @@ def unpin(workflow: str, *, actor: str) -> None:
     """Put the reclassify application back on production (the endpoint may unload)."""
     with Session(db.engine()) as session, session.begin():
         applications.set_grant(
-            session, RECLASSIFY_APP, workflow, "production", actor=actor, reason="reclassify done"
+            session, RECLASSIFY_APP, workflow, PRODUCTION, actor=actor, reason="reclassify done"
         )
     print(f"{RECLASSIFY_APP} pins {workflow} to production again")
 
 
 def wait_loaded(settings: Settings, workflow: str, version: str) -> float:
     """Block until the endpoint serves the pinned version; returns the seconds it took."""
-    with VersionEndpoint(settings, workflow, version) as endpoint:
-        seconds = endpoint.wait_loaded()
+    with EndpointClient.for_app(settings, RECLASSIFY_APP, timeout=TIMEOUT_S) as endpoint:
+        seconds = endpoint.wait_ready(workflow, version, LOAD_TIMEOUT_S)
     print(f"the endpoint serves {workflow} {version} ({seconds:.1f}s after the pin)")
     return seconds
-
-
-class VersionEndpoint:
-    """The endpoint at one explicit version (V2 protocol), with the reclassify key."""
-
-    def __init__(
-        self, settings: Settings, workflow: str, version: str, client: httpx.Client | None = None
-    ) -> None:
-        self.workflow, self.version = workflow, version
-        self.client = client or httpx.Client(
-            base_url=settings.endpoint_url,
-            headers=auth_headers(settings, RECLASSIFY_APP),
-            timeout=120,
-        )
-        self.path = f"/v2/models/{workflow}/versions/{version}"
-        self._classes: list[str] | None = None
-
-    def __enter__(self) -> VersionEndpoint:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.client.close()
-
-    def wait_loaded(self, timeout_s: float = LOAD_TIMEOUT_S, poll_s: float = 0.5) -> float:
-        """Block until the version answers `ready`; returns the seconds it took."""
-        began = time.monotonic()
-        seen = "no answer yet"
-        while time.monotonic() - began < timeout_s:
-            try:
-                response = self.client.get(f"{self.path}/ready")
-                if response.status_code == 200:
-                    return time.monotonic() - began
-                seen = f"{response.status_code}: {response.text[:300]}"
-            except httpx.TransportError as exc:
-                seen = f"unreachable ({exc})"
-            time.sleep(poll_s)
-        raise PlatformError(
-            f"endpoint {self.client.base_url} did not load {self.workflow} {self.version} "
-            f"within {timeout_s:.0f}s after it was pinned (last answer: {seen}); "
-            "the endpoint log says why"
-        )
-
-    def classify(self, images: list[bytes]) -> list[dict[str, Any]]:
-        """One request for the batch: [{label, score, scores}] per image."""
-        reply = self._send("POST", f"{self.path}/infer", json=images_request(images))
-        if reply["model_version"] != self.version:  # never record a row under the wrong version
-            raise PlatformError(
-                f"asked {self.workflow} {self.version}, answered by {reply['model_version']}"
-            )
-        return answers(reply, self.classes())
-
-    def classes(self) -> list[str]:
-        if self._classes is None:
-            self._classes = list(self._send("GET", self.path)["parameters"]["classes"])
-        return self._classes
-
-    def _send(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        try:
-            response = self.client.request(method, path, **kwargs)
-        except httpx.TransportError as exc:
-            raise PlatformError(f"endpoint {self.client.base_url} unreachable: {exc}") from None
-        if response.status_code != 200:
-            raise PlatformError(
-                f"endpoint answered {method} {path} with {response.status_code}: "
-                f"{response.text[:300]}"
-            )
-        return response.json()
-
-
-def _has_prediction(session: Session, version_id: int, shas: list[str]) -> set[str]:
-    return set(
-        session.scalars(
-            sa.select(PredictionRow.image_sha256).where(
-                PredictionRow.model_version_id == version_id,
-                PredictionRow.image_sha256.in_(shas),
-            )
-        )
-    )
 
 
 def reclassify(
     settings: Settings,
     job: Reclassification,
     *,
-    endpoint: VersionEndpoint | None = None,
+    endpoint: EndpointClient | None = None,
     progress: Callable[[str], None] = print,
 ) -> dict[str, int]:
     """Classify the stored images of the range with `job.version`; add their rows.
@@ -217,11 +135,14 @@ def reclassify(
         f"{job.workflow}: {len(images)} stored images from {job.first_day} to {job.last_day} "
         f"go to {job.version}, {job.batch_size} per request"
     )
-    with endpoint or VersionEndpoint(settings, job.workflow, job.version) as client:
+    client = endpoint or EndpointClient.for_app(settings, RECLASSIFY_APP, timeout=TIMEOUT_S)
+    with client:
         for start in range(0, len(images), job.batch_size):
             batch = images[start : start + job.batch_size]
             with Session(engine) as session:
-                done = _has_prediction(session, version_id, [sha for sha, _, _ in batch])
+                done = ingest_files.predicted_images(
+                    session, version_id, [sha for sha, _, _ in batch]
+                )
             todo: list[tuple[str, str, str, bytes]] = []
             for sha, path, name in batch:
                 if sha in done:
@@ -233,18 +154,16 @@ def reclassify(
                     counts["missing"] += 1
                     progress(f"WARNING {job.workflow} {sha} ({name}): stored at {path}, not there")
             if todo:
-                answers = client.classify([data for *_, data in todo])
+                answers = client.infer(
+                    job.workflow, [data for *_, data in todo], version=job.version
+                )
                 with Session(engine) as session, session.begin():
                     # One writer per version at a time, then look again: two runs (or a
                     # retry beside a zombie) never both add a row for the same image.
-                    session.execute(
-                        sa.select(
-                            sa.func.pg_advisory_xact_lock(
-                                sa.func.hashtext(RECLASSIFY_APP), version_id
-                            )
-                        )
+                    ingest_files.lock_version_writer(session, RECLASSIFY_APP, version_id)
+                    written = ingest_files.predicted_images(
+                        session, version_id, [t[0] for t in todo]
                     )
-                    written = _has_prediction(session, version_id, [t[0] for t in todo])
                     for (sha, path, name, _), answer in zip(todo, answers, strict=True):
                         if sha in written:
                             counts["skipped"] += 1
@@ -253,9 +172,9 @@ def reclassify(
                             session,
                             model_version_id=version_id,
                             image_sha256=sha,
-                            label=answer["label"],
-                            score=answer["score"],
-                            scores=answer["scores"],
+                            label=answer.label,
+                            score=answer.score,
+                            scores=answer.scores,
                             source=job.source(name),
                             stored_path=path,
                         )

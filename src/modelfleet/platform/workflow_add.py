@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from modelfleet.config import WORKFLOW_NAME, Fleet, load_fleet
 from modelfleet.datasets.folder_inspect import FolderSummary, inspect_folder
 from modelfleet.errors import ConfigError, DataError, NotFound, PlatformError
+from modelfleet.naming import PRODUCTION
 from modelfleet.platform.workflow_change import Applied, FleetChange, Undo, apply
 from modelfleet.registry.api_keys import ADMIN_APP, INGEST_APP, RECLASSIFY_APP
 from modelfleet.registry.store import applications, workflow_events
@@ -229,7 +230,7 @@ def grant_platform_apps(session: Session, workflow: str, fleet: Fleet, *, actor:
             session,
             app,
             workflow,
-            "production",
+            PRODUCTION,
             actor=actor,
             reason=f"workflow {workflow} added",
             workflows=fleet.workflows,

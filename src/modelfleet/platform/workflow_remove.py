@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from modelfleet.config import Fleet, load_fleet, parse_fleet, read_document, user_files
 from modelfleet.errors import ConfigError
+from modelfleet.naming import retrain_dag_id
 from modelfleet.platform.workflow_change import Applied, FleetChange, Undo, apply
 from modelfleet.registry.store import workflow_events
 from modelfleet.settings import Settings
@@ -57,7 +58,7 @@ def declaring_file(settings: Settings, name: str) -> Path:
         raise ConfigError(
             f"workflow {name!r} ships with the platform ({settings.config_file}); "
             "`workflow remove` archives only workflows you added (in "
-            f"{settings.workflows_d}). Pause retrain__{name} in Airflow instead"
+            f"{settings.workflows_d}). Pause {retrain_dag_id(name)} in Airflow instead"
         )
     path = Path(fleet.user_workflows[name])
     others = sorted(set(read_document(path)["workflows"]) - {name})

@@ -23,6 +23,7 @@ from modelfleet.config import Fleet
 from modelfleet.errors import NotFound, PlatformError
 from modelfleet.fileops import private_dir
 from modelfleet.host.secret_files import write_secret
+from modelfleet.naming import PRODUCTION
 from modelfleet.registry import db
 from modelfleet.registry.store import applications
 from modelfleet.settings import Settings
@@ -66,7 +67,7 @@ def auth_headers(settings: Settings, app: str = ADMIN_APP) -> dict[str, str]:
 
 def ensure_platform_apps(settings: Settings, fleet: Fleet, database_url: str) -> None:
     """Sync declared applications; give the platform's own a key file if they lack one."""
-    everything = dict.fromkeys(fleet.workflows, "production")
+    everything = dict.fromkeys(fleet.workflows, PRODUCTION)
     with Session(db.engine(database_url)) as session, session.begin():
         applications.sync_declared(
             session,
@@ -84,7 +85,7 @@ def ensure_platform_apps(settings: Settings, fleet: Fleet, database_url: str) ->
             else:
                 for workflow in set(everything) - set(existing.grants):
                     applications.set_grant(
-                        session, app, workflow, "production", actor=ACTOR, reason="new workflow"
+                        session, app, workflow, PRODUCTION, actor=ACTOR, reason="new workflow"
                     )
                 key = None
             path = key_file(settings, app)

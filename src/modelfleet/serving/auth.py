@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from modelfleet.errors import Forbidden, Unauthorized
+from modelfleet.naming import PRODUCTION
 from modelfleet.registry import db
 from modelfleet.registry.store import applications
 from modelfleet.serving.limits import Capacity, Clock, FailedAttempts
@@ -52,7 +53,7 @@ class Principal:
         if pin is not None:
             return pin
         if self.admin:
-            return "production"
+            return PRODUCTION
         raise Forbidden(f"application {self.name!r} has no grant for workflow {workflow!r}")
 
     def require_admin(self) -> None:

@@ -21,7 +21,7 @@ import numpy as np
 
 from modelfleet.config import ServingPolicy
 from modelfleet.errors import ModelNotFound, ModelNotReady
-from modelfleet.naming import Version, serving_dir
+from modelfleet.naming import PRODUCTION, Version, serving_dir
 from modelfleet.preprocessing import LEGACY, PreprocessPolicy
 from modelfleet.serving.batching import Batcher
 from modelfleet.training.export import SIGNATURE_FILE
@@ -127,7 +127,7 @@ class ModelPool:
     # -- request path (event loop): plain dict reads of an immutable view --
 
     def resolve(
-        self, workflow: str, *, label: str = "production", version_int: int | None = None
+        self, workflow: str, *, label: str = PRODUCTION, version_int: int | None = None
     ) -> LoadedModel:
         view = self._views.get(workflow)
         if view is None:

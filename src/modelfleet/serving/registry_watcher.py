@@ -17,9 +17,9 @@ from collections.abc import Callable
 from sqlalchemy.orm import Session
 
 from modelfleet.config import ServingPolicy
+from modelfleet.naming import ALIASES
 from modelfleet.registry import db
 from modelfleet.registry.store import applications, versions
-from modelfleet.releases import CANDIDATE, PRODUCTION
 from modelfleet.serving.pool import ModelPool, Wanted
 
 log = logging.getLogger("modelfleet.serving")
@@ -28,7 +28,7 @@ log = logging.getLogger("modelfleet.serving")
 def wanted_versions(session: Session) -> dict[str, Wanted]:
     """The version policy: production, the version it replaced, candidate, and pins."""
     aliases: dict[str, dict[str, str]] = {}
-    for alias in (PRODUCTION, CANDIDATE):
+    for alias in ALIASES:
         for workflow, version in versions.all_aliases(session, alias).items():
             aliases.setdefault(workflow, {})[alias] = version.version
     keep: dict[str, set[str]] = {}

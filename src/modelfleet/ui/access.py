@@ -20,21 +20,7 @@ from typing import Any, Protocol
 
 from fastapi import HTTPException, Request
 
-RETRAIN_PREFIX = "retrain__"  # `Workflow.dag_id` in config.py names the DAGs this way
-OTHER_DAG_PREFIXES = ("reclassify__",)
-
-
-def retrain_dag_id(workflow: str) -> str:
-    """The DAG that retrains `workflow`; its permissions are the workflow's."""
-    return f"{RETRAIN_PREFIX}{workflow}"
-
-
-def workflow_of_dag(dag_id: str) -> str | None:
-    """The workflow a modelfleet DAG belongs to (`retrain__digits` -> `digits`), or None."""
-    for prefix in (RETRAIN_PREFIX, *OTHER_DAG_PREFIXES):
-        if dag_id.startswith(prefix) and len(dag_id) > len(prefix):
-            return dag_id[len(prefix) :]
-    return None
+from modelfleet.naming import retrain_dag_id  # its permissions are the workflow's
 
 
 class Access(Protocol):

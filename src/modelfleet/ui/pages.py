@@ -11,6 +11,7 @@ from fastapi.responses import FileResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from modelfleet.errors import NotFound
+from modelfleet.naming import RETRAIN_DAG_PREFIX, workflow_of_dag
 from modelfleet.registry.store import lineage, versions
 from modelfleet.settings import get_settings
 from modelfleet.ui import service
@@ -19,7 +20,6 @@ from modelfleet.ui.access import (
     AccessDependency,
     require_read,
     require_same_origin,
-    workflow_of_dag,
 )
 from modelfleet.ui.airflow_runs import LatestRuns
 from modelfleet.ui.artifacts import PLOTS, data_docs_file, file_at_tag
@@ -75,7 +75,7 @@ def router(access: AccessDependency, dag_runs: LatestRuns) -> APIRouter:
         """The tab on a DAG's page: its workflow's page."""
         workflow = workflow_of_dag(dag_id)
         if workflow is None:
-            raise NotFound(f"{dag_id} is not a modelfleet DAG (retrain__<workflow>)")
+            raise NotFound(f"{dag_id} is not a modelfleet DAG ({RETRAIN_DAG_PREFIX}<workflow>)")
         require_read(user, workflow)
         return RedirectResponse(links(request).workflow(workflow), status_code=303)
 

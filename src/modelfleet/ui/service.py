@@ -11,12 +11,12 @@ from sqlalchemy.orm import Session
 from modelfleet import releases
 from modelfleet.config import load_fleet
 from modelfleet.errors import ConfigError, NotFound, RegistryError, VersioningError
-from modelfleet.naming import parse_tag
+from modelfleet.naming import parse_tag, retrain_dag_id
 from modelfleet.registry import db
 from modelfleet.registry.store import applications, lineage, reports, versions
 from modelfleet.registry.store.workflows import workflow_names
 from modelfleet.settings import get_settings
-from modelfleet.ui.access import Access, readable, require_read, require_release, retrain_dag_id
+from modelfleet.ui.access import Access, readable, require_read, require_release
 from modelfleet.ui.airflow_runs import LatestRuns
 from modelfleet.ui.graph import lineage_graph
 from modelfleet.ui.links import Links

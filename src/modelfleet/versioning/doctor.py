@@ -10,13 +10,13 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from modelfleet.errors import VersioningError
-from modelfleet.naming import Version, parse_tag, serving_dir
+from modelfleet.naming import ALIASES, Version, parse_tag, serving_dir
 from modelfleet.registry.store import versions
 from modelfleet.registry.store.workflows import workflow_names
 from modelfleet.settings import Settings
 from modelfleet.versioning.repo import ModelRepo
 
-STAGES = ("production", "candidate")  # Postgres aliases mirrored as GTO stages
+STAGES = ALIASES  # Postgres aliases mirrored as GTO stages
 
 
 def tagged_versions(repo: ModelRepo) -> dict[str, set[str]]:

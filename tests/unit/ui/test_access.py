@@ -7,7 +7,8 @@ import pytest
 from fastapi import HTTPException
 from starlette.requests import Request
 
-from modelfleet.ui.access import require_same_origin, retrain_dag_id, workflow_of_dag
+from modelfleet.naming import retrain_dag_id, workflow_of_dag
+from modelfleet.ui.access import require_same_origin
 
 
 def test_dag_ids_and_workflows_are_inverse():

@@ -29,6 +29,7 @@ from modelfleet.harness.year.load import LoadGenerator
 from modelfleet.harness.year.runs import YearRun, create_runs, hold_catch_up, wait_for_year
 from modelfleet.harness.year.verify import verify_year
 from modelfleet.months import add_months, month_index
+from modelfleet.naming import PRODUCTION
 from modelfleet.orchestration.airflow_client import AirflowClient
 from modelfleet.orchestration.airflow_env import ADMIN_USER, admin_password
 from modelfleet.platform.up import up
@@ -90,7 +91,7 @@ def load_key(settings: Settings, workflows: list[str]) -> str:
             key = applications.create_application(
                 session,
                 LOAD_APP,
-                grants=dict.fromkeys(workflows, "production"),
+                grants=dict.fromkeys(workflows, PRODUCTION),
                 actor="modelfleet simulate-year",
             )
             assert key is not None
@@ -100,7 +101,7 @@ def load_key(settings: Settings, workflows: list[str]) -> str:
                 session,
                 LOAD_APP,
                 workflow,
-                "production",
+                PRODUCTION,
                 actor="modelfleet simulate-year",
                 reason="the year's load generator",
             )
@@ -112,7 +113,7 @@ def promotions_since(moment: datetime) -> int:
         return session.execute(
             sa.select(sa.func.count())
             .select_from(AliasEventRow)
-            .where(AliasEventRow.alias == "production", AliasEventRow.at >= moment)
+            .where(AliasEventRow.alias == PRODUCTION, AliasEventRow.at >= moment)
         ).scalar_one()
 
 

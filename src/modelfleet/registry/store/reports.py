@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from modelfleet.naming import ALIASES
 from modelfleet.registry.store import runs, versions
 from modelfleet.registry.store.workflows import workflow_names
 
@@ -102,7 +103,7 @@ def version_details(session: Session, workflow: str) -> list[dict[str, Any]]:
     the gate decision with every check, the dataset it trained on (and its validation),
     the aliases it holds and the Airflow run that made it. Oldest first."""
     held: dict[str, list[str]] = {}
-    for alias in (versions.PRODUCTION, "candidate"):
+    for alias in ALIASES:
         current = versions.resolve_alias(session, workflow, alias)
         if current is not None:
             held.setdefault(current.version, []).append(alias)

@@ -7,11 +7,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from modelfleet.errors import NotFound, StaleRelease
+from modelfleet.naming import PRODUCTION
 from modelfleet.registry.entities import AliasEvent, ModelVersion, RunRef
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import AliasEventRow, AliasRow, ModelVersionRow, WorkflowRow
 
-PRODUCTION = "production"
 # Postgres NOTIFY channel the endpoint listens on: payload "<workflow>" for an alias
 # move, "applications" for a change of applications, keys or grants.
 ALIAS_CHANNEL = "modelfleet_alias"
