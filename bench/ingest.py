@@ -49,26 +49,26 @@ def register_untrained(url: str) -> None:
     from sqlalchemy.orm import Session
 
     from modelfleet.registry import db
-    from modelfleet.registry.entities import RunRef
+    from modelfleet.registry.entities import NewDatasetVersion, NewTrainingRun, NewVersion, RunRef
     from modelfleet.registry.store import runs, versions
 
     run = RunRef(dag_id="bench", run_id="bench", code_sha="bench")
     with Session(db.engine(url)) as session, session.begin():
-        dataset = runs.add_dataset_version(
-            session, workflow=WORKFLOW, month="2026-01", run=run,
+        dataset = runs.add_dataset_version(session, NewDatasetVersion(
+            workflow=WORKFLOW, month="2026-01", run=run,
             train_manifest_sha256="0" * 64, holdout_manifest_sha256="0" * 64,
             test_manifest_sha256="0" * 64, train_dvc_md5=None,
             n_train=0, n_holdout=0, n_test=0, months=["2026-01"],
-        )  # fmt: skip
-        training = runs.add_training_run(
-            session, workflow=WORKFLOW, dataset_version_id=dataset, architecture="lenet",
+        ))  # fmt: skip
+        training = runs.add_training_run(session, NewTrainingRun(
+            workflow=WORKFLOW, dataset_version_id=dataset, architecture="lenet",
             params={}, artifact_sha256="0" * 64, fit_seconds=0.0, run=run,
-        )  # fmt: skip
-        versions.add_version(
-            session, workflow=WORKFLOW, version="v1.0.0", version_int=1_000_000,
+        ))  # fmt: skip
+        versions.add_version(session, NewVersion(
+            workflow=WORKFLOW, version="v1.0.0", version_int=1_000_000,
             tag=f"{WORKFLOW}@v1.0.0", training_run_id=training, artifact_sha256="0" * 64,
             repo_commit="0" * 40, run=run,
-        )  # fmt: skip
+        ))  # fmt: skip
         versions.move_alias(
             session, workflow=WORKFLOW, version="v1.0.0", actor="bench", reason="benchmark"
         )

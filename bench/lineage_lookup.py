@@ -44,7 +44,16 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelfleet.registry.db import migrate, with_database
-from modelfleet.registry.entities import GateCheck, RunRef
+from modelfleet.registry.entities import (
+    GateCheck,
+    NewDatasetVersion,
+    NewEvaluation,
+    NewGateDecision,
+    NewTrainingRun,
+    NewValidation,
+    NewVersion,
+    RunRef,
+)
 from modelfleet.registry.store import lineage, runs, versions
 
 DEFAULT_URL = "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres"
@@ -207,66 +216,78 @@ def create_versions(session: Session, n_workflows: int, n_versions: int) -> dict
             month = f"2026-{v + 1:02d}"
             dataset = runs.add_dataset_version(
                 session,
-                workflow=workflow,
-                month=month,
-                run=RUN,
-                train_manifest_sha256=secrets.token_hex(32),
-                holdout_manifest_sha256=secrets.token_hex(32),
-                test_manifest_sha256=secrets.token_hex(32),
-                train_dvc_md5=f"{secrets.token_hex(16)}.dir",
-                n_train=6000,
-                n_holdout=1000,
-                n_test=1000,
-                months=[month],
+                NewDatasetVersion(
+                    workflow=workflow,
+                    month=month,
+                    run=RUN,
+                    train_manifest_sha256=secrets.token_hex(32),
+                    holdout_manifest_sha256=secrets.token_hex(32),
+                    test_manifest_sha256=secrets.token_hex(32),
+                    train_dvc_md5=f"{secrets.token_hex(16)}.dir",
+                    n_train=6000,
+                    n_holdout=1000,
+                    n_test=1000,
+                    months=[month],
+                ),
             )
             runs.add_validation(
                 session,
-                dataset_version_id=dataset,
-                success=True,
-                gx_run_id=f"gx-{workflow}-{month}",
-                statistics={"evaluated_expectations": 12, "successful_expectations": 12},
-                results=[],
-                data_docs=None,
-                run=RUN,
+                NewValidation(
+                    dataset_version_id=dataset,
+                    success=True,
+                    gx_run_id=f"gx-{workflow}-{month}",
+                    statistics={"evaluated_expectations": 12, "successful_expectations": 12},
+                    results=[],
+                    data_docs=None,
+                    run=RUN,
+                ),
             )
             training = runs.add_training_run(
                 session,
-                workflow=workflow,
-                dataset_version_id=dataset,
-                architecture="lenet",
-                params={"params": {"epochs": 4, "batch_size": 64}},
-                artifact_sha256=secrets.token_hex(32),
-                fit_seconds=3.0,
-                run=RUN,
-                parent_version_id=parent,
+                NewTrainingRun(
+                    workflow=workflow,
+                    dataset_version_id=dataset,
+                    architecture="lenet",
+                    params={"params": {"epochs": 4, "batch_size": 64}},
+                    artifact_sha256=secrets.token_hex(32),
+                    fit_seconds=3.0,
+                    run=RUN,
+                    parent_version_id=parent,
+                ),
             )
             runs.add_evaluation(
                 session,
-                training_run_id=training,
-                role="candidate",
-                split="test",
-                metrics={"accuracy": 0.9, "macro_f1": 0.89, "n": 1000},
-                model_version_id=None,
-                run=RUN,
+                NewEvaluation(
+                    training_run_id=training,
+                    role="candidate",
+                    split="test",
+                    metrics={"accuracy": 0.9, "macro_f1": 0.89, "n": 1000},
+                    model_version_id=None,
+                    run=RUN,
+                ),
             )
             runs.add_gate_decision(
                 session,
-                training_run_id=training,
-                passed=True,
-                checks=[GateCheck("min_accuracy", 0.9, 0.8, True, "ok")],
-                run=RUN,
+                NewGateDecision(
+                    training_run_id=training,
+                    passed=True,
+                    checks=[GateCheck("min_accuracy", 0.9, 0.8, True, "ok")],
+                    run=RUN,
+                ),
             )
             version = f"v1.{v}.0"
             parent = versions.add_version(
                 session,
-                workflow=workflow,
-                version=version,
-                version_int=1_000_000 + v * 1000,
-                tag=f"{workflow}@{version}",
-                training_run_id=training,
-                artifact_sha256=secrets.token_hex(32),
-                repo_commit=secrets.token_hex(20),
-                run=RUN,
+                NewVersion(
+                    workflow=workflow,
+                    version=version,
+                    version_int=1_000_000 + v * 1000,
+                    tag=f"{workflow}@{version}",
+                    training_run_id=training,
+                    artifact_sha256=secrets.token_hex(32),
+                    repo_commit=secrets.token_hex(20),
+                    run=RUN,
+                ),
             ).id
             created[parent] = workflow
     return created

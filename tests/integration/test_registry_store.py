@@ -5,7 +5,16 @@ from __future__ import annotations
 import pytest
 
 from modelfleet.errors import NotFound
-from modelfleet.registry.entities import GateCheck, RunRef
+from modelfleet.registry.entities import (
+    GateCheck,
+    NewDatasetVersion,
+    NewEvaluation,
+    NewGateDecision,
+    NewTrainingRun,
+    NewValidation,
+    NewVersion,
+    RunRef,
+)
 from modelfleet.registry.store import lineage, predictions, runs, versions
 
 pytestmark = pytest.mark.integration
@@ -15,64 +24,76 @@ RUN = RunRef(dag_id="retrain__w", run_id="manual__1", code_sha="abc123")
 def _version(session, version: str, month: str) -> int:
     dataset = runs.add_dataset_version(
         session,
-        workflow="w",
-        month=month,
-        run=RUN,
-        train_manifest_sha256="a" * 64,
-        holdout_manifest_sha256="b" * 64,
-        test_manifest_sha256="c" * 64,
-        train_dvc_md5="d.dir",
-        n_train=10,
-        n_holdout=2,
-        n_test=5,
-        months=[month],
+        NewDatasetVersion(
+            workflow="w",
+            month=month,
+            run=RUN,
+            train_manifest_sha256="a" * 64,
+            holdout_manifest_sha256="b" * 64,
+            test_manifest_sha256="c" * 64,
+            train_dvc_md5="d.dir",
+            n_train=10,
+            n_holdout=2,
+            n_test=5,
+            months=[month],
+        ),
     )
     runs.add_validation(
         session,
-        dataset_version_id=dataset,
-        success=True,
-        gx_run_id="gx1",
-        statistics={"evaluated_expectations": 3},
-        results=[],
-        data_docs=None,
-        run=RUN,
+        NewValidation(
+            dataset_version_id=dataset,
+            success=True,
+            gx_run_id="gx1",
+            statistics={"evaluated_expectations": 3},
+            results=[],
+            data_docs=None,
+            run=RUN,
+        ),
     )
     training = runs.add_training_run(
         session,
-        workflow="w",
-        dataset_version_id=dataset,
-        architecture="lenet",
-        params={"params": {"epochs": 1}},
-        artifact_sha256="e" * 64,
-        fit_seconds=1.0,
-        run=RUN,
+        NewTrainingRun(
+            workflow="w",
+            dataset_version_id=dataset,
+            architecture="lenet",
+            params={"params": {"epochs": 1}},
+            artifact_sha256="e" * 64,
+            fit_seconds=1.0,
+            run=RUN,
+        ),
     )
     runs.add_evaluation(
         session,
-        training_run_id=training,
-        role="candidate",
-        split="test",
-        metrics={"accuracy": 0.9, "n": 5},
-        model_version_id=None,
-        run=RUN,
+        NewEvaluation(
+            training_run_id=training,
+            role="candidate",
+            split="test",
+            metrics={"accuracy": 0.9, "n": 5},
+            model_version_id=None,
+            run=RUN,
+        ),
     )
     runs.add_gate_decision(
         session,
-        training_run_id=training,
-        passed=True,
-        checks=[GateCheck("min_accuracy", 0.9, 0.8, True, "ok")],
-        run=RUN,
+        NewGateDecision(
+            training_run_id=training,
+            passed=True,
+            checks=[GateCheck("min_accuracy", 0.9, 0.8, True, "ok")],
+            run=RUN,
+        ),
     )
     return versions.add_version(
         session,
-        workflow="w",
-        version=version,
-        version_int=int(version[1]) * 10**6,
-        tag=f"w@{version}",
-        training_run_id=training,
-        artifact_sha256="e" * 64,
-        repo_commit="f" * 40,
-        run=RUN,
+        NewVersion(
+            workflow="w",
+            version=version,
+            version_int=int(version[1]) * 10**6,
+            tag=f"w@{version}",
+            training_run_id=training,
+            artifact_sha256="e" * 64,
+            repo_commit="f" * 40,
+            run=RUN,
+        ),
     ).id
 
 

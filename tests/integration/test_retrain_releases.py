@@ -16,10 +16,10 @@ import pytest
 from sqlalchemy.orm import Session
 
 from modelfleet.cli import main
-from modelfleet.pipeline import steps
+from modelfleet.pipeline import release
 from modelfleet.pipeline.context import RunContext
 from modelfleet.pipeline.smoke import wait_for_version
-from modelfleet.registry.entities import RunRef
+from modelfleet.registry.entities import NewTrainingRun, RunRef
 from modelfleet.registry.store import runs, versions
 from tests.integration.conftest import frozen_test_image, write_fleet
 from tests.integration.test_retrain_dag import (
@@ -211,21 +211,23 @@ def test_concurrent_releases_get_distinct_versions_and_lose_no_event(released):
             "parent_version_id": None,
         }
         ids = [
-            runs.add_training_run(s, **fields, run=RunRef("retrain__digits", f"race-{i}"))
+            runs.add_training_run(
+                s, NewTrainingRun(**fields, run=RunRef("retrain__digits", f"race-{i}"))
+            )
             for i in (1, 2)
         ]
     before = len(history(released))
     barrier = threading.Barrier(2)
 
-    def release(training_run_id: int, index: int) -> dict:
+    def register_and_deploy(training_run_id: int, index: int) -> dict:
         # both finish in the workspace of the run that trained the weights
         ctx = RunContext("digits", "2026-06", RunRef("retrain__digits", workspace_run))
         barrier.wait()
-        registered = steps.register(ctx, training_run_id)
-        return steps.deploy(ctx, registered["version"])
+        registered = release.register(ctx, training_run_id)
+        return release.deploy(ctx, registered["version"])
 
     with ThreadPoolExecutor(2) as pool:
-        results = list(pool.map(release, ids, (1, 2)))
+        results = list(pool.map(register_and_deploy, ids, (1, 2)))
 
     # the same month (2026-06) again: patch releases
     assert sorted(r["version"] for r in results) == ["v1.3.1", "v1.3.2"]

@@ -12,7 +12,7 @@ from modelfleet.datasets.deliveries import ensure_delivered
 from modelfleet.datasets.manifest import read_manifest
 from modelfleet.errors import TamperedData, ValidationFailed
 from modelfleet.naming import data_dir
-from modelfleet.pipeline import steps
+from modelfleet.pipeline import data, training
 from modelfleet.pipeline.context import RunContext
 from modelfleet.registry import db
 from modelfleet.registry.entities import RunRef
@@ -50,8 +50,8 @@ def test_a_few_bad_files_are_quarantined_and_the_run_goes_on(platform):
     stray.write_text("camera 2 re-focused\n")
     ctx = context("label_printer1", "2026-02")
 
-    first = steps.snapshot(ctx)["dataset_version_id"]
-    passed = steps.validate(ctx, first)
+    first = data.snapshot(ctx)["dataset_version_id"]
+    passed = data.validate(ctx, first)
 
     assert passed["dataset_version_id"] != first  # re-snapshotted without the bad files
     quarantine = platform.home / "quarantine" / "label_printer1" / "2026-02" / "train"
@@ -80,10 +80,10 @@ def test_too_many_bad_files_fail_the_run_and_nothing_moves(platform):
     for path in broken:
         path.write_bytes(b"\x89PNG truncated")
     ctx = context("label_printer2", "2026-02")
-    dataset = steps.snapshot(ctx)["dataset_version_id"]
+    dataset = data.snapshot(ctx)["dataset_version_id"]
 
     with pytest.raises(ValidationFailed) as caught:
-        steps.validate(ctx, dataset)
+        data.validate(ctx, dataset)
 
     assert all(path.exists() for path in broken)
     message = str(caught.value)
@@ -93,7 +93,7 @@ def test_too_many_bad_files_fail_the_run_and_nothing_moves(platform):
     assert not failed.success and len(failed.offending_files) == 10
     # a failed month stays out of later training windows
     later = context("label_printer2", "2026-03")
-    steps.snapshot(later)
+    data.snapshot(later)
     rows = read_manifest(later.workspace().path / data_dir("label_printer2", "train"))
     assert {r.month for r in rows} == {"2026-01", "2026-03"}
 
@@ -101,13 +101,13 @@ def test_too_many_bad_files_fail_the_run_and_nothing_moves(platform):
 def test_data_changed_after_validation_never_trains(platform):
     deliver(platform, "weld_pipe", "2026-02")
     ctx = context("weld_pipe", "2026-02")
-    validated = steps.validate(ctx, steps.snapshot(ctx)["dataset_version_id"])
+    validated = data.validate(ctx, data.snapshot(ctx)["dataset_version_id"])
     train_dir = ctx.workspace().path / data_dir("weld_pipe", "train")
     victim = sorted((train_dir / "2026-02").rglob("*.png"))[0]
     victim.write_bytes(victim.read_bytes()[:-1] + b"\x00")
 
     with pytest.raises(TamperedData, match=r"1 changed \(2026-02/"):
-        steps.train(ctx, validated["dataset_version_id"])
+        training.train(ctx, validated["dataset_version_id"])
 
     with Session(db.engine(platform.database_url)) as session:
         assert (

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from modelfleet.cli import main
 from modelfleet.naming import model_file
-from modelfleet.pipeline import steps
+from modelfleet.pipeline import data, release, training
 from modelfleet.pipeline.context import RunContext
 from modelfleet.registry.entities import RunRef
 from modelfleet.registry.store import versions
@@ -32,9 +32,9 @@ def context(workflow: str, month: str) -> RunContext:
 
 
 def train_candidate(ctx: RunContext) -> int:
-    dataset = steps.validate(ctx, steps.snapshot(ctx)["dataset_version_id"])
-    training_run_id = steps.train(ctx, dataset["dataset_version_id"])["training_run_id"]
-    steps.evaluate(ctx, training_run_id)
+    dataset = data.validate(ctx, data.snapshot(ctx)["dataset_version_id"])
+    training_run_id = training.train(ctx, dataset["dataset_version_id"])["training_run_id"]
+    training.evaluate(ctx, training_run_id)
     return training_run_id
 
 
@@ -63,7 +63,7 @@ def registered(platform):
 
     def register(ctx: RunContext, training_run_id: int) -> dict:
         barrier.wait()
-        return steps.register(ctx, training_run_id)
+        return release.register(ctx, training_run_id)
 
     with ThreadPoolExecutor(len(contexts)) as pool:
         results = list(pool.map(register, contexts, training_runs))
@@ -99,7 +99,7 @@ def test_concurrent_registrations_lose_no_tag_and_each_tag_holds_its_model(
     assert "surface_line1: production is None in Postgres, v1.0.0 in GTO" in (
         capsys.readouterr().out
     )
-    steps.deploy(context("surface_line1", "2026-01"), "v1.0.0")
+    release.deploy(context("surface_line1", "2026-01"), "v1.0.0")
     assert main(["doctor"]) == 0
 
 
@@ -108,7 +108,7 @@ def test_any_version_is_restored_by_dvc_pull_and_rebuilt_bit_for_bit(
 ):
     workflow = WORKFLOWS[0]
     second = context(workflow, "2026-02")
-    assert steps.register(second, train_candidate(second))["version"] == "v1.1.0"
+    assert release.register(second, train_candidate(second))["version"] == "v1.1.0"
 
     # Only the git repository and the DVC remote survive.
     shutil.rmtree(platform.home / "workspaces")

@@ -1,7 +1,7 @@
 """Build the DAGs of each workflow in workflows.yaml: `retrain__<wf>` and `reclassify__<wf>`.
 
-Wiring only: every task calls one function in `modelfleet.pipeline.steps` (or
-`modelfleet.pipeline.reclassify`), imported inside the task so that parsing DAGs
+Wiring only: every task calls one function in `modelfleet.pipeline` (`data`,
+`training`, `release` or `reclassify`), imported inside the task so that parsing DAGs
 never imports TensorFlow or GX.
 
 `retrain__<wf>` updates the Airflow asset `modelfleet://<wf>/production` when a new
@@ -92,50 +92,50 @@ def build_retrain_dag(workflow: Workflow, *, paused: bool = True) -> DAG:
             from airflow.sdk.exceptions import AirflowSkipException
 
             from modelfleet.errors import NoDataForMonth
-            from modelfleet.pipeline import steps
+            from modelfleet.pipeline import data
 
             try:
-                return steps.snapshot(_run_context(name))
+                return data.snapshot(_run_context(name))
             except NoDataForMonth as exc:
                 raise AirflowSkipException(str(exc)) from None
 
         @task
         def validate(snap: dict[str, Any]) -> dict[str, Any]:
             """Fails the run on bad data; may quarantine bad files and re-snapshot."""
-            from modelfleet.pipeline import steps
+            from modelfleet.pipeline import data
 
-            return steps.validate(_run_context(name), snap["dataset_version_id"])
+            return data.validate(_run_context(name), snap["dataset_version_id"])
 
         @task(pool=MODEL_REPO_POOL)
         def train(validated: dict[str, Any]) -> dict[str, Any]:
-            from modelfleet.pipeline import steps
+            from modelfleet.pipeline import training
 
-            return steps.train(_run_context(name), validated["dataset_version_id"])
+            return training.train(_run_context(name), validated["dataset_version_id"])
 
         @task(pool=MODEL_REPO_POOL)
         def evaluate(trained: dict[str, Any]) -> dict[str, Any]:
-            from modelfleet.pipeline import steps
+            from modelfleet.pipeline import training
 
-            return steps.evaluate(_run_context(name), trained["training_run_id"])
+            return training.evaluate(_run_context(name), trained["training_run_id"])
 
         @task.short_circuit
         def gate(trained: dict[str, Any], _evaluated: dict[str, Any]) -> bool:
             """False skips register, deploy and smoke; the reasons are in this log."""
-            from modelfleet.pipeline import steps
+            from modelfleet.pipeline import release
 
-            return steps.gate(_run_context(name), trained["training_run_id"])
+            return release.gate(_run_context(name), trained["training_run_id"])
 
         @task
         def register(trained: dict[str, Any]) -> dict[str, Any]:
-            from modelfleet.pipeline import steps
+            from modelfleet.pipeline import release
 
-            return steps.register(_run_context(name), trained["training_run_id"])
+            return release.register(_run_context(name), trained["training_run_id"])
 
         @task
         def deploy(registered: dict[str, Any]) -> dict[str, Any]:
-            from modelfleet.pipeline import steps
+            from modelfleet.pipeline import release
 
-            return steps.deploy(_run_context(name), registered["version"])
+            return release.deploy(_run_context(name), registered["version"])
 
         # The asset is updated only when smoke succeeds: not when production did not
         # move (skipped) nor when it was rolled back (failed).
@@ -146,11 +146,11 @@ def build_retrain_dag(workflow: Workflow, *, paused: bool = True) -> DAG:
             """Checks the live endpoint; a failure rolls production back, then fails."""
             from airflow.sdk.exceptions import AirflowSkipException
 
-            from modelfleet.pipeline import steps
+            from modelfleet.pipeline import release
 
             if not deployed["moved"]:
                 raise AirflowSkipException("a newer version is in production; nothing to check")
-            report = steps.smoke(_run_context(name), deployed["version"], deployed["previous"])
+            report = release.smoke(_run_context(name), deployed["version"], deployed["previous"])
             get_current_context()["outlet_events"][promoted].extra = {
                 "version": deployed["version"]
             }

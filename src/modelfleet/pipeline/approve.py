@@ -16,10 +16,10 @@ from sqlalchemy.orm import Session
 from modelfleet.datasets.manifest import sha256_file
 from modelfleet.errors import NotFound, RegistryError, VersioningError
 from modelfleet.naming import model_file
-from modelfleet.pipeline import steps
+from modelfleet.pipeline import release
 from modelfleet.pipeline.context import RunContext
 from modelfleet.registry import db
-from modelfleet.registry.entities import GateCheck, RunRef
+from modelfleet.registry.entities import GateCheck, NewGateDecision, RunRef
 from modelfleet.registry.store import runs, versions
 from modelfleet.registry.tables import GateDecisionRow, TrainingRunRow
 from modelfleet.versioning.commands import code_sha
@@ -60,20 +60,22 @@ def approve(workflow: str, candidate: str, *, reason: str, operator: str) -> dic
         ]
         runs.add_gate_decision(
             session,
-            training_run_id=training.id,
-            passed=True,
-            checks=checks,
-            run=ctx.run,
-            override_actor=ctx.actor,
-            override_reason=reason,
+            NewGateDecision(
+                training_run_id=training.id,
+                passed=True,
+                checks=checks,
+                run=ctx.run,
+                override_actor=ctx.actor,
+                override_reason=reason,
+            ),
         )
         overridden = [c["detail"] for c in rejected.checks if not c["passed"]] if rejected else []
         session.commit()
     print(f"approving training run {training_id} of {workflow} ({month}) over: {overridden}")
-    registered = steps.register(ctx, training_id)
-    deployed = steps.deploy(ctx, registered["version"])
+    registered = release.register(ctx, training_id)
+    deployed = release.deploy(ctx, registered["version"])
     if deployed["moved"]:
-        steps.smoke(ctx, deployed["version"], deployed["previous"])
+        release.smoke(ctx, deployed["version"], deployed["previous"])
     return {**registered, "moved": deployed["moved"], "overridden": overridden}
 
 

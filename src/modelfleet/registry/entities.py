@@ -104,3 +104,103 @@ class WorkflowEvent:
     reason: str
     detail: dict[str, Any]
     at: datetime
+
+
+# Records the pipeline hands the store to write: one dataclass per append-only row,
+# keyword-only so that a call names every column it fills.
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewDatasetVersion:
+    """A month's snapshot: the three splits' manifests and sizes, the DVC hash of train."""
+
+    workflow: str
+    month: str
+    train_manifest_sha256: str
+    holdout_manifest_sha256: str
+    test_manifest_sha256: str
+    train_dvc_md5: str | None
+    n_train: int
+    n_holdout: int
+    n_test: int
+    months: list[str]  # the months the training window holds
+    run: RunRef
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewValidation:
+    """The outcome of a dataset version's checks, and what it quarantined."""
+
+    dataset_version_id: int
+    success: bool
+    gx_run_id: str | None
+    statistics: dict[str, Any]
+    results: list[dict[str, Any]]
+    data_docs: str | None
+    run: RunRef
+    # {"<split>/<path>": [failed checks]} of the files behind blocking failures
+    offending_files: dict[str, list[str]] | None = None
+    # [{"file", "reason", "moved_to"}] taken out of the delivery by this validation
+    quarantined: list[dict[str, str]] | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewTrainingRun:
+    """A candidate trained on a dataset version, maybe warm-started from a parent."""
+
+    workflow: str
+    dataset_version_id: int
+    architecture: str
+    params: dict[str, Any]
+    artifact_sha256: str
+    fit_seconds: float
+    run: RunRef
+    parent_version_id: int | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewEvaluation:
+    """A model's metrics on one split; `model_version_id` is None for the candidate."""
+
+    training_run_id: int
+    role: str  # candidate | production
+    split: str  # test | holdout
+    metrics: dict[str, Any]
+    model_version_id: int | None
+    run: RunRef
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewGateDecision:
+    """The gate's verdict on a candidate, or a person's override of it."""
+
+    training_run_id: int
+    passed: bool
+    checks: list[GateCheck]
+    run: RunRef
+    override_actor: str | None = None
+    override_reason: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewVersion:
+    """A released version: its tag, commit and weights, and the run that trained it."""
+
+    workflow: str
+    version: str
+    version_int: int
+    tag: str
+    training_run_id: int
+    artifact_sha256: str
+    repo_commit: str
+    run: RunRef
+    artifacts: dict[str, str] | None = None  # where its files lie in the repo at its tag
+
+
+@dataclass(frozen=True)
+class ReleasedVersion:
+    """A released version with the month and params it was trained on (for semver)."""
+
+    version: str
+    month: str
+    params: dict[str, Any]

@@ -15,7 +15,16 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
-from modelfleet.registry.entities import GateCheck, RunRef
+from modelfleet.registry.entities import (
+    GateCheck,
+    NewDatasetVersion,
+    NewEvaluation,
+    NewGateDecision,
+    NewTrainingRun,
+    NewValidation,
+    NewVersion,
+    RunRef,
+)
 from modelfleet.registry.store import applications, predictions, runs, versions
 from modelfleet.ui import MOUNT, create_app
 from modelfleet.ui.airflow_runs import DagRunInfo
@@ -65,62 +74,74 @@ def _version(session: Session, version: str, month: str, accuracy: float) -> Non
     run = RunRef(dag_id=f"retrain__{WORKFLOW}", run_id=f"manual__{month}", code_sha="c0de" * 10)
     dataset = runs.add_dataset_version(
         session,
-        workflow=WORKFLOW,
-        month=month,
-        run=run,
-        train_manifest_sha256="a" * 64,
-        holdout_manifest_sha256="b" * 64,
-        test_manifest_sha256="c" * 64,
-        train_dvc_md5="d" * 32 + ".dir",
-        n_train=100,
-        n_holdout=20,
-        n_test=50,
-        months=[month],
+        NewDatasetVersion(
+            workflow=WORKFLOW,
+            month=month,
+            run=run,
+            train_manifest_sha256="a" * 64,
+            holdout_manifest_sha256="b" * 64,
+            test_manifest_sha256="c" * 64,
+            train_dvc_md5="d" * 32 + ".dir",
+            n_train=100,
+            n_holdout=20,
+            n_test=50,
+            months=[month],
+        ),
     )
     runs.add_validation(
         session,
-        dataset_version_id=dataset,
-        success=True,
-        gx_run_id=f"gx-{month}",
-        statistics={"evaluated_expectations": 9, "successful_expectations": 9},
-        results=[],
-        data_docs=f"file://{os.environ['MODELFLEET_HOME']}/data-docs/{WORKFLOW}/index.html",
-        run=run,
+        NewValidation(
+            dataset_version_id=dataset,
+            success=True,
+            gx_run_id=f"gx-{month}",
+            statistics={"evaluated_expectations": 9, "successful_expectations": 9},
+            results=[],
+            data_docs=f"file://{os.environ['MODELFLEET_HOME']}/data-docs/{WORKFLOW}/index.html",
+            run=run,
+        ),
     )
     training = runs.add_training_run(
         session,
-        workflow=WORKFLOW,
-        dataset_version_id=dataset,
-        architecture="lenet",
-        params={"params": {"epochs": 8, "learning_rate": 0.01}},
-        artifact_sha256="e" * 64,
-        fit_seconds=3.5,
-        run=run,
+        NewTrainingRun(
+            workflow=WORKFLOW,
+            dataset_version_id=dataset,
+            architecture="lenet",
+            params={"params": {"epochs": 8, "learning_rate": 0.01}},
+            artifact_sha256="e" * 64,
+            fit_seconds=3.5,
+            run=run,
+        ),
     )
     for split in ("test", "holdout"):
         runs.add_evaluation(
             session,
-            training_run_id=training,
-            role="candidate",
-            split=split,
-            metrics={"accuracy": accuracy, "macro_f1": accuracy - 0.05, "n": 50},
-            model_version_id=None,
-            run=run,
+            NewEvaluation(
+                training_run_id=training,
+                role="candidate",
+                split=split,
+                metrics={"accuracy": accuracy, "macro_f1": accuracy - 0.05, "n": 50},
+                model_version_id=None,
+                run=run,
+            ),
         )
     check = GateCheck("min_accuracy", accuracy, 0.6, True, f"accuracy {accuracy} >= 0.6")
-    runs.add_gate_decision(session, training_run_id=training, passed=True, checks=[check], run=run)
+    runs.add_gate_decision(
+        session, NewGateDecision(training_run_id=training, passed=True, checks=[check], run=run)
+    )
     major, minor, patch = (int(p) for p in version[1:].split("."))
     mv = versions.add_version(
         session,
-        workflow=WORKFLOW,
-        version=version,
-        version_int=major * 1_000_000 + minor * 1_000 + patch,
-        tag=f"{WORKFLOW}@{version}",
-        training_run_id=training,
-        artifact_sha256="e" * 64,
-        repo_commit="f" * 40,
-        run=run,
-        artifacts={"confusion": f"models/{WORKFLOW}/confusion.png"},
+        NewVersion(
+            workflow=WORKFLOW,
+            version=version,
+            version_int=major * 1_000_000 + minor * 1_000 + patch,
+            tag=f"{WORKFLOW}@{version}",
+            training_run_id=training,
+            artifact_sha256="e" * 64,
+            repo_commit="f" * 40,
+            run=run,
+            artifacts={"confusion": f"models/{WORKFLOW}/confusion.png"},
+        ),
     )
     versions.move_alias(
         session,

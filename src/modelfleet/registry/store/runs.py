@@ -9,7 +9,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelfleet.errors import NotFound
-from modelfleet.registry.entities import GateCheck, RunRef
+from modelfleet.registry.entities import (
+    NewDatasetVersion,
+    NewEvaluation,
+    NewGateDecision,
+    NewTrainingRun,
+    NewValidation,
+)
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import (
     DatasetVersionRow,
@@ -21,40 +27,36 @@ from modelfleet.registry.tables import (
 )
 
 
-def add_dataset_version(
-    session: Session, *, workflow: str, month: str, run: RunRef, **fields: Any
-) -> int:
+def add_dataset_version(session: Session, record: NewDatasetVersion) -> int:
     row = DatasetVersionRow(
-        workflow_id=ensure_workflow(session, workflow), month=month, **fields, **run.columns()
+        workflow_id=ensure_workflow(session, record.workflow),
+        month=record.month,
+        train_manifest_sha256=record.train_manifest_sha256,
+        holdout_manifest_sha256=record.holdout_manifest_sha256,
+        test_manifest_sha256=record.test_manifest_sha256,
+        train_dvc_md5=record.train_dvc_md5,
+        n_train=record.n_train,
+        n_holdout=record.n_holdout,
+        n_test=record.n_test,
+        months=record.months,
+        **record.run.columns(),
     )
     session.add(row)
     session.flush()
     return row.id
 
 
-def add_validation(
-    session: Session,
-    *,
-    dataset_version_id: int,
-    success: bool,
-    gx_run_id: str | None,
-    statistics: dict[str, Any],
-    results: list[dict[str, Any]],
-    data_docs: str | None,
-    run: RunRef,
-    offending_files: dict[str, list[str]] | None = None,
-    quarantined: list[dict[str, str]] | None = None,
-) -> int:
+def add_validation(session: Session, record: NewValidation) -> int:
     row = ValidationRow(
-        dataset_version_id=dataset_version_id,
-        success=success,
-        gx_run_id=gx_run_id,
-        statistics=statistics,
-        results=results,
-        data_docs=data_docs,
-        offending_files=offending_files or {},
-        quarantined=quarantined or [],
-        **run.columns(),
+        dataset_version_id=record.dataset_version_id,
+        success=record.success,
+        gx_run_id=record.gx_run_id,
+        statistics=record.statistics,
+        results=record.results,
+        data_docs=record.data_docs,
+        offending_files=record.offending_files or {},
+        quarantined=record.quarantined or [],
+        **record.run.columns(),
     )
     session.add(row)
     session.flush()
@@ -66,6 +68,16 @@ def get_dataset_version(session: Session, dataset_version_id: int) -> DatasetVer
     if row is None:
         raise NotFound(f"no dataset_version {dataset_version_id}")
     return row
+
+
+def manifest_shas(session: Session, dataset_version_id: int) -> dict[str, str]:
+    """The manifest sha256 recorded for each split (train, holdout, test) of a dataset."""
+    dataset = get_dataset_version(session, dataset_version_id)
+    return {
+        "train": dataset.train_manifest_sha256,
+        "holdout": dataset.holdout_manifest_sha256,
+        "test": dataset.test_manifest_sha256,
+    }
 
 
 def passed_validation(session: Session, dataset_version_id: int) -> ValidationRow | None:
@@ -111,27 +123,16 @@ def rejected_months(session: Session, workflow: str) -> frozenset[str]:
     return frozenset(months)
 
 
-def add_training_run(
-    session: Session,
-    *,
-    workflow: str,
-    dataset_version_id: int,
-    architecture: str,
-    params: dict[str, Any],
-    artifact_sha256: str,
-    fit_seconds: float,
-    run: RunRef,
-    parent_version_id: int | None = None,
-) -> int:
+def add_training_run(session: Session, record: NewTrainingRun) -> int:
     row = TrainingRunRow(
-        parent_version_id=parent_version_id,
-        workflow_id=ensure_workflow(session, workflow),
-        dataset_version_id=dataset_version_id,
-        architecture=architecture,
-        params=params,
-        artifact_sha256=artifact_sha256,
-        fit_seconds=fit_seconds,
-        **run.columns(),
+        parent_version_id=record.parent_version_id,
+        workflow_id=ensure_workflow(session, record.workflow),
+        dataset_version_id=record.dataset_version_id,
+        architecture=record.architecture,
+        params=record.params,
+        artifact_sha256=record.artifact_sha256,
+        fit_seconds=record.fit_seconds,
+        **record.run.columns(),
     )
     session.add(row)
     session.flush()
@@ -145,23 +146,14 @@ def get_training_run(session: Session, training_run_id: int) -> TrainingRunRow:
     return row
 
 
-def add_evaluation(
-    session: Session,
-    *,
-    training_run_id: int,
-    role: str,
-    split: str,
-    metrics: dict[str, Any],
-    model_version_id: int | None,
-    run: RunRef,
-) -> int:
+def add_evaluation(session: Session, record: NewEvaluation) -> int:
     row = EvaluationRow(
-        training_run_id=training_run_id,
-        role=role,
-        split=split,
-        metrics=metrics,
-        model_version_id=model_version_id,
-        **run.columns(),
+        training_run_id=record.training_run_id,
+        role=record.role,
+        split=record.split,
+        metrics=record.metrics,
+        model_version_id=record.model_version_id,
+        **record.run.columns(),
     )
     session.add(row)
     session.flush()
@@ -178,23 +170,22 @@ def evaluations(session: Session, training_run_id: int) -> list[EvaluationRow]:
     )
 
 
-def add_gate_decision(
-    session: Session,
-    *,
-    training_run_id: int,
-    passed: bool,
-    checks: list[GateCheck],
-    run: RunRef,
-    override_actor: str | None = None,
-    override_reason: str | None = None,
-) -> int:
+def scored_metrics(session: Session, training_run_id: int) -> dict[str, dict[str, Any]]:
+    """A training run's evaluations as role -> split -> metrics (the gate's input)."""
+    scored: dict[str, dict[str, Any]] = {}
+    for evaluation in evaluations(session, training_run_id):
+        scored.setdefault(evaluation.role, {})[evaluation.split] = evaluation.metrics
+    return scored
+
+
+def add_gate_decision(session: Session, record: NewGateDecision) -> int:
     row = GateDecisionRow(
-        training_run_id=training_run_id,
-        passed=passed,
-        checks=[check.as_dict() for check in checks],
-        override_actor=override_actor,
-        override_reason=override_reason,
-        **run.columns(),
+        training_run_id=record.training_run_id,
+        passed=record.passed,
+        checks=[check.as_dict() for check in record.checks],
+        override_actor=record.override_actor,
+        override_reason=record.override_reason,
+        **record.run.columns(),
     )
     session.add(row)
     session.flush()

@@ -8,9 +8,22 @@ from sqlalchemy.orm import Session
 
 from modelfleet.errors import NotFound, StaleRelease
 from modelfleet.naming import PRODUCTION
-from modelfleet.registry.entities import AliasEvent, ModelVersion, RunRef
+from modelfleet.registry.entities import (
+    AliasEvent,
+    ModelVersion,
+    NewVersion,
+    ReleasedVersion,
+    RunRef,
+)
 from modelfleet.registry.store.workflows import ensure_workflow
-from modelfleet.registry.tables import AliasEventRow, AliasRow, ModelVersionRow, WorkflowRow
+from modelfleet.registry.tables import (
+    AliasEventRow,
+    AliasRow,
+    DatasetVersionRow,
+    ModelVersionRow,
+    TrainingRunRow,
+    WorkflowRow,
+)
 
 # Postgres NOTIFY channel the endpoint listens on: payload "<workflow>" for an alias
 # move, "applications" for a change of applications, keys or grants.
@@ -41,33 +54,21 @@ def _select_versions():  # type: ignore[no-untyped-def]
     )
 
 
-def add_version(
-    session: Session,
-    *,
-    workflow: str,
-    version: str,
-    version_int: int,
-    tag: str,
-    training_run_id: int,
-    artifact_sha256: str,
-    repo_commit: str,
-    run: RunRef,
-    artifacts: dict[str, str] | None = None,
-) -> ModelVersion:
+def add_version(session: Session, record: NewVersion) -> ModelVersion:
     row = ModelVersionRow(
-        artifacts=artifacts,
-        workflow_id=ensure_workflow(session, workflow),
-        version=version,
-        version_int=version_int,
-        tag=tag,
-        training_run_id=training_run_id,
-        artifact_sha256=artifact_sha256,
-        repo_commit=repo_commit,
-        **run.columns(),
+        artifacts=record.artifacts,
+        workflow_id=ensure_workflow(session, record.workflow),
+        version=record.version,
+        version_int=record.version_int,
+        tag=record.tag,
+        training_run_id=record.training_run_id,
+        artifact_sha256=record.artifact_sha256,
+        repo_commit=record.repo_commit,
+        **record.run.columns(),
     )
     session.add(row)
     session.flush()
-    return _entity(row, workflow)
+    return _entity(row, record.workflow)
 
 
 def list_versions(session: Session, workflow: str) -> list[ModelVersion]:
@@ -75,6 +76,19 @@ def list_versions(session: Session, workflow: str) -> list[ModelVersion]:
         _select_versions().where(WorkflowRow.name == workflow).order_by(ModelVersionRow.version_int)
     ).all()
     return [_entity(row, name) for row, name in rows]
+
+
+def released_versions(session: Session, workflow: str) -> list[ReleasedVersion]:
+    """A workflow's versions, oldest first, with the month and params that made each."""
+    rows = session.execute(
+        sa.select(ModelVersionRow.version, DatasetVersionRow.month, TrainingRunRow.params)
+        .join(WorkflowRow, WorkflowRow.id == ModelVersionRow.workflow_id)
+        .join(TrainingRunRow, TrainingRunRow.id == ModelVersionRow.training_run_id)
+        .join(DatasetVersionRow, DatasetVersionRow.id == TrainingRunRow.dataset_version_id)
+        .where(WorkflowRow.name == workflow)
+        .order_by(ModelVersionRow.version_int)
+    ).all()
+    return [ReleasedVersion(version, month, params) for version, month, params in rows]
 
 
 def get_version(session: Session, workflow: str, version: str) -> ModelVersion:

@@ -1,0 +1,200 @@
+"""The release steps of `retrain__<wf>`: gate, register, deploy and smoke.
+
+Each step returns a small result (an Airflow XCom). Postgres is authoritative for
+versions and aliases; the git model repository (GTO tags and stages) mirrors it.
+`modelfleet approve` releases a rejected candidate through the same register,
+deploy and smoke.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from modelfleet import gates, releases
+from modelfleet.errors import ModelfleetError, StaleRelease
+from modelfleet.naming import (
+    CANDIDATE,
+    Version,
+    confusion_png,
+    curves_png,
+    history_file,
+    metrics_file,
+    model_file,
+    parent_dir,
+    serving_dir,
+    tag_name,
+)
+from modelfleet.pipeline.context import RunContext
+from modelfleet.pipeline.smoke import check_live_endpoint
+from modelfleet.registry import db
+from modelfleet.registry.entities import NewGateDecision, NewVersion
+from modelfleet.registry.store import runs, versions
+from modelfleet.versioning import semver
+from modelfleet.versioning.commands import run
+from modelfleet.versioning.repo import ModelRepo
+
+
+def gate(ctx: RunContext, training_run_id: int) -> bool:
+    """Apply the workflow's gate policy; record every check. True means release."""
+    with Session(db.engine()) as session, session.begin():
+        scored = runs.scored_metrics(session, training_run_id)
+        result = gates.decide(ctx.workflow.gate, scored["candidate"], scored.get("production"))
+        runs.add_gate_decision(
+            session,
+            NewGateDecision(
+                training_run_id=training_run_id,
+                passed=result.passed,
+                checks=result.checks,
+                run=ctx.run,
+            ),
+        )
+    for check in result.checks:
+        print(f"gate {'PASS' if check.passed else 'FAIL'} {check.name}: {check.detail}")
+    if not result.passed:
+        print("gate rejected the candidate; register and deploy are skipped. Reasons:")
+        for reason in result.reasons():
+            print(f"  - {reason}")
+    return result.passed
+
+
+def next_version(ctx: RunContext, session: Session, params: dict[str, Any]) -> Version:
+    """MAJOR on a new interface, PATCH on the same month again, else MINOR (semver.py).
+
+    `params` are the candidate's recorded training params (not today's config).
+    """
+    released = [
+        semver.Released(Version.parse(r.version), r.month, semver.interface_of(r.params))
+        for r in versions.released_versions(session, ctx.workflow_name)
+    ]
+    return semver.next_version(released, semver.interface_of(params), ctx.month)
+
+
+def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
+    """Commit dvc.lock and params, create the GTO tag, `dvc push`, record the version."""
+    repo = ctx.workspace()
+    with repo.locked(), Session(db.engine()) as session, session.begin():
+        done = versions.version_of_training_run(session, training_run_id)
+        if done is not None:  # a retry after the version was recorded
+            print(f"training run {training_run_id} is already {done.tag}")
+            return {"version": done.version, "tag": done.tag, "commit": done.repo_commit}
+        training = runs.get_training_run(session, training_run_id)
+        version = next_version(ctx, session, training.params)
+        # A tag without a version row is left by an attempt that failed after tagging;
+        # Postgres is authoritative, so the tag goes.
+        repo.drop_orphan_tag(ctx.workflow_name, version)
+        message = f"{ctx.workflow_name}: retrain on {ctx.month} ({ctx.run.run_id or 'manual'})"
+        commit = repo.commit_and_tag(ctx.workflow_name, version, message)
+        repo.push()
+        # Exported before the candidate alias commits, so the endpoint can load it at once.
+        export_for_serving(ctx, repo, str(version))
+        versions.add_version(
+            session,
+            NewVersion(
+                workflow=ctx.workflow_name,
+                version=str(version),
+                version_int=version.as_int(),
+                tag=tag_name(ctx.workflow_name, version),
+                training_run_id=training_run_id,
+                artifact_sha256=training.artifact_sha256,
+                repo_commit=commit,
+                artifacts=version_artifacts(ctx.workflow_name),
+                run=ctx.run,
+            ),
+        )
+        # the newest registered version is the candidate until something newer is
+        versions.move_alias(
+            session,
+            workflow=ctx.workflow_name,
+            version=str(version),
+            actor=ctx.actor,
+            reason=f"registered from {ctx.month}",
+            run=ctx.run,
+            alias=CANDIDATE,
+            forward_only=True,
+        )
+    releases.mirror_stage(ctx.workflow_name, CANDIDATE)
+    print(f"registered {tag_name(ctx.workflow_name, version)} at {commit[:10]} (candidate)")
+    return {"version": str(version), "tag": tag_name(ctx.workflow_name, version), "commit": commit}
+
+
+def version_artifacts(workflow: str) -> dict[str, str]:
+    """Where a version's files lie in the model repo at its tag."""
+    return {
+        "weights": model_file(workflow),
+        "metrics": metrics_file(workflow),
+        "history": history_file(workflow),
+        "curves": curves_png(workflow),
+        "confusion": confusion_png(workflow),
+        "parent": parent_dir(workflow),
+    }
+
+
+def export_for_serving(ctx: RunContext, repo: ModelRepo, version: str) -> None:
+    """Write the SavedModel to the serving root unless it is there (versions are immutable)."""
+    target = serving_dir(ctx.settings.serving_root, ctx.workflow_name, Version.parse(version))
+    if target.exists():
+        return
+    run(
+        [
+            "python",
+            "-m",
+            "modelfleet.training.stage",
+            "export",
+            ctx.workflow_name,
+            "--version",
+            version,
+            "--serving-root",
+            str(ctx.settings.serving_root),
+        ],
+        repo.path,
+    ).check()
+
+
+def deploy(ctx: RunContext, version: str) -> dict[str, Any]:
+    """Export for serving, move the production alias, mirror it as a GTO stage.
+
+    A release that finishes after a newer one of the same workflow leaves the
+    newer one in production (`moved` is then False).
+    """
+    export_for_serving(ctx, ctx.workspace(), version)
+    try:
+        previous = releases.set_production(
+            ctx.settings,
+            ctx.workflow_name,
+            version,
+            actor=ctx.actor,
+            reason=f"approved by {ctx.actor}: {ctx.approval}"
+            if ctx.approval
+            else f"passed the gate on {ctx.month}",
+            run=ctx.run,
+            forward_only=True,
+        )
+    except StaleRelease as exc:
+        print(f"not moving production: {exc}")
+        return {"version": version, "previous": None, "moved": False}
+    print(f"production alias of {ctx.workflow_name}: {previous} -> {version}")
+    return {"version": version, "previous": previous, "moved": True}
+
+
+def smoke(ctx: RunContext, version: str, previous: str | None) -> dict[str, Any]:
+    """Send held-out images to the live endpoint; roll back if it misbehaves."""
+    repo = ctx.workspace()
+    expected = repo.read_json(metrics_file(ctx.workflow_name))["holdout"]["accuracy"]
+    try:
+        report = check_live_endpoint(ctx, repo.path, version, expected)
+    except ModelfleetError as exc:
+        if previous is not None:
+            releases.set_production(
+                ctx.settings,
+                ctx.workflow_name,
+                previous,
+                actor=ctx.actor,
+                reason=f"automatic rollback: smoke test of {version} failed: {exc}",
+                run=ctx.run,
+            )
+            print(f"rolled back {ctx.workflow_name} to {previous}: smoke test failed: {exc}")
+        raise
+    print(f"smoke test passed: {report}")
+    return report
