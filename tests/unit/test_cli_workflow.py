@@ -4,13 +4,14 @@ before any image is read, and that only workflows.d changes."""
 
 from __future__ import annotations
 
-import argparse
 import re
 
+import click
 import pytest
 import yaml
 
-from modelfleet.cli import _input_shape, build_parser, main
+from modelfleet.cli import main, workflows
+from modelfleet.cli.base import parse_input_shape
 from tests.helpers.user_folder import write_user_folder
 
 
@@ -21,24 +22,32 @@ def home(tmp_path, monkeypatch):
 
 
 def test_input_shape_reads_h_x_w_x_c():
-    assert _input_shape("64x48x3") == (64, 48, 3)
-    assert _input_shape("32X32X1") == (32, 32, 1)
+    assert parse_input_shape("64x48x3") == (64, 48, 3)
+    assert parse_input_shape("32X32X1") == (32, 32, 1)
     for bad in ("64x64", "64x64x3x1", "axbxc", "-1x2x3"):
-        with pytest.raises(argparse.ArgumentTypeError, match="HxWxC"):
-            _input_shape(bad)
+        with pytest.raises(click.BadParameter, match="HxWxC"):
+            parse_input_shape(bad)
+
+
+def test_a_bad_input_shape_is_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["workflow", "add", "p", "--from", "/x", "--input-shape", "64x64"])
+    assert exit_.value.code == 2
+    assert "modelfleet workflow add: error:" in capsys.readouterr().err
 
 
 def test_add_parses_every_option():
-    args = build_parser().parse_args(
+    args = workflows.add.make_context(
+        "add",
         [
-            *("workflow", "add", "line3", "--from", "s3://b/l", "--architecture", "auto"),
+            *("line3", "--from", "s3://b/l", "--architecture", "auto"),
             *("--input-shape", "48x48x1", "--schedule", "@weekly", "--test-fraction", "0.2"),
             *("--budget-min", "2", "--dry-run"),
-        ]
-    )
-    assert (args.name, args.source, args.architecture) == ("line3", "s3://b/l", "auto")
-    assert args.input_shape == (48, 48, 1) and args.schedule == "@weekly"
-    assert args.test_fraction == 0.2 and args.budget_min == 2 and args.dry_run
+        ],
+    ).params
+    assert (args["name"], args["source"], args["architecture"]) == ("line3", "s3://b/l", "auto")
+    assert args["input_shape"] == (48, 48, 1) and args["schedule"] == "@weekly"
+    assert args["test_fraction"] == 0.2 and args["budget_min"] == 2 and args["dry_run"]
 
 
 def test_dry_run_prints_the_summary_and_proposal_and_writes_nothing(home, tmp_path, capsys):

@@ -18,7 +18,7 @@ from typing import Any
 import httpx
 import pytest
 
-from modelfleet.cli import build_parser
+from modelfleet.cli import main, releases
 from modelfleet.config import Fleet, load_fleet
 from modelfleet.errors import ConfigError, PlatformError
 from modelfleet.orchestration import outcomes, trigger
@@ -262,15 +262,15 @@ def test_exit_codes(run_outcome: str, code: int) -> None:
 
 
 def test_the_cli_checks_the_month_and_takes_the_options() -> None:
-    args = build_parser().parse_args(
-        ["retrain", "digits", "--month", "2026-03", "--wait", "--timeout", "5", "--unpause"]
-    )
-    assert (args.workflow, args.month, args.wait, args.timeout, args.unpause) == (
-        "digits",
-        "2026-03",
-        True,
-        5.0,
-        True,
-    )
-    with pytest.raises(SystemExit):
-        build_parser().parse_args(["retrain", "digits", "--month", "March"])
+    argv = ["digits", "--month", "2026-03", "--wait", "--timeout", "5", "--unpause"]
+    args = releases.retrain.make_context("retrain", argv).params
+    assert args == {
+        "workflow": "digits",
+        "month": "2026-03",
+        "wait": True,
+        "timeout": 5.0,
+        "unpause": True,
+    }
+    with pytest.raises(SystemExit) as exit_:  # a usage error, exit 2 as with argparse
+        main(["retrain", "digits", "--month", "March"])
+    assert exit_.value.code == 2

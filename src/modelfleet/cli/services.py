@@ -1,0 +1,79 @@
+"""`modelfleet serve/ingest/warm-runner`: the platform's long-running processes, in the
+foreground (`up` starts them the same way)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from modelfleet.cli.base import command, option
+from modelfleet.errors import ConfigError
+
+
+@command("serve", help="run the prediction endpoint (foreground)")
+@option("--host", default="127.0.0.1")
+@option("--port", type=int, default=8501)
+@option(
+    "--workers",
+    type=int,
+    default=None,
+    help="processes accepting on the port (default $MODELFLEET_ENDPOINT_WORKERS or 1); "
+    "the number of cores gives the most requests/s, each loads every model",
+)
+@option(
+    "--insecure-local",
+    is_flag=True,
+    help="do not check API keys (every caller is admin): demos on your own machine only",
+)
+def serve(host: str, port: int, workers: int | None, insecure_local: bool) -> None:
+    from modelfleet.serving.app import serve
+    from modelfleet.settings import get_settings
+
+    workers = get_settings().endpoint_workers if workers is None else workers
+    serve(host, port, workers=workers, insecure_local=insecure_local)
+
+
+@command("ingest", help="run the stream classifier (foreground)")
+@option("--once", is_flag=True, help="process what is there, then exit")
+@option(
+    "--workers",
+    type=int,
+    default=None,
+    help="processes sharing the landing folders (default $MODELFLEET_INGEST_WORKERS or 2)",
+)
+def ingest(once: bool, workers: int | None) -> None:
+    from modelfleet.settings import get_settings
+
+    settings = get_settings()
+    if once:
+        if workers not in (None, 1):
+            raise ConfigError("--once scans in this process: it takes no --workers")
+        from modelfleet.config import load_fleet
+        from modelfleet.ingest.watcher import Ingestor
+        from modelfleet.registry import db
+
+        ingestor = Ingestor(settings, load_fleet(settings.config_file), db.database_url())
+        print(json.dumps(ingestor.scan_once()))
+        return
+    from modelfleet.ingest.run import run
+
+    run(settings.ingest_workers if workers is None else workers)
+
+
+@command(
+    "warm-runner",
+    help="run dvc, gto and stage commands for the platform with imports done (foreground)",
+)
+@option(
+    "--socket",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="default $MODELFLEET_HOME/run/warm.sock",
+)
+def warm_runner(socket: Path | None) -> None:
+    from modelfleet.settings import get_settings
+    from modelfleet.warm.server import run
+
+    run(socket or get_settings().warm_socket)
