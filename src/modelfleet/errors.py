@@ -1,19 +1,19 @@
-"""Domain exceptions.
+"""Domain exceptions, each with the HTTP status an endpoint or the UI answers it with.
 
 ModelfleetError
-├── ConfigError            workflows.yaml is wrong (names the workflow and field)
+├── ConfigError (400)      workflows.yaml is wrong (names the workflow and field)
 ├── DataError              a dataset or file is unusable
 │   ├── NoDataForMonth     the source has nothing for the requested month
 │   ├── ValidationFailed   a month of data failed its checks
 │   └── TamperedData       training data changed after it was validated
-├── RegistryError          lineage/registry store problems
-│   ├── NotFound           a workflow, version, alias or prediction does not exist
-│   │   └── InvalidGrant   a grant or pin names an undeclared workflow or a missing version
+├── RegistryError (409)    lineage/registry store problems
+│   ├── NotFound (404)     a workflow, version, alias or prediction does not exist
+│   │   └── InvalidGrant (400) a grant or pin names an undeclared workflow or a missing version
 │   └── StaleRelease       a release would replace a newer production version
-├── VersioningError        a git/dvc/gto command failed
+├── VersioningError (409)  a git/dvc/gto command failed
 ├── PlatformError          a component could not be started or reached
 │   └── RunTimedOut        an Airflow run did not finish in the time waited for it
-└── ServingError           raised by the endpoint; each subclass carries its HTTP status
+└── ServingError (500)     raised by the endpoint
     ├── BadRequest (400)
     ├── Unauthorized (401)  no or unknown API key
     ├── Forbidden (403)     the application holds no grant for the workflow, or is no admin
@@ -22,6 +22,9 @@ ModelfleetError
     ├── TooManyRequests (429) too many failed key attempts from one address
     ├── Overloaded (503)    no capacity now (key checks, decode budget); try again
     └── ModelNotReady (503)
+
+A class without a status of its own inherits its parent's; DataError, PlatformError and
+the root have none (`http_status` says what each surface answers them with).
 """
 
 from __future__ import annotations
@@ -30,9 +33,11 @@ from __future__ import annotations
 class ModelfleetError(Exception):
     """Root of every error modelfleet raises on purpose."""
 
+    http_status: int | None = None  # None: a failure with no status of its own
+
 
 class ConfigError(ModelfleetError):
-    pass
+    http_status = 400
 
 
 class DataError(ModelfleetError):
@@ -52,11 +57,11 @@ class TamperedData(DataError):
 
 
 class RegistryError(ModelfleetError):
-    pass
+    http_status = 409
 
 
 class NotFound(RegistryError):
-    pass
+    http_status = 404
 
 
 class StaleRelease(RegistryError):
@@ -64,11 +69,11 @@ class StaleRelease(RegistryError):
 
 
 class InvalidGrant(NotFound):
-    pass
+    http_status = 400
 
 
 class VersioningError(ModelfleetError):
-    pass
+    http_status = 409
 
 
 class PlatformError(ModelfleetError):
@@ -80,7 +85,7 @@ class RunTimedOut(PlatformError):
 
 
 class ServingError(ModelfleetError):
-    status_code = 500
+    http_status = 500
     retry_after_s: int | None = None  # sent as Retry-After: when trying again makes sense
 
     def __init__(self, message: str, *, retry_after_s: int | None = None) -> None:
@@ -90,35 +95,47 @@ class ServingError(ModelfleetError):
 
 
 class BadRequest(ServingError):
-    status_code = 400
+    http_status = 400
 
 
 class Unauthorized(ServingError):
-    status_code = 401
+    http_status = 401
 
 
 class Forbidden(ServingError):
-    status_code = 403
+    http_status = 403
 
 
 class ModelNotFound(ServingError):
-    status_code = 404
+    http_status = 404
 
 
 class PayloadTooLarge(ServingError):
-    status_code = 413
+    http_status = 413
 
 
 class TooManyRequests(ServingError):
-    status_code = 429
+    http_status = 429
     retry_after_s = 60
 
 
 class Overloaded(ServingError):
-    status_code = 503
+    http_status = 503
     retry_after_s = 1
 
 
 class ModelNotReady(ServingError):
-    status_code = 503
+    http_status = 503
     retry_after_s = 5
+
+
+def http_status(exc: ModelfleetError, *, unclassified: int = 500) -> int:
+    """The HTTP status for `exc`, the one mapping the endpoint and the UI share: its
+    class's `http_status`, or `unclassified` for an error that has none (DataError,
+    PlatformError, the root): the endpoint answers those 500, the UI 400."""
+    return unclassified if exc.http_status is None else exc.http_status
+
+
+def retry_after_s(exc: ModelfleetError) -> int | None:
+    """Seconds worth waiting before trying again (the Retry-After header), if any."""
+    return exc.retry_after_s if isinstance(exc, ServingError) else None

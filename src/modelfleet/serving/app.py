@@ -17,15 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from modelfleet import __version__
 from modelfleet.config import ServingPolicy
-from modelfleet.errors import (
-    ConfigError,
-    InvalidGrant,
-    ModelfleetError,
-    NotFound,
-    RegistryError,
-    ServingError,
-    VersioningError,
-)
+from modelfleet.errors import ModelfleetError, http_status, retry_after_s
 from modelfleet.host.logs import configure_logging
 from modelfleet.serving import admin, openapi, tfserving, v2
 from modelfleet.serving.auth import Authenticator
@@ -123,8 +115,7 @@ def create_app(
 
     @app.exception_handler(ModelfleetError)
     async def modelfleet_error(_: Request, exc: ModelfleetError) -> Response:
-        retry = exc.retry_after_s if isinstance(exc, ServingError) else None
-        return _error(str(exc), _status(exc), retry_after_s=retry)
+        return _error(str(exc), http_status(exc), retry_after_s=retry_after_s(exc))
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(_: Request, exc: RequestValidationError) -> Response:
@@ -146,18 +137,6 @@ def create_app(
 
     openapi.install(app)
     return MetricsMiddleware(BodyLimit(app, MAX_BODY_BYTES), metrics)  # type: ignore[return-value]
-
-
-def _status(exc: ModelfleetError) -> int:
-    if isinstance(exc, ServingError):
-        return exc.status_code
-    if isinstance(exc, InvalidGrant | ConfigError):
-        return 400
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, RegistryError | VersioningError):
-        return 409
-    return 500
 
 
 def _error(

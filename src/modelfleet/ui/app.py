@@ -13,7 +13,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from modelfleet.errors import ModelfleetError, NotFound, RegistryError, VersioningError
+from modelfleet.errors import ModelfleetError, NotFound, http_status
 from modelfleet.ui import api, pages
 from modelfleet.ui.access import AccessDependency, airflow_access
 from modelfleet.ui.airflow_runs import LatestRuns, latest_runs
@@ -21,14 +21,6 @@ from modelfleet.ui.dependencies import links
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
-
-
-def _status(exc: ModelfleetError) -> int:
-    if isinstance(exc, NotFound):
-        return 404
-    if isinstance(exc, RegistryError | VersioningError):
-        return 409
-    return 400
 
 
 def _fmt(value: Any, digits: int = 4) -> str:
@@ -79,7 +71,9 @@ def create_app(
 
     @app.exception_handler(ModelfleetError)
     def domain_error(request: Request, exc: ModelfleetError) -> Response:
-        return _error(request, _status(exc), str(exc))
+        # An error with no status of its own is the request's fault here: the UI's
+        # actions have no server-side failures worth a 500.
+        return _error(request, http_status(exc, unclassified=400), str(exc))
 
     @app.exception_handler(StarletteHTTPException)
     def http_error(request: Request, exc: StarletteHTTPException) -> Response:

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from modelfleet import releases
 from modelfleet.config import load_fleet
-from modelfleet.errors import ConfigError, NotFound, RegistryError, VersioningError
+from modelfleet.errors import ConfigError, InvalidGrant, NotFound, RegistryError, VersioningError
 from modelfleet.naming import parse_tag, retrain_dag_id
 from modelfleet.registry import db
 from modelfleet.registry.store import applications, lineage, reports, versions
@@ -181,5 +181,10 @@ def pin(
         if workflow not in app.grants or app.revoked_at is not None:
             # Pinning here never grants access: that stays with `modelfleet apps grant`.
             raise RegistryError(f"application {application!r} holds no grant for {workflow!r}")
-        applications.set_grant(session, application, workflow, to, actor=actor(access), reason=text)
+        try:
+            applications.set_grant(
+                session, application, workflow, to, actor=actor(access), reason=text
+            )
+        except InvalidGrant as exc:  # on a workflow's page, a pin it cannot take is missing
+            raise NotFound(str(exc)) from None
     return {"workflow": workflow, "application": application, "pin": to, "actor": actor(access)}

@@ -84,7 +84,7 @@ def test_failed_attempts_are_limited_per_address_before_any_hashing():
     for headers in (WRONG, UNKNOWN, GOOD):  # even a right key: the address waits
         with pytest.raises(TooManyRequests) as limited:
             ask(auth, headers)
-        assert limited.value.status_code == 429 and 1 <= limited.value.retry_after_s <= 60
+        assert limited.value.http_status == 429 and 1 <= limited.value.retry_after_s <= 60
     assert auth.verifications == 10  # no hashing once the address is out of attempts
     with pytest.raises(Unauthorized):
         ask(auth, WRONG, address="10.0.0.2")  # another address has its own allowance
@@ -160,7 +160,7 @@ def test_a_verification_that_waits_too_long_is_a_503_with_retry_after():
     first, second = asyncio.run(burst())
     assert isinstance(first, Principal)
     assert isinstance(second, Overloaded)
-    assert second.status_code == 503 and second.retry_after_s == 1
+    assert second.http_status == 503 and second.retry_after_s == 1
 
 
 def test_an_overload_is_no_failed_attempt():
