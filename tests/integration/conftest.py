@@ -196,7 +196,7 @@ def eventually(check, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def served(platform: Platform) -> Platform:
     """digits with at least two versions (real DAG runs), the endpoint serving production."""
-    from modelfleet.pipeline.smoke import wait_for_version
+    from modelfleet.endpoint_client import EndpointClient
     from tests.integration.test_retrain_dag import production, run_dag
 
     for month in ("2026-01", "2026-02"):
@@ -204,10 +204,10 @@ def served(platform: Platform) -> Platform:
             break
         state, tasks = run_dag(month)
         assert state == "success", tasks
-    with httpx.Client(
-        base_url=platform.endpoint_url, headers=platform.admin_headers, timeout=10
+    with EndpointClient(
+        platform.endpoint_url, headers=platform.admin_headers, timeout=10
     ) as client:
-        wait_for_version(client, "digits", production(platform))
+        client.wait_for_version("digits", production(platform))
     return platform
 
 

@@ -16,9 +16,9 @@ import pytest
 from sqlalchemy.orm import Session
 
 from modelfleet.cli import main
+from modelfleet.endpoint_client import EndpointClient
 from modelfleet.pipeline import release
 from modelfleet.pipeline.context import RunContext
-from modelfleet.pipeline.smoke import wait_for_version
 from modelfleet.registry.entities import NewTrainingRun, RunRef
 from modelfleet.registry.store import runs, versions
 from tests.integration.conftest import frozen_test_image, write_fleet
@@ -60,10 +60,10 @@ def assert_unbroken(events: list) -> None:
 
 
 def switch_to(platform, version: str) -> None:
-    with httpx.Client(
-        base_url=platform.endpoint_url, headers=platform.admin_headers, timeout=10
+    with EndpointClient(
+        platform.endpoint_url, headers=platform.admin_headers, timeout=10
     ) as client:
-        wait_for_version(client, "digits", version)
+        client.wait_for_version("digits", version)
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,7 @@ from modelfleet.datasets.manifest import sha256_file
 from modelfleet.datasets.snapshot import materialise
 from modelfleet.errors import DataError, NoDataForMonth
 from modelfleet.host.ports import free_port
-from modelfleet.ingest.lake import MANIFEST_SCHEMA, Lake
+from modelfleet.lake import MANIFEST_SCHEMA, Lake
 from modelfleet.settings import CHECKOUT
 from modelfleet.versioning.commands import run
 from modelfleet.versioning.repo import ModelRepo

@@ -169,8 +169,8 @@ def test_schemathesis_finds_nothing_against_the_real_endpoint(served, tmp_path):
     routes included (a fuzzed rollback may move production: restored after). Its own
     `modelfleet serve` without the failed-attempt limit: the auth probes send wrong keys
     by the dozen, and from the 11th in a minute that address rightly gets 429."""
+    from modelfleet.endpoint_client import EndpointClient
     from modelfleet.host.ports import free_port
-    from modelfleet.pipeline.smoke import wait_for_version
     from tests.integration.test_serving_schemathesis import run_schemathesis
 
     original = production(served)
@@ -187,8 +187,8 @@ def test_schemathesis_finds_nothing_against_the_real_endpoint(served, tmp_path):
         )
     try:
         wait_http(f"{url}/healthz", endpoint, log_path)
-        with httpx.Client(base_url=url, headers=served.admin_headers, timeout=10) as client:
-            wait_for_version(client, "digits", original)
+        with EndpointClient(url, headers=served.admin_headers, timeout=10) as client:
+            client.wait_for_version("digits", original)
         ran = run_schemathesis(
             url,
             served.admin_headers,

@@ -1,24 +1,14 @@
-"""Which watcher takes which landed file, the days of the lake, and the quarantine's layout."""
+"""The days of the lake, and the quarantine's layout."""
 
 from __future__ import annotations
 
 import json
 import os
-import zlib
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from modelfleet.fileops import PRIVATE_FILE, private_dir, write_atomic
-from modelfleet.ingest.landing import Entry
-
-
-def in_shard(entries: list[Entry], index: int, count: int) -> list[Entry]:
-    """The entries that shard `index` of `count` watcher processes takes (by the bytes of
-    the name, stable)."""
-    if count == 1:
-        return entries
-    return [e for e in entries if zlib.crc32(e.raw) % count == index]
 
 
 def today() -> str:

@@ -1,5 +1,6 @@
-"""Does an image carry metadata? Read from its chunk and segment headers, no decoding.
+"""Images without their metadata, for the lake (`strip_metadata`).
 
+Does an image carry metadata? Read from its chunk and segment headers, no decoding.
 The lake must hold no EXIF, GPS, text or XMP. Re-encoding every image removes them, but
 costs a decode and an encode per file (and JPEG quality). A PNG or JPEG whose every
 chunk or segment is one that only describes pixels can be stored as it arrived. Anything
@@ -9,7 +10,10 @@ is allowed, never what is refused.
 
 from __future__ import annotations
 
+import io
 import struct
+
+from PIL import Image
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Pixels, palette, transparency, colour space, resolution: no text, time, EXIF or ICC.
@@ -89,3 +93,34 @@ def _jpeg_pixels_only(data: bytes) -> bool:
 def _plain_jfif(segment: bytes) -> bool:
     """A JFIF header with no thumbnail: identifier, version, units, densities, 0x0."""
     return len(segment) == 14 and segment.startswith(b"JFIF\x00") and segment[12:14] == b"\x00\x00"
+
+
+_SAVE_FORMATS = {
+    "JPEG": "jpg",
+    "PNG": "png",
+    "BMP": "bmp",
+    "TIFF": "tiff",
+    "WEBP": "webp",
+    "GIF": "gif",
+}
+
+
+def strip_metadata(data: bytes) -> tuple[bytes, str]:
+    """The image without EXIF, GPS or other metadata; returns (bytes, extension).
+    Re-encoded, unless it holds nothing but pixels already (then as it arrived)."""
+    extension = pixels_only(data)
+    if extension is not None:
+        return data, extension
+    with Image.open(io.BytesIO(data)) as image:
+        fmt = image.format if image.format in _SAVE_FORMATS else "PNG"
+        # A plain copy of the pixels (and palette): not the file's own object, whose
+        # plugin would carry comments, XMP or IPTC over, and no info but transparency.
+        clean = image.copy()
+        clean.info = {k: v for k, v in image.info.items() if k == "transparency"}
+    out = io.BytesIO()
+    try:
+        clean.save(out, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
+    except (OSError, ValueError, KeyError):  # a mode the format cannot write back
+        out, fmt = io.BytesIO(), "PNG"
+        clean.convert("RGBA" if "A" in clean.getbands() else "RGB").save(out, format="PNG")
+    return out.getvalue(), _SAVE_FORMATS[fmt]

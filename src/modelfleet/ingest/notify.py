@@ -1,4 +1,5 @@
-"""Webhooks: POST a JSON event per classified or quarantined file, at least once.
+"""Announce each file that ends: a JSON event per stored or quarantined file, by
+Postgres NOTIFY and by webhook POSTs sent at least once.
 
 Each event is written to the `webhook_event` outbox in the transaction of the state
 change it announces, and a background thread sends what is due, with retries and
@@ -21,6 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from modelfleet.registry.store import webhooks as outbox
+from modelfleet.registry.store.predictions import notify_many
 
 log = logging.getLogger("modelfleet.ingest")
 MAX_ATTEMPTS = 8  # retried after 1, 2, 4 ... 60 s (about 2 minutes), then given up
@@ -30,7 +32,29 @@ POLL_S = 2.0  # for events due after a backoff, or written by another process
 TIMEOUT_S = 5.0
 
 
+def file_event(
+    workflow: str, state: str, sha256: str, source: str, answer: dict[str, Any]
+) -> dict[str, Any]:
+    """The event of one file reaching `state`, with its prediction where it has one."""
+    event: dict[str, Any] = {
+        "event": state,
+        "workflow": workflow,
+        "sha256": sha256,
+        "source": source,
+    }
+    if answer:
+        event.update(
+            label=answer.get("label"),
+            score=answer.get("score"),
+            model_version=answer.get("model_version"),
+            path=answer.get("stored_path"),
+        )
+    return event
+
+
 class Webhooks:
+    """The sender of each workflow's webhook (`urls`), over the outbox."""
+
     def __init__(self, urls: dict[str, str], engine: Engine) -> None:
         self.urls = urls  # workflow -> URL
         self.engine = engine
@@ -46,6 +70,12 @@ class Webhooks:
         url = self.urls.get(workflow)
         if url is not None:
             outbox.enqueue(session, workflow, url, events)
+
+    def announce(self, session: Session, workflow: str, events: list[dict[str, Any]]) -> None:
+        """NOTIFY the events and add them to the outbox, in the caller's transaction (call
+        `committed` once it commits)."""
+        notify_many(session, events)
+        self.enqueue(session, workflow, events)
 
     def start(self) -> None:
         """Run the sender (idempotent): what a previous watcher left is sent too."""

@@ -7,9 +7,9 @@ import os
 import stat
 from pathlib import Path
 
-from modelfleet.ingest.files import in_shard
-from modelfleet.ingest.lake import Lake
 from modelfleet.ingest.landing import Entry
+from modelfleet.ingest.scan import in_shard
+from modelfleet.lake import Lake
 
 
 def mode(path: Path | str) -> int:

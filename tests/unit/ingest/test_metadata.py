@@ -7,8 +7,7 @@ import io
 import pytest
 from PIL import Image, PngImagePlugin
 
-from modelfleet.ingest.lake import strip_metadata
-from modelfleet.ingest.metadata import pixels_only
+from modelfleet.ingest.metadata import pixels_only, strip_metadata
 
 
 def encoded(fmt: str, **save: object) -> bytes:

@@ -16,9 +16,10 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-import httpx
 import numpy as np
 from PIL import Image
+
+from modelfleet.endpoint_client import EndpointClient, EndpointError
 
 READY_POLL_S = 5.0
 
@@ -84,7 +85,7 @@ class LoadGenerator:
         rate_per_client: float = 5.0,
     ) -> None:
         self.endpoint_url = endpoint_url
-        self.headers = {"Authorization": f"Bearer {api_key}"}
+        self.api_key = api_key
         self.workflows = workflows
         self.clients = clients
         self.interval_s = 1.0 / rate_per_client
@@ -116,43 +117,36 @@ class LoadGenerator:
         with self._lock:
             return Counter(a.status for a in self.answers)
 
+    def _endpoint(self, timeout: float) -> EndpointClient:
+        return EndpointClient(self.endpoint_url, api_key=self.api_key, timeout=timeout)
+
     def _watch_readiness(self) -> None:
-        with httpx.Client(base_url=self.endpoint_url, headers=self.headers, timeout=10) as http:
+        with self._endpoint(timeout=10) as endpoint:
             while not self._stop.is_set():
                 for workflow in self.workflows:
-                    if workflow in self.ready:
-                        continue
-                    try:
-                        ok = http.get(f"/v2/models/{workflow}/ready").status_code == 200
-                    except httpx.TransportError:
-                        ok = False
-                    if ok:
+                    if workflow not in self.ready and endpoint.is_ready(workflow):
                         with self._lock:
                             self.ready.append(workflow)
                 self._stop.wait(READY_POLL_S)
 
     def _client(self) -> None:
         turn = itertools.count()
-        with httpx.Client(base_url=self.endpoint_url, headers=self.headers, timeout=30) as http:
+        with self._endpoint(timeout=30) as endpoint:
             while not self._stop.is_set():
                 began = time.monotonic()
                 with self._lock:
                     ready = list(self.ready)
                 if ready:
-                    self._record(http, ready[next(turn) % len(ready)])
+                    self._record(endpoint, ready[next(turn) % len(ready)])
                 self._stop.wait(max(0.0, self.interval_s - (time.monotonic() - began)))
 
-    def _record(self, http: httpx.Client, workflow: str) -> None:
+    def _record(self, endpoint: EndpointClient, workflow: str) -> None:
         began = time.monotonic()
         try:
-            response = http.post(
-                f"/v1/models/{workflow}:classify",
-                files={"file": ("frame.png", self.image, "image/png")},
-            )
-            status, error = response.status_code, None if response.is_success else response.text
-            version = response.headers.get("X-Model-Version")
-        except httpx.HTTPError as exc:
-            status, error, version = 0, f"{type(exc).__name__}: {exc}", None
+            reply = endpoint.classify_file(workflow, "frame.png", self.image)
+            status, error, version = reply.status_code, None, reply.model_version
+        except EndpointError as exc:  # status 0: no HTTP answer at all
+            status, error, version = exc.status_code, exc.detail, None
         answer = Answer(began, workflow, status, time.monotonic() - began, version, error)
         with self._lock:
             self.answers.append(answer)

@@ -2,7 +2,7 @@
 
 Layout (any fsspec URL: a local path, file://, s3://, hdfs://):
 
-    <lake>/<wf>/date=YYYY-MM-DD/<sha256>.<ext>      the image, EXIF stripped
+    <lake>/<wf>/date=YYYY-MM-DD/<sha256>.<ext>      the image, EXIF stripped (by the stream)
     <lake>/<wf>/date=YYYY-MM-DD/manifest.parquet    one row per image of the partition
 
 `<sha256>` is the hash of the file as it arrived (before stripping), the key
@@ -30,10 +30,8 @@ import fsspec
 import pyarrow as pa
 import pyarrow.parquet as pq
 from fsspec.implementations.local import LocalFileSystem
-from PIL import Image
 
 from modelfleet.fileops import private_dir, write_private
-from modelfleet.ingest.metadata import pixels_only
 
 MANIFEST = "manifest.parquet"
 MANIFEST_SCHEMA = pa.schema(
@@ -50,37 +48,6 @@ MANIFEST_SCHEMA = pa.schema(
         ("classified_at", pa.timestamp("us", tz="UTC")),
     ]
 )
-_SAVE_FORMATS = {
-    "JPEG": "jpg",
-    "PNG": "png",
-    "BMP": "bmp",
-    "TIFF": "tiff",
-    "WEBP": "webp",
-    "GIF": "gif",
-}
-
-
-def strip_metadata(data: bytes) -> tuple[bytes, str]:
-    """The image without EXIF, GPS or other metadata; returns (bytes, extension).
-    Re-encoded, unless it holds nothing but pixels already (then as it arrived)."""
-    extension = pixels_only(data)
-    if extension is not None:
-        return data, extension
-    with Image.open(io.BytesIO(data)) as image:
-        fmt = image.format if image.format in _SAVE_FORMATS else "PNG"
-        # A plain copy of the pixels (and palette): not the file's own object, whose
-        # plugin would carry comments, XMP or IPTC over, and no info but transparency.
-        clean = image.copy()
-        clean.info = {k: v for k, v in image.info.items() if k == "transparency"}
-    out = io.BytesIO()
-    try:
-        clean.save(out, format=fmt, **({"quality": 95} if fmt == "JPEG" else {}))
-    except (OSError, ValueError, KeyError):  # a mode the format cannot write back
-        out, fmt = io.BytesIO(), "PNG"
-        clean.convert("RGBA" if "A" in clean.getbands() else "RGB").save(out, format="PNG")
-    return out.getvalue(), _SAVE_FORMATS[fmt]
-
-
 _TEMPORARIES = ".*.tmp"  # what a write leaves until its rename
 
 
