@@ -97,7 +97,7 @@ def json_flag(help: str | None = None) -> Callable[[F], F]:
     return option("--json", "as_json", is_flag=True, help=help)
 
 
-class Month(click.ParamType):
+class Month(click.ParamType[str]):
     """`--month`: YYYY-MM."""
 
     name = "YYYY-MM"
@@ -113,7 +113,7 @@ class Month(click.ParamType):
             self.fail(str(exc), param, ctx)
 
 
-class InputShape(click.ParamType):
+class InputShape(click.ParamType[tuple[int, int, int]]):
     """`--input-shape` of `workflow add`: HxWxC, e.g. 64x64x3."""
 
     name = "HxWxC"

@@ -18,6 +18,7 @@ from modelfleet.cli.base import (
     option,
 )
 from modelfleet.errors import ConfigError
+from modelfleet.naming import retrain_dag_id
 
 
 @group("workflow", help="your own workflows: add one from a folder or bucket, list, remove")
@@ -171,7 +172,7 @@ def remove(name: str, yes: bool, reason: str, actor: str | None) -> None:
     revoked = ", ".join(f"{app}={pin}" for app, pin in removed.revoked.items())
     print(f"revoked grants: {revoked or 'none'}")
     print(
-        f"within a minute: retrain__{name} leaves Airflow, the endpoint answers 404, "
+        f"within a minute: {retrain_dag_id(name)} leaves Airflow, the endpoint answers 404, "
         f"the stream stops watching landing/{name}/; `modelfleet versions {name}` "
         "and `modelfleet lineage` still answer"
     )

@@ -68,8 +68,8 @@ def trial(workflow: str, budget_min: float, as_json: bool) -> None:
     from rich.console import Console
 
     from modelfleet.config import load_fleet
+    from modelfleet.training.architecture_trial import trial
     from modelfleet.views import render_trial
-    from modelfleet.zoo.trial import trial
 
     if not budget_min > 0:
         raise ConfigError(f"--budget-min must be positive minutes, got {budget_min}")
