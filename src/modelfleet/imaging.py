@@ -112,7 +112,8 @@ def _fit(image: Image.Image, size: tuple[int, int], policy: PreprocessPolicy) ->
         return ImageOps.fit(image, size, method=bilinear)
     # the background as the image's mode has it (grey for L), by Pillow's own conversion
     fill = Image.new("RGB", (1, 1), policy.background).convert(image.mode).getpixel((0, 0))
-    return ImageOps.pad(image, size, method=bilinear, color=fill)
+    # an integer mode's pixel is an int or a tuple of ints; Pillow types getpixel as float too
+    return ImageOps.pad(image, size, method=bilinear, color=fill)  # type: ignore[arg-type]
 
 
 def declared_pixels(data: bytes) -> int | None:

@@ -297,7 +297,7 @@ def _celery_records(
             for task_id, celery_id in rows:
                 tasks[task_id].celery_id = celery_id
             ids = [t.celery_id for t in tasks.values() if t.celery_id]
-            states = dict(
+            states: dict[str | None, str] = dict(
                 conn.execute(
                     sa.text(
                         "SELECT task_id, status FROM celery_taskmeta WHERE task_id = ANY(:ids)"

@@ -83,6 +83,7 @@ def ensure_platform_apps(settings: Settings, fleet: Fleet, database_url: str) ->
                     session, app, grants=everything, actor=ACTOR, admin=admin
                 )
             else:
+                assert existing is not None  # the try body set it (mypy cannot tell)
                 for workflow in set(everything) - set(existing.grants):
                     applications.set_grant(
                         session, app, workflow, PRODUCTION, actor=ACTOR, reason="new workflow"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -144,16 +144,16 @@ def _error(
     status: int,
     *,
     retry_after_s: int | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
 ) -> Response:
-    headers = dict(headers or {})
+    sent = dict(headers or {})
     if status == 401:
-        headers["WWW-Authenticate"] = "Bearer"
+        sent["WWW-Authenticate"] = "Bearer"
     if retry_after_s is not None:
-        headers["Retry-After"] = str(retry_after_s)
+        sent["Retry-After"] = str(retry_after_s)
     if status == 408:
-        headers["Connection"] = "close"
-    return json_response({"error": message}, status_code=status, headers=headers or None)
+        sent["Connection"] = "close"
+    return json_response({"error": message}, status_code=status, headers=sent or None)
 
 
 def _gone(scope: Scope) -> Response:

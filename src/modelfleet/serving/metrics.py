@@ -13,7 +13,7 @@ the answering worker's own pool at scrape time: every worker follows the same re
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, MutableMapping
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
@@ -58,7 +58,8 @@ class Metrics:
         )
         if multiprocess:
             self.registry = CollectorRegistry()
-            MultiProcessCollector(self.registry)
+            # prometheus_client leaves this constructor unannotated
+            MultiProcessCollector(self.registry)  # type: ignore[no-untyped-call]
         else:
             self.registry = own
 
@@ -128,5 +129,5 @@ class MetricsMiddleware:
             self.metrics.latency.labels(model, protocol).observe(time.perf_counter() - began)
 
 
-def answered_by(scope: dict[str, Any], workflow: str, version: str) -> None:
+def answered_by(scope: MutableMapping[str, Any], workflow: str, version: str) -> None:
     scope[MODEL_KEY] = (workflow, version)

@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 # Operations that need no key: health, metadata of the server, metrics.
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/v2", "/v2/health/live", "/v2/health/ready"})
-SECURITY = [{"bearer": []}, {"apiKey": []}]
+SECURITY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 
 _ERROR = {"$ref": "#/components/schemas/Error"}
 _RETRY_AFTER = {

@@ -84,7 +84,8 @@ def load_version(
     def infer(batch: np.ndarray) -> np.ndarray:
         # The SavedModel's `serve` endpoint: a tf.function traced at export time with a
         # fixed input signature. The closure keeps `loaded` (which owns the variables) alive.
-        return loaded.serve(tf.constant(batch, dtype=tf.float32)).numpy()
+        scores: np.ndarray = loaded.serve(tf.constant(batch, dtype=tf.float32)).numpy()
+        return scores
 
     shape = tuple(signature["input_shape"])
     for rows in (1, policy.max_batch_size):  # warm before anyone is routed here
@@ -95,7 +96,7 @@ def load_version(
         version=name,
         version_int=version.as_int(),
         classes=list(signature["classes"]),
-        input_shape=shape,  # type: ignore[arg-type]
+        input_shape=shape,
         input_name=input_name,
         output_name=output_name,
         batcher=Batcher(

@@ -32,8 +32,8 @@ def wanted_versions(session: Session) -> dict[str, Wanted]:
         for workflow, version in versions.all_aliases(session, alias).items():
             aliases.setdefault(workflow, {})[alias] = version.version
     keep: dict[str, set[str]] = {}
-    for workflow, version in versions.previous_versions(session).items():
-        keep.setdefault(workflow, set()).add(version)
+    for workflow, previous in versions.previous_versions(session).items():
+        keep.setdefault(workflow, set()).add(previous)
     for workflow, pinned in applications.pinned_versions(session).items():
         keep.setdefault(workflow, set()).update(pinned)
     return {
@@ -101,16 +101,17 @@ class RegistryWatcher(threading.Thread):
     def _listen_loop(self) -> None:
         conn = db.engine(self.database_url).raw_connection()
         try:
-            conn.driver_connection.autocommit = True  # type: ignore[union-attr]
+            raw = conn.driver_connection  # psycopg2's own: NOTIFY arrives through its poll()
+            assert raw is not None  # a connection checked out of the pool always holds one
+            raw.autocommit = True
             cursor = conn.cursor()
             cursor.execute(f"LISTEN {versions.ALIAS_CHANNEL}")
             self.sync()
-            raw = conn.driver_connection
             while not self._stop.is_set():
                 # Wake on NOTIFY, or after poll_s anyway.
                 select.select([raw], [], [], self.poll_s)
-                raw.poll()  # type: ignore[union-attr]
-                raw.notifies.clear()  # type: ignore[union-attr]
+                raw.poll()
+                raw.notifies.clear()
                 self.sync()
         finally:
             conn.close()

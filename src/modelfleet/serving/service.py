@@ -123,7 +123,8 @@ class PredictionService:
 
     async def image(self, model: LoadedModel, data: bytes, what: str) -> np.ndarray:
         """Encoded image bytes of any size and mode -> the model's input, as training did."""
-        return (await self.images(model, [data], what, one=True))[0]
+        pixels: np.ndarray = (await self.images(model, [data], what, one=True))[0]
+        return pixels
 
     async def images(
         self, model: LoadedModel, blobs: list[bytes], what: str, *, one: bool = False
@@ -171,7 +172,7 @@ class PredictionService:
 def _opened_pixels(blobs: list[bytes], pixels: list[int | None]) -> list[int | None]:
     """Fill in what the cheap probe could not read, from Pillow's header parse; an image
     Pillow cannot open counts 0 (its decode fails at once, with the reason)."""
-    out = []
+    out: list[int | None] = []
     for data, known in zip(blobs, pixels, strict=True):
         if known is None:
             try:
@@ -218,7 +219,8 @@ def check_tensor(model: LoadedModel, value: Any, what: str) -> np.ndarray:
         raise BadRequest(
             f"{what}: shape {dims} does not match the model input {list(model.input_shape)}"
         )
-    return batch[0]
+    instance: np.ndarray = batch[0]
+    return instance
 
 
 def _dims(value: Any) -> list[int] | None:

@@ -64,7 +64,8 @@ def _packed(
     if not (set(map(type, leaves)) if types is None else types) <= _NUMBERS:
         _refuse(leaves, shape, what, skip)
     try:
-        struct.pack_into(f"{len(leaves)}f", batch, 0, *leaves)
+        # an ndarray is a writable buffer; numpy's stubs do not declare __buffer__
+        struct.pack_into(f"{len(leaves)}f", batch, 0, *leaves)  # type: ignore[arg-type]
     except (OverflowError, struct.error):
         _refuse(leaves, shape, what, skip)
     with np.errstate(invalid="ignore"):

@@ -4,6 +4,7 @@ plots, Data Docs and static files. Every route depends on the signed-in Airflow 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -88,7 +89,7 @@ def _relative_path(request: Request) -> str:
 
 
 def _error(
-    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+    request: Request, status: int, message: str, headers: Mapping[str, str] | None = None
 ) -> Response:
     """JSON for the API, a small page for a person."""
     if _relative_path(request).startswith("/api/"):

@@ -189,6 +189,8 @@ def graph_svg(graph: Graph) -> Markup:
         '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
         'markerHeight="7" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="#667"/></marker></defs>',
     ]
+    x1: float  # whole on a row, a half node wide between rows
+    x2: float
     for a, b in graph.edges:
         src, dst = where[a], where[b]
         x1, y1 = 20 + src.col * COL_W, 20 + src.row * ROW_H

@@ -176,7 +176,8 @@ def _run_checkpoint(
     try:
         asset = source.get_asset(name)
     except LookupError:
-        asset = source.add_dataframe_asset(name=name)
+        # data_sources.get() is typed as any datasource; "manifests" is the pandas one
+        asset = source.add_dataframe_asset(name=name)  # type: ignore[attr-defined]
     try:
         batch = asset.get_batch_definition("whole_month")
     except KeyError:

@@ -80,12 +80,12 @@ def run(args: list[str], cwd: Path, *, stream: bool = False, cold: bool = False)
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-    ) as proc:
-        assert proc.stdout is not None
-        for line in proc.stdout:
+    ) as streamed:
+        assert streamed.stdout is not None
+        for line in streamed.stdout:
             print(line, end="", flush=True)
             lines.append(line)
-    return CommandResult(args, proc.returncode, "".join(lines), "")
+    return CommandResult(args, streamed.returncode, "".join(lines), "")
 
 
 def _run_warm(args: list[str], cwd: Path, socket_path: str, *, stream: bool) -> CommandResult:

@@ -87,7 +87,7 @@ def _time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def _fit_seconds(run_ids: list[str]) -> dict[tuple[str, str], float]:
+def _fit_seconds(run_ids: list[str]) -> dict[tuple[str | None, str | None], float]:
     with Session(db.engine()) as session:
         rows = session.execute(
             sa.select(TrainingRunRow.dag_id, TrainingRunRow.run_id, TrainingRunRow.fit_seconds)
