@@ -136,6 +136,7 @@ def create_app(
         return _error(f"internal error: {type(exc).__name__}", 500)
 
     openapi.install(app)
+    # the ASGI middlewares in front of FastAPI, typed as the app they wrap for callers
     return MetricsMiddleware(BodyLimit(app, MAX_BODY_BYTES), metrics)  # type: ignore[return-value]
 
 

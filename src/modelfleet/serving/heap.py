@@ -7,6 +7,7 @@ import ctypes
 import ctypes.util
 import gc
 import logging
+from collections.abc import Callable
 from functools import cache
 
 log = logging.getLogger("modelfleet.serving")
@@ -39,7 +40,7 @@ def trim_heap() -> bool:
 
 
 @cache
-def _malloc_trim():  # type: ignore[no-untyped-def]
+def _malloc_trim() -> Callable[[int], object] | None:
     name = ctypes.util.find_library("c")
     if name is None:
         return None

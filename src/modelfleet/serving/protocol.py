@@ -77,6 +77,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
 
     # -- connection --
 
+    # asyncio hands a stream protocol a Transport; BaseProtocol declares BaseTransport
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if len(self.connections) > self.limits.max_connections:
@@ -156,6 +157,7 @@ class GuardedHttpProtocol(HttpToolsProtocol):
             self.transport.close()  # answered already; the rest of the body is not wanted
             return
         log.debug("closed %s: body incomplete after %gs", self.client, self.limits.body_timeout_s)
+        # our own key in the scope; uvicorn's TypedDict lists only ASGI's
         cycle.scope[BODY_TIMED_OUT] = True  # type: ignore[literal-required]
         self._answer_and_close(
             408, f"the request body did not arrive within {self.limits.body_timeout_s:g} s"

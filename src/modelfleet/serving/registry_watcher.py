@@ -83,6 +83,7 @@ class RegistryWatcher(threading.Thread):
         """The workflows declared now; a fleet that does not load (a hand-edited file
         half saved) keeps the workflows known before, and says why."""
         try:
+            # sync() calls this only when fleet_policies is set
             policies = self.fleet_policies()  # type: ignore[misc]
         except Exception as exc:
             log.warning("cannot load the fleet, serving the workflows known before: %s", exc)

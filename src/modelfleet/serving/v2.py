@@ -191,7 +191,7 @@ def _requested_outputs(requested: Any) -> set[str]:
         raise BadRequest(
             f"'outputs' may request {list(OUTPUTS)} by name, got {shown(repr(requested))}"
         )
-    return names  # type: ignore[return-value]
+    return names  # type: ignore[return-value]  # each is one of OUTPUTS (checked), a str
 
 
 async def _input_batch(service: PredictionService, model: LoadedModel, tensor: Any) -> np.ndarray:

@@ -138,7 +138,7 @@ def build_expectations(
             ("contrast_drift", "contrast", rules.max_contrast_shift, reference.contrast),
         ):
             add(
-                check,  # type: ignore[arg-type]
+                check,  # type: ignore[arg-type]  # a CheckName literal (the loop's tuple)
                 gxe.ExpectColumnMeanToBeBetween,
                 {"reference_month": reference.month, "reference": value},
                 where=f"{new_rows} and {decoded}",

@@ -60,6 +60,7 @@ def build(
             x = layers.MaxPooling2D(3, strides=2, padding="same", name=name)(x)
         else:
             scaled = tuple(channels(f, width) for f in filters)
+            # six filter counts per module (MODULES); a tuple built by a loop has no length
             x = inception_block(x, scaled, name)  # type: ignore[arg-type]
     x = layers.GlobalAveragePooling2D(name="features")(x)
     if dropout:

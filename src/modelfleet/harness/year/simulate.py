@@ -79,6 +79,7 @@ def plan_from(fleet: Fleet, only: str | None, months: str | None, **options: obj
             chosen = every[: int(months)]
         if not chosen:
             raise ConfigError(f"--months {months!r} selects none of {every[0]}..{every[-1]}")
+    # the CLI's other options, by YearPlan's field names (typed there, not in **options)
     return YearPlan(workflows=workflows, months=chosen, **options)  # type: ignore[arg-type]
 
 
