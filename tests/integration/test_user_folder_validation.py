@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from modelfleet.config import Fleet, load_fleet
+from modelfleet.config.workflows_d import fleet_defaults, propose_workflow, write_workflow
 from modelfleet.datasets.folder_inspect import inspect_folder
 from modelfleet.datasets.manifest import sha256_file
 from modelfleet.datasets.snapshot import materialise
@@ -19,7 +20,6 @@ from modelfleet.naming import data_dir
 from modelfleet.settings import CHECKOUT
 from modelfleet.training.data import load_split
 from modelfleet.validation.suite import validate_snapshot
-from modelfleet.workflows_d import fleet_defaults, propose_workflow, write_workflow
 from tests.helpers.user_folder import write_user_folder
 
 pytestmark = pytest.mark.integration

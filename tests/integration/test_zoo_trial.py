@@ -13,9 +13,9 @@ import pytest
 from rich.console import Console
 
 from modelfleet.config import load_fleet
+from modelfleet.training.architecture_trial import recommend, trial
 from modelfleet.views import render_trial
 from modelfleet.zoo import FAMILIES
-from modelfleet.zoo.trial import recommend, trial
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 

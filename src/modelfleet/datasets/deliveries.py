@@ -15,9 +15,9 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from modelfleet.config import Workflow
+from modelfleet.datasets.base import LabeledImage, WorkflowData
 from modelfleet.datasets.folder import FolderSource
-from modelfleet.datasets.sources import LabeledImage, source_for
+from modelfleet.datasets.sources import source_for
 from modelfleet.errors import DataError
 from modelfleet.fileops import private_dir, quarantine_into, write_private
 
@@ -40,7 +40,7 @@ def month_dir(root: Path, workflow: str, month: str) -> Path:
     return root / workflow / month
 
 
-def ensure_delivered(workflow: Workflow, month: str, root: Path) -> Path:
+def ensure_delivered(workflow: WorkflowData, month: str, root: Path) -> Path:
     """The month's delivery folder, written from the data source if absent."""
     folder = month_dir(root, workflow.name, month)
     if folder.exists():
@@ -50,7 +50,7 @@ def ensure_delivered(workflow: Workflow, month: str, root: Path) -> Path:
     return folder
 
 
-def write_delivery(workflow: Workflow, month: str, folder: Path) -> dict[str, int]:
+def write_delivery(workflow: WorkflowData, month: str, folder: Path) -> dict[str, int]:
     """Write the source's images for `month` in the delivery layout, atomically."""
     if folder.exists():
         raise DataError(f"{folder} exists; remove it first to deliver {month} again")

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from modelfleet.config import FolderSourceConfig, Workflow
+from modelfleet.datasets.base import LabeledImage, MonthSplit, WorkflowData
 from modelfleet.datasets.folder_listing import (
     SPLITS,
     TEST,
@@ -39,7 +39,7 @@ from modelfleet.datasets.folder_listing import (
     list_folder,
 )
 from modelfleet.datasets.folder_location import Location, open_location
-from modelfleet.datasets.sources import LabeledImage, MonthSplit
+from modelfleet.datasets.specs import FolderSourceConfig
 from modelfleet.errors import DataError, NoDataForMonth
 from modelfleet.fileops import private_dir, write_private
 from modelfleet.months import add_months, month_index
@@ -134,7 +134,7 @@ def copy_month(
 class FolderSource:
     """A workflow's `folder` source: discovered months, copied on demand."""
 
-    def __init__(self, workflow: Workflow) -> None:
+    def __init__(self, workflow: WorkflowData) -> None:
         if not isinstance(workflow.source, FolderSourceConfig):
             raise DataError(f"workflow {workflow.name!r}: its source is not a folder")
         self.workflow = workflow

@@ -13,11 +13,12 @@ import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from modelfleet.config import FolderSourceConfig, Workflow
+from modelfleet.datasets.base import WorkflowData
 from modelfleet.datasets.deliveries import SPLITS, month_dir
 from modelfleet.datasets.folder import CopyCounts, copy_month
 from modelfleet.datasets.folder_listing import MONTH, TEST, list_month
 from modelfleet.datasets.folder_location import open_location
+from modelfleet.datasets.specs import FolderSourceConfig
 from modelfleet.errors import DataError
 from modelfleet.fileops import private_dir
 
@@ -50,7 +51,7 @@ class ImportSummary:
 
 
 def import_month(
-    workflow: Workflow, url: str, month: str, deliveries: Path, *, replace: bool = False
+    workflow: WorkflowData, url: str, month: str, deliveries: Path, *, replace: bool = False
 ) -> ImportSummary:
     """Copy the month at `url` into `workflow`'s deliveries; DataError naming the path
     for a bad layout, a label that is not a class, or a month delivered already."""

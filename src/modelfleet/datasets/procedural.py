@@ -26,11 +26,11 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image
 
+from modelfleet.datasets.base import LabeledImage, MonthSplit
 from modelfleet.datasets.generators import GENERATORS, GeneratorSpec
 from modelfleet.datasets.generators.drift import (
     STYLE_MONTH,
@@ -42,9 +42,6 @@ from modelfleet.datasets.generators.drift import (
 )
 from modelfleet.errors import ConfigError, NoDataForMonth
 from modelfleet.months import add_months, month_index
-
-if TYPE_CHECKING:
-    from modelfleet.datasets.sources import LabeledImage, MonthSplit
 
 __all__ = [
     "GENERATORS",
@@ -154,9 +151,6 @@ class DriftingSource:
 
     def month(self, month: str) -> MonthSplit:
         """`month`'s images split into train and holdout (NoDataForMonth outside)."""
-        # Imported here so that sources.py may import this module at its top.
-        from modelfleet.datasets.sources import MonthSplit
-
         images = [self._image(s) for s in self.plan(month)]
         n_holdout = max(1, int(len(images) * self.holdout_fraction))
         return MonthSplit(train=images[n_holdout:], holdout=images[:n_holdout])
@@ -199,8 +193,6 @@ class DriftingSource:
         return samples
 
     def _image(self, sample: Sample) -> LabeledImage:
-        from modelfleet.datasets.sources import LabeledImage
-
         return LabeledImage(sample.name, sample.label, encode_png(self.render(sample)))
 
     def _index(self, month: str) -> int:

@@ -20,8 +20,9 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
-from modelfleet.config import Workflow
+from modelfleet.datasets.base import WorkflowData
 from modelfleet.datasets.deliveries import (
     DeliveredFile,
     delivered_files,
@@ -52,7 +53,20 @@ class SplitSnapshot:
     manifest_sha256: str
 
 
-def training_months(workflow: Workflow, month: str) -> list[str]:
+class TrainingWindow(Protocol):
+    @property
+    def window_months(self) -> int: ...
+
+
+class WindowedWorkflow(WorkflowData, Protocol):
+    """A workflow with its training window (`params.window_months`); `config.Workflow`
+    is one."""
+
+    @property
+    def params(self) -> TrainingWindow: ...
+
+
+def training_months(workflow: WindowedWorkflow, month: str) -> list[str]:
     """The months a model for `month` trains on: a window ending at `month`, from the
     source's first month on (a folder source without `start_month` has none)."""
     first = add_months(month, 1 - workflow.params.window_months)
@@ -63,7 +77,7 @@ def training_months(workflow: Workflow, month: str) -> list[str]:
 
 
 def materialise(
-    workflow: Workflow,
+    workflow: WindowedWorkflow,
     month: str,
     repo: Path,
     deliveries: Path,
@@ -137,7 +151,7 @@ def _copy_split(
     return _finish(root, rows)
 
 
-def frozen_test_set_dir(deliveries: Path, workflow: Workflow) -> Path:
+def frozen_test_set_dir(deliveries: Path, workflow: WorkflowData) -> Path:
     """The workflow's frozen test set, written once beside its deliveries, in a folder
     named after what it is rendered from: a changed `source`, class list or input shape
     renders a new one, as it did when every snapshot rendered it."""
@@ -153,7 +167,7 @@ def frozen_test_set_dir(deliveries: Path, workflow: Workflow) -> Path:
     return deliveries / workflow.name / f"test-set-{key}"
 
 
-def ensure_test_set(workflow: Workflow, deliveries: Path) -> Path:
+def ensure_test_set(workflow: WorkflowData, deliveries: Path) -> Path:
     """Render the source's test set once (with its manifest); every snapshot copies it.
 
     Rendering 400 images took about a second of each run's snapshot.

@@ -23,14 +23,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy.orm import Session
 
 from modelfleet.config import WORKFLOW_NAME, Fleet, load_fleet
-from modelfleet.datasets.folder_inspect import FolderSummary, inspect_folder
-from modelfleet.errors import ConfigError, DataError, NotFound, PlatformError
-from modelfleet.naming import PRODUCTION
-from modelfleet.platform.workflow_change import Applied, FleetChange, Undo, apply
-from modelfleet.registry.api_keys import ADMIN_APP, INGEST_APP, RECLASSIFY_APP
-from modelfleet.registry.store import applications, workflow_events
-from modelfleet.settings import Settings
-from modelfleet.workflows_d import (
+from modelfleet.config.workflows_d import (
     Proposal,
     check_workflow,
     fleet_defaults,
@@ -38,10 +31,17 @@ from modelfleet.workflows_d import (
     workflow_file,
     write_workflow,
 )
+from modelfleet.datasets.folder_inspect import FolderSummary, inspect_folder
+from modelfleet.errors import ConfigError, DataError, NotFound, PlatformError
+from modelfleet.naming import PRODUCTION
+from modelfleet.platform.workflow_change import Applied, FleetChange, Undo, apply
+from modelfleet.registry.api_keys import ADMIN_APP, INGEST_APP, RECLASSIFY_APP
+from modelfleet.registry.store import applications, workflow_events
+from modelfleet.settings import Settings
 from modelfleet.zoo import FAMILIES
 
 if TYPE_CHECKING:
-    from modelfleet.zoo.trial import TrialResult
+    from modelfleet.training.architecture_trial import TrialResult
 
 AUTO = "auto"
 # Without --architecture: the smallest family, fastest to train and to serve, and the
@@ -139,7 +139,7 @@ def plan(request: AddRequest, settings: Settings, say: Say) -> Plan:
     ).get(request.name)
     if architecture != AUTO:
         return Plan(summary, proposal)
-    from modelfleet.zoo.trial import trial
+    from modelfleet.training.architecture_trial import trial
 
     minutes = request.trial_budget_s / 60
     extra = len(FAMILIES) * TRIAL_EXTRA_S_PER_FAMILY / 60

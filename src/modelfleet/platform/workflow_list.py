@@ -8,13 +8,12 @@ from dataclasses import dataclass, field
 
 from sqlalchemy.orm import Session
 
-from modelfleet.config import (
+from modelfleet.config import Workflow, load_fleet
+from modelfleet.datasets.specs import (
     DigitsSourceConfig,
     FolderSourceConfig,
     PackagedSourceConfig,
     ProceduralSourceConfig,
-    Workflow,
-    load_fleet,
 )
 from modelfleet.platform.workflow_change import platform_started
 from modelfleet.registry import db

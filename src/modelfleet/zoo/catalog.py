@@ -9,13 +9,11 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from modelfleet.zoo import FAMILIES
+from modelfleet.zoo import FAMILIES, build
 
 
 def describe(name: str, input_shape: tuple[int, int, int], num_classes: int) -> dict[str, Any]:
     """One family's row: name, docstring summary, and the size of its default build."""
-    from modelfleet.zoo import build
-
     module = importlib.import_module(FAMILIES[name])
     model = build(name, input_shape, num_classes)
     return {

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from modelfleet.config import FolderSourceConfig, Workflow, load_fleet, parse_fleet
+from modelfleet.config import Workflow, load_fleet, parse_fleet
 from modelfleet.datasets.deliveries import delivered_files, ensure_delivered, quarantine_delivered
 from modelfleet.datasets.folder import FolderSource, copy_month, hash_share, read_files
 from modelfleet.datasets.folder_listing import list_folder
@@ -18,6 +18,7 @@ from modelfleet.datasets.folder_location import open_location
 from modelfleet.datasets.manifest import sha256_file
 from modelfleet.datasets.snapshot import materialise, training_months
 from modelfleet.datasets.sources import source_for, source_months
+from modelfleet.datasets.specs import FolderSourceConfig
 from modelfleet.errors import ConfigError, DataError, NoDataForMonth
 from modelfleet.settings import CHECKOUT
 from tests.helpers.user_folder import ODD_FORMATS, write_user_folder

@@ -21,7 +21,9 @@ from typing import Any
 
 import yaml
 
-from modelfleet.config import Fleet, parse_fleet, read_document, user_files
+from modelfleet.config.fleet import Fleet
+from modelfleet.config.load import read_document, user_files
+from modelfleet.config.parse import parse_fleet
 from modelfleet.datasets.folder_inspect import FolderSummary
 from modelfleet.errors import ConfigError
 from modelfleet.settings import get_settings
@@ -222,8 +224,7 @@ def fleet_defaults(config_file: Path | None = None) -> dict[str, Any]:
 
 
 def _places(config_file: Path | None, user_dir: Path | None) -> tuple[Path, Path]:
-    settings = None if config_file and user_dir else get_settings()
-    return (
-        config_file or settings.config_file,  # type: ignore[union-attr]
-        user_dir or settings.workflows_d,  # type: ignore[union-attr]
-    )
+    if config_file and user_dir:
+        return config_file, user_dir
+    settings = get_settings()
+    return config_file or settings.config_file, user_dir or settings.workflows_d

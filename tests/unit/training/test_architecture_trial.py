@@ -1,4 +1,4 @@
-"""The zoo trial's recommendation rule, its time budget and its data, without training."""
+"""The architecture trial's recommendation rule, its time budget and its data, without training."""
 
 from __future__ import annotations
 
@@ -10,8 +10,14 @@ import pytest
 
 from modelfleet.config import Fleet, load_fleet
 from modelfleet.errors import ConfigError, DataError
-from modelfleet.zoo.time_budget import TimeBudget
-from modelfleet.zoo.trial import TIE_MARGIN, FamilyResult, recommend, trial, trial_data
+from modelfleet.training.architecture_trial import (
+    TIE_MARGIN,
+    FamilyResult,
+    recommend,
+    trial,
+    trial_data,
+)
+from modelfleet.training.time_budget import TimeBudget
 
 
 def scored(family: str, macro_f1: float, serving_ms: float) -> FamilyResult:
@@ -124,8 +130,8 @@ def test_a_trial_refuses_a_bad_budget_or_family_before_reading_data(fleet: Fleet
 def test_the_table_marks_the_pick_and_its_ties_and_says_why_a_family_was_not_tried() -> None:
     from rich.console import Console
 
+    from modelfleet.training.architecture_trial import TrialResult
     from modelfleet.views import render_trial
-    from modelfleet.zoo.trial import TrialResult
 
     rows = (
         scored("resnet", 0.900, 1.20),

@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from modelfleet.config import load_fleet
+from modelfleet.config.workflows_d import fleet_defaults, propose_workflow, write_workflow
 from modelfleet.datasets.folder_inspect import inspect_folder
 from modelfleet.errors import ConfigError
 from modelfleet.settings import CHECKOUT
-from modelfleet.workflows_d import fleet_defaults, propose_workflow, write_workflow
 from tests.helpers.user_folder import write_user_folder
 
 SHIPPED = CHECKOUT / "workflows.yaml"

@@ -3,7 +3,7 @@
 `trial(workflow, budget_s)` reads the latest months the workflow's data source holds
 (`datasets.sources`), converts them with the workflow's own preprocessing
 (`imaging.to_model_input`), and trains every zoo family on their training images for an
-equal share of the budget (`zoo.time_budget.TimeBudget` stops `fit` when the share is
+equal share of the budget (`training.time_budget.TimeBudget` stops `fit` when the share is
 spent; the first batch, which traces the graph, is not counted). Each is scored on the
 same months' holdout images and timed as it would serve: a compiled inference function
 on a batch of the workflow's `serving.max_batch_size`. The recommendation is the best
@@ -237,7 +237,7 @@ def _try_family(
 ) -> FamilyResult:
     import keras
 
-    from modelfleet.zoo.time_budget import TimeBudget  # imports Keras: only when training
+    from modelfleet.training.time_budget import TimeBudget  # imports Keras: only when training
 
     keras.backend.clear_session()  # each family starts from the same seed and a clean graph
     keras.utils.set_random_seed(workflow.params.seed)

@@ -1,6 +1,7 @@
 """A Keras callback that ends `fit` when its share of a time budget is spent.
 
-Imports Keras: only the zoo trial imports this module, when it trains.
+Imports Keras: only the architecture trial (`training.architecture_trial`) imports this
+module, when it trains.
 """
 
 from __future__ import annotations

@@ -170,7 +170,7 @@ def test_serving_batching_is_per_workflow():
 
 
 def test_the_fast_loader_reads_the_fleet_file_as_pyyaml_does(fleet_file):
-    from modelfleet.config import _UniqueKeyLoader
+    from modelfleet.config.load import _UniqueKeyLoader
 
     text = fleet_file.read_text()
     assert yaml.load(text, Loader=_UniqueKeyLoader) == yaml.safe_load(text)

@@ -1,0 +1,116 @@
+"""The policies a workflow declares beside its data and architecture: training
+parameters, the release gate, the smoke test, data expectations, serving and ingest.
+
+Each is a frozen pydantic model with defaults; workflows.yaml's `defaults:` block and
+each workflow's own entry override them field by field.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+
+class Strict(BaseModel):
+    """A frozen model that refuses unknown keys (a misspelt key is an error, not ignored)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TrainParams(Strict):
+    epochs: int = Field(8, ge=1, le=500)
+    batch_size: int = Field(32, ge=1, le=4096)
+    learning_rate: float = Field(1e-3, gt=0, lt=1)
+    seed: int = 42
+    window_months: int = Field(12, ge=1, description="months of data the model trains on")
+
+
+class GatePolicy(Strict):
+    """When a candidate may replace production (see modelfleet.gates)."""
+
+    # absolute, on the frozen test set
+    min_accuracy: float = Field(0.8, ge=0, le=1)
+    min_macro_f1: float = Field(0.0, ge=0, le=1)
+    min_class_recall: float = Field(0.0, ge=0, le=1, description="every class's recall")
+    min_test_samples: int = Field(50, ge=1)
+    # against production, same frozen test set, same run
+    max_accuracy_drop: float = Field(0.02, ge=0, le=1)
+    max_macro_f1_drop: float = Field(0.03, ge=0, le=1)
+    max_class_recall_drop: float = Field(0.2, ge=0, le=1, description="in any single class")
+    min_improvement: float = Field(0.0, ge=0, le=1, description="required accuracy gain")
+    # champion/challenger on this month's holdout (fresh data)
+    max_holdout_loss: float = Field(0.05, ge=0, le=1)
+
+
+class SmokePolicy(Strict):
+    """What the live endpoint must show right after a release, or it is rolled back."""
+
+    accuracy_tolerance: float = Field(0.05, ge=0, le=1, description="vs the evaluation")
+    max_p95_latency_s: float = Field(5.0, gt=0)
+
+
+# Names of the validation checks (see modelfleet.validation.checks); `warn_only` may
+# downgrade any of them from failing the run to a logged warning.
+CheckName = Literal[
+    "min_rows",
+    "labels_known",
+    "all_classes_present",
+    "class_share",
+    "decodable",
+    "shape",
+    "unique_files",
+    "no_test_leakage",
+    "file_size",
+    "brightness_drift",
+    "contrast_drift",
+]
+
+
+class Expectations(Strict):
+    """What a month of data must satisfy before it may train a model."""
+
+    min_rows: int = Field(50, ge=1, description="new training images the month must bring")
+    min_class_share: float = Field(0.0, ge=0, le=1)
+    max_class_share: float = Field(1.0, ge=0, le=1)
+    min_bytes: int = Field(1, ge=1)
+    max_bytes: int = Field(1_000_000, ge=1)
+    # Mean pixel brightness / contrast (std) in [0, 1], this month vs the previous one.
+    max_brightness_shift: float = Field(0.08, gt=0, le=1)
+    max_contrast_shift: float = Field(0.08, gt=0, le=1)
+    # Bad files (undecodable, wrong shape, unknown label) up to this share of the month
+    # are quarantined and the run goes on without them; above it the run fails.
+    quarantine_ok_fraction: float = Field(0.0, ge=0, lt=1)
+    warn_only: tuple[CheckName, ...] = ("contrast_drift",)
+
+    @model_validator(mode="after")
+    def _bounds(self) -> Expectations:
+        if self.min_class_share > self.max_class_share:
+            raise ValueError("min_class_share is above max_class_share")
+        if self.min_bytes > self.max_bytes:
+            raise ValueError("min_bytes is above max_bytes")
+        return self
+
+
+class ServingPolicy(Strict):
+    """Dynamic batching at the endpoint, after TF Serving's batching parameters: a batch
+    runs when it holds `max_batch_size` rows or its first request waited `batch_timeout_ms`."""
+
+    max_batch_size: int = Field(64, ge=1, le=1024)
+    batch_timeout_ms: float = Field(1.0, ge=0, le=1000)
+
+
+class IngestPolicy(Strict):
+    """The stream classifier for this workflow's landing folder."""
+
+    batch_size: int = Field(64, ge=1, le=256, description="files per endpoint request")
+    max_bytes: int = Field(20_000_000, ge=1, description="larger files are quarantined")
+    webhook: str | None = Field(None, description="POSTed a JSON event per file")
+    reclassify_after_promotion: bool = False
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
