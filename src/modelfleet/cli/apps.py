@@ -48,7 +48,7 @@ def create(name: str, grants: tuple[str, ...], admin: bool, actor: str | None) -
 
 @command("grant", help="grant workflows or change pins")
 @click.argument("name")
-@click.argument("grants", nargs=-1, required=True, metavar="WF[=PIN]")
+@click.argument("grants", nargs=-1, required=True, metavar="WF[=PIN]...")
 @option("--reason", required=True)
 @actor_option
 def grant(name: str, grants: tuple[str, ...], reason: str, actor: str | None) -> None:
