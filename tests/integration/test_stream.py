@@ -20,7 +20,7 @@ import yaml
 from PIL import Image
 from sqlalchemy.orm import Session
 
-from modelfleet.registry.store import predictions
+from modelfleet.registry.store import ingest_files, predictions
 from modelfleet.registry.store.lineage import prediction_lineage
 from tests.integration.conftest import frozen_test_image
 from tests.integration.test_retrain_dag import production, run_dag
@@ -132,8 +132,8 @@ def test_every_file_ends_in_the_lake_or_in_quarantine_with_a_reason(released, ca
 
     with Session(db.engine(released.database_url)) as session:
         chain = prediction_lineage(session, sha(good))
-        assert predictions.ingest_state(session, "digits", sha(good)).state == "stored"
-        assert predictions.ingest_state(session, "digits", sha(b"")).reason_code == "zero_bytes"
+        assert ingest_files.ingest_state(session, "digits", sha(good)).state == "stored"
+        assert ingest_files.ingest_state(session, "digits", sha(b"")).reason_code == "zero_bytes"
     assert chain["model_version"]["version"] == production(released)
     assert chain["training_run"]["dag_id"] == "retrain__digits"
 
@@ -142,7 +142,7 @@ def test_every_file_ends_in_the_lake_or_in_quarantine_with_a_reason(released, ca
     assert run.scan_once() == {"duplicate": 1}
     with Session(db.engine(released.database_url)) as session:
         assert len(predictions.find_predictions(session, sha(good))) == 1
-        assert predictions.ingest_state(session, "digits", sha(good)).duplicates == 1
+        assert ingest_files.ingest_state(session, "digits", sha(good)).duplicates == 1
 
     assert main(["lineage", sha(good), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["prediction"]["image_sha256"] == sha(good)
@@ -173,7 +173,7 @@ def test_files_wait_while_the_endpoint_is_down_and_flow_when_it_is_back(released
     from modelfleet.registry import db
 
     with Session(db.engine(released.database_url)) as session:
-        assert predictions.ingest_state(session, "digits", sha(data)).state == "received"
+        assert ingest_files.ingest_state(session, "digits", sha(data)).state == "received"
     up, _ = ingestor()
     assert up.scan_once() == {"stored": 1}
     assert not path.exists()
@@ -203,7 +203,7 @@ def test_webhook_and_notify_announce_each_file(released):
 
     listener = psycopg2.connect(released.database_url.replace("postgresql+psycopg2", "postgresql"))
     listener.autocommit = True
-    listener.cursor().execute(f"LISTEN {predictions.INGEST_CHANNEL}")
+    listener.cursor().execute(f"LISTEN {ingest_files.INGEST_CHANNEL}")
     data = frozen_test_image("digits")
     flipped = Image.open(io.BytesIO(data)).transpose(Image.Transpose.FLIP_LEFT_RIGHT)
     buffer = io.BytesIO()

@@ -62,7 +62,7 @@ def inputs(workers: int) -> dict[str, bytes]:
 @pytest.mark.parametrize("workers", [1, 2])
 def test_kill_9_at_random_points_loses_and_duplicates_nothing(released, workers):
     from modelfleet.registry import db
-    from modelfleet.registry.store import predictions
+    from modelfleet.registry.store import ingest_files, predictions
     from modelfleet.settings import get_settings
 
     settings = get_settings()
@@ -121,7 +121,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(released, workers)
     ]
     with Session(db.engine(released.database_url)) as session:
         for digest in unique:
-            row = predictions.ingest_state(session, "digits", digest)
+            row = ingest_files.ingest_state(session, "digits", digest)
             assert row is not None, unique[digest]
             found = predictions.find_predictions(session, digest)
             in_lake = [p for p in lake_files if p.stem == digest]
@@ -141,7 +141,7 @@ def test_kill_9_at_random_points_loses_and_duplicates_nothing(released, workers)
                     0,
                 ), unique[digest]
                 assert Path(row.final_path) == in_lake[0]
-        duplicates = sum(predictions.ingest_state(session, "digits", d).duplicates for d in unique)
+        duplicates = sum(ingest_files.ingest_state(session, "digits", d).duplicates for d in unique)
     # The duplicate counter is informational: a kill between a duplicate's commit and its
     # deletion counts it again after the restart. A copy that finishes a file whose row
     # names the other file (two shards at once) is counted when it is stored. Each kill

@@ -52,7 +52,7 @@ def everything_under(*roots) -> list[bytes]:  # type: ignore[no-untyped-def]
 
 def test_hostile_entries_are_rejected_unread_and_the_scan_goes_on(released):
     from modelfleet.registry import db
-    from modelfleet.registry.store import predictions
+    from modelfleet.registry.store import ingest_files
 
     run, settings = ingestor()
     landing = settings.landing / "digits"
@@ -83,7 +83,9 @@ def test_hostile_entries_are_rejected_unread_and_the_scan_goes_on(released):
 
     with Session(db.engine(released.database_url)) as session:
         rejects = {
-            r.name: r for r in predictions.landing_rejects(session, "digits") if "hostile" in r.name
+            r.name: r
+            for r in ingest_files.landing_rejects(session, "digits")
+            if "hostile" in r.name
         }
         kinds = {name: r.kind for name, r in rejects.items()}
         assert kinds == {
@@ -98,14 +100,14 @@ def test_hostile_entries_are_rejected_unread_and_the_scan_goes_on(released):
         for row in rejects.values():  # moved there, as the entry it was (never its target)
             moved = landing / row.moved_to
             assert moved.parent.name == ".rejected" and moved.lstat().st_ino == row.inode
-        odd_row = predictions.ingest_state(session, "digits", sha(odd_image))
+        odd_row = ingest_files.ingest_state(session, "digits", sha(odd_image))
         assert (odd_row.state, odd_row.original_name) == ("stored", "hostile_\\xff\\xfe.png")
         assert bytes(odd_row.original_name_raw) == odd
-        forged_row = predictions.ingest_state(session, "digits", sha(b"not an image"))
+        forged_row = ingest_files.ingest_state(session, "digits", sha(b"not an image"))
         assert forged_row.state == "quarantined"
         assert forged_row.original_name == "hostile\\x0a2026-01-01 00:00:00,000 INFO x: ok.png"
         for content in (SECRET, canary_image.read_bytes()):  # never read, so never hashed
-            assert predictions.ingest_state(session, "digits", sha(content)) is None
+            assert ingest_files.ingest_state(session, "digits", sha(content)) is None
 
     # The lake's manifest keeps the raw name in binary and its display form.
     manifest = pq.read_table(
@@ -126,7 +128,7 @@ def test_hostile_entries_are_rejected_unread_and_the_scan_goes_on(released):
     settle(landing / "hostile_fifo.png")
     assert run.scan_once() == {"rejected": 1}
     with Session(db.engine(released.database_url)) as session:
-        fifos = [r for r in predictions.landing_rejects(session, "digits") if r.kind == "fifo"]
+        fifos = [r for r in ingest_files.landing_rejects(session, "digits") if r.kind == "fifo"]
         assert len([r for r in fifos if r.name == "hostile_fifo.png"]) == 2
 
 

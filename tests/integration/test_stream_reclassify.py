@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from modelfleet.registry.api_keys import RECLASSIFY_APP
-from modelfleet.registry.store import applications, predictions, versions
+from modelfleet.registry.store import applications, ingest_files, predictions, versions
 from modelfleet.registry.store.lineage import prediction_lineage
 from modelfleet.registry.tables import PredictionRow
 from tests.integration.conftest import all_versions, eventually, loaded
@@ -87,7 +87,7 @@ def test_an_older_version_reclassifies_the_stored_images_and_keeps_the_old_rows(
     assert older not in loaded(served)
     engine = db.engine(served.database_url)
     with Session(engine) as session:
-        stored = {sha: predictions.ingest_state(session, "digits", sha) for sha in ingested}
+        stored = {sha: ingest_files.ingest_state(session, "digits", sha) for sha in ingested}
         assert {row.state for row in stored.values()} == {"stored"}, stored
         days = {row.partition_date for row in stored.values()}
         older_id = versions.get_version(session, "digits", older).id
@@ -115,7 +115,7 @@ def test_an_older_version_reclassifies_the_stored_images_and_keeps_the_old_rows(
         # The lake's manifest keeps the stream classifier's prediction.
         for day in days:
             manifest = {
-                r["sha256"]: r for r in predictions.partition_manifest(session, "digits", day)
+                r["sha256"]: r for r in ingest_files.partition_manifest(session, "digits", day)
             }
             assert {manifest[s]["model_version"] for s in ingested if s in manifest} == {current}
         assert reclassify_pin(session) == "production"

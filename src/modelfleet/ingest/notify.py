@@ -22,7 +22,7 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from modelfleet.registry.store import webhooks as outbox
-from modelfleet.registry.store.predictions import notify_many
+from modelfleet.registry.store.ingest_files import notify_many
 
 log = logging.getLogger("modelfleet.ingest")
 MAX_ATTEMPTS = 8  # retried after 1, 2, 4 ... 60 s (about 2 minutes), then given up

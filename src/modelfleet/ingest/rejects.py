@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from modelfleet.ingest.landing import REJECTED, LandingFolder, Refusal
-from modelfleet.registry.store import predictions as store
+from modelfleet.registry.store import ingest_files as store
 
 log = logging.getLogger("modelfleet.ingest")
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from modelfleet.ingest.landing import Entry, LandedFile, LandingError, LandingFolder, Refusal
-from modelfleet.registry.store.predictions import RECEIVED
+from modelfleet.registry.store.ingest_files import RECEIVED
 
 log = logging.getLogger("modelfleet.ingest")
 # Logs a problem that every scan meets once: (key, message).

@@ -32,8 +32,8 @@ from modelfleet.ingest.metadata import strip_metadata
 from modelfleet.ingest.notify import Webhooks, file_event
 from modelfleet.ingest.scan import Landed
 from modelfleet.lake import Lake
-from modelfleet.registry.store import ingest_files
-from modelfleet.registry.store import predictions as rows
+from modelfleet.registry.store import ingest_files as rows
+from modelfleet.registry.store.predictions import add_predictions
 from modelfleet.registry.store.versions import get_version
 
 log = logging.getLogger("modelfleet.ingest")
@@ -80,7 +80,7 @@ class FileStore:
                 for name in {a.model_version for a in answers}
             }
             todo = [(i, a) for i, a in zip(items, answers, strict=True) if i.row_id in open_ids]
-            prediction_ids = rows.add_predictions(
+            prediction_ids = add_predictions(
                 session,
                 [
                     {
@@ -154,7 +154,7 @@ class FileStore:
                     for i in todo
                 ],
             )
-            ingest_files.link_stored_paths(session, [i.row_id for i in todo])
+            rows.link_stored_paths(session, [i.row_id for i in todo])
             events = [_event(workflow, i, rows.STORED) for i in todo]
             self.webhooks.announce(session, workflow, events)
         self.webhooks.committed()

@@ -41,7 +41,7 @@ from modelfleet.ingest.store import FileStore
 from modelfleet.lake import Lake
 from modelfleet.registry import db
 from modelfleet.registry.api_keys import INGEST_APP
-from modelfleet.registry.store import predictions as rows
+from modelfleet.registry.store import ingest_files as rows
 from modelfleet.settings import Settings
 
 log = logging.getLogger("modelfleet.ingest")

@@ -33,7 +33,7 @@ from modelfleet.registry import db
 from modelfleet.registry.api_keys import RECLASSIFY_APP
 from modelfleet.registry.entities import ModelVersion
 from modelfleet.registry.store import applications, ingest_files
-from modelfleet.registry.store.predictions import add_prediction, stored_images
+from modelfleet.registry.store.predictions import add_prediction
 from modelfleet.registry.store.versions import get_version, resolve_alias
 from modelfleet.settings import Settings
 
@@ -129,7 +129,7 @@ def reclassify(
     lake = Lake(settings.lake_url)
     with Session(engine) as session:
         version_id = get_version(session, job.workflow, job.version).id
-        images = stored_images(session, job.workflow, job.first_day, job.last_day)
+        images = ingest_files.stored_images(session, job.workflow, job.first_day, job.last_day)
     counts = {"images": len(images), "classified": 0, "skipped": 0, "missing": 0}
     progress(
         f"{job.workflow}: {len(images)} stored images from {job.first_day} to {job.last_day} "

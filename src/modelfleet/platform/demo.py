@@ -21,7 +21,7 @@ from modelfleet.orchestration.trigger import RetrainRequest, describe, follow, t
 from modelfleet.platform.up import say, up
 from modelfleet.registry import db
 from modelfleet.registry.api_keys import ADMIN_APP, key_file
-from modelfleet.registry.store import predictions, versions
+from modelfleet.registry.store import ingest_files, versions
 from modelfleet.registry.store.lineage import prediction_lineage
 from modelfleet.registry.tables import DatasetVersionRow, ModelVersionRow, TrainingRunRow
 from modelfleet.settings import Settings
@@ -64,7 +64,7 @@ def drop_images(settings: Settings, count: int = 4) -> list[str]:
         seen = {
             image.name
             for image in images
-            if predictions.ingest_state(session, WORKFLOW, sha256_bytes(image.data))
+            if ingest_files.ingest_state(session, WORKFLOW, sha256_bytes(image.data))
         }
     fresh = [image for image in images if image.name not in seen] or images
     shas = []
@@ -89,9 +89,9 @@ def wait_for_ingest(shas: list[str], timeout_s: float = 120) -> dict[str, str]:
     while time.monotonic() < deadline:
         with Session(db.engine()) as session:
             for sha in shas:
-                row = predictions.ingest_state(session, WORKFLOW, sha)
+                row = ingest_files.ingest_state(session, WORKFLOW, sha)
                 states[sha] = row.state if row else "waiting"
-        if all(s in (predictions.STORED, predictions.QUARANTINED) for s in states.values()):
+        if all(s in (ingest_files.STORED, ingest_files.QUARANTINED) for s in states.values()):
             return states
         time.sleep(1)
     raise PlatformError(f"the stream classifier did not finish within {timeout_s:.0f}s: {states}")
@@ -137,10 +137,10 @@ def summary(
     repo = open_repo()  # tags live in the repository, whichever workspace made them
     with Session(db.engine()) as session:
         production = versions.resolve_alias(session, WORKFLOW)
-        stored = next(s for s in shas if states[s] == predictions.STORED)
+        stored = next(s for s in shas if states[s] == ingest_files.STORED)
         chain = prediction_lineage(session, stored)
-        quarantined = [s for s in shas if states[s] == predictions.QUARANTINED]
-        reasons = [predictions.ingest_state(session, WORKFLOW, s).reason for s in quarantined]
+        quarantined = [s for s in shas if states[s] == ingest_files.QUARANTINED]
+        reasons = [ingest_files.ingest_state(session, WORKFLOW, s).reason for s in quarantined]
     console.rule(f"modelfleet demo finished in {elapsed / 60:.1f} min")
     console.print(f"Airflow UI     {settings.airflow_url}  (login: {ADMIN_USER} / {password})")
     console.print(f"version tags   {', '.join(repo.tags(WORKFLOW))}")
