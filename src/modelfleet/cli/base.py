@@ -3,8 +3,9 @@ types and the `--actor` option.
 
 The command line was argparse before it was Click, and scripts read what it prints, so
 these classes keep argparse's habits where someone could notice: `usage:` in lower case,
-`-h` beside `--help`, subcommands listed in the order they were added (not sorted), and a
-command's one-line help shown in its group's listing in full.
+subcommands listed in the order they were added (not sorted), a command's one-line help
+shown in its group's listing in full, and an option's value named after the option
+(`--port PORT`). The root group (`cli/__init__.py`) adds `-h` beside `--help`.
 
 Nothing here reads the environment or the login name: `--help` must work for a uid with
 no passwd entry (`host/identity.py`), so defaults that need either are resolved when a
