@@ -104,6 +104,8 @@ def recommend(results: Sequence[FamilyResult], margin: float = TIE_MARGIN) -> Re
     if not scored:
         tried = ", ".join(f"{r.family}: {r.error or 'not scored'}" for r in results)
         raise DataError(f"no family could be trained and scored on this data ({tried})")
+    # The ignores below: a scored result has macro_f1 and serving_ms (`scored`), which
+    # mypy cannot see through the property.
     best = max(r.macro_f1 for r in scored)  # type: ignore[type-var]
     # A hair of slack so that a difference of exactly `margin` counts as a tie.
     tied = [r for r in scored if best - r.macro_f1 <= margin + 1e-9]  # type: ignore[operator]

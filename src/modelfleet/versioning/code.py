@@ -17,7 +17,7 @@ CODE_FILE = "code.json"
 PACKAGE = Path(__file__).resolve().parents[1]
 # What `python -m modelfleet.training.stage` imports to validate, train and evaluate.
 STAGE_MODULES = (
-    "config.py",
+    "config",
     "errors.py",
     "imaging.py",
     "months.py",
