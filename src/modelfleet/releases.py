@@ -2,7 +2,10 @@
 
 Postgres is authoritative: the alias moves (and its `alias_event` is appended) in
 one transaction, whose NOTIFY makes the endpoint swap. The GTO stage in the model
-repository mirrors it afterwards.
+repository mirrors it afterwards: at once where the caller owns the repository (the
+pipeline, the CLI, `mirror=True`), or within seconds through the platform's stage
+mirror where it does not (the endpoint's admin routes, `mirror=False`; see
+`versioning.stage_mirror`).
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from modelfleet.registry import db
 from modelfleet.registry.entities import RunRef
 from modelfleet.registry.store import versions
 from modelfleet.settings import Settings
+from modelfleet.versioning import stage_mirror
 from modelfleet.versioning.repo import open_repo
 
 
@@ -28,8 +32,13 @@ def set_production(
     reason: str,
     run: RunRef = versions.NO_RUN,
     forward_only: bool = False,
+    mirror: bool = True,
 ) -> str | None:
-    """Make an exported `version` production; return the version it replaced."""
+    """Make an exported `version` production; return the version it replaced.
+
+    `mirror` assigns the GTO stage before returning; without it the repository is left
+    to the platform's stage mirror (a process that must not write git, the endpoint).
+    """
     semver = Version.parse(version)
     exported = serving_dir(settings.serving_root, workflow, semver)
     if not (exported / "saved_model.pb").is_file():
@@ -44,7 +53,8 @@ def set_production(
             run=run,
             forward_only=forward_only,
         )
-    mirror_stage(workflow)
+    if mirror:
+        mirror_stage(workflow)
     return None if previous is None else previous.version
 
 
@@ -52,11 +62,8 @@ def mirror_stage(workflow: str, stage: str = PRODUCTION) -> None:
     """Assign the GTO stage to what the Postgres alias holds *now*, under the repository
     lock: when two moves race, the last mirror written is the final alias, not whichever
     move happened to assign last."""
-    repo = open_repo()
-    with repo.locked(), Session(db.engine()) as session:
-        current = versions.resolve_alias(session, workflow, stage)
-        if current is not None:
-            repo.assign(workflow, Version.parse(current.version), stage)
+    aliases = stage_mirror.PostgresAliases(db.engine())
+    stage_mirror.assign_now(open_repo(), aliases, workflow, stage)
 
 
 def rollback_target(session: Session, workflow: str, to: str | None) -> str:
@@ -92,13 +99,20 @@ def rollback(
     actor: str,
     reason: str,
     run: RunRef = versions.NO_RUN,
+    mirror: bool = True,
 ) -> tuple[str, str]:
-    """Move production back; returns (from, to)."""
+    """Move production back; returns (from, to). `mirror` as for `set_production`."""
     if not reason.strip():
         raise RegistryError("a rollback needs a reason (--reason)")
     with Session(db.engine()) as session:
         target = rollback_target(session, workflow, to)
     previous = set_production(
-        settings, workflow, target, actor=actor, reason=f"rollback: {reason}", run=run
+        settings,
+        workflow,
+        target,
+        actor=actor,
+        reason=f"rollback: {reason}",
+        run=run,
+        mirror=mirror,
     )
     return previous or "none", target

@@ -16,14 +16,21 @@ from modelfleet.config import load_fleet
 from modelfleet.errors import PlatformError
 from modelfleet.fileops import private_dir
 from modelfleet.host import identity
-from modelfleet.host import warm_client as warm
 from modelfleet.host.processes import ProcessManager
 from modelfleet.host.secret_files import restrict
 from modelfleet.host.supervise import read_state
 from modelfleet.orchestration.airflow_env import DEFAULT_QUEUE, airflow_env, airflow_secret_files
 from modelfleet.registry import db
 from modelfleet.registry.api_keys import ensure_platform_apps, key_files, secrets_dir
-from modelfleet.settings import CHECKOUT, Settings
+from modelfleet.settings import (
+    CHECKOUT,
+    CONFIG_ENV,
+    DATABASE_URL_ENV,
+    ENDPOINT_URL_ENV,
+    HOME_ENV,
+    WARM_SOCKET_ENV,
+    Settings,
+)
 from modelfleet.versioning.repo import ModelRepo
 
 BIN = Path(sys.executable).parent
@@ -31,8 +38,12 @@ AIRFLOW_COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 CELERY_WORKER = "airflow-celery-worker"
 # Start order; `stop` goes in reverse. The Celery worker runs in the celery profile only.
 WARM_RUNNER = "warm-runner"
+# Mirrors Postgres aliases into GTO stages; the warm runner hosts it, so it runs alone
+# only where the warm runner is off (modelfleet.warm.mirror).
+STAGE_MIRROR = "stage-mirror"
 PROCESSES = (
     WARM_RUNNER,
+    STAGE_MIRROR,
     *(f"airflow-{c}" for c in AIRFLOW_COMPONENTS),
     CELERY_WORKER,
     "endpoint",
@@ -44,7 +55,11 @@ CRASHES_BEFORE_GIVING_UP_WAITING = 3
 
 def processes(settings: Settings) -> tuple[str, ...]:
     """The processes `up` starts under this executor profile and these settings."""
-    wanted = {CELERY_WORKER: settings.executor == "celery", WARM_RUNNER: settings.warm_runner}
+    wanted = {
+        CELERY_WORKER: settings.executor == "celery",
+        WARM_RUNNER: settings.warm_runner,
+        STAGE_MIRROR: not settings.warm_runner,
+    }
     return tuple(p for p in PROCESSES if wanted.get(p, True))
 
 
@@ -53,10 +68,10 @@ def platform_env(settings: Settings, database_url: str) -> dict[str, str]:
     env.update(airflow_env(settings, database_url))
     env.update(
         {
-            "MODELFLEET_HOME": str(settings.home),
-            "MODELFLEET_CONFIG": str(settings.config_file),
-            "MODELFLEET_DATABASE_URL": database_url,
-            "MODELFLEET_ENDPOINT_URL": settings.endpoint_url,
+            HOME_ENV: str(settings.home),
+            CONFIG_ENV: str(settings.config_file),
+            DATABASE_URL_ENV: database_url,
+            ENDPOINT_URL_ENV: settings.endpoint_url,
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             "PYTHONUNBUFFERED": "1",
             "TF_CPP_MIN_LOG_LEVEL": "2",
@@ -65,9 +80,9 @@ def platform_env(settings: Settings, database_url: str) -> dict[str, str]:
     )
     env.update(identity.login_env())  # Airflow and DVC need one (a uid with no passwd entry)
     # Tasks hand their dvc, gto and stage commands to the warm runner (modelfleet.warm).
-    env.pop(warm.SOCKET_ENV, None)
+    env.pop(WARM_SOCKET_ENV, None)
     if settings.warm_runner:
-        env[warm.SOCKET_ENV] = str(settings.warm_socket)
+        env[WARM_SOCKET_ENV] = str(settings.warm_socket)
     return env
 
 
@@ -77,7 +92,7 @@ def say(message: str) -> None:
 
 def up(settings: Settings) -> dict[str, str]:
     """Start everything (idempotent). Returns the environment the processes share."""
-    embedded = not os.environ.get("MODELFLEET_DATABASE_URL")
+    embedded = not settings.database_url
     if embedded:
         identity.require_passwd_entry("the embedded PostgreSQL")
     fleet = load_fleet(settings.config_file)
@@ -120,9 +135,10 @@ def up(settings: Settings) -> dict[str, str]:
             raise PlatformError(
                 f"airflow db migrate failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
             )
-        create_pools(env)
+        create_pools(settings, env)
     commands = {
         WARM_RUNNER: [str(BIN / "modelfleet"), "warm-runner"],
+        STAGE_MIRROR: [str(BIN / "python"), "-m", "modelfleet.warm.mirror"],
         "airflow-api-server": [
             str(BIN / "airflow"),
             "api-server",
@@ -179,7 +195,7 @@ def restrict_secrets(settings: Settings) -> None:
         say(f"{path} was readable by others; now 0600")
 
 
-def create_pools(env: dict[str, str]) -> None:
+def create_pools(settings: Settings, env: dict[str, str]) -> None:
     """The pool that bounds how many trainings and evaluations run at once."""
     from modelfleet.orchestration.pools import MODEL_REPO_POOL, training_slots
 
@@ -189,7 +205,7 @@ def create_pools(env: dict[str, str]) -> None:
             "pools",
             "set",
             MODEL_REPO_POOL,
-            str(training_slots()),
+            str(training_slots(settings)),
             "trainings and evaluations at once (CPU-bound)",
         ],
         env=env,
@@ -221,7 +237,7 @@ def stop(settings: Settings) -> None:
     for name in reversed(PROCESSES):
         if manager.stop(name):
             say(f"stopped {name}")
-    if not os.environ.get("MODELFLEET_DATABASE_URL") and db.stop_embedded_server():
+    if not settings.database_url and db.stop_embedded_server():
         say("stopped the embedded PostgreSQL")
 
 

@@ -2,7 +2,9 @@
 
 They go through the same code as the CLI (`releases`, the applications store), so
 the alias history records the admin application as the actor, and the NOTIFY
-they send makes every endpoint replica swap.
+they send makes every endpoint replica swap. They write Postgres only: the endpoint
+never writes the model repository, and the platform's stage mirror (run by the warm
+runner) assigns the GTO stage within seconds, its tag naming the admin and the reason.
 """
 
 from __future__ import annotations
@@ -45,11 +47,9 @@ def _reason(body: dict[str, Any]) -> str:
     return value.strip()
 
 
-def _version(body: dict[str, Any], key: str, *, required: bool = True) -> str | None:
+def _version(body: dict[str, Any], key: str) -> str:
     """A version from the body, exactly as documented (vX.Y.Z, minor and patch below
     1000 as TF Serving's integer needs them), checked before anything parses numbers."""
-    if key not in body and not required:
-        return None
     value = body.get(key)
     if not isinstance(value, str) or not _VERSION_TEXT.fullmatch(value):
         text = shown(value) if isinstance(value, str) else type(value).__name__
@@ -57,9 +57,13 @@ def _version(body: dict[str, Any], key: str, *, required: bool = True) -> str | 
     return value
 
 
+def _optional_version(body: dict[str, Any], key: str) -> str | None:
+    return _version(body, key) if key in body else None
+
+
 def _pin(body: dict[str, Any]) -> str:
     value = body.get("pin")
-    return value if value in ALIAS_PINS else _version(body, "pin") or ""
+    return value if value in ALIAS_PINS else _version(body, "pin")
 
 
 def router(settings: Settings, database_url: str, auth: Authenticator) -> APIRouter:
@@ -92,7 +96,13 @@ def router(settings: Settings, database_url: str, auth: Authenticator) -> APIRou
         declared(workflow)
         version, reason = _version(body, "version"), _reason(body)
         previous = await run_in_threadpool(
-            releases.set_production, settings, workflow, version, actor=actor, reason=reason
+            releases.set_production,
+            settings,
+            workflow,
+            version,
+            actor=actor,
+            reason=reason,
+            mirror=False,
         )
         return json_response({"workflow": workflow, "from": previous, "to": version})
 
@@ -110,9 +120,15 @@ def router(settings: Settings, database_url: str, auth: Authenticator) -> APIRou
     async def rollback(workflow: str, request: Request) -> Response:
         actor, body = await admin(request)
         declared(workflow)
-        to, reason = _version(body, "to", required=False), _reason(body)
+        to, reason = _optional_version(body, "to"), _reason(body)
         old, new = await run_in_threadpool(
-            releases.rollback, settings, workflow, to=to, actor=actor, reason=reason or ""
+            releases.rollback,
+            settings,
+            workflow,
+            to=to,
+            actor=actor,
+            reason=reason or "",
+            mirror=False,
         )
         return json_response({"workflow": workflow, "from": old, "to": new})
 

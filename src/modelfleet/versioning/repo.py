@@ -221,10 +221,14 @@ class ModelRepo:
         with self.locked():
             self._dvc("push")
 
-    def assign(self, workflow: str, version: Version, stage: str) -> None:
+    def assign(
+        self, workflow: str, version: Version, stage: str, message: str | None = None
+    ) -> None:
+        """`gto assign`; `message` annotates the stage tag (who moved the alias, and why)."""
         # --force: a rollback re-assigns a version that held the stage before, which
         # GTO otherwise refuses ("already in stage").
-        self.root._gto("assign", workflow, "--version", str(version), "--stage", stage, "--force")
+        args = ["assign", workflow, "--version", str(version), "--stage", stage, "--force"]
+        self.root._gto(*args, *(["--message", message] if message else []))
 
     def tags(self, workflow: str = "*") -> list[str]:
         """Version tags `<wf>@v...` (of one workflow, or of all)."""

@@ -6,6 +6,10 @@ pidfd and on the caller's socket. Forking from a single thread means no lock can
 held by a thread that the child does not have. A caller that goes away (its task was
 killed) gets its command's process group killed; a child's exit code goes back to
 its caller.
+
+It also hosts the platform's stage mirror (`mirror.py`): a child forked once, after the
+imports, that copies Postgres alias moves into GTO stages. The selector loop restarts it
+when it dies.
 """
 
 from __future__ import annotations
@@ -14,8 +18,6 @@ import atexit
 import contextlib
 import gc
 import importlib
-import io
-import json
 import logging
 import os
 import selectors
@@ -30,7 +32,8 @@ from typing import Any
 
 from modelfleet.errors import PlatformError
 from modelfleet.host.supervise import die_with
-from modelfleet.host.warm_client import HEADER, STAGE, STDIO, accepts
+from modelfleet.warm import mirror
+from modelfleet.warm.command import Command, become_command, execute, read_request, refuse
 
 log = logging.getLogger("modelfleet.warm")
 
@@ -51,17 +54,9 @@ PRELOAD = (
     "modelfleet.training.export",
     "modelfleet.validation.stage",
 )
-MAX_REQUEST = 1 << 20
 MAX_SOCKET_PATH = 108  # sun_path, the terminating NUL included (Linux)
-REQUEST_TIMEOUT_S = 10.0
 STOP_GRACE_S = 5.0
-
-
-@dataclass
-class Command:
-    argv: list[str]
-    cwd: str
-    env: dict[str, str]
+MIRROR_RESTART_S = 2.0  # after the stage mirror died; the next one finishes its work
 
 
 @dataclass
@@ -71,6 +66,12 @@ class Job:
     pidfd: int
     argv: list[str]
     started: float = field(default_factory=time.monotonic)
+
+
+@dataclass
+class MirrorChild:
+    pid: int
+    pidfd: int
 
 
 def preload() -> None:
@@ -85,104 +86,6 @@ def preload() -> None:
         log.info("preloaded %s in %.1fs", module, time.monotonic() - began)
 
 
-def read_request(conn: socket.socket) -> tuple[Command, list[int]]:
-    """The command and its stdio descriptors; ValueError names what was wrong."""
-    conn.settimeout(REQUEST_TIMEOUT_S)
-    data, fds, _flags, _addr = socket.recv_fds(conn, 65536, STDIO)
-    ok = False
-    try:
-        if len(fds) != STDIO:
-            raise ValueError(
-                f"expected {STDIO} descriptors (stdin, stdout, stderr), got {len(fds)}"
-            )
-        if len(data) < HEADER.size:
-            raise ValueError("the request is shorter than its header")
-        (length,) = HEADER.unpack_from(data)
-        if length > MAX_REQUEST:
-            raise ValueError(f"a request of {length} bytes is over {MAX_REQUEST}")
-        body = data[HEADER.size :]
-        while len(body) < length:
-            chunk = conn.recv(length - len(body))
-            if not chunk:
-                raise ValueError("the caller hung up mid-request")
-            body += chunk
-        fields = json.loads(body)
-        command = Command(argv=fields["argv"], cwd=fields["cwd"], env=fields["env"])
-        if not accepts(command.argv):
-            raise ValueError(f"not a command the warm runner runs: {command.argv[:3]}")
-        if not os.path.isdir(command.cwd):
-            raise ValueError(f"no such directory: {command.cwd}")
-        ok = True
-        return command, fds
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValueError(str(exc)) from None
-    finally:
-        if not ok:  # a bad request, or a caller too slow to send it (TimeoutError)
-            for fd in fds:
-                os.close(fd)
-
-
-def execute(argv: list[str]) -> int:
-    """Run the command in this (forked) process, as its program's `main` would."""
-    try:
-        if argv[0] == "dvc":
-            from dvc.cli import main as dvc_main
-
-            return dvc_main(argv[1:])
-        if argv[0] == "gto":
-            from gto.cli import app
-
-            app(args=argv[1:], prog_name="gto")
-            return 0
-        from modelfleet.training.stage import main as stage_main
-
-        return stage_main(argv[len(STAGE) :])
-    except SystemExit as exit_:
-        if exit_.code is None or isinstance(exit_.code, int):
-            return exit_.code or 0
-        print(exit_.code, file=sys.stderr)
-        return 1
-
-
-def _become_command(command: Command, fds: list[int], runner: int) -> None:
-    """In the child: the caller's stdio, directory, environment and argv."""
-    os.setpgid(0, 0)  # one group per command, so a gone caller's command dies whole
-    atexit._clear()  # the runner's exit handlers are not the command's
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
-        signal.signal(sig, signal.SIG_DFL)
-    signal.set_wakeup_fd(-1)
-    die_with(runner)  # its caller would see it lost anyway
-    # The runner's own log handlers would copy every command's log records into it.
-    logging.root.handlers.clear()
-    logging.root.setLevel(logging.WARNING)
-    for target, fd in enumerate(fds):
-        os.dup2(fd, target)
-        os.close(fd)
-    sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding="utf-8")
-    sys.stdout = _text_out(1)
-    sys.stderr = _text_out(2)
-    os.chdir(command.cwd)
-    os.environ.clear()
-    os.environ.update(command.env)
-    sys.argv = list(command.argv)
-
-
-def _refuse(conn: socket.socket, reason: str) -> None:
-    with contextlib.suppress(OSError):
-        conn.sendall(f"refused {reason}\n".encode())
-    conn.close()
-
-
-def _text_out(fd: int) -> io.TextIOWrapper:
-    # line-buffered: `dvc repro` and training stream into the Airflow task log
-    return io.TextIOWrapper(
-        io.FileIO(fd, "w", closefd=False),
-        encoding="utf-8",
-        errors="backslashreplace",
-        line_buffering=True,
-    )
-
-
 class WarmRunner:
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -192,6 +95,8 @@ class WarmRunner:
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.wakeup_r, self.wakeup_w = os.pipe()
         self.inode = 0
+        self.mirror: MirrorChild | None = None
+        self.mirror_due = 0.0  # when to (re)start the stage mirror
 
     def bind(self) -> None:
         """Take the socket path, unless another runner answers there."""
@@ -221,7 +126,8 @@ class WarmRunner:
         log.info("warm runner listening at %s (pid %d)", self.path, os.getpid())
         try:
             while not self.stopping:
-                for key, _events in self.selector.select():
+                self._keep_mirror()
+                for key, _events in self.selector.select(self._mirror_wait()):
                     try:
                         self._dispatch(key.data, key.fileobj)
                     except Exception:  # one event must not take every running command down
@@ -238,6 +144,8 @@ class WarmRunner:
         elif what == "wakeup":
             with contextlib.suppress(BlockingIOError):
                 os.read(self.wakeup_r, 512)
+        elif what == "mirror":
+            self._reap_mirror()
         elif what.pid not in self.jobs:  # reaped in this same batch of events
             return
         elif fileobj is what.conn:  # the caller went away: kill its command
@@ -261,13 +169,13 @@ class WarmRunner:
             command, fds = read_request(conn)
         except (ValueError, OSError) as exc:
             log.warning("refused a request: %s", exc)
-            _refuse(conn, str(exc))
+            refuse(conn, str(exc))
             return
         try:
             pid = self._fork(command, fds, conn)
         except OSError as exc:  # nothing ran: the caller starts it as a new process
             log.error("cannot fork for %s: %s", command.argv[:4], exc)
-            _refuse(conn, f"cannot fork: {exc}")
+            refuse(conn, f"cannot fork: {exc}")
             return
         finally:
             for fd in fds:
@@ -290,7 +198,7 @@ class WarmRunner:
         code = 1
         try:
             self._close_in_child(conn)
-            _become_command(command, fds, runner)
+            become_command(command, fds, runner)
             code = execute(command.argv)
         except BaseException:  # the command's own stderr shows it; the child must end here
             traceback.print_exc()
@@ -305,8 +213,78 @@ class WarmRunner:
             os._exit(code)
         raise AssertionError("unreachable")
 
-    def _close_in_child(self, conn: socket.socket) -> None:
-        conn.close()
+    # -- the stage mirror ----------------------------------------------------
+    def _keep_mirror(self) -> None:
+        if self.mirror is None and not self.stopping and time.monotonic() >= self.mirror_due:
+            try:
+                self._fork_mirror()
+            except OSError as exc:
+                log.error("cannot fork the stage mirror: %s", exc)
+                self.mirror_due = time.monotonic() + MIRROR_RESTART_S
+
+    def _mirror_wait(self) -> float | None:
+        """How long the loop may sleep: until the stage mirror is due again, if it is down."""
+        if self.mirror is not None:
+            return None
+        return max(0.0, self.mirror_due - time.monotonic())
+
+    def _fork_mirror(self) -> None:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        runner = os.getpid()
+        pid = os.fork()
+        if pid:
+            self.mirror = MirrorChild(pid, os.pidfd_open(pid))
+            self.selector.register(self.mirror.pidfd, selectors.EVENT_READ, "mirror")
+            log.info("stage mirror: pid %d", pid)
+            return
+        try:
+            self._close_in_child(None)
+            for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGCHLD):
+                signal.signal(sig, signal.SIG_DFL)
+            signal.set_wakeup_fd(-1)
+            die_with(runner)
+            mirror.run_forever()
+        except BaseException:  # the runner's log shows it; the child must end here
+            traceback.print_exc()
+        finally:
+            with contextlib.suppress(BaseException):
+                sys.stderr.flush()
+            os._exit(1)
+
+    def _reap_mirror(self) -> None:
+        child = self.mirror
+        if child is None:
+            return
+        _, status = os.waitpid(child.pid, 0)
+        self.selector.unregister(child.pidfd)
+        os.close(child.pidfd)
+        self.mirror = None
+        self.mirror_due = time.monotonic() + MIRROR_RESTART_S
+        code = os.waitstatus_to_exitcode(status)
+        log.warning("stage mirror (pid %d) ended %d; restarting it", child.pid, code)
+
+    def _stop_mirror(self) -> None:
+        child = self.mirror
+        if child is None:
+            return
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(child.pid, signal.SIGTERM)
+        deadline = time.monotonic() + STOP_GRACE_S
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(child.pid, os.WNOHANG) == (0, 0) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child.pid, signal.SIGKILL)
+            os.waitpid(child.pid, 0)
+        os.close(child.pidfd)
+        self.mirror = None
+
+    def _close_in_child(self, conn: socket.socket | None) -> None:
+        if conn is not None:
+            conn.close()
+        if self.mirror is not None:
+            os.close(self.mirror.pidfd)
         for job in self.jobs.values():
             job.conn.close()
             os.close(job.pidfd)
@@ -331,6 +309,7 @@ class WarmRunner:
 
     def _shutdown(self) -> None:
         """Commands still running are stopped: their callers see them fail."""
+        self._stop_mirror()
         for job in self.jobs.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(job.pid, signal.SIGTERM)

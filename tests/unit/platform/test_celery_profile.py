@@ -10,7 +10,7 @@ import pytest
 from modelfleet.errors import ConfigError
 from modelfleet.harness.celery_check import CheckResult, TaskEvidence, report
 from modelfleet.orchestration.airflow_env import airflow_env
-from modelfleet.platform.up import CELERY_WORKER, PROCESSES, processes
+from modelfleet.platform.up import CELERY_WORKER, PROCESSES, STAGE_MIRROR, processes
 from modelfleet.settings import get_settings
 
 DB = "postgresql+psycopg2://postgres@127.0.0.1:5432/modelfleet"
@@ -45,7 +45,8 @@ def test_celery_profile(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         "db+postgresql+psycopg2://postgres@127.0.0.1:5432/airflow"
     )
     assert env["AIRFLOW__OPERATORS__DEFAULT_QUEUE"] == "default"
-    assert processes(settings) == PROCESSES
+    # every process, but the stage mirror alone: the warm runner (on by default) hosts it
+    assert processes(settings) == tuple(p for p in PROCESSES if p != STAGE_MIRROR)
 
 
 def test_default_broker_is_the_local_redis(home: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,5 +1,6 @@
 """`MODELFLEET_WARM_RUNNER`: whether `modelfleet up` starts the warm runner and tells the
-platform's processes where it listens."""
+platform's processes where it listens. The stage mirror runs either way: inside the
+runner, or alone without it."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import pytest
 
 from modelfleet.errors import ConfigError
 from modelfleet.host.warm_client import SOCKET_ENV
-from modelfleet.platform.up import WARM_RUNNER, platform_env, processes
+from modelfleet.platform.up import STAGE_MIRROR, WARM_RUNNER, platform_env, processes
 from modelfleet.settings import get_settings
 
 
@@ -16,6 +17,7 @@ def test_on_by_default_the_processes_learn_its_socket(monkeypatch: pytest.Monkey
     settings = get_settings()
 
     assert WARM_RUNNER in processes(settings)
+    assert STAGE_MIRROR not in processes(settings)  # the runner hosts it
     env = platform_env(settings, "postgresql://u@h/modelfleet")
     assert env[SOCKET_ENV] == str(settings.run_dir / "warm.sock")
 
@@ -29,6 +31,7 @@ def test_off_starts_no_runner_and_names_no_socket(
     settings = get_settings()
 
     assert WARM_RUNNER not in processes(settings)
+    assert STAGE_MIRROR in processes(settings)  # aliases still reach GTO
     assert SOCKET_ENV not in platform_env(settings, "postgresql://u@h/modelfleet")
 
 
