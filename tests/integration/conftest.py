@@ -193,17 +193,38 @@ def eventually(check, timeout_s: float = 30.0):  # type: ignore[no-untyped-def]
     return result
 
 
+# The months test_retrain_dag releases digits for, in order: v1.0.0, then v1.1.0.
+FIRST_MONTHS = ("2026-01", "2026-02")
+
+
+def release_digits(platform: Platform, count: int) -> None:
+    """digits with at least `count` (1 or 2) versions, released by real DAG runs of
+    FIRST_MONTHS, as test_retrain_dag's first tests leave it. Run after them (the full
+    suite) it runs nothing; run alone (`pytest path::test`) a test gets them here."""
+    from tests.integration.test_retrain_dag import run_dag
+
+    for month in FIRST_MONTHS[len(all_versions(platform)) : count]:
+        state, tasks = run_dag(month)
+        assert state == "success", tasks
+
+
+def release_first_month(platform: Platform, workflow: str) -> None:
+    """`workflow` with a version (its DAG run for the first month) unless an earlier
+    test released one."""
+    from tests.integration.test_retrain_dag import run_dag
+
+    if not all_versions(platform, workflow):
+        state, tasks = run_dag(FIRST_MONTHS[0], dag_id=f"retrain__{workflow}")
+        assert state == "success", tasks
+
+
 @pytest.fixture(scope="session")
 def served(platform: Platform) -> Platform:
     """digits with at least two versions (real DAG runs), the endpoint serving production."""
     from modelfleet.endpoint_client import EndpointClient
-    from tests.integration.test_retrain_dag import production, run_dag
+    from tests.integration.test_retrain_dag import production
 
-    for month in ("2026-01", "2026-02"):
-        if len(all_versions(platform)) >= 2:
-            break
-        state, tasks = run_dag(month)
-        assert state == "success", tasks
+    release_digits(platform, 2)
     with EndpointClient(
         platform.endpoint_url, headers=platform.admin_headers, timeout=10
     ) as client:

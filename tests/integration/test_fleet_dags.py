@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from modelfleet.registry.store import lineage, versions
-from tests.integration.conftest import workspace_of, write_fleet
+from tests.integration.conftest import release_first_month, workspace_of, write_fleet
 from tests.integration.test_retrain_dag import run_dag
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -57,9 +57,11 @@ def test_workflow_runs_end_to_end(quick_fleet, workflow, architecture, source):
 
 
 def test_transfer_learning_records_the_parent(quick_fleet):
-    """caps_sorter reuses caps_line1's production ResNet base (released above)."""
+    """caps_sorter reuses caps_line1's production ResNet base (released above, or here
+    when this test runs alone)."""
     from modelfleet.registry import db
 
+    release_first_month(quick_fleet, "caps_line1")
     state, tasks = run_dag("2026-01", dag_id="retrain__caps_sorter")
     assert state == "success", tasks
     with Session(db.engine(quick_fleet.database_url)) as session:

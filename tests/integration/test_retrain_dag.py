@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from modelfleet.registry.store import runs, versions
 from modelfleet.registry.tables import GateDecisionRow
 from modelfleet.versioning.commands import run
-from tests.integration.conftest import write_fleet
+from tests.integration.conftest import release_digits, write_fleet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DAG_ID = "retrain__digits"
@@ -62,6 +62,18 @@ def gto_versions(platform) -> dict:
     return json.loads(out.stdout)
 
 
+@pytest.fixture()
+def first_release(platform) -> None:
+    """digits with v1.0.0: test_first_month's, or made here for a test run alone."""
+    release_digits(platform, 1)
+
+
+@pytest.fixture()
+def two_releases(platform) -> None:
+    """digits with v1.0.0 and v1.1.0, v1.1.0 in production, as the first two tests leave it."""
+    release_digits(platform, 2)
+
+
 def test_first_month_is_released_tagged_and_served(platform, tmp_path):
     state, tasks = run_dag("2026-01")
     assert state == "success", tasks
@@ -87,6 +99,7 @@ def test_first_month_is_released_tagged_and_served(platform, tmp_path):
     assert sha256(clone / "models/digits/model.weights.h5") == recorded.artifact_sha256
 
 
+@pytest.mark.usefixtures("first_release")
 def test_second_month_moves_production_and_the_endpoint_follows(platform):
     state, tasks = run_dag("2026-02")
     assert state == "success", tasks
@@ -107,6 +120,7 @@ def test_second_month_moves_production_and_the_endpoint_follows(platform):
     assert len(response.json()["predictions"][0]) == 10
 
 
+@pytest.mark.usefixtures("two_releases")
 def test_worse_candidate_is_rejected_and_production_stays(platform, monkeypatch):
     from modelfleet.registry import db
 
@@ -131,6 +145,7 @@ def test_worse_candidate_is_rejected_and_production_stays(platform, monkeypatch)
     assert gto_versions(platform)["digits"]["stage"]["production"] == "v1.1.0"
 
 
+@pytest.mark.usefixtures("two_releases")
 def test_month_with_leaked_test_images_stops_at_validate(platform):
     """A bad month never trains: the run fails at validate, production stays."""
     from modelfleet.config import load_fleet

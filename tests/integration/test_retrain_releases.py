@@ -1,6 +1,10 @@
 """Releases of `digits` after test_retrain_dag: rollback under load, automatic
 rollback on a failed smoke test, manual approval of a rejected candidate, and
-concurrent releases. Real Airflow runs, Postgres, GTO and the live endpoint."""
+concurrent releases. Real Airflow runs, Postgres, GTO and the live endpoint.
+
+In the full suite these follow test_retrain_dag (v1.0.0, v1.1.0, a rejected 2026-03)
+and each other; each also passes alone: its fixtures make what is missing, and the
+version numbers it expects follow from the versions there are."""
 
 from __future__ import annotations
 
@@ -17,11 +21,12 @@ from sqlalchemy.orm import Session
 
 from modelfleet.cli import main
 from modelfleet.endpoint_client import EndpointClient
+from modelfleet.naming import Version
 from modelfleet.pipeline import release
 from modelfleet.pipeline.context import RunContext
 from modelfleet.registry.entities import NewTrainingRun, RunRef
 from modelfleet.registry.store import runs, versions
-from tests.integration.conftest import frozen_test_image, write_fleet
+from tests.integration.conftest import all_versions, frozen_test_image, release_digits, write_fleet
 from tests.integration.test_retrain_dag import (
     endpoint_version,
     gto_versions,
@@ -69,15 +74,39 @@ def switch_to(platform, version: str) -> None:
 @pytest.fixture(scope="module")
 def released(platform):
     """digits with v1.0.0 and v1.1.0 released, v1.1.0 in production."""
-    for month in ("2026-01", "2026-02"):
-        with session(platform) as s:
-            if len(versions.list_versions(s, "digits")) >= 2:
-                break
-        state, tasks = run_dag(month)
-        assert state == "success", tasks
+    release_digits(platform, 2)
     assert production(platform) == "v1.1.0"
     switch_to(platform, "v1.1.0")
     return platform
+
+
+def worse_fleet(platform) -> str:
+    """A fleet file whose candidates the gate rejects (one epoch at a tiny rate)."""
+    return str(write_fleet(platform.home / "worse.yaml", epochs=1, learning_rate=0.00001))
+
+
+@pytest.fixture()
+def older_rejected_candidate(released) -> None:
+    """A rejected candidate of digits whose workspace is gone: test_retrain_dag's 2026-03
+    (its workspace pruned since) in the full suite; made here, as a test run alone has
+    none."""
+    from modelfleet.settings import get_settings
+    from modelfleet.versioning.repo import open_repo
+    from modelfleet.versioning.workspace import workspace_path
+
+    with session(released) as s:
+        kept = {v.training_run_id for v in versions.list_versions(s, "digits")}
+        for training in runs.training_runs(s, "digits"):
+            decision = runs.latest_gate_decision(s, training.id)
+            if training.id not in kept and decision is not None and not decision.passed:
+                return
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MODELFLEET_CONFIG", worse_fleet(released))
+        state, tasks = run_dag("2026-03")
+    assert state == "success" and tasks["register"] == "skipped", tasks
+    with session(released) as s:
+        rejected = runs.training_runs(s, "digits")[0].run_id
+    open_repo().remove_workspace(workspace_path(get_settings(), "digits", rejected))
 
 
 def test_rollback_under_load_has_no_failed_requests(released, capsys):
@@ -165,9 +194,12 @@ def test_failed_smoke_test_rolls_back_automatically(released, monkeypatch):
         assert rollback_target(s, "digits", None) == "v1.0.0"
 
 
+@pytest.mark.usefixtures("older_rejected_candidate")
 def test_rejected_candidate_is_released_only_by_an_approval(released, monkeypatch, capsys):
-    worse = write_fleet(released.home / "worse.yaml", epochs=1, learning_rate=0.00001)
-    monkeypatch.setenv("MODELFLEET_CONFIG", str(worse))
+    # v1.2.0 (the failed smoke test's) before it in the module, v1.1.0 alone
+    latest = all_versions(released)[-1]
+    approved = str(Version.parse(latest).bump_minor())
+    monkeypatch.setenv("MODELFLEET_CONFIG", worse_fleet(released))
     state, tasks = run_dag("2026-06")
     assert state == "success" and tasks["register"] == "skipped", tasks
     with pytest.raises(SystemExit):  # --reason is required
@@ -176,10 +208,10 @@ def test_rejected_candidate_is_released_only_by_an_approval(released, monkeypatc
 
     assert main(["approve", "digits", "--reason", "line stopped; accept", "--actor", "tester"]) == 0
 
-    assert "approved digits@v1.3.0 (now in production)" in capsys.readouterr().out
-    assert production(released) == "v1.3.0"
+    assert f"approved digits@{approved} (now in production)" in capsys.readouterr().out
+    assert production(released) == approved
     with session(released) as s:
-        version = versions.get_version(s, "digits", "v1.3.0")
+        version = versions.get_version(s, "digits", approved)
         decision = runs.latest_gate_decision(s, version.training_run_id)
         assert decision.passed and decision.override_actor == "cli:tester"
         assert decision.override_reason == "line stopped; accept"
@@ -189,10 +221,10 @@ def test_rejected_candidate_is_released_only_by_an_approval(released, monkeypatc
     assert "model versions" in capsys.readouterr().out
     assert main(["versions", "digits", "--json"]) == 0
     rows = {row["version"]: row for row in json.loads(capsys.readouterr().out)}
-    assert rows["v1.3.0"]["gate"] == "approved by cli:tester: line stopped; accept"
-    assert rows["v1.3.0"]["production"] and rows["v1.3.0"]["month"] == "2026-06"
-    assert rows["v1.2.0"]["gate"] == "passed"
-    # the next rejected candidate is 2026-03's, whose workspace was pruned since
+    assert rows[approved]["gate"] == "approved by cli:tester: line stopped; accept"
+    assert rows[approved]["production"] and rows[approved]["month"] == "2026-06"
+    assert rows[latest]["gate"] == "passed"
+    # the next rejected candidate is 2026-03's, whose workspace is gone
     assert main(["approve", "digits", "--reason", "older one"]) == 1
     assert "the workspace of run" in capsys.readouterr().err
 
@@ -201,6 +233,10 @@ def test_concurrent_releases_get_distinct_versions_and_lose_no_event(released):
     with session(released) as s, s.begin():
         latest = runs.training_runs(s, "digits")[0]
         workspace_run = latest.run_id
+        # v1.3.0 of 2026-06 (the approval's) after the module's other tests, v1.1.0 alone
+        newest = versions.version_of_training_run(s, latest.id)
+        assert newest is not None and newest.version == all_versions(released)[-1]
+        month = runs.get_dataset_version(s, latest.dataset_version_id).month
         fields = {
             "workflow": "digits",
             "dataset_version_id": latest.dataset_version_id,
@@ -221,7 +257,7 @@ def test_concurrent_releases_get_distinct_versions_and_lose_no_event(released):
 
     def register_and_deploy(training_run_id: int, index: int) -> dict:
         # both finish in the workspace of the run that trained the weights
-        ctx = RunContext("digits", "2026-06", RunRef("retrain__digits", workspace_run))
+        ctx = RunContext("digits", month, RunRef("retrain__digits", workspace_run))
         barrier.wait()
         registered = release.register(ctx, training_run_id)
         return release.deploy(ctx, registered["version"])
@@ -229,9 +265,11 @@ def test_concurrent_releases_get_distinct_versions_and_lose_no_event(released):
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(register_and_deploy, ids, (1, 2)))
 
-    # the same month (2026-06) again: patch releases
-    assert sorted(r["version"] for r in results) == ["v1.3.1", "v1.3.2"]
-    assert production(released) == "v1.3.2"  # the newer release wins either way
+    # the same month again: patch releases
+    base = Version.parse(newest.version)
+    first, second = (str(Version(base.major, base.minor, base.patch + i)) for i in (1, 2))
+    assert sorted(r["version"] for r in results) == [first, second]
+    assert production(released) == second  # the newer release wins either way
     events = history(released)
     assert len(events) - before == sum(r["moved"] for r in results)
     assert_unbroken(events)
@@ -240,7 +278,7 @@ def test_concurrent_releases_get_distinct_versions_and_lose_no_event(released):
     from modelfleet import releases
     from modelfleet.settings import get_settings
 
-    targets = ["v1.0.0", "v1.1.0", "v1.3.1", "v1.1.0", "v1.0.0", "v1.1.0"]
+    targets = ["v1.0.0", "v1.1.0", first, "v1.1.0", "v1.0.0", "v1.1.0"]
     with ThreadPoolExecutor(len(targets)) as pool:
         list(
             pool.map(

@@ -27,8 +27,7 @@ from sqlalchemy.orm import Session
 from modelfleet.host.ports import free_port
 from modelfleet.registry.store import versions
 from modelfleet.settings import CHECKOUT
-from tests.integration.conftest import BIN
-from tests.integration.test_retrain_dag import run_dag
+from tests.integration.conftest import BIN, release_digits
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -78,11 +77,7 @@ def all_versions(platform) -> list[str]:
 @pytest.fixture(scope="module")
 def released(platform):
     """digits with at least two versions (earlier modules of the session may have made them)."""
-    for month in ("2026-01", "2026-02"):
-        if len(all_versions(platform)) >= 2:
-            break
-        state, tasks = run_dag(month)
-        assert state == "success", tasks
+    release_digits(platform, 2)
     assert production(platform) is not None
     return platform
 
