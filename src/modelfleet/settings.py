@@ -1,4 +1,5 @@
-"""Where things live. Every run-time path and address comes from here.
+"""Where things live: every run-time path and address, and the one place that reads the
+`MODELFLEET_*` environment variables (pydantic-settings does the reading).
 
 Environment variables (all optional):
     MODELFLEET_HOME          run-time state, default ./var in the checkout
@@ -27,22 +28,57 @@ Environment variables (all optional):
     MODELFLEET_ACTOR         who the CLI records as the actor of a rollback, approval or
                              grant when `--actor` is not given; default the login name,
                              or `uid:<n>` where the uid has none (host/identity.py)
+    MODELFLEET_TRAINING_SLOTS  trainings at once (an Airflow pool `up` sizes); default one
+                             per two cores
+    MODELFLEET_API_KEY       the admin application's key, instead of its key file
     MODELFLEET_SERVE_*, MODELFLEET_KEY_*, MODELFLEET_AUTH_FAILURES_PER_MIN
                              the endpoint's limits, per worker process (EndpointLimits)
+
+`get_settings()` and `endpoint_limits()` read the environment afresh on every call. pydantic
+comes with the first call, not with this module: the stage entry point reads its warm
+runner's socket here (a handoff, below) before any heavy import.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from modelfleet.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pydantic_settings import BaseSettings
 
 CHECKOUT = Path(__file__).resolve().parents[2]
 EXECUTORS = ("local", "celery")
 LOG_FORMATS = ("text", "json")
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
+DEFAULT_ENDPOINT_URL = "http://127.0.0.1:8501"
+
+# The variables' names, for the modules that set them for a process they start.
+HOME_ENV = "MODELFLEET_HOME"
+CONFIG_ENV = "MODELFLEET_CONFIG"
+DATABASE_URL_ENV = "MODELFLEET_DATABASE_URL"
+ENDPOINT_URL_ENV = "MODELFLEET_ENDPOINT_URL"
+ENDPOINT_WORKERS_ENV = "MODELFLEET_ENDPOINT_WORKERS"
+INGEST_WORKERS_ENV = "MODELFLEET_INGEST_WORKERS"
+AIRFLOW_PORT_ENV = "MODELFLEET_AIRFLOW_PORT"
+LAKE_URL_ENV = "MODELFLEET_LAKE_URL"
+DVC_REMOTE_URL_ENV = "MODELFLEET_DVC_REMOTE_URL"
+EXECUTOR_ENV = "MODELFLEET_EXECUTOR"
+WARM_RUNNER_ENV = "MODELFLEET_WARM_RUNNER"
+CELERY_BROKER_URL_ENV = "MODELFLEET_CELERY_BROKER_URL"
+LOG_FORMAT_ENV = "MODELFLEET_LOG_FORMAT"
+ACTOR_ENV = "MODELFLEET_ACTOR"
+TRAINING_SLOTS_ENV = "MODELFLEET_TRAINING_SLOTS"
+API_KEY_ENV = "MODELFLEET_API_KEY"
+# Handoffs: what one modelfleet process tells the processes it starts.
+WARM_SOCKET_ENV = "MODELFLEET_WARM_SOCKET"  # `up`: where the warm runner listens
+SERVE_WORKERS_ENV = "MODELFLEET_SERVE_WORKERS"  # `serve`: how many workers it started
+SERVE_INSECURE_LOCAL_ENV = "MODELFLEET_SERVE_INSECURE_LOCAL"  # `serve`: keys off on loopback
 
 
 @dataclass(frozen=True)
@@ -59,6 +95,10 @@ class Settings:
     warm_runner: bool = True
     log_format: str = "text"
     actor: str | None = None
+    database_url: str | None = None  # None: the embedded Postgres (registry/db.py)
+    lake_url_setting: str | None = None  # None: the lake folder under home
+    training_slots: int | None = None  # None: one per two cores (orchestration/pools.py)
+    api_key: str | None = None  # None: the admin application's key file
 
     @property
     def repo(self) -> Path:
@@ -100,7 +140,7 @@ class Settings:
 
     @property
     def lake_url(self) -> str:
-        return os.environ.get("MODELFLEET_LAKE_URL") or str(self.lake)
+        return self.lake_url_setting or str(self.lake)
 
     @property
     def quarantine(self) -> Path:
@@ -142,53 +182,9 @@ class Settings:
 
 
 def get_settings() -> Settings:
-    """Read settings from the environment (cheap; call it where needed)."""
-    home = Path(os.environ.get("MODELFLEET_HOME", CHECKOUT / "var")).resolve()
-    executor = os.environ.get("MODELFLEET_EXECUTOR", "local").strip().lower() or "local"
-    if executor not in EXECUTORS:
-        raise ConfigError(f"MODELFLEET_EXECUTOR={executor!r} is not one of {', '.join(EXECUTORS)}")
-    return Settings(
-        home=home,
-        config_file=Path(os.environ.get("MODELFLEET_CONFIG", CHECKOUT / "workflows.yaml")),
-        endpoint_url=os.environ.get("MODELFLEET_ENDPOINT_URL", "http://127.0.0.1:8501").rstrip("/"),
-        airflow_port=int(os.environ.get("MODELFLEET_AIRFLOW_PORT", "8080")),
-        dvc_remote_url=os.environ.get("MODELFLEET_DVC_REMOTE_URL") or None,
-        executor=executor,
-        celery_broker_url=os.environ.get("MODELFLEET_CELERY_BROKER_URL") or DEFAULT_BROKER_URL,
-        endpoint_workers=_positive_int("MODELFLEET_ENDPOINT_WORKERS", 1),
-        ingest_workers=_positive_int("MODELFLEET_INGEST_WORKERS", 2),
-        warm_runner=_switch("MODELFLEET_WARM_RUNNER", True),
-        log_format=_choice("MODELFLEET_LOG_FORMAT", LOG_FORMATS),
-        actor=os.environ.get("MODELFLEET_ACTOR", "").strip() or None,
-    )
-
-
-def _choice(name: str, choices: tuple[str, ...]) -> str:
-    """One of `choices` (the first when unset)."""
-    text = os.environ.get(name, "").strip().lower() or choices[0]
-    if text not in choices:
-        raise ConfigError(f"{name}={text!r} is not one of {', '.join(choices)}")
-    return text
-
-
-def _switch(name: str, default: bool) -> bool:
-    text = os.environ.get(name, "").strip().lower()
-    if not text:
-        return default
-    if text in ("on", "1", "true", "yes"):
-        return True
-    if text in ("off", "0", "false", "no"):
-        return False
-    raise ConfigError(f"{name}={text!r} must be on or off")
-
-
-def _positive_int(name: str, default: int) -> int:
-    text = os.environ.get(name, "").strip()
-    if not text:
-        return default
-    if not (text.isascii() and text.isdecimal()) or int(text) < 1:
-        raise ConfigError(f"{name}={text!r} must be a whole number of at least 1")
-    return int(text)
+    """Read settings from the environment (afresh on every call; cheap)."""
+    environment, _ = _environment_models()
+    return Settings(**_read(environment, _SETTINGS_FIELDS))
 
 
 @dataclass(frozen=True)
@@ -210,6 +206,8 @@ class EndpointLimits:
         MODELFLEET_KEY_VERIFICATIONS       cores per worker: argon2 checks at once
         MODELFLEET_AUTH_FAILURES_PER_MIN   10    failed key attempts per client address
                                                  and minute, then 429 (0: no limit)
+
+    Constructing one reads nothing: `endpoint_limits()` reads the environment.
     """
 
     max_connections: int = 1000
@@ -226,24 +224,82 @@ class EndpointLimits:
 
 def endpoint_limits() -> EndpointLimits:
     """Read the endpoint's limits from the environment."""
-    return EndpointLimits(
-        max_connections=_positive_int("MODELFLEET_SERVE_MAX_CONNECTIONS", 1000),
-        header_timeout_s=_seconds("MODELFLEET_SERVE_HEADER_TIMEOUT_S", 10.0),
-        body_timeout_s=_seconds("MODELFLEET_SERVE_BODY_TIMEOUT_S", 30.0),
-        keepalive_timeout_s=_seconds("MODELFLEET_SERVE_KEEPALIVE_TIMEOUT_S", 5.0),
-        pixel_budget=_positive_int("MODELFLEET_SERVE_PIXEL_BUDGET_MP", 64) * 1_000_000,
-        queue_timeout_s=_seconds("MODELFLEET_SERVE_QUEUE_TIMEOUT_S", 5.0),
-        key_cache=_switch("MODELFLEET_KEY_CACHE", True),
-        key_cache_ttl_s=_seconds("MODELFLEET_KEY_CACHE_TTL_S", 60.0),
-        key_verifications=_positive_int("MODELFLEET_KEY_VERIFICATIONS", 0) or None,
-        auth_failures_per_min=_count("MODELFLEET_AUTH_FAILURES_PER_MIN", 10),
-    )
+    _, limits = _environment_models()
+    return EndpointLimits(**_read(limits, _LIMITS_FIELDS))
 
 
-def _seconds(name: str, default: float) -> float:
-    text = os.environ.get(name, "").strip()
+# -- handoffs: read without pydantic, the stage entry point's hand-over stays light --
+
+
+def warm_socket_path() -> str | None:
+    """The warm runner's socket, as `modelfleet up` tells the processes it starts."""
+    return os.environ.get(WARM_SOCKET_ENV) or None
+
+
+def serve_worker_count() -> int:
+    """How many endpoint processes `serve` started (for one worker's set-up)."""
+    return int(os.environ.get(SERVE_WORKERS_ENV) or 1)
+
+
+def serve_insecure_local() -> bool:
+    """Whether `serve --insecure-local` told its workers to accept loopback without keys."""
+    return bool(os.environ.get(SERVE_INSECURE_LOCAL_ENV))
+
+
+# -- parsing: each parser gets the variable's name and its text; None means the default --
+
+
+def _optional(name: str, text: str) -> str | None:
+    return text or None  # set but empty is unset
+
+
+def _integer(name: str, text: str) -> int | None:
     if not text:
-        return default
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} must be a whole number") from None
+
+
+def _executor(name: str, text: str) -> str:
+    executor = text.strip().lower() or "local"
+    if executor not in EXECUTORS:
+        raise ConfigError(f"{name}={executor!r} is not one of {', '.join(EXECUTORS)}")
+    return executor
+
+
+def _log_format(name: str, text: str) -> str:
+    chosen = text.strip().lower() or LOG_FORMATS[0]
+    if chosen not in LOG_FORMATS:
+        raise ConfigError(f"{name}={chosen!r} is not one of {', '.join(LOG_FORMATS)}")
+    return chosen
+
+
+def _switch(name: str, text: str) -> bool | None:
+    text = text.strip().lower()
+    if not text:
+        return None
+    if text in ("on", "1", "true", "yes"):
+        return True
+    if text in ("off", "0", "false", "no"):
+        return False
+    raise ConfigError(f"{name}={text!r} must be on or off")
+
+
+def _positive_int(name: str, text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdecimal()) or int(text) < 1:
+        raise ConfigError(f"{name}={text!r} must be a whole number of at least 1")
+    return int(text)
+
+
+def _seconds(name: str, text: str) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
     try:
         value = float(text)
     except ValueError:
@@ -253,10 +309,93 @@ def _seconds(name: str, default: float) -> float:
     return value
 
 
-def _count(name: str, default: int) -> int:
-    text = os.environ.get(name, "").strip()
+def _count(name: str, text: str) -> int | None:
+    text = text.strip()
     if not text:
-        return default
+        return None
     if not (text.isascii() and text.isdecimal()) or len(text) > 9:
         raise ConfigError(f"{name}={text!r} must be a whole number from 0")
     return int(text)
+
+
+def _megapixels(name: str, text: str) -> int | None:
+    value = _positive_int(name, text)
+    return None if value is None else value * 1_000_000
+
+
+# Each field: its variable, its parser and its default (a callable: computed per read).
+_SETTINGS_FIELDS: dict[str, tuple[str, Any, Any]] = {
+    "home": (HOME_ENV, lambda _, text: Path(text).resolve(), lambda: (CHECKOUT / "var").resolve()),
+    "config_file": (CONFIG_ENV, lambda _, text: Path(text), lambda: CHECKOUT / "workflows.yaml"),
+    "endpoint_url": (ENDPOINT_URL_ENV, lambda _, text: text.rstrip("/"), DEFAULT_ENDPOINT_URL),
+    "airflow_port": (AIRFLOW_PORT_ENV, _integer, 8080),
+    "dvc_remote_url": (DVC_REMOTE_URL_ENV, _optional, None),
+    "executor": (EXECUTOR_ENV, _executor, "local"),
+    "celery_broker_url": (CELERY_BROKER_URL_ENV, _optional, DEFAULT_BROKER_URL),
+    "endpoint_workers": (ENDPOINT_WORKERS_ENV, _positive_int, 1),
+    "ingest_workers": (INGEST_WORKERS_ENV, _positive_int, 2),
+    "warm_runner": (WARM_RUNNER_ENV, _switch, True),
+    "log_format": (LOG_FORMAT_ENV, _log_format, LOG_FORMATS[0]),
+    "actor": (ACTOR_ENV, lambda _, text: text.strip() or None, None),
+    "database_url": (DATABASE_URL_ENV, _optional, None),
+    "lake_url_setting": (LAKE_URL_ENV, _optional, None),
+    "training_slots": (TRAINING_SLOTS_ENV, _integer, None),
+    "api_key": (API_KEY_ENV, _optional, None),
+}
+_LIMITS_FIELDS: dict[str, tuple[str, Any, Any]] = {
+    "max_connections": ("MODELFLEET_SERVE_MAX_CONNECTIONS", _positive_int, 1000),
+    "header_timeout_s": ("MODELFLEET_SERVE_HEADER_TIMEOUT_S", _seconds, 10.0),
+    "body_timeout_s": ("MODELFLEET_SERVE_BODY_TIMEOUT_S", _seconds, 30.0),
+    "keepalive_timeout_s": ("MODELFLEET_SERVE_KEEPALIVE_TIMEOUT_S", _seconds, 5.0),
+    "pixel_budget": ("MODELFLEET_SERVE_PIXEL_BUDGET_MP", _megapixels, 64_000_000),
+    "queue_timeout_s": ("MODELFLEET_SERVE_QUEUE_TIMEOUT_S", _seconds, 5.0),
+    "key_cache": ("MODELFLEET_KEY_CACHE", _switch, True),
+    "key_cache_ttl_s": ("MODELFLEET_KEY_CACHE_TTL_S", _seconds, 60.0),
+    "key_verifications": ("MODELFLEET_KEY_VERIFICATIONS", _positive_int, None),
+    "auth_failures_per_min": ("MODELFLEET_AUTH_FAILURES_PER_MIN", _count, 10),
+}
+
+
+def _read(model: type[BaseSettings], fields: dict[str, tuple[str, Any, Any]]) -> dict[str, Any]:
+    """Each field's value: its variable's text, as pydantic-settings found it, parsed; the
+    default where the variable is unset, or where its parser makes None of the text."""
+    found = model().model_dump()
+    values = {}
+    for field, (variable, parser, default) in fields.items():
+        text = found[field]
+        value = None if text is None else parser(variable, text)
+        if value is None and default is not None:
+            value = default() if callable(default) else default
+        values[field] = value
+    return values
+
+
+@cache
+def _environment_models() -> tuple[type[BaseSettings], type[BaseSettings]]:
+    """The pydantic-settings models of Settings and EndpointLimits, built on first use: each
+    field reads its variable exactly (case and all) as text, or None when unset."""
+    from pydantic import Field, create_model
+    from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+    class Environment(BaseSettings):
+        model_config = SettingsConfigDict(case_sensitive=True, frozen=True)
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return (env_settings,)  # the environment alone: no .env or secret files
+
+    def model(name: str, fields: dict[str, tuple[str, Any, Any]]) -> type[BaseSettings]:
+        texts: dict[str, Any] = {
+            field: (str | None, Field(default=None, validation_alias=variable))
+            for field, (variable, _, _) in fields.items()
+        }
+        return create_model(name, __base__=Environment, **texts)
+
+    return model("Environment", _SETTINGS_FIELDS), model("LimitsEnvironment", _LIMITS_FIELDS)

@@ -22,7 +22,7 @@ from modelfleet.config import load_fleet
 from modelfleet.datasets.snapshot import materialise
 from modelfleet.host import warm_client as client
 from modelfleet.naming import model_file
-from modelfleet.settings import CHECKOUT
+from modelfleet.settings import CHECKOUT, WARM_SOCKET_ENV
 from modelfleet.versioning import commands
 from modelfleet.versioning.render import render_params
 
@@ -87,7 +87,7 @@ def _set_epochs(workspace: Path, epochs: int) -> None:
 
 
 def _warm(monkeypatch: pytest.MonkeyPatch, runner: Runner) -> None:
-    monkeypatch.setenv(client.SOCKET_ENV, str(runner.socket))
+    monkeypatch.setenv(WARM_SOCKET_ENV, str(runner.socket))
 
 
 def test_a_model_trained_warm_has_the_bits_of_one_trained_in_a_new_process(
@@ -153,7 +153,7 @@ def test_a_caller_that_goes_away_takes_its_command_with_it(runner: Runner, works
     caller = subprocess.Popen(
         [sys.executable, "-m", "modelfleet.training.stage", "train", "digits"],
         cwd=workspace,
-        env={**os.environ, client.SOCKET_ENV: str(runner.socket)},
+        env={**os.environ, WARM_SOCKET_ENV: str(runner.socket)},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -199,7 +199,7 @@ def test_it_refuses_commands_it_does_not_run(runner: Runner, tmp_path: Path) -> 
 def test_without_a_runner_commands_start_new_processes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv(client.SOCKET_ENV, str(tmp_path / "nobody.sock"))
+    monkeypatch.setenv(WARM_SOCKET_ENV, str(tmp_path / "nobody.sock"))
 
     result = commands.run(["dvc", "version"], tmp_path)
 

@@ -35,7 +35,18 @@ import sqlalchemy as sa
 from modelfleet.errors import PlatformError
 from modelfleet.host.ports import free_port
 from modelfleet.naming import retrain_dag_id
-from modelfleet.settings import CHECKOUT, Settings, get_settings
+from modelfleet.settings import (
+    AIRFLOW_PORT_ENV,
+    CELERY_BROKER_URL_ENV,
+    CHECKOUT,
+    CONFIG_ENV,
+    DATABASE_URL_ENV,
+    ENDPOINT_URL_ENV,
+    EXECUTOR_ENV,
+    HOME_ENV,
+    Settings,
+    get_settings,
+)
 
 WORKFLOW = "digits"
 MONTH = "2026-02"
@@ -133,16 +144,16 @@ def run_check(
     except redis.RedisError as exc:
         raise PlatformError(f"no Redis at {broker_url}: {exc}") from None
     env: dict[str, str | None] = {
-        "MODELFLEET_HOME": str(home),
-        "MODELFLEET_EXECUTOR": "celery",
-        "MODELFLEET_CELERY_BROKER_URL": broker_url,
-        "MODELFLEET_CONFIG": str(config or CHECKOUT / "workflows.yaml"),
+        HOME_ENV: str(home),
+        EXECUTOR_ENV: "celery",
+        CELERY_BROKER_URL_ENV: broker_url,
+        CONFIG_ENV: str(config or CHECKOUT / "workflows.yaml"),
         # Free ports, so a platform already running on this machine is left alone.
-        "MODELFLEET_AIRFLOW_PORT": str(free_port()),
-        "MODELFLEET_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        AIRFLOW_PORT_ENV: str(free_port()),
+        ENDPOINT_URL_ENV: f"http://127.0.0.1:{free_port()}",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         # The embedded server under `home`: its own `airflow` database too.
-        "MODELFLEET_DATABASE_URL": None,
+        DATABASE_URL_ENV: None,
     }
     with environment(env):
         from modelfleet.platform.up import stop

@@ -13,7 +13,8 @@ import struct
 import sys
 from collections.abc import Sequence
 
-SOCKET_ENV = "MODELFLEET_WARM_SOCKET"
+from modelfleet.settings import warm_socket_path
+
 STAGE = ("python", "-m", "modelfleet.training.stage")
 PROGRAMS = ("dvc", "gto")
 HEADER = struct.Struct("!I")  # the request's length, before its JSON
@@ -36,7 +37,7 @@ def accepts(argv: Sequence[str]) -> bool:
 
 def socket_path() -> str | None:
     """The runner's socket, as `modelfleet up` tells the processes it starts."""
-    return os.environ.get(SOCKET_ENV) or None
+    return warm_socket_path()
 
 
 def call(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 
+from modelfleet.settings import get_settings
+
 # Training and evaluation are CPU-bound for minutes. Each run has its own workspace, so
 # they may overlap; the pool only keeps them from oversubscribing the CPU, and tasks
 # beyond it wait as "scheduled" instead of occupying executor slots that other
@@ -12,6 +14,6 @@ MODEL_REPO_POOL = "model_repo"
 
 
 def training_slots() -> int:
-    """MODELFLEET_TRAINING_SLOTS, or one training per two cores (TensorFlow uses both)."""
-    configured = os.environ.get("MODELFLEET_TRAINING_SLOTS")
-    return int(configured) if configured else max(1, (os.cpu_count() or 2) // 2)
+    """The configured number, or one training per two cores (TensorFlow uses both)."""
+    configured = get_settings().training_slots
+    return configured if configured is not None else max(1, (os.cpu_count() or 2) // 2)

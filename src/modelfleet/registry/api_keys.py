@@ -14,7 +14,6 @@ synced at the same time.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from sqlalchemy.orm import Session
@@ -48,9 +47,9 @@ def key_files(settings: Settings) -> list[Path]:
 
 
 def api_key(settings: Settings, app: str = ADMIN_APP) -> str:
-    """The key a platform client sends; MODELFLEET_API_KEY overrides the key file."""
-    if app == ADMIN_APP and os.environ.get("MODELFLEET_API_KEY"):
-        return os.environ["MODELFLEET_API_KEY"]
+    """The key a platform client sends; the admin key setting overrides its key file."""
+    if app == ADMIN_APP and settings.api_key:
+        return settings.api_key
     path = key_file(settings, app)
     try:
         return path.read_text().strip()

@@ -8,7 +8,6 @@ sibling database, `airflow`, on the same server.
 
 from __future__ import annotations
 
-import os
 from functools import cache
 
 import sqlalchemy as sa
@@ -23,10 +22,7 @@ AIRFLOW_DB = "airflow"  # Airflow's metadata beside the default lineage database
 
 def database_url() -> str:
     """The lineage database URL (starting the embedded server if needed)."""
-    url = os.environ.get("MODELFLEET_DATABASE_URL")
-    if url:
-        return url
-    return embedded_server_url(LINEAGE_DB)
+    return get_settings().database_url or embedded_server_url(LINEAGE_DB)
 
 
 def embedded_server_url(database: str) -> str:

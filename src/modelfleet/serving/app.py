@@ -29,7 +29,13 @@ from modelfleet.serving.registry_watcher import RegistryWatcher
 from modelfleet.serving.service import PredictionService, pixel_budget
 from modelfleet.serving.wire import json_response
 from modelfleet.serving.workers import run_workers, worker_count
-from modelfleet.settings import EndpointLimits, Settings, endpoint_limits
+from modelfleet.settings import (
+    SERVE_INSECURE_LOCAL_ENV,
+    EndpointLimits,
+    Settings,
+    endpoint_limits,
+    serve_insecure_local,
+)
 
 log = logging.getLogger("modelfleet.serving")
 MAX_BODY_BYTES = 32 * 1024 * 1024
@@ -242,13 +248,10 @@ def prepare_process() -> int:
     return workers
 
 
-_INSECURE_ENV = "MODELFLEET_SERVE_INSECURE_LOCAL"  # what `serve` tells each worker
-
-
 def serve(host: str, port: int, *, workers: int = 1, insecure_local: bool = False) -> None:
     """Run the endpoint (blocking): `modelfleet serve`."""
     configure_logging()
-    os.environ[_INSECURE_ENV] = "1" if insecure_local else ""
+    os.environ[SERVE_INSECURE_LOCAL_ENV] = "1" if insecure_local else ""  # for each worker
     run_workers(f"{__name__}:worker_app", host, port, workers=workers)
 
 
@@ -278,7 +281,7 @@ def worker_app() -> ASGIApp:
         pool,
         settings,
         database_url=url,
-        auth=Authenticator(url, insecure_local=bool(os.environ.get(_INSECURE_ENV)), limits=limits),
+        auth=Authenticator(url, insecure_local=serve_insecure_local(), limits=limits),
         metrics=metrics,
         limits=limits,
         fleet_policies=fleet_policies,

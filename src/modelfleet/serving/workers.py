@@ -24,14 +24,12 @@ import tempfile
 from modelfleet.errors import ConfigError, PlatformError
 from modelfleet.host.supervise import supervise
 from modelfleet.serving.protocol import server_options
-from modelfleet.settings import endpoint_limits
-
-_WORKERS_ENV = "MODELFLEET_SERVE_WORKERS"
+from modelfleet.settings import SERVE_WORKERS_ENV, endpoint_limits, serve_worker_count
 
 
 def worker_count() -> int:
     """How many endpoint processes `run_workers` started (for one worker's set-up)."""
-    return int(os.environ.get(_WORKERS_ENV) or 1)
+    return serve_worker_count()
 
 
 def run_workers(
@@ -41,7 +39,7 @@ def run_workers(
     (blocking; SIGTERM or Ctrl-C stops them all)."""
     if workers < 1:
         raise ConfigError(f"the endpoint needs at least 1 worker, not {workers}")
-    os.environ[_WORKERS_ENV] = str(workers)
+    os.environ[SERVE_WORKERS_ENV] = str(workers)
     _port_is_free(host, port)
     # One worker is supervised too: a crash restarts it with backoff, and `status` shows it.
     metrics_dir = tempfile.mkdtemp(prefix="modelfleet-metrics-") if workers > 1 else None

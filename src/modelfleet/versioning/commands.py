@@ -16,6 +16,7 @@ from pathlib import Path
 
 from modelfleet.errors import VersioningError
 from modelfleet.host import warm_client as warm
+from modelfleet.settings import WARM_SOCKET_ENV
 
 # dvc, gto and the stage's `python` come from the same environment as this process.
 BIN = Path(sys.executable).parent
@@ -68,7 +69,7 @@ def run(args: list[str], cwd: Path, *, stream: bool = False, cold: bool = False)
     command = [exe, *args[1:]]
     env = tool_env()
     if cold:
-        env.pop(warm.SOCKET_ENV, None)
+        env.pop(WARM_SOCKET_ENV, None)
     if not stream:
         proc = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
         return CommandResult(args, proc.returncode, proc.stdout, proc.stderr)

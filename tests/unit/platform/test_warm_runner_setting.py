@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 from modelfleet.errors import ConfigError
-from modelfleet.host.warm_client import SOCKET_ENV
 from modelfleet.platform.up import STAGE_MIRROR, WARM_RUNNER, platform_env, processes
+from modelfleet.settings import WARM_SOCKET_ENV as SOCKET_ENV
 from modelfleet.settings import get_settings
 
 
