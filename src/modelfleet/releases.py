@@ -13,7 +13,6 @@ from __future__ import annotations
 from sqlalchemy.orm import Session
 
 from modelfleet.errors import NotFound, RegistryError, VersioningError
-from modelfleet.naming import CANDIDATE as CANDIDATE  # callers' releases.CANDIDATE
 from modelfleet.naming import PRODUCTION, Version, serving_dir
 from modelfleet.registry import db
 from modelfleet.registry.entities import RunRef

@@ -14,7 +14,7 @@ import os
 import pwd
 
 from modelfleet.errors import ConfigError, PlatformError
-from modelfleet.settings import get_settings
+from modelfleet.settings import ACTOR_ENV, get_settings
 
 # Stored as "cli:<actor>" in columns of 128 characters.
 MAX_ACTOR = 100
@@ -50,7 +50,7 @@ def actor(explicit: str | None = None) -> str:
         return _checked("--actor", explicit)
     configured = get_settings().actor
     if configured is not None:
-        return _checked("MODELFLEET_ACTOR", configured)
+        return _checked(ACTOR_ENV, configured)
     return login_name() or uid_actor()
 
 

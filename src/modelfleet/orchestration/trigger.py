@@ -32,6 +32,7 @@ from modelfleet.orchestration.airflow_client import AirflowClient
 from modelfleet.registry import db
 from modelfleet.registry.store.lineage import version_of_airflow_run
 from modelfleet.registry.store.runs import gate_decision_of_airflow_run
+from modelfleet.settings import AIRFLOW_PORT_ENV
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 # A workflow added a moment ago reaches Airflow at the dag-processor's next parse.
@@ -100,7 +101,7 @@ def trigger(client: AirflowClient, fleet: Fleet, request: RetrainRequest, say: S
     if not client.healthy():
         raise PlatformError(
             f"Airflow does not answer at {client.base_url}: start the platform with "
-            "`modelfleet up` (or point MODELFLEET_AIRFLOW_PORT at yours)"
+            f"`modelfleet up` (or point {AIRFLOW_PORT_ENV} at yours)"
         )
     dag_id = workflow.dag_id
     dag = _existing_dag(client, dag_id, say)

@@ -27,6 +27,7 @@ from modelfleet.settings import (
     CONFIG_ENV,
     DATABASE_URL_ENV,
     ENDPOINT_URL_ENV,
+    EXECUTOR_ENV,
     HOME_ENV,
     WARM_SOCKET_ENV,
     Settings,
@@ -108,8 +109,7 @@ def up(settings: Settings) -> dict[str, str]:
         (settings.landing / workflow).mkdir(parents=True, exist_ok=True)
 
     say(
-        "PostgreSQL: "
-        + (f"embedded server in {settings.pgdata}" if embedded else "MODELFLEET_DATABASE_URL")
+        "PostgreSQL: " + (f"embedded server in {settings.pgdata}" if embedded else DATABASE_URL_ENV)
     )
     url = db.database_url()
     db.ensure_database(url)  # a named server may not have the database yet
@@ -227,7 +227,7 @@ def _check_profile(settings: Settings, manager: ProcessManager) -> None:
     if running != settings.executor:
         raise PlatformError(
             f"the platform in {settings.home} runs the {running} executor profile; "
-            f"`modelfleet stop` first to switch to MODELFLEET_EXECUTOR={settings.executor}"
+            f"`modelfleet stop` first to switch to {EXECUTOR_ENV}={settings.executor}"
         )
 
 

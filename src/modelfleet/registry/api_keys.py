@@ -25,7 +25,7 @@ from modelfleet.host.secret_files import write_secret
 from modelfleet.naming import PRODUCTION
 from modelfleet.registry import db
 from modelfleet.registry.store import applications
-from modelfleet.settings import Settings
+from modelfleet.settings import API_KEY_ENV, Settings
 
 ADMIN_APP = "modelfleet-admin"
 INGEST_APP = "modelfleet-ingest"
@@ -55,8 +55,7 @@ def api_key(settings: Settings, app: str = ADMIN_APP) -> str:
         return path.read_text().strip()
     except FileNotFoundError:
         raise PlatformError(
-            f"no API key for {app!r} at {path}; `modelfleet up` creates it "
-            "(or set MODELFLEET_API_KEY)"
+            f"no API key for {app!r} at {path}; `modelfleet up` creates it (or set {API_KEY_ENV})"
         ) from None
 
 
