@@ -10,6 +10,7 @@ from modelfleet.registry.entities import (
     NewDatasetVersion,
     NewEvaluation,
     NewGateDecision,
+    NewPrediction,
     NewTrainingRun,
     NewValidation,
     NewVersion,
@@ -127,13 +128,15 @@ def test_prediction_lineage_walks_to_the_validation(db_session):
     version_id = _version(db_session, "v1.0.0", "2026-01")
     predictions.add_prediction(
         db_session,
-        model_version_id=version_id,
-        image_sha256="9" * 64,
-        label="3",
-        score=0.97,
-        scores={"3": 0.97},
-        source="cam.png",
-        stored_path="/lake/x.png",
+        NewPrediction(
+            model_version_id=version_id,
+            image_sha256="9" * 64,
+            label="3",
+            score=0.97,
+            scores={"3": 0.97},
+            source="cam.png",
+            stored_path="/lake/x.png",
+        ),
     )
     chain = lineage.prediction_lineage(db_session, "9" * 64)
     assert chain["prediction"]["label"] == "3"

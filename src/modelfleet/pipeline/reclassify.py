@@ -31,7 +31,7 @@ from modelfleet.lake import Lake
 from modelfleet.naming import ALIAS_PINS, PRODUCTION, Version, parse_pin, serving_dir
 from modelfleet.registry import db
 from modelfleet.registry.api_keys import RECLASSIFY_APP
-from modelfleet.registry.entities import ModelVersion
+from modelfleet.registry.entities import ModelVersion, NewPrediction
 from modelfleet.registry.store import applications, ingest_files
 from modelfleet.registry.store.predictions import add_prediction
 from modelfleet.registry.store.versions import get_version, resolve_alias
@@ -170,13 +170,15 @@ def reclassify(
                             continue
                         add_prediction(
                             session,
-                            model_version_id=version_id,
-                            image_sha256=sha,
-                            label=answer.label,
-                            score=answer.score,
-                            scores=answer.scores,
-                            source=job.source(name),
-                            stored_path=path,
+                            NewPrediction(
+                                model_version_id=version_id,
+                                image_sha256=sha,
+                                label=answer.label,
+                                score=answer.score,
+                                scores=answer.scores,
+                                source=job.source(name),
+                                stored_path=path,
+                            ),
                         )
                         counts["classified"] += 1
             progress(

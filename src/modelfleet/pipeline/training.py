@@ -107,7 +107,7 @@ def evaluate(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
     candidate = repo.read_json(metrics_file(ctx.workflow_name))
     production = _comparable_production(ctx, training_run_id)
     production_metrics = None if production is None else _score_production(ctx, repo, production)
-    scored = [("candidate", candidate, None)]
+    scored: list[tuple[str, dict[str, Any], int | None]] = [("candidate", candidate, None)]
     if production is not None and production_metrics is not None:
         scored.append(("production", production_metrics, production.id))
     with Session(db.engine()) as session, session.begin():

@@ -204,3 +204,16 @@ class ReleasedVersion:
     version: str
     month: str
     params: dict[str, Any]
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewPrediction:
+    """One model version's answer for one image, and where the image came from."""
+
+    model_version_id: int
+    image_sha256: str
+    label: str
+    score: float
+    scores: dict[str, Any]  # label -> score
+    source: str
+    stored_path: str | None

@@ -20,6 +20,7 @@ from modelfleet.registry.entities import (
     NewDatasetVersion,
     NewEvaluation,
     NewGateDecision,
+    NewPrediction,
     NewTrainingRun,
     NewValidation,
     NewVersion,
@@ -154,13 +155,15 @@ def _version(session: Session, version: str, month: str, accuracy: float) -> Non
     if version == "v1.1.0":
         predictions.add_prediction(
             session,
-            model_version_id=mv.id,
-            image_sha256=IMAGE,
-            label="7",
-            score=0.93,
-            scores={"7": 0.93},
-            source="landing/digits/a.png",
-            stored_path=None,
+            NewPrediction(
+                model_version_id=mv.id,
+                image_sha256=IMAGE,
+                label="7",
+                score=0.93,
+                scores={"7": 0.93},
+                source="landing/digits/a.png",
+                stored_path=None,
+            ),
         )
 
 

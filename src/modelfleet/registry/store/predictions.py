@@ -7,29 +7,19 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelfleet.registry.entities import Prediction
+from modelfleet.registry.entities import NewPrediction, Prediction
 from modelfleet.registry.tables import ModelVersionRow, PredictionRow, WorkflowRow
 
 
-def add_prediction(
-    session: Session,
-    *,
-    model_version_id: int,
-    image_sha256: str,
-    label: str,
-    score: float,
-    scores: dict[str, Any],
-    source: str,
-    stored_path: str | None,
-) -> int:
+def add_prediction(session: Session, record: NewPrediction) -> int:
     row = PredictionRow(
-        model_version_id=model_version_id,
-        image_sha256=image_sha256,
-        label=label,
-        score=score,
-        scores=scores,
-        source=source,
-        stored_path=stored_path,
+        model_version_id=record.model_version_id,
+        image_sha256=record.image_sha256,
+        label=record.label,
+        score=record.score,
+        scores=record.scores,
+        source=record.source,
+        stored_path=record.stored_path,
     )
     session.add(row)
     session.flush()

@@ -48,7 +48,7 @@ def _entity(row: ModelVersionRow, workflow: str) -> ModelVersion:
     )
 
 
-def _select_versions():  # type: ignore[no-untyped-def]
+def _select_versions() -> sa.Select[ModelVersionRow, str]:
     return sa.select(ModelVersionRow, WorkflowRow.name).join(
         WorkflowRow, WorkflowRow.id == ModelVersionRow.workflow_id
     )

@@ -23,7 +23,9 @@ def enqueue(session: Session, workflow: str, url: str, events: list[dict[str, An
     )
 
 
-def claim_due(session: Session, limit: int, lease: timedelta) -> list[tuple[int, str, dict]]:
+def claim_due(
+    session: Session, limit: int, lease: timedelta
+) -> list[tuple[int, str, dict[str, Any]]]:
     """Up to `limit` pending events that are due, as (id, url, payload), leased for
     `lease`: not due again until then, so other senders pass them by while this one
     POSTs outside any transaction, and take them up if it dies."""
