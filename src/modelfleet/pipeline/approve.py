@@ -19,9 +19,14 @@ from modelfleet.naming import model_file
 from modelfleet.pipeline import release
 from modelfleet.pipeline.context import RunContext
 from modelfleet.registry import db
-from modelfleet.registry.entities import GateCheck, NewGateDecision, RunRef
+from modelfleet.registry.entities import (
+    GateCheck,
+    GateDecision,
+    NewGateDecision,
+    RunRef,
+    TrainingRun,
+)
 from modelfleet.registry.store import runs, versions
-from modelfleet.registry.tables import GateDecisionRow, TrainingRunRow
 from modelfleet.versioning.commands import code_sha
 
 LATEST = "latest"
@@ -33,7 +38,6 @@ def approve(workflow: str, candidate: str, *, reason: str, operator: str) -> dic
         raise RegistryError("approving a rejected candidate needs a reason (--reason)")
     with Session(db.engine()) as session:
         training = _rejected_candidate(session, workflow, candidate)
-        training_id = training.id  # the row expires at commit
         month = runs.get_dataset_version(session, training.dataset_version_id).month
         ctx = RunContext(
             workflow,
@@ -71,15 +75,15 @@ def approve(workflow: str, candidate: str, *, reason: str, operator: str) -> dic
         )
         overridden = [c["detail"] for c in rejected.checks if not c["passed"]] if rejected else []
         session.commit()
-    print(f"approving training run {training_id} of {workflow} ({month}) over: {overridden}")
-    registered = release.register(ctx, training_id)
+    print(f"approving training run {training.id} of {workflow} ({month}) over: {overridden}")
+    registered = release.register(ctx, training.id)
     deployed = release.deploy(ctx, registered["version"])
     if deployed["moved"]:
         release.smoke(ctx, deployed["version"], deployed["previous"])
     return {**registered, "moved": deployed["moved"], "overridden": overridden}
 
 
-def _rejected_candidate(session: Session, workflow: str, candidate: str) -> TrainingRunRow:
+def _rejected_candidate(session: Session, workflow: str, candidate: str) -> TrainingRun:
     trainings = runs.training_runs(session, workflow)
     if not trainings:
         raise NotFound(f"workflow {workflow!r} has no training runs")
@@ -103,6 +107,6 @@ def _rejected_candidate(session: Session, workflow: str, candidate: str) -> Trai
     return found
 
 
-def _approvable(decision: GateDecisionRow | None) -> bool:
+def _approvable(decision: GateDecision | None) -> bool:
     """Rejected, or approved before by someone whose release did not get through."""
     return decision is not None and (not decision.passed or decision.override_actor is not None)

@@ -85,7 +85,7 @@ def validate(ctx: RunContext, dataset_version_id: int) -> dict[str, Any]:
 def check_validated(ctx: RunContext, repo: ModelRepo, dataset_version_id: int) -> None:
     """Refuse to train on data that did not pass validation or changed since it did."""
     with Session(db.engine()) as session:
-        validated = runs.manifest_shas(session, dataset_version_id)
+        validated = runs.get_dataset_version(session, dataset_version_id).manifest_shas()
         if runs.passed_validation(session, dataset_version_id) is None:
             raise ValidationFailed(
                 f"dataset_version {dataset_version_id} has no passing validation; not training"
@@ -117,7 +117,7 @@ def report(ctx: RunContext, outcome: ValidationOutcome, files_per_check: int = 1
 def _workspace_holds(ctx: RunContext, dataset_version_id: int) -> bool:
     """Do the workspace's manifests still match those recorded for the dataset version?"""
     with Session(db.engine()) as session:
-        recorded = runs.manifest_shas(session, dataset_version_id)
+        recorded = runs.get_dataset_version(session, dataset_version_id).manifest_shas()
     root = ctx.workspace().path
     return all(
         sha256_file(root / data_dir(ctx.workflow_name, split) / MANIFEST_NAME) == sha

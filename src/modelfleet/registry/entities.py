@@ -106,6 +106,90 @@ class WorkflowEvent:
     at: datetime
 
 
+# What a pipeline run recorded before a version existed, as the store returns it.
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetVersion:
+    id: int
+    month: str
+    train_manifest_sha256: str
+    holdout_manifest_sha256: str
+    test_manifest_sha256: str
+    train_dvc_md5: str | None
+    n_train: int
+    n_holdout: int
+    n_test: int
+    months: list[str]
+    dag_id: str | None
+    run_id: str | None
+    code_sha: str | None
+    created_at: datetime
+
+    def manifest_shas(self) -> dict[str, str]:
+        """The manifest sha256 of each split: train, holdout, test."""
+        return {
+            "train": self.train_manifest_sha256,
+            "holdout": self.holdout_manifest_sha256,
+            "test": self.test_manifest_sha256,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class Validation:
+    id: int
+    dataset_version_id: int
+    success: bool
+    gx_run_id: str | None
+    statistics: dict[str, Any]
+    results: list[dict[str, Any]]
+    data_docs: str | None
+    offending_files: dict[str, list[str]] | None
+    quarantined: list[dict[str, str]] | None
+    dag_id: str | None
+    run_id: str | None
+    code_sha: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingRun:
+    id: int
+    dataset_version_id: int
+    architecture: str
+    params: dict[str, Any]
+    artifact_sha256: str
+    fit_seconds: float
+    parent_version_id: int | None
+    dag_id: str | None
+    run_id: str | None
+    code_sha: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evaluation:
+    id: int
+    training_run_id: int
+    role: str  # candidate | production
+    split: str  # test | holdout
+    metrics: dict[str, Any]
+    model_version_id: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class GateDecision:
+    id: int
+    training_run_id: int
+    passed: bool
+    checks: list[dict[str, Any]]  # GateCheck.as_dict() of each check
+    override_actor: str | None
+    override_reason: str | None
+    dag_id: str | None
+    run_id: str | None
+    created_at: datetime
+
+
 # Records the pipeline hands the store to write: one dataclass per append-only row,
 # keyword-only so that a call names every column it fills.
 

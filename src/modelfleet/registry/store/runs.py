@@ -1,20 +1,26 @@
 """What a pipeline run writes before a version exists: dataset, validation,
-training run, evaluations and the gate decision."""
+training run, evaluations and the gate decision. Reads return entities, never rows."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import fields
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelfleet.errors import NotFound
 from modelfleet.registry.entities import (
+    DatasetVersion,
+    Evaluation,
+    GateDecision,
     NewDatasetVersion,
     NewEvaluation,
     NewGateDecision,
     NewTrainingRun,
     NewValidation,
+    TrainingRun,
+    Validation,
 )
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import (
@@ -25,6 +31,13 @@ from modelfleet.registry.tables import (
     ValidationRow,
     WorkflowRow,
 )
+
+_Entity = TypeVar("_Entity", DatasetVersion, Validation, TrainingRun, Evaluation, GateDecision)
+
+
+def _entity(cls: type[_Entity], row: object) -> _Entity:
+    """The plain object of a row: each of the entity's fields is the column of that name."""
+    return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})
 
 
 def add_dataset_version(session: Session, record: NewDatasetVersion) -> int:
@@ -63,31 +76,22 @@ def add_validation(session: Session, record: NewValidation) -> int:
     return row.id
 
 
-def get_dataset_version(session: Session, dataset_version_id: int) -> DatasetVersionRow:
+def get_dataset_version(session: Session, dataset_version_id: int) -> DatasetVersion:
     row = session.get(DatasetVersionRow, dataset_version_id)
     if row is None:
         raise NotFound(f"no dataset_version {dataset_version_id}")
-    return row
+    return _entity(DatasetVersion, row)
 
 
-def manifest_shas(session: Session, dataset_version_id: int) -> dict[str, str]:
-    """The manifest sha256 recorded for each split (train, holdout, test) of a dataset."""
-    dataset = get_dataset_version(session, dataset_version_id)
-    return {
-        "train": dataset.train_manifest_sha256,
-        "holdout": dataset.holdout_manifest_sha256,
-        "test": dataset.test_manifest_sha256,
-    }
-
-
-def passed_validation(session: Session, dataset_version_id: int) -> ValidationRow | None:
+def passed_validation(session: Session, dataset_version_id: int) -> Validation | None:
     """The passing validation of a dataset version, if it has one."""
-    return session.scalars(
+    row = session.scalars(
         sa.select(ValidationRow)
         .where(ValidationRow.dataset_version_id == dataset_version_id, ValidationRow.success)
         .order_by(ValidationRow.id.desc())
         .limit(1)
     ).first()
+    return None if row is None else _entity(Validation, row)
 
 
 def latest_validation(session: Session, workflow: str) -> tuple[str, bool] | None:
@@ -139,11 +143,11 @@ def add_training_run(session: Session, record: NewTrainingRun) -> int:
     return row.id
 
 
-def get_training_run(session: Session, training_run_id: int) -> TrainingRunRow:
+def get_training_run(session: Session, training_run_id: int) -> TrainingRun:
     row = session.get(TrainingRunRow, training_run_id)
     if row is None:
         raise NotFound(f"no training run with id {training_run_id}")
-    return row
+    return _entity(TrainingRun, row)
 
 
 def add_evaluation(session: Session, record: NewEvaluation) -> int:
@@ -160,14 +164,13 @@ def add_evaluation(session: Session, record: NewEvaluation) -> int:
     return row.id
 
 
-def evaluations(session: Session, training_run_id: int) -> list[EvaluationRow]:
-    return list(
-        session.execute(
-            sa.select(EvaluationRow)
-            .where(EvaluationRow.training_run_id == training_run_id)
-            .order_by(EvaluationRow.id)
-        ).scalars()
+def evaluations(session: Session, training_run_id: int) -> list[Evaluation]:
+    rows = session.scalars(
+        sa.select(EvaluationRow)
+        .where(EvaluationRow.training_run_id == training_run_id)
+        .order_by(EvaluationRow.id)
     )
+    return [_entity(Evaluation, row) for row in rows]
 
 
 def scored_metrics(session: Session, training_run_id: int) -> dict[str, dict[str, Any]]:
@@ -192,25 +195,25 @@ def add_gate_decision(session: Session, record: NewGateDecision) -> int:
     return row.id
 
 
-def latest_gate_decision(session: Session, training_run_id: int) -> GateDecisionRow | None:
-    return session.scalars(
+def latest_gate_decision(session: Session, training_run_id: int) -> GateDecision | None:
+    row = session.scalars(
         sa.select(GateDecisionRow)
         .where(GateDecisionRow.training_run_id == training_run_id)
         .order_by(GateDecisionRow.id.desc())
         .limit(1)
     ).first()
+    return None if row is None else _entity(GateDecision, row)
 
 
-def training_runs(session: Session, workflow: str) -> list[TrainingRunRow]:
+def training_runs(session: Session, workflow: str) -> list[TrainingRun]:
     """A workflow's training runs, newest first."""
-    return list(
-        session.scalars(
-            sa.select(TrainingRunRow)
-            .join(WorkflowRow, WorkflowRow.id == TrainingRunRow.workflow_id)
-            .where(WorkflowRow.name == workflow)
-            .order_by(TrainingRunRow.id.desc())
-        )
+    rows = session.scalars(
+        sa.select(TrainingRunRow)
+        .join(WorkflowRow, WorkflowRow.id == TrainingRunRow.workflow_id)
+        .where(WorkflowRow.name == workflow)
+        .order_by(TrainingRunRow.id.desc())
     )
+    return [_entity(TrainingRun, row) for row in rows]
 
 
 def gate_decision_of_airflow_run(
