@@ -35,6 +35,8 @@ RUN_TIMEOUT_S = 900.0
 def next_months(settings: Settings, count: int = 2) -> list[str]:
     """The months after the last one a digits version was trained on (wrapping)."""
     source = load_fleet(settings.config_file).get(WORKFLOW).source
+    start, span = source.start_month, source.months
+    assert start is not None and span is not None  # digits' source simulates its months
     with Session(db.engine()) as session:
         done = (
             session.query(DatasetVersionRow.month)
@@ -43,14 +45,12 @@ def next_months(settings: Settings, count: int = 2) -> list[str]:
             .all()
         )
     last = max((m for (m,) in done), default=None)
-    first = source.start_month if last is None else add_months(last, 1)
+    first = start if last is None else add_months(last, 1)
     months = []
     for i in range(count):
         month = add_months(first, i)
-        if month_index(month, source.start_month) >= source.months:
-            month = add_months(
-                source.start_month, month_index(month, source.start_month) % source.months
-            )
+        if month_index(month, start) >= span:
+            month = add_months(start, month_index(month, start) % span)
         months.append(month)
     return months
 
@@ -140,7 +140,8 @@ def summary(
         stored = next(s for s in shas if states[s] == ingest_files.STORED)
         chain = prediction_lineage(session, stored)
         quarantined = [s for s in shas if states[s] == ingest_files.QUARANTINED]
-        reasons = [ingest_files.ingest_state(session, WORKFLOW, s).reason for s in quarantined]
+        rows = [ingest_files.ingest_state(session, WORKFLOW, s) for s in quarantined]
+        reasons = [row.reason for row in rows if row is not None]  # each read as quarantined
     console.rule(f"modelfleet demo finished in {elapsed / 60:.1f} min")
     console.print(f"Airflow UI     {settings.airflow_url}  (login: {ADMIN_USER} / {password})")
     console.print(f"version tags   {', '.join(repo.tags(WORKFLOW))}")
