@@ -182,7 +182,7 @@ class Settings:
 
 
 def get_settings() -> Settings:
-    """Read settings from the environment (afresh on every call; cheap)."""
+    """Read settings from the environment, afresh on every call (about a millisecond)."""
     environment, _ = _environment_models()
     return Settings(**_read(environment, _SETTINGS_FIELDS))
 
