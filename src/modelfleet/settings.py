@@ -28,15 +28,13 @@ Environment variables (all optional):
     MODELFLEET_ACTOR         who the CLI records as the actor of a rollback, approval or
                              grant when `--actor` is not given; default the login name,
                              or `uid:<n>` where the uid has none (host/identity.py)
-    MODELFLEET_TRAINING_SLOTS  trainings at once (an Airflow pool `up` sizes); default one
-                             per two cores
+    MODELFLEET_TRAINING_SLOTS  trainings at once (an Airflow pool); default cores / 2
     MODELFLEET_API_KEY       the admin application's key, instead of its key file
     MODELFLEET_SERVE_*, MODELFLEET_KEY_*, MODELFLEET_AUTH_FAILURES_PER_MIN
                              the endpoint's limits, per worker process (EndpointLimits)
 
-`get_settings()` and `endpoint_limits()` read the environment afresh on every call. pydantic
-comes with the first call, not with this module: the stage entry point reads its warm
-runner's socket here (a handoff, below) before any heavy import.
+`get_settings()` and `endpoint_limits()` read the environment afresh on every call; pydantic
+comes with the first, not with this module (the stage entry point reads a handoff here).
 """
 
 from __future__ import annotations
