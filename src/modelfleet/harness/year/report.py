@@ -25,6 +25,7 @@ from modelfleet.harness.year import runs as year_runs
 from modelfleet.harness.year.load import LoadSummary
 from modelfleet.harness.year.runs import YearRun
 from modelfleet.harness.year.verify import Verification
+from modelfleet.naming import RETRAIN_DAG_PREFIX
 from modelfleet.orchestration.airflow_client import AirflowClient
 from modelfleet.registry import db
 from modelfleet.registry.store import versions
@@ -165,7 +166,8 @@ def render(
         "",
         f"`{command}` on {datetime.now().astimezone():%Y-%m-%d}, this machine "
         f"({_cores()} cores): {len(workflows)} workflows × {len(months)} months "
-        f"({months[0]}..{months[-1]}) = {len(records)} `retrain__<wf>` runs ({planned} planned),"
+        f"({months[0]}..{months[-1]}) = {len(records)} `{RETRAIN_DAG_PREFIX}<wf>` runs "
+        f"({planned} planned),"
         " created over "
         "Airflow's REST API with their monthly logical dates (a month still ahead of the "
         "day it ran: no logical date, the month in its conf) and run by its scheduler "
