@@ -135,7 +135,7 @@ def up(settings: Settings) -> dict[str, str]:
             raise PlatformError(
                 f"airflow db migrate failed:\n{result.stdout[-3000:]}{result.stderr[-3000:]}"
             )
-        create_pools(settings, env)
+        create_pools(env)
     commands = {
         WARM_RUNNER: [str(BIN / "modelfleet"), "warm-runner"],
         STAGE_MIRROR: [str(BIN / "python"), "-m", "modelfleet.warm.mirror"],
@@ -195,7 +195,7 @@ def restrict_secrets(settings: Settings) -> None:
         say(f"{path} was readable by others; now 0600")
 
 
-def create_pools(settings: Settings, env: dict[str, str]) -> None:
+def create_pools(env: dict[str, str]) -> None:
     """The pool that bounds how many trainings and evaluations run at once."""
     from modelfleet.orchestration.pools import MODEL_REPO_POOL, training_slots
 
@@ -205,7 +205,7 @@ def create_pools(settings: Settings, env: dict[str, str]) -> None:
             "pools",
             "set",
             MODEL_REPO_POOL,
-            str(training_slots(settings)),
+            str(training_slots()),
             "trainings and evaluations at once (CPU-bound)",
         ],
         env=env,
