@@ -12,9 +12,8 @@ classifier) and the CLI as a real process.
   the stream stops watching, the grants are revoked, and `versions` and `lineage` still
   answer.
 
-The shipped fleet here is digits alone (a quick DAG parse); the defaults train briefly
-and let the second month replace the first whatever its accuracy (the gate's own rules
-are tested elsewhere). Bringing the platform up costs about a minute, each release two.
+The platform is this package's (conftest.py): digits alone, and the second month
+replaces the first whatever its accuracy. Each release costs about two minutes.
 """
 
 from __future__ import annotations
@@ -23,7 +22,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -33,41 +32,14 @@ import sqlalchemy as sa
 import yaml
 from sqlalchemy.orm import Session
 
-from tests.helpers.running_platform import RunningPlatform, running_platform
+from tests.helpers.running_platform import RunningPlatform
 from tests.helpers.s3 import S3Server
 from tests.helpers.user_folder import held_back_photo, write_user_folder
-from tests.integration.conftest import write_fleet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
 PICKUP_S = 60.0  # the issue's bound: a workflow added is known everywhere within this
-# Any candidate that passes the absolute gate replaces production.
-LENIENT_GATE = {
-    "max_accuracy_drop": 1.0,
-    "max_macro_f1_drop": 1.0,
-    "max_class_recall_drop": 1.0,
-    "max_holdout_loss": 1.0,
-}
-
-
-@pytest.fixture(scope="module")
-def platform(
-    pg_server: str, s3_server: S3Server, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[RunningPlatform]:
-    home = tmp_path_factory.mktemp("workflow-add-home")
-    fleet = write_fleet(home / "workflows.yaml", gate=LENIENT_GATE, epochs=8)
-    doc = yaml.safe_load(fleet.read_text())
-    doc["workflows"] = {"digits": doc["workflows"]["digits"]}
-    doc.pop("applications", None)
-    fleet.write_text(yaml.safe_dump(doc))
-    s3_env = {
-        **s3_server.env,
-        "AWS_CONFIG_FILE": "/nonexistent/aws-config",
-        "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
-    }
-    with running_platform(pg_server, home, fleet, s3_env) as running:
-        yield running
 
 
 def cli(*args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:

@@ -1,10 +1,7 @@
-"""`modelfleet retrain --wait` against the real platform: `modelfleet up` (Airflow's
-api-server, scheduler and dag-processor, the endpoint) in a temporary home, and the CLI as
-a real process. One month of digits is released (exit 0, the version printed is the one in
-Postgres); a month without data skips (exit 4); a paused DAG is refused with the fix.
-
-Bringing the platform up costs about a minute and a release about two more, so the
-platform is shared by the tests of this module.
+"""`modelfleet retrain --wait` against the real platform (this package's: `modelfleet up`
+in a temporary home, see conftest.py), and the CLI as a real process. One month of digits
+is released (exit 0, the version printed is the one in Postgres); a month without data
+skips (exit 4); a paused DAG is refused with the fix. A release costs about two minutes.
 """
 
 from __future__ import annotations
@@ -12,27 +9,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session
 
-from tests.helpers.running_platform import running_platform
-from tests.integration.conftest import write_fleet
+from tests.helpers.running_platform import RunningPlatform
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
 BIN = Path(sys.executable).parent
 WORKFLOW = "digits"
-
-
-@pytest.fixture(scope="module")
-def airflow_platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """`modelfleet up` in a temporary home on the test Postgres server; stopped afterwards."""
-    home = tmp_path_factory.mktemp("retrain-home")
-    with running_platform(pg_server, home, write_fleet(home / "workflows.yaml")):
-        yield home
 
 
 def retrain(*args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[str]:
@@ -45,7 +32,7 @@ def retrain(*args: str, timeout_s: float = 900) -> subprocess.CompletedProcess[s
     )
 
 
-def test_a_paused_dag_is_refused_with_the_fix(airflow_platform: Path) -> None:
+def test_a_paused_dag_is_refused_with_the_fix(platform: RunningPlatform) -> None:
     from modelfleet.orchestration.airflow_client import AirflowClient
     from modelfleet.orchestration.airflow_env import ADMIN_USER, admin_password
     from modelfleet.settings import get_settings
@@ -63,7 +50,7 @@ def test_a_paused_dag_is_refused_with_the_fix(airflow_platform: Path) -> None:
     assert client.runs(f"retrain__{WORKFLOW}", run_type="manual") == []  # nothing triggered
 
 
-def test_retrain_wait_releases_a_month_and_prints_the_version(airflow_platform: Path) -> None:
+def test_retrain_wait_releases_a_month_and_prints_the_version(platform: RunningPlatform) -> None:
     from modelfleet.registry import db
     from modelfleet.registry.store import versions
 
@@ -82,7 +69,7 @@ def test_retrain_wait_releases_a_month_and_prints_the_version(airflow_platform: 
     assert "smoke     success" in done.stdout
 
 
-def test_retrain_wait_on_a_month_without_data_exits_4(airflow_platform: Path) -> None:
+def test_retrain_wait_on_a_month_without_data_exits_4(platform: RunningPlatform) -> None:
     done = retrain("--month", "2027-06", "--unpause", "--wait", "--timeout", "10")
 
     print(done.stdout, done.stderr)
