@@ -20,10 +20,11 @@ from typing import Any, TypeVar
 import click
 
 from modelfleet.errors import ConfigError
+from modelfleet.settings import ACTOR_ENV
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-ACTOR_HELP = "who acts (default $MODELFLEET_ACTOR, the login name, or uid:<n>)"
+ACTOR_HELP = f"who acts (default ${ACTOR_ENV}, the login name, or uid:<n>)"
 
 
 class Formatter(click.HelpFormatter):

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from modelfleet.cli.base import command, group, option
+from modelfleet.settings import HOME_ENV
 
 
 @group("data", help="datasets")
@@ -20,7 +21,7 @@ def data() -> None:
 @option(
     "--out",
     type=click.Path(path_type=Path),
-    help="default: $MODELFLEET_HOME/deliveries/<wf>/<month>/",
+    help=f"default: ${HOME_ENV}/deliveries/<wf>/<month>/",
 )
 def generate(workflow: str, month: str, out: Path | None) -> None:
     from modelfleet.config import load_fleet

@@ -10,6 +10,7 @@ import click
 
 from modelfleet.cli.base import command, option
 from modelfleet.errors import ConfigError
+from modelfleet.settings import ENDPOINT_WORKERS_ENV, HOME_ENV, INGEST_WORKERS_ENV
 
 
 @command("serve", help="run the prediction endpoint (foreground)")
@@ -19,7 +20,7 @@ from modelfleet.errors import ConfigError
     "--workers",
     type=int,
     default=None,
-    help="processes accepting on the port (default $MODELFLEET_ENDPOINT_WORKERS or 1); "
+    help=f"processes accepting on the port (default ${ENDPOINT_WORKERS_ENV} or 1); "
     "the number of cores gives the most requests/s, each loads every model",
 )
 @option(
@@ -41,7 +42,7 @@ def serve(host: str, port: int, workers: int | None, insecure_local: bool) -> No
     "--workers",
     type=int,
     default=None,
-    help="processes sharing the landing folders (default $MODELFLEET_INGEST_WORKERS or 2)",
+    help=f"processes sharing the landing folders (default ${INGEST_WORKERS_ENV} or 2)",
 )
 def ingest(once: bool, workers: int | None) -> None:
     from modelfleet.settings import get_settings
@@ -70,7 +71,7 @@ def ingest(once: bool, workers: int | None) -> None:
     "--socket",
     type=click.Path(path_type=Path),
     default=None,
-    help="default $MODELFLEET_HOME/run/warm.sock",
+    help=f"default ${HOME_ENV}/run/warm.sock",
 )
 def warm_runner(socket: Path | None) -> None:
     from modelfleet.settings import get_settings

@@ -19,6 +19,7 @@ from modelfleet.cli.base import (
 )
 from modelfleet.errors import ConfigError
 from modelfleet.naming import retrain_dag_id
+from modelfleet.settings import HOME_ENV
 
 
 @group("workflow", help="your own workflows: add one from a folder or bucket, list, remove")
@@ -31,7 +32,7 @@ def workflow() -> None:
     help="a folder or bucket of <YYYY-MM>/<label>/<file> becomes a workflow",
     description="Inspect the folder (every image is read once), propose the workflow "
     "(input shape, expectations, gate sample size, architecture) and write it to "
-    "$MODELFLEET_HOME/workflows.d/NAME.yaml, with params.yaml and dvc.yaml rendered in "
+    f"${HOME_ENV}/workflows.d/NAME.yaml, with params.yaml and dvc.yaml rendered in "
     "the model repository. Within a minute, with no restart, retrain__NAME appears in "
     "Airflow unpaused, the endpoint knows NAME and the stream watches landing/NAME/. "
     "See docs/your-own-images.md.",
