@@ -114,7 +114,3 @@ def _print_usage_error(exc: click.UsageError) -> None:
         return
     print(exc.ctx.get_usage(), file=sys.stderr)
     print(f"{exc.ctx.command_path}: error: {exc.format_message()}", file=sys.stderr)
-
-
-if __name__ == "__main__":
-    sys.exit(main())
