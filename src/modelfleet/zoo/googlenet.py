@@ -12,6 +12,7 @@ import keras
 from keras import layers
 
 from modelfleet.zoo import channels, check_args
+from modelfleet.zoo.blocks import pooled_head
 
 # (1x1, 3x3 reduce, 3x3, 5x5 reduce, 5x5, pool proj) per module; None marks a 3x3/2 pool.
 MODULES: tuple[tuple[str, tuple[int, int, int, int, int, int] | None], ...] = (
@@ -62,8 +63,5 @@ def build(
             scaled = tuple(channels(f, width) for f in filters)
             # six filter counts per module (MODULES); a tuple built by a loop has no length
             x = inception_block(x, scaled, name)  # type: ignore[arg-type]
-    x = layers.GlobalAveragePooling2D(name="features")(x)
-    if dropout:
-        x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = pooled_head(x, num_classes, dropout=dropout)
     return keras.Model(inputs, outputs, name="googlenet")

@@ -13,6 +13,7 @@ import keras
 from keras import layers
 
 from modelfleet.zoo import BN_MOMENTUM, channels, check_args
+from modelfleet.zoo.blocks import conv_bn, pooled_head
 
 # (expansion t, output channels c, repeats n, first stride s), as in the paper's Table 2.
 STAGES: tuple[tuple[int, int, int, int], ...] = (
@@ -29,10 +30,7 @@ def conv_bn_relu6(
     x: keras.KerasTensor, filters: int, kernel: int, stride: int, name: str
 ) -> keras.KerasTensor:
     """Conv, batch norm, ReLU6."""
-    x = layers.Conv2D(
-        filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
-    )(x)
-    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
+    x = conv_bn(x, filters, kernel, stride, name)
     return layers.ReLU(6.0, name=f"{name}_relu")(x)
 
 
@@ -82,8 +80,5 @@ def build(
             )
     # Like keras.applications, the last conv is never narrowed below its nominal width.
     x = conv_bn_relu6(x, channels(LAST_CHANNELS, max(width, 1.0), 8), 1, 1, "top")
-    x = layers.GlobalAveragePooling2D(name="features")(x)
-    if dropout:
-        x = layers.Dropout(dropout, name="dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = pooled_head(x, num_classes, dropout=dropout)
     return keras.Model(inputs, outputs, name="mobilenetv2")

@@ -12,19 +12,10 @@ import keras
 from keras import layers
 
 from modelfleet.errors import ConfigError
-from modelfleet.zoo import BN_MOMENTUM, channels, check_args
+from modelfleet.zoo import channels, check_args
+from modelfleet.zoo.blocks import conv_bn, pooled_head
 
 STAGE_FILTERS: tuple[int, ...] = (16, 32, 64)
-
-
-def conv_bn(
-    x: keras.KerasTensor, filters: int, kernel: int, stride: int, name: str
-) -> keras.KerasTensor:
-    """Convolution (no bias: batch norm has one) followed by batch norm."""
-    x = layers.Conv2D(
-        filters, kernel, strides=stride, padding="same", use_bias=False, name=f"{name}_conv"
-    )(x)
-    return layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"{name}_bn")(x)
 
 
 def residual_block(x: keras.KerasTensor, filters: int, stride: int, name: str) -> keras.KerasTensor:
@@ -69,6 +60,5 @@ def build(
     for stage, filters in enumerate(STAGE_FILTERS, start=1):
         stride = 1 if stage == 1 else 2
         x = stack(x, channels(filters, width), blocks, stride, name=f"stage{stage}")
-    x = layers.GlobalAveragePooling2D(name="features")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = pooled_head(x, num_classes)
     return keras.Model(inputs, outputs, name=f"resnet{depth}")

@@ -13,6 +13,7 @@ from keras import layers
 
 from modelfleet.errors import ConfigError
 from modelfleet.zoo import BN_MOMENTUM, channels, check_args
+from modelfleet.zoo.blocks import pooled_head
 
 WIDTHS: tuple[int, ...] = (32, 64, 128, 128)
 CONFIGS: dict[str, tuple[int, ...]] = {"A": (1, 1, 2, 2), "D": (2, 2, 3, 3)}
@@ -48,10 +49,5 @@ def build(
     x = inputs
     for stage, (filters, convs) in enumerate(zip(WIDTHS, CONFIGS[config], strict=True), start=1):
         x = vgg_block(x, channels(filters, width), convs, name=f"block{stage}")
-    x = layers.GlobalAveragePooling2D(name="features")(x)
-    for i in (1, 2):
-        x = layers.Dense(dense, activation="relu", name=f"fc{i}")(x)
-        if dropout:
-            x = layers.Dropout(dropout, name=f"fc{i}_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = pooled_head(x, num_classes, dropout=dropout, dense_names=("fc1", "fc2"), dense=dense)
     return keras.Model(inputs, outputs, name=f"vgg_{config.lower()}")
