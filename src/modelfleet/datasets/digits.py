@@ -11,9 +11,9 @@ import io
 import numpy as np
 from PIL import Image
 
-from modelfleet.datasets.base import LabeledImage, MonthSplit, WorkflowData
+from modelfleet.datasets.base import LabeledImage, MonthSplit, WorkflowData, source_config
 from modelfleet.datasets.specs import DigitsSourceConfig
-from modelfleet.errors import DataError, NoDataForMonth
+from modelfleet.errors import NoDataForMonth
 from modelfleet.months import month_index
 
 
@@ -24,10 +24,8 @@ class DigitsSource:
         # scikit-learn is slow to import: only when digits are drawn.
         from sklearn.datasets import load_digits
 
-        if not isinstance(workflow.source, DigitsSourceConfig):
-            raise DataError(f"workflow {workflow.name!r}: its source is not sklearn_digits")
         self.workflow = workflow
-        self.config: DigitsSourceConfig = workflow.source
+        self.config = source_config(workflow, DigitsSourceConfig, "sklearn_digits")
         digits = load_digits()
         order = np.random.default_rng(20260101).permutation(len(digits.target))
         n_test = int(len(order) * self.config.test_fraction)

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
 
-from modelfleet.datasets.base import LabeledImage, MonthSplit, WorkflowData
+from modelfleet.datasets.base import LabeledImage, MonthSplit, WorkflowData, source_config
 from modelfleet.datasets.folder_listing import (
     SPLITS,
     TEST,
@@ -135,10 +135,8 @@ class FolderSource:
     """A workflow's `folder` source: discovered months, copied on demand."""
 
     def __init__(self, workflow: WorkflowData) -> None:
-        if not isinstance(workflow.source, FolderSourceConfig):
-            raise DataError(f"workflow {workflow.name!r}: its source is not a folder")
         self.workflow = workflow
-        self.config: FolderSourceConfig = workflow.source
+        self.config = source_config(workflow, FolderSourceConfig, "a folder")
 
     @cached_property
     def listing(self) -> FolderListing:

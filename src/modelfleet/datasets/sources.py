@@ -28,22 +28,8 @@ def source_for(workflow: WorkflowData) -> Source:
         return DigitsSource(workflow)
     if isinstance(src, FolderSourceConfig):
         return FolderSource(workflow)
-    if isinstance(src, ProceduralSourceConfig):
-        return ProceduralSource(
-            workflow.name,
-            src.generator,
-            workflow.classes,
-            workflow.input_shape,
-            src.start_month,
-            src.months,
-            src.images_per_month,
-            src.test_size,
-            src.holdout_fraction,
-            src.drift,
-        )
-    return PackagedPatchSource(
-        workflow.name,
-        src.source_images,
+    # Procedural and packaged sources differ only in what they draw from.
+    drifting = (
         workflow.classes,
         workflow.input_shape,
         src.start_month,
@@ -53,6 +39,9 @@ def source_for(workflow: WorkflowData) -> Source:
         src.holdout_fraction,
         src.drift,
     )
+    if isinstance(src, ProceduralSourceConfig):
+        return ProceduralSource(workflow.name, src.generator, *drifting)
+    return PackagedPatchSource(workflow.name, src.source_images, *drifting)
 
 
 def source_months(workflow: WorkflowData) -> list[str]:

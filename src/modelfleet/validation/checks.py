@@ -16,21 +16,16 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from modelfleet.config import CheckName, Expectations
+from modelfleet.datasets.base import ImageTask
 from modelfleet.imaging import PREPROCESSABLE_MODES
 
 # Problems of a single file that quarantine can fix by taking the file out.
 QUARANTINABLE: frozenset[CheckName] = frozenset({"decodable", "shape", "labels_known"})
 
 
-class Subject(Protocol):
+class Subject(ImageTask, Protocol):
     """What a suite is built for: a workflow's config, or its params.yaml section."""
 
-    @property
-    def name(self) -> str: ...
-    @property
-    def classes(self) -> tuple[str, ...]: ...
-    @property
-    def input_shape(self) -> tuple[int, int, int]: ...
     @property
     def expectations(self) -> Expectations: ...
 
