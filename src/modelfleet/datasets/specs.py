@@ -16,6 +16,12 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*$")
 
 
+def _check_month(value: str) -> str:
+    if not _MONTH.match(value):
+        raise ValueError(f"expected YYYY-MM, got {value!r}")
+    return value
+
+
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -28,9 +34,7 @@ class _SimulatedSpec(_Spec):
     @field_validator("start_month")
     @classmethod
     def _month(cls, value: str) -> str:
-        if not _MONTH.match(value):
-            raise ValueError(f"expected YYYY-MM, got {value!r}")
-        return value
+        return _check_month(value)
 
 
 class DigitsSourceConfig(_SimulatedSpec):
@@ -96,9 +100,7 @@ class FolderSourceConfig(_Spec):
     @field_validator("start_month")
     @classmethod
     def _month(cls, value: str | None) -> str | None:
-        if value is not None and not _MONTH.match(value):
-            raise ValueError(f"expected YYYY-MM, got {value!r}")
-        return value
+        return value if value is None else _check_month(value)
 
     @model_validator(mode="after")
     def _one_test_set(self) -> FolderSourceConfig:
