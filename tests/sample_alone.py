@@ -10,7 +10,9 @@ today's date (YYYYMMDD, UTC), and it is printed first; rerun a failed sample wit
 
     MODELFLEET_SAMPLE_SEED=<seed> .venv/bin/python tests/sample_alone.py
 
-MODELFLEET_SAMPLE_SIZE and MODELFLEET_SAMPLE_INTEGRATION change the 10 and the 3.
+MODELFLEET_SAMPLE_SIZE and MODELFLEET_SAMPLE_INTEGRATION change the 10 and the 3. The
+browser test (tests/integration/test_ui.py) is in the draw: it needs Debian's chromium,
+as `make test-ui` does (.ci/run installs it first).
 Exit status: 0 when every sampled test passed (or skipped), 1 otherwise.
 """
 
