@@ -115,6 +115,9 @@ def test_admin_moves_postgres_and_the_warm_runner_mirrors_it_into_gto(served, re
         for line in found.mirror_pending
     ), found
     assert not [line for line in found.disagreements if "digits: production" in line], found
+    said = subprocess.run([str(BIN / "modelfleet"), "doctor"], capture_output=True, text=True)
+    assert said.returncode == 0, said.stdout + said.stderr  # pending is not a disagreement
+    assert "mirror pending" in said.stdout and "catching up" in said.stdout, said.stdout
 
     # 2. The warm runner's mirror catches up with the move it missed...
     log = request.getfixturevalue("warm_runner")

@@ -55,16 +55,19 @@ def doctor() -> None:
 
     from modelfleet.registry import db
     from modelfleet.settings import get_settings
-    from modelfleet.versioning.doctor import diagnose
+    from modelfleet.versioning.doctor import examine
     from modelfleet.versioning.repo import open_repo
 
     with Session(db.engine()) as session:
-        problems = diagnose(get_settings(), session, open_repo())
-    for problem in problems:
-        print(problem)
-    if problems:
-        raise ModelfleetError(f"{len(problems)} disagreement(s) between Postgres, GTO and serving")
-    print("Postgres, the GTO tags and stages, and the serving folder agree")
+        found = examine(get_settings(), session, open_repo())
+    for line in [*found.mirror_pending, *found.disagreements]:
+        print(line)
+    if found.disagreements:
+        raise ModelfleetError(
+            f"{len(found.disagreements)} disagreement(s) between Postgres, GTO and serving"
+        )
+    pending = " (the GTO stage mirror is catching up)" if found.mirror_pending else ""
+    print(f"Postgres, the GTO tags and stages, and the serving folder agree{pending}")
 
 
 @command("migrate", help="apply the lineage schema migrations")
