@@ -193,6 +193,7 @@ def stored_images(
         )
         .order_by(IngestFileRow.id)
     ).all()
+    # three str columns (a stored row has its lake path); mypy sees tuple(row) as any length
     return [tuple(r) for r in rows]  # type: ignore[misc]
 
 
