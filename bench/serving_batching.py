@@ -19,6 +19,7 @@ import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+KEY = "mf_bench.secret"
 
 
 def export_untrained(root: Path) -> None:
@@ -48,7 +49,10 @@ async def fire(app, requests: int, concurrency: int) -> tuple[float, list[float]
     body = {"instances": [[[[0.5]] * 28] * 28]}
     latencies: list[float] = []
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench") as client:
+    headers = {"Authorization": f"Bearer {KEY}"}
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://bench", headers=headers
+    ) as client:
         queue = iter(range(requests))
 
         async def worker() -> None:
@@ -85,18 +89,25 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     args = parser.parse_args()
 
+    from modelfleet.config import ServingPolicy
+    from modelfleet.naming import Version
     from modelfleet.serving.app import create_app
-    from modelfleet.serving.pool import ModelPool
+    from modelfleet.serving.auth import Authenticator, Principal
+    from modelfleet.serving.pool import ModelPool, load_version
+    from modelfleet.settings import get_settings
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         export_untrained(root)
         results = {}
         for label, max_batch in (("one call per request", 1), ("dynamic batching", 64)):
-            pool = ModelPool(root / "serving", {"bench"})
-            model = pool.version("bench", 1_000_000)
-            model.batcher.max_batch = max_batch
-            app = create_app(pool, database_url="postgresql://unused/none")  # watcher not started
+            policy = ServingPolicy(max_batch_size=max_batch)
+            model = load_version(root / "serving", "bench", Version.parse("v1.0.0"), policy)
+            pool = ModelPool(root / "serving", {"bench": policy})
+            pool.add(model, "production")
+            auth = Authenticator(None)  # one static key: no registry, no database
+            auth.add_static(KEY, Principal("bench", grants={"bench": "production"}))
+            app = create_app(pool, get_settings(), database_url=None, auth=auth)
             asyncio.run(fire(app, 200, args.concurrency))  # warm up
             batches_before = model.batcher.batches_run
             elapsed, latencies = asyncio.run(fire(app, args.requests, args.concurrency))
