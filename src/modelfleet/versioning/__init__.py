@@ -1,1 +1,3 @@
-"""Model repository (git + DVC + GTO): naming, commands, registration."""
+"""The model repository (git + DVC + GTO): its commands, per-run workspaces, rendering
+params.yaml and dvc.yaml, registration, the GTO stage mirror, doctor and reproduction.
+(Names of tags, versions and DAGs live in `modelfleet.naming`.)"""
