@@ -8,22 +8,12 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelfleet.registry.entities import NewPrediction, Prediction
+from modelfleet.registry.store.rows import insert
 from modelfleet.registry.tables import ModelVersionRow, PredictionRow, WorkflowRow
 
 
 def add_prediction(session: Session, record: NewPrediction) -> int:
-    row = PredictionRow(
-        model_version_id=record.model_version_id,
-        image_sha256=record.image_sha256,
-        label=record.label,
-        score=record.score,
-        scores=record.scores,
-        source=record.source,
-        stored_path=record.stored_path,
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+    return insert(session, PredictionRow, record).id
 
 
 def find_predictions(session: Session, image_sha256: str) -> list[Prediction]:

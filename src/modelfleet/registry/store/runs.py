@@ -22,6 +22,7 @@ from modelfleet.registry.entities import (
     TrainingRun,
     Validation,
 )
+from modelfleet.registry.store.rows import insert
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import (
     DatasetVersionRow,
@@ -41,39 +42,17 @@ def _entity(cls: type[_Entity], row: object) -> _Entity:
 
 
 def add_dataset_version(session: Session, record: NewDatasetVersion) -> int:
-    row = DatasetVersionRow(
-        workflow_id=ensure_workflow(session, record.workflow),
-        month=record.month,
-        train_manifest_sha256=record.train_manifest_sha256,
-        holdout_manifest_sha256=record.holdout_manifest_sha256,
-        test_manifest_sha256=record.test_manifest_sha256,
-        train_dvc_md5=record.train_dvc_md5,
-        n_train=record.n_train,
-        n_holdout=record.n_holdout,
-        n_test=record.n_test,
-        months=record.months,
-        **record.run.columns(),
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+    return insert(session, DatasetVersionRow, record).id
 
 
 def add_validation(session: Session, record: NewValidation) -> int:
-    row = ValidationRow(
-        dataset_version_id=record.dataset_version_id,
-        success=record.success,
-        gx_run_id=record.gx_run_id,
-        statistics=record.statistics,
-        results=record.results,
-        data_docs=record.data_docs,
+    return insert(
+        session,
+        ValidationRow,
+        record,
         offending_files=record.offending_files or {},
         quarantined=record.quarantined or [],
-        **record.run.columns(),
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+    ).id
 
 
 def get_dataset_version(session: Session, dataset_version_id: int) -> DatasetVersion:
@@ -128,19 +107,7 @@ def rejected_months(session: Session, workflow: str) -> frozenset[str]:
 
 
 def add_training_run(session: Session, record: NewTrainingRun) -> int:
-    row = TrainingRunRow(
-        parent_version_id=record.parent_version_id,
-        workflow_id=ensure_workflow(session, record.workflow),
-        dataset_version_id=record.dataset_version_id,
-        architecture=record.architecture,
-        params=record.params,
-        artifact_sha256=record.artifact_sha256,
-        fit_seconds=record.fit_seconds,
-        **record.run.columns(),
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+    return insert(session, TrainingRunRow, record).id
 
 
 def get_training_run(session: Session, training_run_id: int) -> TrainingRun:
@@ -151,17 +118,7 @@ def get_training_run(session: Session, training_run_id: int) -> TrainingRun:
 
 
 def add_evaluation(session: Session, record: NewEvaluation) -> int:
-    row = EvaluationRow(
-        training_run_id=record.training_run_id,
-        role=record.role,
-        split=record.split,
-        metrics=record.metrics,
-        model_version_id=record.model_version_id,
-        **record.run.columns(),
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+    return insert(session, EvaluationRow, record).id
 
 
 def evaluations(session: Session, training_run_id: int) -> list[Evaluation]:
@@ -182,17 +139,8 @@ def scored_metrics(session: Session, training_run_id: int) -> dict[str, dict[str
 
 
 def add_gate_decision(session: Session, record: NewGateDecision) -> int:
-    row = GateDecisionRow(
-        training_run_id=record.training_run_id,
-        passed=record.passed,
-        checks=[check.as_dict() for check in record.checks],
-        override_actor=record.override_actor,
-        override_reason=record.override_reason,
-        **record.run.columns(),
-    )
-    session.add(row)
-    session.flush()
-    return row.id
+    checks = [check.as_dict() for check in record.checks]
+    return insert(session, GateDecisionRow, record, checks=checks).id
 
 
 def latest_gate_decision(session: Session, training_run_id: int) -> GateDecision | None:

@@ -15,6 +15,7 @@ from modelfleet.registry.entities import (
     ReleasedVersion,
     RunRef,
 )
+from modelfleet.registry.store.rows import insert
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import (
     AliasEventRow,
@@ -55,20 +56,7 @@ def _select_versions() -> sa.Select[ModelVersionRow, str]:
 
 
 def add_version(session: Session, record: NewVersion) -> ModelVersion:
-    row = ModelVersionRow(
-        artifacts=record.artifacts,
-        workflow_id=ensure_workflow(session, record.workflow),
-        version=record.version,
-        version_int=record.version_int,
-        tag=record.tag,
-        training_run_id=record.training_run_id,
-        artifact_sha256=record.artifact_sha256,
-        repo_commit=record.repo_commit,
-        **record.run.columns(),
-    )
-    session.add(row)
-    session.flush()
-    return _entity(row, record.workflow)
+    return _entity(insert(session, ModelVersionRow, record), record.workflow)
 
 
 def list_versions(session: Session, workflow: str) -> list[ModelVersion]:
