@@ -63,10 +63,18 @@ class Group(click.Group):
         return list(self.commands)
 
 
+# `-h` as well as `--help`, on every command itself: Click caches a command's help option
+# the first time it builds one, so a command first run without its parent's context
+# (a test's `make_context`) would otherwise answer `-h` with "no such option" from then on.
+HELP = {"help_option_names": ["-h", "--help"]}
+
+
 def command(name: str, help: str, description: str | None = None) -> Callable[[F], Command]:
     """A command: `help` is its line in the group's listing, `description` (default: the
     same line) the text at the top of its own `--help`."""
-    return click.command(name, cls=Command, short_help=help, help=description or help)
+    return click.command(
+        name, cls=Command, short_help=help, help=description or help, context_settings=HELP
+    )
 
 
 def group(
@@ -74,6 +82,7 @@ def group(
 ) -> Callable[[F], Group]:
     """A command group, described as `command` describes a command."""
     attrs.setdefault("no_args_is_help", False)  # a usage error, as argparse gave
+    attrs.setdefault("context_settings", HELP)
     return click.group(name, cls=Group, short_help=help, help=description or help, **attrs)
 
 
