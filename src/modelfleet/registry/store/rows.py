@@ -1,19 +1,23 @@
-"""A record dataclass written as a table row. Its fields are the row's columns, by name
-(`tests/unit/registry/test_entities.py` holds them to it), except two: `workflow`, a name,
-is stored as the row's `workflow_id`, and `run` (a `RunRef`) as its dag_id, run_id and
-code_sha."""
+"""A record dataclass written as a table row, and a row read back as an entity. Their
+fields are the row's columns, by name (`tests/unit/registry/test_entities.py` holds them
+to it), except two: `workflow`, a name, is stored as the row's `workflow_id`, and `run`
+(a `RunRef`) as its dag_id, run_id and code_sha."""
 
 from __future__ import annotations
 
 from dataclasses import fields
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy.orm import Session
 
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import Base
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
 _Row = TypeVar("_Row", bound=Base)
+_Entity = TypeVar("_Entity", bound="DataclassInstance")
 
 
 def insert(session: Session, table: type[_Row], record: Any, **columns: Any) -> _Row:
@@ -32,3 +36,14 @@ def insert(session: Session, table: type[_Row], record: Any, **columns: Any) -> 
     session.add(row)
     session.flush()
     return row
+
+
+def entity(cls: type[_Entity], row: object, **values: Any) -> _Entity:
+    """The plain object of a row: each of the entity's dataclass fields is the column of
+    that name, except those `values` gives (what the row stores elsewhere, like `workflow`)."""
+    return cls(
+        **{
+            field.name: values[field.name] if field.name in values else getattr(row, field.name)
+            for field in fields(cls)
+        }
+    )

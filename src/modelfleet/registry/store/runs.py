@@ -3,8 +3,7 @@ training run, evaluations and the gate decision. Reads return entities, never ro
 
 from __future__ import annotations
 
-from dataclasses import fields
-from typing import Any, TypeVar
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -22,7 +21,7 @@ from modelfleet.registry.entities import (
     TrainingRun,
     Validation,
 )
-from modelfleet.registry.store.rows import insert
+from modelfleet.registry.store.rows import entity, insert
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import (
     DatasetVersionRow,
@@ -32,13 +31,6 @@ from modelfleet.registry.tables import (
     ValidationRow,
     WorkflowRow,
 )
-
-_Entity = TypeVar("_Entity", DatasetVersion, Validation, TrainingRun, Evaluation, GateDecision)
-
-
-def _entity(cls: type[_Entity], row: object) -> _Entity:
-    """The plain object of a row: each of the entity's fields is the column of that name."""
-    return cls(**{field.name: getattr(row, field.name) for field in fields(cls)})
 
 
 def add_dataset_version(session: Session, record: NewDatasetVersion) -> int:
@@ -59,7 +51,7 @@ def get_dataset_version(session: Session, dataset_version_id: int) -> DatasetVer
     row = session.get(DatasetVersionRow, dataset_version_id)
     if row is None:
         raise NotFound(f"no dataset_version {dataset_version_id}")
-    return _entity(DatasetVersion, row)
+    return entity(DatasetVersion, row)
 
 
 def passed_validation(session: Session, dataset_version_id: int) -> Validation | None:
@@ -70,7 +62,7 @@ def passed_validation(session: Session, dataset_version_id: int) -> Validation |
         .order_by(ValidationRow.id.desc())
         .limit(1)
     ).first()
-    return None if row is None else _entity(Validation, row)
+    return None if row is None else entity(Validation, row)
 
 
 def latest_validation(session: Session, workflow: str) -> tuple[str, bool] | None:
@@ -114,7 +106,7 @@ def get_training_run(session: Session, training_run_id: int) -> TrainingRun:
     row = session.get(TrainingRunRow, training_run_id)
     if row is None:
         raise NotFound(f"no training run with id {training_run_id}")
-    return _entity(TrainingRun, row)
+    return entity(TrainingRun, row)
 
 
 def add_evaluation(session: Session, record: NewEvaluation) -> int:
@@ -127,7 +119,7 @@ def evaluations(session: Session, training_run_id: int) -> list[Evaluation]:
         .where(EvaluationRow.training_run_id == training_run_id)
         .order_by(EvaluationRow.id)
     )
-    return [_entity(Evaluation, row) for row in rows]
+    return [entity(Evaluation, row) for row in rows]
 
 
 def scored_metrics(session: Session, training_run_id: int) -> dict[str, dict[str, Any]]:
@@ -150,7 +142,7 @@ def latest_gate_decision(session: Session, training_run_id: int) -> GateDecision
         .order_by(GateDecisionRow.id.desc())
         .limit(1)
     ).first()
-    return None if row is None else _entity(GateDecision, row)
+    return None if row is None else entity(GateDecision, row)
 
 
 def training_runs(session: Session, workflow: str) -> list[TrainingRun]:
@@ -161,7 +153,7 @@ def training_runs(session: Session, workflow: str) -> list[TrainingRun]:
         .where(WorkflowRow.name == workflow)
         .order_by(TrainingRunRow.id.desc())
     )
-    return [_entity(TrainingRun, row) for row in rows]
+    return [entity(TrainingRun, row) for row in rows]
 
 
 def gate_decision_of_airflow_run(

@@ -15,7 +15,7 @@ from modelfleet.registry.entities import (
     ReleasedVersion,
     RunRef,
 )
-from modelfleet.registry.store.rows import insert
+from modelfleet.registry.store.rows import entity, insert
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import (
     AliasEventRow,
@@ -33,20 +33,7 @@ NO_RUN = RunRef()
 
 
 def _entity(row: ModelVersionRow, workflow: str) -> ModelVersion:
-    return ModelVersion(
-        id=row.id,
-        workflow=workflow,
-        version=row.version,
-        version_int=row.version_int,
-        tag=row.tag,
-        artifact_sha256=row.artifact_sha256,
-        repo_commit=row.repo_commit,
-        training_run_id=row.training_run_id,
-        dag_id=row.dag_id,
-        run_id=row.run_id,
-        created_at=row.created_at,
-        artifacts=row.artifacts,
-    )
+    return entity(ModelVersion, row, workflow=workflow)
 
 
 def _select_versions() -> sa.Select[ModelVersionRow, str]:
