@@ -1,6 +1,7 @@
 """workflows.yaml (and the user's workflows.d) -> typed, validated fleet configuration.
 
-    policies     training parameters, gate, smoke, expectations, serving, ingest
+    policies     training parameters, gate, release (approval, shadow), smoke,
+                 expectations, serving, ingest
     workflow     one workflow: source, classes, shape, architecture, schedule, policies
     fleet        the workflows and applications, checked together; TrainSpec for DVC
     parse        parsed documents -> Fleet (`defaults:` deep-merged under each entry)
@@ -22,9 +23,11 @@ from modelfleet.config.policies import (
     Expectations,
     GatePolicy,
     IngestPolicy,
+    ReleasePolicy,
     ServingPolicy,
     SmokePolicy,
     TrainParams,
+    parse_duration,
 )
 from modelfleet.config.workflow import WORKFLOW_NAME, Workflow
 
@@ -37,6 +40,7 @@ __all__ = [
     "GatePolicy",
     "IngestPolicy",
     "ParentSpec",
+    "ReleasePolicy",
     "ServingPolicy",
     "SmokePolicy",
     "TrainParams",
@@ -44,6 +48,7 @@ __all__ = [
     "Workflow",
     "deep_merge",
     "load_fleet",
+    "parse_duration",
     "parse_fleet",
     "read_document",
     "user_files",

@@ -1,5 +1,6 @@
 """The policies a workflow declares beside its data and architecture: training
-parameters, the release gate, the smoke test, data expectations, serving and ingest.
+parameters, the release gate, the release steps after it (approval, shadow), the smoke
+test, data expectations, serving and ingest.
 
 Each is a frozen pydantic model with defaults; workflows.yaml's `defaults:` block and
 each workflow's own entry override them field by field.
@@ -7,9 +8,18 @@ each workflow's own entry override them field by field.
 
 from __future__ import annotations
 
-from typing import Literal
+import re
+from datetime import timedelta
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 
 class Strict(BaseModel):
@@ -113,4 +123,52 @@ class IngestPolicy(Strict):
     def _url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
+
+
+# A duration in workflows.yaml: a whole number and a unit, as "90s", "30m", "24h", "7d".
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(value: object) -> timedelta:
+    """ "24h" -> timedelta(hours=24); a clear error for anything else."""
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(value) if isinstance(value, str) else None
+    if match is None or int(match.group(1)) == 0:
+        raise ValueError(
+            f"expected a positive duration such as '90s', '30m', '24h' or '7d', got {value!r}"
+        )
+    return timedelta(seconds=int(match.group(1)) * _UNIT_SECONDS[match.group(2)])
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class ReleasePolicy(Strict):
+    """What happens between the gate and production: a person's approval (Airflow's
+    human-in-the-loop step) and a shadow step. Both are off by default, so schedules,
+    backfills and the year simulation run unattended."""
+
+    # none: the gate decides alone; required: a person approves every candidate the gate
+    # passed; on_reject: a person may release a candidate the gate rejected.
+    approval: Literal["none", "required", "on_reject"] = "none"
+    approval_timeout: Duration = timedelta(hours=24)
+    # Only "reject": a release nobody looked at must never reach production on its own.
+    on_timeout: Literal["reject"] = "reject"
+    # Shadow release (0 = no shadow step): parsed and validated here, used by the shadow step.
+    shadow_fraction: float = Field(0.0, ge=0, le=1)
+    min_shadow_requests: int = Field(200, ge=1)
+    min_shadow_agreement: float = Field(0.95, ge=0, le=1)
+    shadow_timeout: Duration = timedelta(hours=24)
+
+    @field_validator("on_timeout", mode="before")
+    @classmethod
+    def _only_reject(cls, value: object) -> object:
+        if value != "reject":
+            raise ValueError(
+                f"only 'reject' is supported, got {value!r}: a candidate nobody approved in "
+                "time must not reach production"
+            )
         return value

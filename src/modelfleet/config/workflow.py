@@ -12,6 +12,7 @@ from modelfleet.config.policies import (
     Expectations,
     GatePolicy,
     IngestPolicy,
+    ReleasePolicy,
     ServingPolicy,
     SmokePolicy,
     Strict,
@@ -44,6 +45,7 @@ class Workflow(Strict):
     transfer_from: str | None = None
     params: TrainParams = TrainParams()
     gate: GatePolicy = GatePolicy()
+    release: ReleasePolicy = ReleasePolicy()  # approval and shadow steps after the gate
     smoke: SmokePolicy = SmokePolicy()
     expectations: Expectations = Expectations()
     serving: ServingPolicy = ServingPolicy()
