@@ -106,12 +106,28 @@ class WorkflowEvent:
     at: datetime
 
 
-# What a pipeline run recorded before a version existed, as the store returns it.
+# What a pipeline run records before a version exists. Each row has two dataclasses: the
+# record the pipeline hands the store to write (`New...`: keyword-only, so that a call
+# names every column it fills, plus `workflow` and `run`, which the store resolves) and
+# the entity the store reads back (plus the row's id, provenance and time). The columns
+# both carry are declared once, in the `...Fields` class they share.
 
 
 @dataclass(frozen=True, kw_only=True)
-class DatasetVersion:
+class Stored:
+    """What the store adds to a record it wrote: the row's id, provenance and time."""
+
     id: int
+    dag_id: str | None
+    run_id: str | None
+    code_sha: str | None
+    created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetFields:
+    """A month's snapshot: the three splits' manifests and sizes, the DVC hash of train."""
+
     month: str
     train_manifest_sha256: str
     holdout_manifest_sha256: str
@@ -120,12 +136,11 @@ class DatasetVersion:
     n_train: int
     n_holdout: int
     n_test: int
-    months: list[str]
-    dag_id: str | None
-    run_id: str | None
-    code_sha: str | None
-    created_at: datetime
+    months: list[str]  # the months the training window holds
 
+
+@dataclass(frozen=True, kw_only=True)
+class DatasetVersion(DatasetFields, Stored):
     def manifest_shas(self) -> dict[str, str]:
         """The manifest sha256 of each split: train, holdout, test."""
         return {
@@ -136,45 +151,79 @@ class DatasetVersion:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Validation:
-    id: int
+class NewDatasetVersion(DatasetFields):
+    workflow: str
+    run: RunRef
+
+
+@dataclass(frozen=True, kw_only=True)
+class ValidationFields:
+    """The outcome of a dataset version's checks, and what it quarantined."""
+
     dataset_version_id: int
     success: bool
     gx_run_id: str | None
     statistics: dict[str, Any]
     results: list[dict[str, Any]]
     data_docs: str | None
-    offending_files: dict[str, list[str]] | None
-    quarantined: list[dict[str, str]] | None
-    dag_id: str | None
-    run_id: str | None
-    code_sha: str | None
-    created_at: datetime
+    # {"<split>/<path>": [failed checks]} of the files behind blocking failures
+    offending_files: dict[str, list[str]] | None = None
+    # [{"file", "reason", "moved_to"}] taken out of the delivery by this validation
+    quarantined: list[dict[str, str]] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class TrainingRun:
-    id: int
+class Validation(ValidationFields, Stored):
+    """A validation as the store returns it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewValidation(ValidationFields):
+    run: RunRef
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingFields:
+    """A candidate trained on a dataset version, maybe warm-started from a parent."""
+
     dataset_version_id: int
     architecture: str
     params: dict[str, Any]
     artifact_sha256: str
     fit_seconds: float
-    parent_version_id: int | None
-    dag_id: str | None
-    run_id: str | None
-    code_sha: str | None
-    created_at: datetime
+    parent_version_id: int | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
-class Evaluation:
-    id: int
+class TrainingRun(TrainingFields, Stored):
+    """A training run as the store returns it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewTrainingRun(TrainingFields):
+    workflow: str
+    run: RunRef
+
+
+@dataclass(frozen=True, kw_only=True)
+class EvaluationFields:
+    """A model's metrics on one split; `model_version_id` is None for the candidate."""
+
     training_run_id: int
     role: str  # candidate | production
     split: str  # test | holdout
     metrics: dict[str, Any]
     model_version_id: int | None
+
+
+@dataclass(frozen=True, kw_only=True)
+class Evaluation(EvaluationFields):
+    id: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewEvaluation(EvaluationFields):
+    run: RunRef
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -188,70 +237,6 @@ class GateDecision:
     dag_id: str | None
     run_id: str | None
     created_at: datetime
-
-
-# Records the pipeline hands the store to write: one dataclass per append-only row,
-# keyword-only so that a call names every column it fills.
-
-
-@dataclass(frozen=True, kw_only=True)
-class NewDatasetVersion:
-    """A month's snapshot: the three splits' manifests and sizes, the DVC hash of train."""
-
-    workflow: str
-    month: str
-    train_manifest_sha256: str
-    holdout_manifest_sha256: str
-    test_manifest_sha256: str
-    train_dvc_md5: str | None
-    n_train: int
-    n_holdout: int
-    n_test: int
-    months: list[str]  # the months the training window holds
-    run: RunRef
-
-
-@dataclass(frozen=True, kw_only=True)
-class NewValidation:
-    """The outcome of a dataset version's checks, and what it quarantined."""
-
-    dataset_version_id: int
-    success: bool
-    gx_run_id: str | None
-    statistics: dict[str, Any]
-    results: list[dict[str, Any]]
-    data_docs: str | None
-    run: RunRef
-    # {"<split>/<path>": [failed checks]} of the files behind blocking failures
-    offending_files: dict[str, list[str]] | None = None
-    # [{"file", "reason", "moved_to"}] taken out of the delivery by this validation
-    quarantined: list[dict[str, str]] | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class NewTrainingRun:
-    """A candidate trained on a dataset version, maybe warm-started from a parent."""
-
-    workflow: str
-    dataset_version_id: int
-    architecture: str
-    params: dict[str, Any]
-    artifact_sha256: str
-    fit_seconds: float
-    run: RunRef
-    parent_version_id: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class NewEvaluation:
-    """A model's metrics on one split; `model_version_id` is None for the candidate."""
-
-    training_run_id: int
-    role: str  # candidate | production
-    split: str  # test | holdout
-    metrics: dict[str, Any]
-    model_version_id: int | None
-    run: RunRef
 
 
 @dataclass(frozen=True, kw_only=True)
