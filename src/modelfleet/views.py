@@ -5,8 +5,19 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from rich.console import Console
 from rich.table import Table
 from rich.tree import Tree
+
+# Rich fits output to 80 columns when stdout is not a terminal, cutting cells to
+# `caps_li…`; a pipe or a file gets every character instead (no table is this wide).
+PIPED_WIDTH = 10_000
+
+
+def console() -> Console:
+    """A console for stdout: the terminal's width there, never a cut cell elsewhere."""
+    terminal = Console()
+    return terminal if terminal.is_terminal else Console(width=PIPED_WIDTH)
 
 
 def render_lineage(chain: dict[str, Any]) -> Tree:

@@ -56,6 +56,9 @@ class RootGroup(Group):
     context_settings={"help_option_names": ["-h", "--help"]},
     no_args_is_help=False,
 )
+@click.version_option(
+    package_name="modelfleet", prog_name="modelfleet", message="%(prog)s %(version)s"
+)
 def root() -> None:
     """The root group; its subcommands do the work."""
 

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from modelfleet.cli.base import actor_option, cli_actor, command, group, json_flag, option
+from modelfleet.cli.known import fleet_workflow, registered_version, registry_session
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
@@ -27,14 +28,12 @@ def apps() -> None:
 @option("--admin", is_flag=True, help="every workflow, management routes")
 @actor_option
 def create(name: str, grants: tuple[str, ...], admin: bool, actor: str | None) -> None:
-    from modelfleet.config import load_fleet
     from modelfleet.registry.store import applications
 
     pins = _grants(grants)
-    fleet = load_fleet()
-    for workflow in pins:
-        fleet.get(workflow)  # ConfigError names the fleet's workflows
-    with _session() as session, session.begin():
+    _check_workflows(pins)  # before the registry: the fleet alone knows them
+    with registry_session() as session, session.begin():
+        _check_versions(session, pins)
         key = applications.create_application(
             session, name, grants=pins, actor=cli_actor(actor), admin=admin
         )
@@ -55,8 +54,11 @@ def grant(name: str, grants: tuple[str, ...], reason: str, actor: str | None) ->
     from modelfleet.registry.store import applications
 
     who = cli_actor(actor)
-    with _session() as session, session.begin():
-        for workflow, pin in _grants(grants).items():
+    pins = _grants(grants)
+    _check_workflows(pins)  # before the registry: the fleet alone knows them
+    with registry_session() as session, session.begin():
+        _check_versions(session, pins)
+        for workflow, pin in pins.items():
             applications.set_grant(session, name, workflow, pin, actor=who, reason=reason)
     print(f"{name}: " + ", ".join(grants))
 
@@ -66,7 +68,7 @@ def grant(name: str, grants: tuple[str, ...], reason: str, actor: str | None) ->
 def key(name: str) -> None:
     from modelfleet.registry.store import applications
 
-    with _session() as session, session.begin():
+    with registry_session() as session, session.begin():
         issued = applications.issue_key(session, name)
     print(f"new API key for {name!r} (the old one stops working within seconds; shown once):")
     print(issued)
@@ -77,7 +79,7 @@ def key(name: str) -> None:
 def revoke(name: str) -> None:
     from modelfleet.registry.store import applications
 
-    with _session() as session, session.begin():
+    with registry_session() as session, session.begin():
         applications.revoke(session, name)
     print(f"revoked the key of {name!r}; requests with it get 401 within seconds")
 
@@ -86,16 +88,14 @@ def revoke(name: str) -> None:
 @json_flag()
 def list_(as_json: bool) -> None:
     from modelfleet.registry.store import applications
-    from modelfleet.views import render_applications
+    from modelfleet.views import console, render_applications
 
-    with _session() as session:
+    with registry_session() as session:
         listed = applications.list_applications(session)
     if as_json:
         print(json.dumps([_app_json(a) for a in listed], indent=1, default=str))
     else:
-        from rich.console import Console
-
-        Console().print(render_applications(listed))
+        console().print(render_applications(listed))
 
 
 def _grants(specs: tuple[str, ...]) -> dict[str, str]:
@@ -107,12 +107,18 @@ def _grants(specs: tuple[str, ...]) -> dict[str, str]:
     return grants
 
 
-def _session() -> Session:
-    from sqlalchemy.orm import Session
+def _check_workflows(pins: dict[str, str]) -> None:
+    """Each workflow declared, else a usage error listing the fleet."""
+    for workflow in pins:
+        fleet_workflow(workflow)
 
-    from modelfleet.registry import db
 
-    return Session(db.engine())
+def _check_versions(session: Session, pins: dict[str, str]) -> None:
+    """Each version pin registered, else a usage error listing the workflow's versions
+    (alias pins and the pin's form are checked by the store)."""
+    for workflow, pin in pins.items():
+        if pin.startswith("v"):
+            registered_version(session, workflow, pin)
 
 
 def _app_json(app: Any) -> dict[str, Any]:
@@ -123,6 +129,8 @@ def _app_json(app: Any) -> dict[str, Any]:
         "has_key": app.has_key,
         "declared": app.declared,
         "revoked_at": app.revoked_at,
+        "created_at": app.created_at,
+        "created_by": app.created_by,
     }
 
 

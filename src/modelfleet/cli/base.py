@@ -120,8 +120,13 @@ class Month(click.ParamType[str]):
 
         try:
             return str(check_month(str(value)))
-        except ConfigError as exc:
-            self.fail(str(exc), param, ctx)
+        except ConfigError:
+            # "2026-13" looks like YYYY-MM: say what a valid month is
+            self.fail(
+                f"month {value!r} is not a month: YYYY-MM with MM from 01 to 12 (e.g. 2026-03)",
+                param,
+                ctx,
+            )
 
 
 class InputShape(click.ParamType[tuple[int, int, int]]):

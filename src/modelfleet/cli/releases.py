@@ -6,6 +6,13 @@ from __future__ import annotations
 import click
 
 from modelfleet.cli.base import Month, actor_option, cli_actor, command, option
+from modelfleet.cli.known import (
+    fleet_workflow,
+    month_with_data,
+    registered_version,
+    registered_workflow,
+    registry_session,
+)
 from modelfleet.errors import ModelfleetError
 
 
@@ -48,6 +55,9 @@ def retrain(workflow: str, month: str | None, wait: bool, timeout: float, unpaus
     from modelfleet.settings import get_settings
 
     settings = get_settings()
+    declared = fleet_workflow(workflow)
+    if month is not None:
+        month_with_data(declared, month, settings.deliveries)
     client = AirflowClient(settings.airflow_url, ADMIN_USER, admin_password(settings))
     request = trigger.RetrainRequest(workflow, month, unpause=unpause)
     run = trigger.trigger(client, load_fleet(settings.config_file), request, say=print)
@@ -73,6 +83,10 @@ def rollback(workflow: str, to: str | None, reason: str, actor: str | None) -> N
     from modelfleet.releases import rollback
     from modelfleet.settings import get_settings
 
+    with registry_session() as session:
+        registered_workflow(session, workflow)
+        if to is not None:
+            registered_version(session, workflow, to)
     old, new = rollback(get_settings(), workflow, to=to, actor=cli_actor(actor), reason=reason)
     print(f"{workflow} production: {old} -> {new} (the endpoint swaps within seconds)")
 
@@ -86,6 +100,7 @@ def approve(workflow: str, candidate: str, reason: str, actor: str | None) -> No
     from modelfleet.host.identity import actor as resolve_actor
     from modelfleet.pipeline.approve import approve
 
+    fleet_workflow(workflow)
     done = approve(workflow, candidate, reason=reason, operator=resolve_actor(actor))
     where = "now in production" if done["moved"] else "registered; a newer version stays"
     print(f"approved {done['tag']} ({where}); overrode: {done['overridden']}")
@@ -97,6 +112,10 @@ def reproduce(tag: str) -> None:
     from modelfleet.settings import get_settings
     from modelfleet.versioning.reproduce import reproduce
 
+    workflow, _, version = tag.partition("@")
+    if workflow and version:  # else reproduce names the form it expects
+        with registry_session() as session:
+            registered_version(session, workflow, version)
     result = reproduce(get_settings(), tag)
     print(f"recorded sha256 {result.recorded_sha256}")
     print(f"rebuilt  sha256 {result.rebuilt_sha256}")

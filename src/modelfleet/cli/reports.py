@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from modelfleet.cli.base import command, json_flag
+from modelfleet.cli.known import registered_version, registered_workflow
 from modelfleet.errors import ModelfleetError
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -21,18 +22,19 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 @click.argument("target")
 @json_flag()
 def lineage(target: str, as_json: bool) -> None:
-    from rich.console import Console
     from sqlalchemy.orm import Session
 
     from modelfleet.datasets.manifest import sha256_file
     from modelfleet.registry import db
     from modelfleet.registry.store.lineage import prediction_lineage, version_lineage
-    from modelfleet.views import render_lineage
+    from modelfleet.views import console, render_lineage
 
     with Session(db.engine()) as session:
         if "@v" in target and not Path(target).exists():
             workflow, _, version = target.partition("@")
-            chain = version_lineage(session, workflow, version)
+            chain = version_lineage(
+                session, workflow, registered_version(session, workflow, version)
+            )
         elif _SHA256.match(target):
             chain = prediction_lineage(session, target)
         elif Path(target).is_file():
@@ -42,26 +44,25 @@ def lineage(target: str, as_json: bool) -> None:
     if as_json:
         print(json.dumps(chain, indent=2, default=str))
     else:
-        Console().print(render_lineage(chain))
+        console().print(render_lineage(chain))
 
 
 @command("fleet", help="every workflow: production, metrics, last gate")
 @json_flag()
 def fleet(as_json: bool) -> None:
-    from rich.console import Console
     from sqlalchemy.orm import Session
 
     from modelfleet.config import load_fleet
     from modelfleet.registry import db
     from modelfleet.registry.store.reports import fleet_summary
-    from modelfleet.views import render_fleet
+    from modelfleet.views import console, render_fleet
 
     with Session(db.engine()) as session:
         rows = fleet_summary(session, list(load_fleet().workflows))
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
     else:
-        Console().print(render_fleet(rows))
+        console().print(render_fleet(rows))
 
 
 @command("versions", help="a workflow's versions with metrics and gate decisions")
@@ -91,14 +92,14 @@ def _report(
     render: Callable[[str, Any], Any],
 ) -> None:
     """Print a workflow's report rows as a table, or as JSON with --json."""
-    from rich.console import Console
     from sqlalchemy.orm import Session
 
     from modelfleet.registry import db
+    from modelfleet.views import console
 
     with Session(db.engine()) as session:
-        rows = fetch(session, workflow)
+        rows = fetch(session, registered_workflow(session, workflow))
     if as_json:
         print(json.dumps(rows, indent=2, default=str))
     else:
-        Console().print(render(workflow, rows))
+        console().print(render(workflow, rows))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from typing import Any
 
 import click
 
@@ -17,6 +18,7 @@ from modelfleet.cli.base import (
     json_flag,
     option,
 )
+from modelfleet.cli.known import fleet_workflow
 from modelfleet.errors import ConfigError
 from modelfleet.naming import retrain_dag_id
 from modelfleet.settings import HOME_ENV
@@ -63,18 +65,9 @@ def workflow() -> None:
 )
 @option("--dry-run", is_flag=True, help="inspect and propose; write nothing")
 @actor_option
-def add(
-    name: str,
-    source: str,
-    architecture: str | None,
-    input_shape: tuple[int, int, int] | None,
-    schedule: str | None,
-    test_url: str | None,
-    test_fraction: float | None,
-    budget_min: float,
-    dry_run: bool,
-    actor: str | None,
-) -> None:
+def add(name: str, budget_min: float, dry_run: bool, actor: str | None, **proposed: Any) -> None:
+    """`proposed`: the options named as AddRequest's fields (source, architecture,
+    input_shape, schedule, test_url, test_fraction), passed on as they are."""
     import yaml
 
     from modelfleet.platform import workflow_add
@@ -82,16 +75,7 @@ def add(
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # a zoo trial imports TensorFlow
     settings = get_settings()
-    request = workflow_add.AddRequest(
-        name=name,
-        source=source,
-        architecture=architecture,
-        input_shape=input_shape,
-        schedule=schedule,
-        test_url=test_url,
-        test_fraction=test_fraction,
-        trial_budget_s=budget_min * 60,
-    )
+    request = workflow_add.AddRequest(name=name, trial_budget_s=budget_min * 60, **proposed)
 
     def say(line: str) -> None:
         print(line, flush=True)
@@ -132,11 +116,9 @@ def list_(as_json: bool) -> None:
 
         print(json.dumps(asdict(listing), indent=1, default=str))
         return
-    from rich.console import Console
+    from modelfleet.views import console, render_workflows
 
-    from modelfleet.views import render_workflows
-
-    Console().print(render_workflows(listing))
+    console().print(render_workflows(listing))
 
 
 @command(
@@ -156,7 +138,8 @@ def remove(name: str, yes: bool, reason: str, actor: str | None) -> None:
     from modelfleet.settings import get_settings
 
     settings = get_settings()
-    path = declaring_file(settings, name)  # refuse before asking
+    fleet_workflow(name)
+    path = declaring_file(settings, name)  # refuse before asking (a shipped one, say)
     if not yes:
         if not sys.stdin.isatty():
             raise ConfigError(f"workflow remove {name}: not a terminal to confirm; add --yes")

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 from modelfleet.cli.base import command, option
+from modelfleet.cli.known import fleet_workflow
 from modelfleet.settings import CHECKOUT
 
 
@@ -38,6 +39,9 @@ def simulate_year(
     from modelfleet.settings import get_settings
 
     settings = get_settings()
+    for name in (only or "").split(","):
+        if name.strip():
+            fleet_workflow(name.strip())  # an unknown one: a usage error listing the fleet
     plan = plan_from(
         load_fleet(settings.config_file),
         only,

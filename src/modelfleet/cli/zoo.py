@@ -9,6 +9,7 @@ import os
 import click
 
 from modelfleet.cli.base import command, group, json_flag, option
+from modelfleet.cli.known import fleet_workflow
 from modelfleet.errors import ConfigError
 
 
@@ -23,10 +24,10 @@ from modelfleet.errors import ConfigError
 def zoo(ctx: click.Context, input_shape: tuple[int, int, int], classes: int) -> None:
     if ctx.invoked_subcommand is not None:
         return
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from rich.console import Console
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # only another input builds models
     from rich.table import Table
 
+    from modelfleet.views import console
     from modelfleet.zoo.catalog import describe_families
 
     table = Table(title=f"architecture zoo at input {list(input_shape)}, {classes} classes")
@@ -42,7 +43,7 @@ def zoo(ctx: click.Context, input_shape: tuple[int, int, int], classes: int) -> 
             str(row["features"]),
             row["description"],
         )
-    Console().print(table)
+    console().print(table)
 
 
 @command(
@@ -65,21 +66,18 @@ def zoo(ctx: click.Context, input_shape: tuple[int, int, int], classes: int) -> 
 @json_flag(help="the results as JSON, no progress")
 def trial(workflow: str, budget_min: float, as_json: bool) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from rich.console import Console
-
-    from modelfleet.config import load_fleet
     from modelfleet.training.architecture_trial import trial
-    from modelfleet.views import render_trial
+    from modelfleet.views import console, render_trial
 
     if not budget_min > 0:
         raise ConfigError(f"--budget-min must be positive minutes, got {budget_min}")
-    declared = load_fleet().get(workflow)
+    declared = fleet_workflow(workflow)
     progress = None if as_json else (lambda line: print(f"  {line}", flush=True))
     result = trial(declared, budget_min * 60, progress=progress)
     if as_json:
         print(json.dumps(result.as_dict(), indent=1))
         return
-    Console().print(render_trial(result))
+    console().print(render_trial(result))
     print(f"recommended: {result.recommendation.reason}")
 
 
