@@ -1,27 +1,36 @@
-"""Open Inference Protocol (V2, as KServe and Triton speak it): health, metadata, infer.
-
-Input tensors: FP32 in the model's scale, UINT8 pixels (divided by 255), or BYTES
-holding encoded images (base64 strings) of any size and mode. Outputs:
-`probabilities` (FP32 [n, classes]) and `label` (BYTES [n]).
+"""Open Inference Protocol (V2, as KServe and Triton speak it) over HTTP: health,
+metadata, infer; JSON, or JSON with the binary tensor extension on input and output
+(`Inference-Header-Content-Length`, `binary_data_size`). The tensors themselves:
+`v2_tensors`; the same protocol over gRPC: `grpc/`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from modelfleet import __version__
-from modelfleet.errors import BadRequest, PayloadTooLarge
+from modelfleet.errors import BadRequest
 from modelfleet.serving.auth import Authenticator
 from modelfleet.serving.pool import LoadedModel
-from modelfleet.serving.service import MAX_INSTANCES, PredictionService, b64_bytes, shown
-from modelfleet.serving.tensors import flat_floats, float_rows
-from modelfleet.serving.wire import answer, json_body_doc, json_object, json_response
+from modelfleet.serving.service import PredictionService, shown
+from modelfleet.serving.v2_tensors import (
+    DATATYPES,
+    OUTPUTS,
+    InputTensor,
+    described,
+    input_batch,
+    metadata,
+    output_tensors,
+    requested_outputs,
+)
+from modelfleet.serving.wire import answer, binary_answer, json_body_doc, json_of, json_response
 
-OUTPUTS = ("probabilities", "label")
+HEADER_LENGTH = "Inference-Header-Content-Length"
+EXTENSIONS = ["binary_tensor_data"]
+_PARAMETERS = {"type": "object", "additionalProperties": True}
 INFER_DOC = json_body_doc(
     {
         "type": "object",
@@ -38,13 +47,15 @@ INFER_DOC = json_body_doc(
                             "items": {"type": "integer", "minimum": 0},
                             "minItems": 1,
                         },
-                        "datatype": {"type": "string", "enum": ["FP32", "UINT8", "BYTES"]},
+                        "datatype": {"type": "string", "enum": list(DATATYPES)},
                         "data": {"type": "array"},
+                        "parameters": _PARAMETERS,
                     },
                     "required": ["name", "shape", "datatype", "data"],
                 },
             },
             "outputs": {"type": "array", "items": {"type": "object"}},
+            "parameters": _PARAMETERS,
         },
         "required": ["inputs"],
     },
@@ -57,7 +68,9 @@ def router(service: PredictionService, auth: Authenticator, ready: Any) -> APIRo
 
     @api.get("", summary="Server metadata")
     def server() -> Response:
-        return json_response({"name": "modelfleet", "version": __version__, "extensions": []})
+        return json_response(
+            {"name": "modelfleet", "version": __version__, "extensions": EXTENSIONS}
+        )
 
     @api.get("/health/live", summary="The server is up")
     def live() -> Response:
@@ -77,47 +90,24 @@ def router(service: PredictionService, auth: Authenticator, ready: Any) -> APIRo
         principal = await auth.of(request)
         return service.resolve(principal, workflow, version=version)
 
-    def metadata(request: Request, model: LoadedModel) -> Response:
-        return answer(
-            request,
-            model,
-            {
-                "name": model.workflow,
-                "versions": [m.version for m in service.pool.models(model.workflow)],
-                "platform": "tensorflow_savedmodel",
-                "inputs": [
-                    {
-                        "name": model.input_name,
-                        "datatype": "FP32",
-                        "shape": [-1, *model.input_shape],
-                    },
-                    {"name": "encoded_image", "datatype": "BYTES", "shape": [-1]},
-                ],
-                "outputs": [
-                    {
-                        "name": "probabilities",
-                        "datatype": "FP32",
-                        "shape": [-1, len(model.classes)],
-                    },
-                    {"name": "label", "datatype": "BYTES", "shape": [-1]},
-                ],
-                "parameters": {
-                    "classes": model.classes,
-                    "labels": service.pool.labels(model.workflow),
-                },
-            },
-        )
+    def model_metadata_of(request: Request, model: LoadedModel) -> Response:
+        described = metadata(service, model)
+        described["parameters"] = {
+            "classes": model.classes,
+            "labels": service.pool.labels(model.workflow),
+        }
+        return answer(request, model, described)
 
     @api.get("/models/{workflow:segment}", summary="Model metadata (the application's pin)")
     async def model_metadata(workflow: str, request: Request) -> Response:
-        return metadata(request, await model_of(request, workflow, None))
+        return model_metadata_of(request, await model_of(request, workflow, None))
 
     @api.get(
         "/models/{workflow:segment}/versions/{version:segment}",
         summary="Model metadata (a version)",
     )
     async def version_metadata(workflow: str, version: str, request: Request) -> Response:
-        return metadata(request, await model_of(request, workflow, version))
+        return model_metadata_of(request, await model_of(request, workflow, version))
 
     @api.get("/models/{workflow:segment}/ready", summary="The pinned version is loaded")
     async def model_ready(workflow: str, request: Request) -> Response:
@@ -133,32 +123,35 @@ def router(service: PredictionService, auth: Authenticator, ready: Any) -> APIRo
         return answer(request, model, {"name": workflow, "ready": True})
 
     async def infer(request: Request, model: LoadedModel) -> Response:
-        body = await json_object(request)
+        body, binary = await _infer_body(request)
         inputs = body.get("inputs")
         if not isinstance(inputs, list) or len(inputs) != 1:
             raise BadRequest("'inputs' must be a list holding exactly one input tensor")
-        batch = await _input_batch(service, model, inputs[0])
+        wanted, as_binary = _requested(body)
+        batch = await input_batch(service, model, _input_tensor(inputs[0], binary))
         probs = await service.infer(model, batch)
-        wanted = _requested_outputs(body.get("outputs"))
-        outputs = []
-        if "probabilities" in wanted:
-            outputs.append(
-                {
-                    "name": "probabilities",
-                    "datatype": "FP32",
-                    "shape": list(probs.shape),
-                    "data": probs.round(6).ravel(),
-                }
-            )
-        if "label" in wanted:
-            labels = [model.classes[i] for i in probs.argmax(axis=1)]
-            outputs.append(
-                {"name": "label", "datatype": "BYTES", "shape": [len(labels)], "data": labels}
-            )
-        reply: dict[str, Any] = {"model_name": model.workflow, "outputs": outputs}
+        outputs = output_tensors(model, probs, wanted)
+        reply: dict[str, Any] = {"model_name": model.workflow, "outputs": []}
         if isinstance(body.get("id"), str):
             reply["id"] = body["id"]
-        return answer(request, model, reply)
+        raws = []
+        for output in outputs:
+            entry: dict[str, Any] = {
+                "name": output.name,
+                "datatype": output.datatype,
+                "shape": output.shape,
+            }
+            if output.name in as_binary:
+                raws.append(output.raw())
+                entry["parameters"] = {"binary_data_size": len(raws[-1])}
+            else:
+                entry["data"] = (
+                    output.values if output.datatype == "BYTES" else probs.round(6).ravel()
+                )
+            reply["outputs"].append(entry)
+        if not raws:
+            return answer(request, model, reply)
+        return binary_answer(request, model, reply, raws)
 
     @api.post(
         "/models/{workflow:segment}/infer",
@@ -179,68 +172,86 @@ def router(service: PredictionService, auth: Authenticator, ready: Any) -> APIRo
     return api
 
 
-def _requested_outputs(requested: Any) -> set[str]:
+def _requested(body: dict[str, Any]) -> tuple[list[str], set[str]]:
+    """The outputs asked for, and which of them in binary: the request's
+    `parameters.binary_data_output`, overridden per output by `parameters.binary_data`."""
+    every = _flag(body.get("parameters"), "binary_data_output", "request")
+    requested = body.get("outputs")
     if requested is None:
-        return set(OUTPUTS)
-    names = (
-        {o.get("name") for o in requested if isinstance(o, dict)}
-        if isinstance(requested, list)
-        else None
-    )
-    if not names or not names <= set(OUTPUTS):
+        return requested_outputs(None), set(OUTPUTS) if every else set()
+    if not isinstance(requested, list) or not all(isinstance(o, dict) for o in requested):
         raise BadRequest(
             f"'outputs' may request {list(OUTPUTS)} by name, got {shown(repr(requested))}"
         )
-    return names  # type: ignore[return-value]  # each is one of OUTPUTS (checked), a str
+    wanted = requested_outputs([o.get("name") for o in requested])
+    binary = set()
+    for output in requested:
+        own = _flag(output.get("parameters"), "binary_data", f"output {shown(output['name'])}")
+        if own or (own is None and every):
+            binary.add(output["name"])
+    return wanted, binary
 
 
-async def _input_batch(service: PredictionService, model: LoadedModel, tensor: Any) -> np.ndarray:
+def _flag(parameters: Any, name: str, what: str) -> bool | None:
+    if parameters is None:
+        return None
+    if not isinstance(parameters, dict):
+        raise BadRequest(f"{what}: 'parameters' must be an object")
+    value = parameters.get(name)
+    if value is not None and not isinstance(value, bool):
+        raise BadRequest(f"{what}: parameter {name!r} must be true or false")
+    return value
+
+
+async def _infer_body(request: Request) -> tuple[dict[str, Any], bytes | None]:
+    """The JSON part of an infer request, and its binary part when the request uses the
+    binary tensor extension (`Inference-Header-Content-Length`: the JSON's length)."""
+    raw = await request.body()
+    declared = request.headers.get(HEADER_LENGTH)
+    if declared is None:
+        return json_of(raw), None
+    if (
+        not (declared.isascii() and declared.isdigit())
+        or len(declared) > 12
+        or int(declared) > len(raw)
+    ):
+        raise BadRequest(
+            f"{HEADER_LENGTH} must be the JSON header's length in bytes, at most the body's "
+            f"{len(raw)}; got {shown(declared)}"
+        )
+    length = int(declared)
+    return json_of(raw[:length]), raw[length:]
+
+
+def _input_tensor(tensor: Any, binary: bytes | None) -> InputTensor:
+    """One input of the JSON, its data in `data` or (binary extension) in the bytes after
+    the header, as many as its `parameters.binary_data_size` says."""
     if not isinstance(tensor, dict):
         raise BadRequest("each input must be an object with name, shape, datatype and data")
-    name, shape, datatype, data = (tensor.get(k) for k in ("name", "shape", "datatype", "data"))
-    what = f"input {shown(name) if isinstance(name, str) else repr(name)[:40]}"
-    if (
-        not isinstance(shape, list)
-        or not shape
-        or len(shape) > 8
-        or not all(type(d) is int and 0 <= d <= 1_000_000 for d in shape)
-    ):
-        raise BadRequest(f"{what}: 'shape' must be a list of 1 to 8 integers from 0 to 1000000")
-    if not isinstance(data, list):
-        raise BadRequest(f"{what}: 'data' must be a list")
-    if shape[0] > MAX_INSTANCES:
-        raise PayloadTooLarge(f"{what}: at most {MAX_INSTANCES} rows per request, got {shape[0]}")
-    if shape[0] == 0:
-        raise BadRequest(f"{what}: no rows")
-    if datatype == "BYTES":
-        if len(shape) != 1 or shape[0] != len(data):
-            raise BadRequest(f"{what}: BYTES input needs shape [n] with n = {len(data)} images")
-        blobs = [
-            b64_bytes(d["b64"] if isinstance(d, dict) and "b64" in d else d, f"{what}[{i}]")
-            for i, d in enumerate(data)
-        ]
-        return await service.images(model, blobs, what)
-    if datatype not in ("FP32", "UINT8"):
+    what = described(tensor.get("name"))
+    shape, datatype = tensor.get("shape"), tensor.get("datatype")
+    parameters = tensor.get("parameters")
+    if parameters is not None and not isinstance(parameters, dict):
+        raise BadRequest(f"{what}: 'parameters' must be an object")
+    size = (parameters or {}).get("binary_data_size")
+    if size is None:
+        if binary:
+            raise BadRequest(
+                f"{len(binary)} bytes follow the JSON header, but no input declares "
+                "'binary_data_size'"
+            )
+        data = tensor.get("data")
+        if not isinstance(data, list):
+            raise BadRequest(f"{what}: 'data' must be a list")
+        return InputTensor(what, datatype, shape, data=data)
+    if binary is None:
+        raise BadRequest(f"{what}: 'binary_data_size' needs the {HEADER_LENGTH} header")
+    if type(size) is not int or size < 0:
+        raise BadRequest(f"{what}: 'binary_data_size' must be a whole number of bytes")
+    if "data" in tensor:
+        raise BadRequest(f"{what}: give 'data' or 'binary_data_size', not both")
+    if size != len(binary):
         raise BadRequest(
-            f"{what}: datatype must be FP32, UINT8 or BYTES, got {shown(repr(datatype))}"
+            f"{what}: 'binary_data_size' is {size}, but {len(binary)} bytes follow the JSON header"
         )
-    expected = list(model.input_shape)
-    if shape[1:] != expected:
-        raise BadRequest(
-            f"{what}: shape {shape} does not match the model input [n, {', '.join(map(str, expected))}]"
-        )
-    size = int(np.prod(shape))
-    if len(data) == size:  # flat, row-major: the protocol's own layout
-        array = flat_floats(data, tuple(shape), f"{what} data")
-    else:  # nested to the shape, as some clients send it
-        nested = (
-            float_rows(data, tuple(shape[1:]), f"{what} data") if len(data) == shape[0] else None
-        )
-        if nested is None:
-            raise BadRequest(f"{what}: 'data' must hold {size} numbers for shape {shape}")
-        array = nested
-    if datatype == "UINT8":
-        if array.min() < 0 or array.max() > 255 or not np.array_equal(array, np.round(array)):
-            raise BadRequest(f"{what}: UINT8 data must be integers 0..255")
-        array = array / 255.0
-    return array
+    return InputTensor(what, datatype, shape, raw=binary)

@@ -36,8 +36,12 @@ register_url_convertor("segment", Segment())
 
 async def json_object(request: Request) -> dict[str, Any]:
     """The body as a JSON object (orjson: one parse, no pydantic pass)."""
+    return json_of(await request.body())
+
+
+def json_of(raw: bytes) -> dict[str, Any]:
     try:
-        body = orjson.loads(await request.body())
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise BadRequest(f"request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
@@ -61,6 +65,25 @@ def answer(request: Request, model: LoadedModel, body: dict[str, Any]) -> Respon
     answered_by(request.scope, model.workflow, model.version)
     return json_response(
         {**body, "model_version": model.version}, headers={VERSION_HEADER: model.version}
+    )
+
+
+def binary_answer(
+    request: Request, model: LoadedModel, body: dict[str, Any], raws: list[bytes]
+) -> Response:
+    """An answer in V2's binary tensor extension: the JSON, then the outputs' bytes in
+    order; `Inference-Header-Content-Length` says where the JSON ends."""
+    answered_by(request.scope, model.workflow, model.version)
+    header = orjson.dumps(
+        {**body, "model_version": model.version}, option=orjson.OPT_SERIALIZE_NUMPY
+    )
+    return Response(
+        b"".join([header, *raws]),
+        media_type="application/octet-stream",
+        headers={
+            VERSION_HEADER: model.version,
+            "Inference-Header-Content-Length": str(len(header)),
+        },
     )
 
 
