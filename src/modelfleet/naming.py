@@ -15,6 +15,7 @@ stages, training and registration agree on them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -139,45 +140,30 @@ def model_dir(workflow: str) -> str:
     return f"models/{workflow}"
 
 
-def model_file(workflow: str) -> str:
-    """The model artifact whose sha256 identifies a version.
+def _in_model_dir(name: str) -> Callable[[str], str]:
+    """The path function of one file (or folder) that a workflow's stages write under
+    `models/<workflow>/`: each is `models/<workflow>/<name>`."""
 
-    Weights only: HDF5 weights are byte-identical for identical training, while a
-    `.keras` zip embeds save times. The architecture comes from params (zoo).
-    """
-    return f"{model_dir(workflow)}/model.weights.h5"
+    def path(workflow: str) -> str:
+        return f"{model_dir(workflow)}/{name}"
 
-
-def parent_dir(workflow: str) -> str:
-    """The model a run starts from: `parent.json` plus, if any, its weights."""
-    return f"{model_dir(workflow)}/parent"
+    return path
 
 
-def metrics_file(workflow: str) -> str:
-    return f"{model_dir(workflow)}/metrics.json"
-
-
-def history_file(workflow: str) -> str:
-    """Loss and accuracy per epoch (a DVC plot)."""
-    return f"{model_dir(workflow)}/history.csv"
-
-
-def validation_file(workflow: str) -> str:
-    """The validate@<wf> stage's full result (a DVC metric, not cached)."""
-    return f"{model_dir(workflow)}/validation.json"
-
-
-def train_info_file(workflow: str) -> str:
-    """Fit time, sample count, parent used (a DVC metric, not cached)."""
-    return f"{model_dir(workflow)}/train.json"
-
-
-def confusion_png(workflow: str) -> str:
-    return f"{model_dir(workflow)}/confusion.png"
-
-
-def curves_png(workflow: str) -> str:
-    return f"{model_dir(workflow)}/curves.png"
+# The model artifact whose sha256 identifies a version. Weights only: HDF5 weights are
+# byte-identical for identical training, while a `.keras` zip embeds save times. The
+# architecture comes from params (zoo).
+model_file = _in_model_dir("model.weights.h5")
+# The model a run starts from: `parent.json` plus, if any, its weights.
+parent_dir = _in_model_dir("parent")
+metrics_file = _in_model_dir("metrics.json")
+history_file = _in_model_dir("history.csv")  # loss and accuracy per epoch (a DVC plot)
+# The validate@<wf> stage's full result (a DVC metric, not cached).
+validation_file = _in_model_dir("validation.json")
+# Fit time, sample count, parent used (a DVC metric, not cached).
+train_info_file = _in_model_dir("train.json")
+confusion_png = _in_model_dir("confusion.png")
+curves_png = _in_model_dir("curves.png")
 
 
 PARENT_INFO = "parent.json"
