@@ -28,11 +28,19 @@ from airflow.timetables.interval import CronDataIntervalTimetable
 
 from modelfleet.config import Fleet, Workflow
 from modelfleet.naming import PIN_PATTERN, PRODUCTION, production_asset_uri, reclassify_dag_id
+from modelfleet.orchestration import approval
+from modelfleet.orchestration.dag_docs import dag_tags, reclassify_doc, retrain_doc
+from modelfleet.orchestration.months_with_data import (
+    latest_month_with_data,
+    months_with_data,
+    recorded_at_parse,
+)
 from modelfleet.orchestration.pools import MODEL_REPO_POOL
 
 _PRESETS = {"@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0", "@daily": "0 0 * * *"}
 _START = datetime(2026, 1, 1, tzinfo=timezone.utc)  # noqa: UP017
 _DAY = r"^\d{4}-\d{2}-\d{2}$"
+_MONTH = r"^\d{4}-\d{2}$"
 
 
 def production_asset(workflow: str) -> Asset:
@@ -40,28 +48,46 @@ def production_asset(workflow: str) -> Asset:
     return Asset(production_asset_uri(workflow))
 
 
+def _optional(pattern: str, description: str, **schema: Any) -> Param:
+    """A trigger-form field that may stay blank (None), else must match `pattern`."""
+    return Param(None, type=["null", "string"], pattern=pattern, description=description, **schema)
+
+
 def _run_context(workflow: str) -> Any:
-    """The RunContext of the running task: month from conf, else the data interval."""
+    """The RunContext of the running task: the month from conf; else, for a manual run,
+    the latest month with data when the run was created; else the data interval's."""
+    from modelfleet.config import load_fleet
     from modelfleet.months import month_of
     from modelfleet.pipeline.context import RunContext
     from modelfleet.registry.entities import RunRef
+    from modelfleet.settings import get_settings
     from modelfleet.versioning.commands import code_sha
 
     context = get_current_context()
     dag_run = context["dag_run"]
     month = (dag_run.conf or {}).get("month") or context["params"].get("month")
-    if not month:
+    run = RunRef(dag_id=dag_run.dag_id, run_id=dag_run.run_id, code_sha=code_sha())
+    if not month and _is_manual(dag_run):
+        # Every task asks again: `run_after` keeps the answer fixed for the whole run
+        # even if a month is imported meanwhile.
+        declared = load_fleet(get_settings().config_file).get(workflow)
+        month = latest_month_with_data(declared, dag_run.run_after)
+    if not month:  # scheduled runs and backfills: their data interval's month
         start = context.get("data_interval_start") or context["logical_date"]
         month = month_of(start)
-    return RunContext(
-        workflow_name=workflow,
-        month=month,
-        run=RunRef(dag_id=dag_run.dag_id, run_id=dag_run.run_id, code_sha=code_sha()),
-    )
+    return RunContext(workflow_name=workflow, month=month, run=run)
 
 
-def build_retrain_dag(workflow: Workflow, *, paused: bool = True) -> DAG:
-    """`paused`: whether the DAG is paused when Airflow first sees it."""
+def _is_manual(dag_run: Any) -> bool:
+    return getattr(dag_run.run_type, "value", dag_run.run_type) == "manual"
+
+
+def build_retrain_dag(
+    workflow: Workflow, *, paused: bool = True, months: list[str] | None = None
+) -> DAG:
+    """`paused`: whether the DAG is paused when Airflow first sees it; `months`: those
+    with data, proposed by the trigger form (examples, not an enum: a month that arrives
+    after this parse is still accepted)."""
     name = workflow.name
     cron = _PRESETS.get(workflow.schedule, workflow.schedule)
     with DAG(
@@ -75,15 +101,14 @@ def build_retrain_dag(workflow: Workflow, *, paused: bool = True) -> DAG:
         max_active_runs=1,  # runs share the model repo and compare with production in turn
         is_paused_upon_creation=paused,
         params={
-            "month": Param(
-                None,
-                type=["null", "string"],
-                pattern=r"^\d{4}-\d{2}$",
-                description="YYYY-MM to train on (default: the data interval)",
+            "month": _optional(
+                _MONTH,
+                "YYYY-MM to train on (blank: the latest month with data)",
+                **({"examples": months} if months else {}),
             )
         },
-        tags=["modelfleet", name],
-        doc_md=__doc__,
+        tags=dag_tags(workflow, "retrain"),
+        doc_md=retrain_doc(workflow),
     ) as dag:
 
         @task
@@ -120,22 +145,27 @@ def build_retrain_dag(workflow: Workflow, *, paused: bool = True) -> DAG:
 
         @task.short_circuit
         def gate(trained: dict[str, Any], _evaluated: dict[str, Any]) -> bool:
-            """False skips register, deploy and smoke; the reasons are in this log."""
+            """False skips register, deploy and smoke; the reasons are in this log.
+            Under `release.approval: on_reject` a rejected candidate goes on to `approve`."""
             from modelfleet.pipeline import release
 
-            return release.gate(_run_context(name), trained["training_run_id"])
+            passed = release.gate(_run_context(name), trained["training_run_id"])
+            return passed or workflow.release.approval == "on_reject"
 
         @task
         def register(trained: dict[str, Any]) -> dict[str, Any]:
-            from modelfleet.pipeline import release
+            from modelfleet.pipeline import approve, release
 
-            return release.register(_run_context(name), trained["training_run_id"])
+            # approved in the `approve` step: the alias history names who and why
+            ctx = approve.decided_context(_run_context(name), trained["training_run_id"])
+            return release.register(ctx, trained["training_run_id"])
 
         @task
         def deploy(registered: dict[str, Any]) -> dict[str, Any]:
-            from modelfleet.pipeline import release
+            from modelfleet.pipeline import approve, release
 
-            return release.deploy(_run_context(name), registered["version"])
+            ctx = approve.decided_context_of(_run_context(name), registered["version"])
+            return release.deploy(ctx, registered["version"])
 
         # The asset is updated only when smoke succeeds: not when production did not
         # move (skipped) nor when it was rolled back (failed).
@@ -161,7 +191,7 @@ def build_retrain_dag(workflow: Workflow, *, paused: bool = True) -> DAG:
         trained = train(validate(snapshot()))  # type: ignore[arg-type]
         passed = gate(trained, evaluate(trained))  # type: ignore[arg-type]
         registered = register(trained)  # type: ignore[arg-type]
-        passed >> registered
+        approval.wire(passed, registered, workflow, trained)  # gate >> [approve >>] register
         smoke(deploy(registered))  # type: ignore[arg-type]
     return dag
 
@@ -199,18 +229,8 @@ def build_reclassify_dag(workflow: Workflow) -> DAG:
                 pattern=PIN_PATTERN,
                 description="production, candidate or vX.Y.Z",
             ),
-            "first_day": Param(
-                None,
-                type=["null", "string"],
-                pattern=_DAY,
-                description="YYYY-MM-DD, first lake partition (default: the first)",
-            ),
-            "last_day": Param(
-                None,
-                type=["null", "string"],
-                pattern=_DAY,
-                description="YYYY-MM-DD, last lake partition (default: the last)",
-            ),
+            "first_day": _optional(_DAY, "YYYY-MM-DD, first lake partition (default: the first)"),
+            "last_day": _optional(_DAY, "YYYY-MM-DD, last lake partition (default: the last)"),
             "batch_size": Param(
                 workflow.ingest.batch_size,
                 type="integer",
@@ -219,8 +239,8 @@ def build_reclassify_dag(workflow: Workflow) -> DAG:
                 description="images per endpoint request",
             ),
         },
-        tags=["modelfleet", name, "reclassify"],
-        doc_md=__doc__,
+        tags=dag_tags(workflow, "reclassify"),
+        doc_md=reclassify_doc(workflow),
     ) as dag:
 
         @task
@@ -281,9 +301,13 @@ def build_all(fleet: Fleet, only: str | None = None) -> dict[str, DAG]:
     None included (the DAG processor), builds them all.
     """
     builders: dict[str, Callable[[], DAG]] = {}
+    recorded = recorded_at_parse(fleet)  # one query for the fleet; {} without Postgres
     for wf in fleet.workflows.values():
         builders[wf.dag_id] = partial(
-            build_retrain_dag, wf, paused=wf.name not in fleet.user_workflows
+            build_retrain_dag,
+            wf,
+            paused=wf.name not in fleet.user_workflows,
+            months=months_with_data(wf, recorded),
         )
         builders[reclassify_dag_id(wf.name)] = partial(build_reclassify_dag, wf)
     if only is not None and only in builders:

@@ -79,6 +79,20 @@ class DatasetVersionRow(RunLink, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class DataMonthRow(Base):
+    """A month of a workflow's training data that arrived outside a run (`modelfleet data
+    import` or `data generate`): the trigger form proposes it and a manual run without a
+    month trains on the latest one, without anyone listing a folder or bucket."""
+
+    __tablename__ = "data_month"
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), primary_key=True)
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)
+    origin: Mapped[str] = mapped_column(String(16))  # imported | generated
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+
+
 class ValidationRow(RunLink, Base):
     __tablename__ = "validation"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
