@@ -3,7 +3,8 @@
 GX's own objects do the work: a file data context per workflow under
 `$MODELFLEET_HOME/gx/<wf>/`, a pandas data source, a whole-dataframe batch
 definition, a suite, a validation definition and a checkpoint whose action
-rebuilds the Data Docs site at `$MODELFLEET_HOME/data-docs/<wf>/`.
+rebuilds the Data Docs site at `$MODELFLEET_HOME/data-docs/<wf>/`, whose pages
+`offline_docs` then points at vendored copies of their CDN assets.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 from modelfleet.datasets.manifest import ManifestRow, read_manifest
 from modelfleet.naming import data_dir
 from modelfleet.validation.checks import QUARANTINABLE, MonthStats, Subject, build_expectations
+from modelfleet.validation.offline_docs import localize_site
 
 os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
 
@@ -202,6 +204,7 @@ def _run_checkpoint(
     )
     run_id = RunIdentifier(run_name=f"{workflow.name}-{month}")
     outcome = checkpoint.run(batch_parameters={"dataframe": frame}, run_id=run_id)
+    localize_site(docs)  # the pages GX just wrote load from CDNs; point them at local copies
     ((identifier, validation),) = outcome.run_results.items()
     results = [_check_result(r) for r in validation.results]
     pages = context.get_docs_sites_urls(resource_identifier=identifier, site_name=SITE)
