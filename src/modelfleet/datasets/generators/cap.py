@@ -12,7 +12,6 @@ from __future__ import annotations
 import numpy as np
 
 from modelfleet.datasets.generators.common import (
-    GeneratorSpec,
     blob,
     fractal_noise,
     grid,
@@ -67,13 +66,3 @@ def render(label: str, style: str, rng: np.random.Generator, height: int, width:
         bright = blob(height, width, (pit[0] - light, pit[1] - light), sigma)
         face = face - 0.45 * dark + 0.3 * bright
     return paint(image, body, 0.0) + body * face
-
-
-SPEC = GeneratorSpec(
-    name="cap",
-    classes=("ok", "dent", "misaligned", "missing_liner"),
-    styles={"dent": "rim", "misaligned": "tilted"},
-    tint=(0.95, 0.55, 0.45),
-    render=render,
-    description="bottle cap from above; dents move to the rim, misalignment becomes tilt",
-)

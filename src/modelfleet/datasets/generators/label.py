@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from modelfleet.datasets.generators.common import (
-    GeneratorSpec,
     blob,
     fractal_noise,
     grid,
@@ -76,13 +75,3 @@ def render(label: str, style: str, rng: np.random.Generator, height: int, width:
             smear = blob(height, width, centre, (side * 0.16, side * rng.uniform(0.12, 0.16)))
         image = paint(image, smear * 0.85, 0.25)
     return image
-
-
-SPEC = GeneratorSpec(
-    name="label",
-    classes=("ok", "smudge", "misprint", "missing"),
-    styles={"smudge": "streak", "misprint": "skewed"},
-    tint=(1.0, 0.97, 0.9),
-    render=render,
-    description="printed label; smudges become streaks, misprints become skewed",
-)

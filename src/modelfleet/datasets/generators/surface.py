@@ -10,7 +10,6 @@ from __future__ import annotations
 import numpy as np
 
 from modelfleet.datasets.generators.common import (
-    GeneratorSpec,
     Point,
     bezier,
     blur,
@@ -61,13 +60,3 @@ def render(label: str, style: str, rng: np.random.Generator, height: int, width:
                 coverage = np.maximum(coverage, stroke(height, width, branch, thick * 0.8))
         image = paint(image, coverage, 0.05)
     return image
-
-
-SPEC = GeneratorSpec(
-    name="surface",
-    classes=("ok", "scratch", "spot", "crack"),
-    styles={"crack": "branched", "scratch": "curved"},
-    tint=(0.92, 0.95, 1.0),
-    render=render,
-    description="brushed metal surface; scratches become curved, cracks branched",
-)

@@ -11,7 +11,6 @@ from __future__ import annotations
 import numpy as np
 
 from modelfleet.datasets.generators.common import (
-    GeneratorSpec,
     disc,
     fractal_noise,
     grid,
@@ -67,13 +66,3 @@ def render(label: str, style: str, rng: np.random.Generator, height: int, width:
             where = (centre + rng.choice([-1, 1]) * gap, width * rng.uniform(0.05, 0.95))
             image = paint(image, disc(height, width, where, side * rng.uniform(0.025, 0.05)), 0.9)
     return image
-
-
-SPEC = GeneratorSpec(
-    name="weld",
-    classes=("ok", "porosity", "undercut", "spatter"),
-    styles={"porosity": "clustered", "undercut": "intermittent"},
-    tint=(1.0, 0.9, 0.78),
-    render=render,
-    description="weld seam bead; pores cluster into nests, undercut becomes intermittent",
-)
