@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelfleet.cli.base import command
+from modelfleet.cli.base import command, json_flag
 from modelfleet.errors import ModelfleetError
 
 
@@ -28,14 +28,24 @@ def stop() -> None:
     stop(get_settings())
 
 
-@command("status", help="which processes run")
-def status() -> None:
+@command("status", help="which services run and answer (Postgres included)")
+@json_flag(help="services as JSON: name, process, health (up|down|unchecked), detail")
+def status(as_json: bool) -> None:
+    import json
+
+    from modelfleet.cli.health import check_all
     from modelfleet.platform.up import status
     from modelfleet.settings import get_settings
 
     settings = get_settings()
-    for name, state in status(settings).items():
-        print(f"{name:24} {state}")
+    rows = check_all(settings, status(settings))
+    urls = {"airflow_url": settings.airflow_url, "endpoint_url": settings.endpoint_url}
+    if as_json:
+        services = [row.as_dict() for row in rows]
+        print(json.dumps({"services": services, **urls, "home": str(settings.home)}, indent=1))
+        return
+    for row in rows:
+        print(f"{row.name:24} {row.process:12} {row.health:10} {row.detail}")
     print(
         f"Airflow UI {settings.airflow_url}   endpoint {settings.endpoint_url}   home {settings.home}"
     )
