@@ -84,6 +84,8 @@ def create_app(
         version=__version__,
         lifespan=lifespan,
         redirect_slashes=False,  # an API path has one spelling; anything else is a 404
+        docs_url=None,  # openapi.install serves /docs and /redoc with local assets
+        redoc_url=None,
         description=(
             "Many workflows' models over TF Serving's REST API and the Open Inference "
             "Protocol (V2). Send `Authorization: Bearer <API key>`; unversioned requests "

@@ -1,5 +1,8 @@
 """The endpoint's OpenAPI document: every status an operation can answer, with the
-error body and Retry-After where it applies, and which operations need a key.
+error body and Retry-After where it applies, and which operations need a key; and the
+pages that show it, `/docs` (Swagger UI) and `/redoc`, with their scripts and styles
+served from the package (`modelfleet.webassets`), never a CDN: a plant network often
+has no internet.
 
 FastAPI documents a 422 that this endpoint never sends (invalid requests get 400, see
 `app.py`) and none of the statuses that routes raise themselves, so both are fixed up
@@ -10,8 +13,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
+from fastapi.responses import FileResponse, HTMLResponse
+from starlette.exceptions import HTTPException
+
+from modelfleet.webassets import asset, url_path
 
 # Operations that need no key: health, metadata of the server, metrics.
 PUBLIC_PATHS = frozenset({"/healthz", "/metrics", "/v2", "/v2/health/live", "/v2/health/ready"})
@@ -60,6 +68,65 @@ def install(app: FastAPI) -> None:
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
+    install_pages(app)
+
+
+# The files the two pages load, each under its npm name and version (so a browser may
+# keep it: a new version is a new URL).
+ASSETS_PATH = "/docs/assets"
+_SWAGGER_JS = ("swagger-ui-dist", "swagger-ui-bundle.js")
+_SWAGGER_CSS = ("swagger-ui-dist", "swagger-ui.css")
+_FAVICON = ("swagger-ui-dist", "favicon-32x32.png")
+_REDOC_JS = ("redoc", "bundles/redoc.standalone.js")
+_SERVED = {url_path(*a): a for a in (_SWAGGER_JS, _SWAGGER_CSS, _FAVICON, _REDOC_JS)}
+
+
+def install_pages(app: FastAPI) -> None:
+    """`/docs`, `/redoc` and their assets (the app is built with docs_url=None and
+    redoc_url=None: FastAPI's own pages load from jsdelivr and Google Fonts)."""
+
+    def where(request: Request) -> tuple[str, dict[str, str]]:
+        root = request.scope.get("root_path", "").rstrip("/")
+        urls = {
+            name: f"{root}{ASSETS_PATH}/{url_path(*a)}"
+            for name, a in (
+                ("js", _SWAGGER_JS),
+                ("css", _SWAGGER_CSS),
+                ("favicon", _FAVICON),
+                ("redoc", _REDOC_JS),
+            )
+        }
+        return f"{root}{app.openapi_url}", urls
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui(request: Request) -> HTMLResponse:
+        openapi_url, urls = where(request)
+        return get_swagger_ui_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - Swagger UI",
+            swagger_js_url=urls["js"],
+            swagger_css_url=urls["css"],
+            swagger_favicon_url=urls["favicon"],
+        )
+
+    @app.get("/redoc", include_in_schema=False)
+    def redoc(request: Request) -> HTMLResponse:
+        openapi_url, urls = where(request)
+        return get_redoc_html(
+            openapi_url=openapi_url,
+            title=f"{app.title} - ReDoc",
+            redoc_js_url=urls["redoc"],
+            redoc_favicon_url=urls["favicon"],
+            with_google_fonts=False,
+        )
+
+    @app.get(ASSETS_PATH + "/{path:path}", include_in_schema=False)
+    def docs_asset(path: str) -> FileResponse:
+        if path not in _SERVED:
+            raise HTTPException(404, f"no documentation asset {path!r}")
+        return FileResponse(
+            asset(*_SERVED[path]), headers={"Cache-Control": "public, max-age=31536000"}
+        )
 
 
 def complete(schema: dict[str, Any]) -> dict[str, Any]:
