@@ -27,6 +27,37 @@ class GateResult:
         """One line per failed check."""
         return [c.detail for c in self.checks if not c.passed]
 
+    def verdict(self) -> str:
+        """PASSED, or REJECTED with how many checks failed."""
+        if self.passed:
+            return f"PASSED (all {len(self.checks)} checks)"
+        failed = sum(not c.passed for c in self.checks)
+        return f"REJECTED ({failed} of {len(self.checks)} checks failed)"
+
+
+# What each check compares the candidate with (the gate's log groups its lines by it).
+ABSOLUTE = "absolute"
+VS_PRODUCTION = "vs production"
+HOLDOUT = "holdout"
+_KIND = {"champion_challenger": HOLDOUT}
+_ABSOLUTE_CHECKS = ("min_test_samples", "min_accuracy", "min_macro_f1", "min_class_recall")
+
+
+def kind(check: GateCheck) -> str:
+    """ABSOLUTE, VS_PRODUCTION (the frozen test set) or HOLDOUT (this month's holdout)."""
+    if check.name in _ABSOLUTE_CHECKS:
+        return ABSOLUTE
+    return _KIND.get(check.name, VS_PRODUCTION)
+
+
+def describe(check: GateCheck) -> str:
+    """One log line: verdict, name, kind, value and threshold (every check passes at
+    value >= threshold), then the check's own words."""
+    return (
+        f"{'PASS' if check.passed else 'FAIL'} {check.name} ({kind(check)}): "
+        f"value {check.observed:.4g}, threshold >= {check.threshold:.4g}; {check.detail}"
+    )
+
 
 def decide(
     policy: GatePolicy,

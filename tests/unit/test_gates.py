@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from modelfleet.config import GatePolicy
-from modelfleet.gates import decide
+from modelfleet.gates import ABSOLUTE, HOLDOUT, VS_PRODUCTION, decide, describe, kind
 
 POLICY = GatePolicy(
     min_accuracy=0.8,
@@ -89,3 +89,23 @@ def test_failed_check_carries_observed_threshold_and_a_readable_reason():
 def test_worst_class_is_named():
     result = decide(POLICY, scores(recall=(0.99, 0.3)), production=None)
     assert "recall of 'crack' 0.3 < required 0.5" in result.reasons()
+
+
+def test_each_check_is_described_with_its_kind_value_and_threshold():
+    result = decide(POLICY, scores(accuracy=0.87, holdout=0.8), production=PRODUCTION)
+    lines = {c.name: describe(c) for c in result.checks}
+    assert lines["min_accuracy"].startswith("PASS min_accuracy (absolute): value 0.87, ")
+    assert "threshold >= 0.8;" in lines["min_accuracy"]
+    assert lines["max_accuracy_drop"].startswith(
+        "FAIL max_accuracy_drop (vs production): value 0.87, threshold >= 0.88;"
+    )
+    assert lines["champion_challenger"].startswith(
+        "FAIL champion_challenger (holdout): value 0.8, threshold >= 0.85;"
+    )
+    assert {kind(c) for c in result.checks} == {ABSOLUTE, VS_PRODUCTION, HOLDOUT}
+
+
+def test_verdict_counts_the_failed_checks():
+    assert decide(POLICY, scores(), production=None).verdict() == "PASSED (all 4 checks)"
+    rejected = decide(POLICY, scores(accuracy=0.7, holdout=0.8), production=PRODUCTION)
+    assert rejected.verdict() == "REJECTED (3 of 8 checks failed)"

@@ -8,6 +8,7 @@ deploy and smoke.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -35,12 +36,22 @@ from modelfleet.versioning import semver
 from modelfleet.versioning.commands import run
 from modelfleet.versioning.repo import ModelRepo
 
+# Records reach the Airflow task log's main group (gate's docstring).
+log = logging.getLogger(__name__)
+
 
 def gate(ctx: RunContext, training_run_id: int) -> bool:
-    """Apply the workflow's gate policy; record every check. True means release."""
+    """Apply the workflow's gate policy; record every check. True means release.
+
+    Every check, its value and threshold, and the verdict naming the month go to the
+    task log through `log` while the task runs. Printed lines reach Airflow on the
+    task's stdout, a stream apart from its log records; those still unread when the
+    task returns were filed under the collapsed "Post Execute" group.
+    """
     with Session(db.engine()) as session, session.begin():
         scored = runs.scored_metrics(session, training_run_id)
-        result = gates.decide(ctx.workflow.gate, scored["candidate"], scored.get("production"))
+        production = scored.get("production")
+        result = gates.decide(ctx.workflow.gate, scored["candidate"], production)
         runs.add_gate_decision(
             session,
             NewGateDecision(
@@ -50,13 +61,35 @@ def gate(ctx: RunContext, training_run_id: int) -> bool:
                 run=ctx.run,
             ),
         )
+    log.info(
+        "gate of %s for %s, training run %s: %s",
+        ctx.workflow_name,
+        ctx.month,
+        training_run_id,
+        "absolute thresholds, then the comparisons with production and its holdout"
+        if production is not None
+        else "absolute thresholds only (no version in production yet)",
+    )
     for check in result.checks:
-        print(f"gate {'PASS' if check.passed else 'FAIL'} {check.name}: {check.detail}")
-    if not result.passed:
-        print("gate rejected the candidate; register and deploy are skipped. Reasons:")
-        for reason in result.reasons():
-            print(f"  - {reason}")
-    return result.passed
+        log.info("gate %s", gates.describe(check))
+    if result.passed:
+        log.info(
+            "gate verdict for %s %s: %s; register, deploy and smoke follow",
+            ctx.workflow_name,
+            ctx.month,
+            result.verdict(),
+        )
+        return True
+    log.warning(
+        "gate verdict for %s %s: %s; register, deploy and smoke are skipped, "
+        "production stays. Reasons:",
+        ctx.workflow_name,
+        ctx.month,
+        result.verdict(),
+    )
+    for reason in result.reasons():
+        log.warning("  - %s", reason)
+    return False
 
 
 def next_version(ctx: RunContext, session: Session, params: dict[str, Any]) -> Version:
