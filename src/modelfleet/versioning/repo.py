@@ -23,6 +23,7 @@ from modelfleet.errors import VersioningError
 from modelfleet.naming import Version, data_dir, tag_name
 from modelfleet.versioning.code import CODE_FILE, write_code_record
 from modelfleet.versioning.commands import CommandResult, run
+from modelfleet.versioning.offline_plots import ensure_template
 from modelfleet.versioning.render import render_dvc_yaml, render_params
 
 # Lock depth per repository lock file, per thread: re-entrant for nested calls in one
@@ -54,6 +55,7 @@ class ModelRepo:
         `MODELFLEET_DVC_REMOTE_URL` says.
         """
         if self.exists():
+            self.ensure_offline_plots()  # a repository made before the template
             return
         self.path.mkdir(parents=True, exist_ok=True)
         if "://" not in self.remote:
@@ -61,10 +63,21 @@ class ModelRepo:
         self._git("init", "-q", "-b", "main")
         self._dvc("init", "-q")
         self._dvc("config", "core.analytics", "false")
+        ensure_template(self.path)  # committed below with the rest
         self._dvc("remote", "add", "-d", "-f", "storage", self.remote)
         self.write_rendered(fleet)
         self._git("add", "-A")
         self._git("commit", "-q", "-m", "Initialise modelfleet model repository")
+
+    def ensure_offline_plots(self) -> None:
+        """Commit the `dvc plots show` template with vega inlined (offline_plots.py) on
+        `main` where it is missing or stale."""
+        with self.locked():
+            changed = ensure_template(self.path)
+            if changed:
+                self._git("add", "--", *changed)
+                message = "dvc plots show renders offline: vega inlined in .dvc/offline-plots.html"
+                self._git("commit", "-q", "--only", "-m", message, "--", *changed)
 
     # -- workspaces --------------------------------------------------------
     def add_workspace(
