@@ -13,8 +13,6 @@ from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def _now(name: str) -> sa.Column[datetime]:

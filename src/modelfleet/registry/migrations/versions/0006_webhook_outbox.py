@@ -9,17 +9,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from modelfleet.registry.migrations.columns import workflow_record_keys
+
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "webhook_event",
-        sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("workflow_id", sa.Integer, sa.ForeignKey("workflow.id"), nullable=False),
+        *workflow_record_keys(),
         sa.Column("url", sa.Text, nullable=False),
         sa.Column("payload", sa.JSON, nullable=False),
         sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),

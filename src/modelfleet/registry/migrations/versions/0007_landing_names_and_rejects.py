@@ -10,10 +10,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
+from modelfleet.registry.migrations.columns import workflow_record_keys
+
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
@@ -23,8 +23,7 @@ def upgrade() -> None:
     op.alter_column("ingest_file", "original_name_raw", nullable=False)
     op.create_table(
         "landing_reject",
-        sa.Column("id", sa.BigInteger, primary_key=True),
-        sa.Column("workflow_id", sa.Integer, sa.ForeignKey("workflow.id"), nullable=False),
+        *workflow_record_keys(),
         sa.Column("name_raw", sa.LargeBinary, nullable=False),
         sa.Column("name", sa.Text, nullable=False),
         sa.Column("device", sa.Numeric(20, 0), nullable=False),
