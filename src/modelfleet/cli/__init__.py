@@ -13,10 +13,12 @@ SQLAlchemy) happen inside the commands, so `modelfleet --help` stays fast.
     zoo        zoo, zoo trial
     year       simulate-year
     base       the Click classes, parameter types and options they share
+    known      the workflow, version or month a command was given must exist
+    health     `status`'s checks: does each service answer
 
 Exit codes: 0 done, 1 an error (`modelfleet: error: ...` on stderr, one line), 2 a usage
-error (as argparse gave before the CLI moved to Click), 130 interrupted; `retrain --wait`
-adds its own (see its help).
+error (as argparse gave before the CLI moved to Click), an unknown workflow, version or
+month included, 130 interrupted; `retrain --wait` adds its own (see its help).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import click
 from modelfleet.cli import apps, data, platform, releases, reports, services, workflows, year, zoo
 from modelfleet.cli.base import Group
 from modelfleet.errors import ModelfleetError
+from modelfleet.host import quiet
 from modelfleet.host.identity import login_env
 
 __all__ = ["main", "root"]
@@ -97,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     A usage error raises SystemExit(2) after printing argparse's two lines (usage, then
     `<command>: error: ...`), as the argparse CLI did.
     """
+    quiet.install()  # before any command imports TensorFlow (see modelfleet.host.quiet)
     try:
         code = root.main(args=argv, prog_name="modelfleet", standalone_mode=False)
     except click.UsageError as exc:
