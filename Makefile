@@ -20,6 +20,20 @@ $(STAMP): requirements.lock pyproject.toml
 
 venv: $(STAMP)
 
+# tritonclient for the integration test that runs it against the endpoint
+# (tests/clients/triton_client.py), in a venv of its own: tritonclient pins older
+# ml-dtypes, protobuf and greenlet than the platform's lock. Built once and cached (a
+# test run needs no package index once it exists); rebuilt when its pins change.
+TRITON_VENV := .venv-triton
+TRITON_STAMP := $(TRITON_VENV)/.installed
+$(TRITON_STAMP): tests/clients/requirements-triton.txt
+	@test -x $(TRITON_VENV)/bin/python || $(BIN)/uv venv -q --python $(BIN)/python $(TRITON_VENV)
+	$(BIN)/uv pip sync -q --python $(TRITON_VENV)/bin/python tests/clients/requirements-triton.txt
+	@touch $@
+
+.PHONY: triton-venv
+triton-venv: $(TRITON_STAMP)
+
 demo: venv
 	$(BIN)/modelfleet demo
 
@@ -30,7 +44,7 @@ status: venv
 	$(BIN)/modelfleet status
 
 # Everything but the browser test, which needs Debian's chromium (`make test-ui`).
-test: venv
+test: venv $(TRITON_STAMP)
 	$(BIN)/pytest --ignore=tests/integration/test_ui.py
 
 # The Models UI in Airflow: its app, and the browser test that signs in to a real Airflow
@@ -65,6 +79,14 @@ year: venv
 .PHONY: celery-check
 celery-check: venv
 	$(BIN)/python -m modelfleet.harness.celery_check
+
+# The KServe V2 gRPC modules from src/modelfleet/serving/grpc/grpc_predict_v2.proto
+# (committed; grpcio-tools is in the lock). Handlers are registered by hand
+# (serving/grpc/server.py), so no *_pb2_grpc module is generated.
+.PHONY: grpc-stubs
+grpc-stubs: venv
+	cd src && ../$(BIN)/python -m grpc_tools.protoc -I . --python_out=. --pyi_out=. \
+		modelfleet/serving/grpc/grpc_predict_v2.proto
 
 # Re-pin every dependency (needs the package index).
 lock: venv

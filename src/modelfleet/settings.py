@@ -8,6 +8,8 @@ Environment variables (all optional):
     MODELFLEET_ENDPOINT_URL  the prediction endpoint, default http://127.0.0.1:8501
     MODELFLEET_ENDPOINT_WORKERS  endpoint processes on that port, default 1; the number of
                              cores gives the most requests/s (each loads every model)
+    MODELFLEET_GRPC_PORT     the endpoint's gRPC port (KServe V2 and TF Serving's
+                             PredictionService), default 8500; 0 turns gRPC off
     MODELFLEET_INGEST_WORKERS  stream classifier processes, default 2 (files are shared
                              out by a hash of their name; no TensorFlow, ~150 MB each)
     MODELFLEET_AIRFLOW_PORT  Airflow api-server port, default 8080
@@ -62,6 +64,7 @@ CONFIG_ENV = "MODELFLEET_CONFIG"
 DATABASE_URL_ENV = "MODELFLEET_DATABASE_URL"
 ENDPOINT_URL_ENV = "MODELFLEET_ENDPOINT_URL"
 ENDPOINT_WORKERS_ENV = "MODELFLEET_ENDPOINT_WORKERS"
+GRPC_PORT_ENV = "MODELFLEET_GRPC_PORT"
 INGEST_WORKERS_ENV = "MODELFLEET_INGEST_WORKERS"
 AIRFLOW_PORT_ENV = "MODELFLEET_AIRFLOW_PORT"
 LAKE_URL_ENV = "MODELFLEET_LAKE_URL"
@@ -77,6 +80,7 @@ API_KEY_ENV = "MODELFLEET_API_KEY"
 WARM_SOCKET_ENV = "MODELFLEET_WARM_SOCKET"  # `up`: where the warm runner listens
 SERVE_WORKERS_ENV = "MODELFLEET_SERVE_WORKERS"  # `serve`: how many workers it started
 SERVE_INSECURE_LOCAL_ENV = "MODELFLEET_SERVE_INSECURE_LOCAL"  # `serve`: keys off on loopback
+SERVE_GRPC_ADDRESS_ENV = "MODELFLEET_SERVE_GRPC_ADDRESS"  # `serve`: host:port for gRPC, or unset
 
 
 @dataclass(frozen=True)
@@ -89,6 +93,7 @@ class Settings:
     executor: str = "local"
     celery_broker_url: str = DEFAULT_BROKER_URL
     endpoint_workers: int = 1
+    grpc_port: int = 8500  # 0: no gRPC
     ingest_workers: int = 2
     warm_runner: bool = True
     log_format: str = "text"
@@ -239,6 +244,11 @@ def serve_worker_count() -> int:
     return int(os.environ.get(SERVE_WORKERS_ENV) or 1)
 
 
+def serve_grpc_address() -> str | None:
+    """Where `serve` told its workers to serve gRPC (host:port), or None for no gRPC."""
+    return os.environ.get(SERVE_GRPC_ADDRESS_ENV) or None
+
+
 def serve_insecure_local() -> bool:
     """Whether `serve --insecure-local` told its workers to accept loopback without keys."""
     return bool(os.environ.get(SERVE_INSECURE_LOCAL_ENV))
@@ -294,6 +304,15 @@ def _positive_int(name: str, text: str) -> int | None:
     return int(text)
 
 
+def _port(name: str, text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdecimal()) or int(text) > 65_535:
+        raise ConfigError(f"{name}={text!r} must be a port number from 1 to 65535, or 0 for none")
+    return int(text)
+
+
 def _seconds(name: str, text: str) -> float | None:
     text = text.strip()
     if not text:
@@ -331,6 +350,7 @@ _SETTINGS_FIELDS: dict[str, tuple[str, Any, Any]] = {
     "executor": (EXECUTOR_ENV, _executor, "local"),
     "celery_broker_url": (CELERY_BROKER_URL_ENV, _optional, DEFAULT_BROKER_URL),
     "endpoint_workers": (ENDPOINT_WORKERS_ENV, _positive_int, 1),
+    "grpc_port": (GRPC_PORT_ENV, _port, 8500),
     "ingest_workers": (INGEST_WORKERS_ENV, _positive_int, 2),
     "warm_runner": (WARM_RUNNER_ENV, _switch, True),
     "log_format": (LOG_FORMAT_ENV, _log_format, LOG_FORMATS[0]),

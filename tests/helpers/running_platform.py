@@ -59,6 +59,7 @@ def running_platform(
         "MODELFLEET_CONFIG": str(fleet_file),
         "MODELFLEET_AIRFLOW_PORT": str(free_port()),
         "MODELFLEET_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "MODELFLEET_GRPC_PORT": str(free_port()),  # not 8500: a platform of its own
         "MODELFLEET_INGEST_WORKERS": "1",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
     }

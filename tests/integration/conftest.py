@@ -103,6 +103,7 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "MODELFLEET_DATABASE_URL": lineage_url,
         "MODELFLEET_CONFIG": str(write_fleet(home / "workflows.yaml")),
         "MODELFLEET_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
+        "MODELFLEET_GRPC_PORT": str(free_port()),  # the endpoint's gRPC, not 8500
         "AIRFLOW_HOME": str(home / "airflow"),
         "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": airflow_url,
         "AIRFLOW__CORE__DAGS_FOLDER": str(CHECKOUT / "dags"),

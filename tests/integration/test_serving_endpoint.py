@@ -181,7 +181,12 @@ def test_schemathesis_finds_nothing_against_the_real_endpoint(served, tmp_path):
     with log_path.open("w") as log:
         endpoint = subprocess.Popen(
             [str(BIN / "modelfleet"), "serve", "--port", str(httpx.URL(url).port)],
-            env={**os.environ, "MODELFLEET_AUTH_FAILURES_PER_MIN": "0"},
+            # no gRPC: the platform's endpoint has the platform's gRPC port
+            env={
+                **os.environ,
+                "MODELFLEET_AUTH_FAILURES_PER_MIN": "0",
+                "MODELFLEET_GRPC_PORT": "0",
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )

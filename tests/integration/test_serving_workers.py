@@ -63,7 +63,7 @@ def endpoint(served: Platform) -> Iterator[TwoWorkers]:
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [str(BIN / "modelfleet"), "serve", "--port", str(port), "--workers", str(WORKERS)],
-            env=dict(os.environ),
+            env={**os.environ, "MODELFLEET_GRPC_PORT": "0"},  # the platform's endpoint has it
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group, killed whole below

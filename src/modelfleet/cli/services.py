@@ -10,7 +10,7 @@ import click
 
 from modelfleet.cli.base import command, option
 from modelfleet.errors import ConfigError
-from modelfleet.settings import ENDPOINT_WORKERS_ENV, HOME_ENV, INGEST_WORKERS_ENV
+from modelfleet.settings import ENDPOINT_WORKERS_ENV, GRPC_PORT_ENV, HOME_ENV, INGEST_WORKERS_ENV
 
 
 @command("serve", help="run the prediction endpoint (foreground)")
@@ -24,16 +24,28 @@ from modelfleet.settings import ENDPOINT_WORKERS_ENV, HOME_ENV, INGEST_WORKERS_E
     "the number of cores gives the most requests/s, each loads every model",
 )
 @option(
+    "--grpc-port",
+    type=int,
+    default=None,
+    help=f"gRPC port, KServe V2 and TF Serving (default ${GRPC_PORT_ENV} or 8500; 0: none)",
+)
+@option(
     "--insecure-local",
     is_flag=True,
     help="do not check API keys (every caller is admin): demos on your own machine only",
 )
-def serve(host: str, port: int, workers: int | None, insecure_local: bool) -> None:
+def serve(
+    host: str, port: int, workers: int | None, grpc_port: int | None, insecure_local: bool
+) -> None:
     from modelfleet.serving.app import serve
     from modelfleet.settings import get_settings
 
-    workers = get_settings().endpoint_workers if workers is None else workers
-    serve(host, port, workers=workers, insecure_local=insecure_local)
+    settings = get_settings()
+    workers = settings.endpoint_workers if workers is None else workers
+    grpc_port = settings.grpc_port if grpc_port is None else grpc_port
+    if not 0 <= grpc_port <= 65_535:
+        raise ConfigError(f"--grpc-port {grpc_port} is no port (1 to 65535, or 0 for none)")
+    serve(host, port, workers=workers, insecure_local=insecure_local, grpc_port=grpc_port)
 
 
 @command("ingest", help="run the stream classifier (foreground)")

@@ -30,10 +30,12 @@ from modelfleet.serving.service import PredictionService, pixel_budget
 from modelfleet.serving.wire import json_response
 from modelfleet.serving.workers import run_workers, worker_count
 from modelfleet.settings import (
+    SERVE_GRPC_ADDRESS_ENV,
     SERVE_INSECURE_LOCAL_ENV,
     EndpointLimits,
     Settings,
     endpoint_limits,
+    serve_grpc_address,
     serve_insecure_local,
 )
 
@@ -52,11 +54,13 @@ def create_app(
     poll_s: float = 5.0,
     limits: EndpointLimits | None = None,
     fleet_policies: Callable[[], dict[str, ServingPolicy]] | None = None,
+    grpc_address: str | None = None,
 ) -> FastAPI:
     """The endpoint. Without `database_url` nothing follows the registry (benchmarks):
     the pool serves what it was given and keys are those added to `auth`. With
     `fleet_policies` (the declared workflows' serving policies, loaded afresh) the pool
-    follows workflows added and archived as it follows the registry."""
+    follows workflows added and archived as it follows the registry. With `grpc_address`
+    (host:port) the app's lifespan also serves gRPC there, in the same event loop."""
     limits = limits or auth.limits
     metrics = metrics or Metrics()
     metrics.follow(pool)
@@ -75,7 +79,22 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if watcher is not None:
             watcher.start()
+        grpc_server = None
+        if grpc_address is not None:
+            from modelfleet.serving.grpc import server as grpc_serving
+
+            grpc_server = await grpc_serving.start(
+                grpc_address,
+                service,
+                auth,
+                metrics,
+                ready,
+                limits=limits,
+                max_message_bytes=MAX_BODY_BYTES,
+            )
         yield
+        if grpc_server is not None:
+            await grpc_server.stop(grace=2.0)
         if watcher is not None:
             watcher.stop()
 
@@ -250,11 +269,21 @@ def prepare_process() -> int:
     return workers
 
 
-def serve(host: str, port: int, *, workers: int = 1, insecure_local: bool = False) -> None:
-    """Run the endpoint (blocking): `modelfleet serve`."""
+def serve(
+    host: str, port: int, *, workers: int = 1, insecure_local: bool = False, grpc_port: int = 0
+) -> None:
+    """Run the endpoint (blocking): `modelfleet serve`; gRPC too unless `grpc_port` is 0."""
     configure_logging()
     os.environ[SERVE_INSECURE_LOCAL_ENV] = "1" if insecure_local else ""  # for each worker
-    run_workers(f"{__name__}:worker_app", host, port, workers=workers)
+    grpc_host = f"[{host}]" if ":" in host else host
+    os.environ[SERVE_GRPC_ADDRESS_ENV] = f"{grpc_host}:{grpc_port}" if grpc_port else ""
+    run_workers(
+        f"{__name__}:worker_app",
+        host,
+        port,
+        workers=workers,
+        also_ports=(grpc_port,) if grpc_port else (),
+    )
 
 
 def worker_app() -> ASGIApp:
@@ -287,4 +316,5 @@ def worker_app() -> ASGIApp:
         metrics=metrics,
         limits=limits,
         fleet_policies=fleet_policies,
+        grpc_address=serve_grpc_address(),
     )

@@ -33,14 +33,22 @@ def worker_count() -> int:
 
 
 def run_workers(
-    factory: str, host: str, port: int, *, workers: int = 1, log_level: str = "info"
+    factory: str,
+    host: str,
+    port: int,
+    *,
+    workers: int = 1,
+    log_level: str = "info",
+    also_ports: tuple[int, ...] = (),
 ) -> None:
     """Serve the app that `factory` ("module:function") builds, in `workers` processes
-    (blocking; SIGTERM or Ctrl-C stops them all)."""
+    (blocking; SIGTERM or Ctrl-C stops them all). `also_ports`: other ports the workers
+    bind with SO_REUSEPORT themselves (gRPC), checked free the same way."""
     if workers < 1:
         raise ConfigError(f"the endpoint needs at least 1 worker, not {workers}")
     os.environ[SERVE_WORKERS_ENV] = str(workers)
-    _port_is_free(host, port)
+    for each in (port, *also_ports):
+        _port_is_free(host, each)
     # One worker is supervised too: a crash restarts it with backoff, and `status` shows it.
     metrics_dir = tempfile.mkdtemp(prefix="modelfleet-metrics-") if workers > 1 else None
     if metrics_dir is not None:
