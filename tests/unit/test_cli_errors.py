@@ -37,7 +37,6 @@ def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
         ["approve", "digitz", "--reason", "r"],
         ["zoo", "trial", "digitz"],
         ["workflow", "remove", "digitz", "--yes"],
-        ["simulate-year", "--only", "digits,digitz"],
         ["apps", "create", "shop", "--grant", "digitz"],
         ["apps", "grant", "shop", "digitz=production", "--reason", "r"],
     ],
@@ -47,6 +46,17 @@ def test_an_unknown_workflow_exits_2_naming_the_fleet(argv, capsys):
     err = _usage_error(argv, capsys)
     assert "error: unknown workflow 'digitz'; the fleet has " in err
     assert ", ".join(load_fleet().workflows) in err
+
+
+@pytest.mark.parametrize(
+    "option, message",
+    [
+        (["--only", "digits,digitz"], "--only names unknown workflows ['digitz']; known: "),
+        (["--months", "2026-13:2026-14"], "--months '2026-13:2026-14' selects none of 2026-01.."),
+    ],
+)
+def test_simulate_year_refuses_unknown_workflows_and_months(option, message, capsys):
+    assert message in _usage_error(["simulate-year", *option], capsys)
 
 
 @pytest.mark.parametrize(

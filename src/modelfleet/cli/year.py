@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 from modelfleet.cli.base import command, option
-from modelfleet.cli.known import fleet_workflow
+from modelfleet.cli.known import usage_error
+from modelfleet.errors import ConfigError
 from modelfleet.settings import CHECKOUT
 
 
@@ -39,18 +40,19 @@ def simulate_year(
     from modelfleet.settings import get_settings
 
     settings = get_settings()
-    for name in (only or "").split(","):
-        if name.strip():
-            fleet_workflow(name.strip())  # an unknown one: a usage error listing the fleet
-    plan = plan_from(
-        load_fleet(settings.config_file),
-        only,
-        months,
-        clients=clients,
-        rate_per_client=rate,
-        timeout_min=timeout_min,
-        report_path=Path(report),
-    )
+    fleet = load_fleet(settings.config_file)
+    try:
+        plan = plan_from(
+            fleet,
+            only,
+            months,
+            clients=clients,
+            rate_per_client=rate,
+            timeout_min=timeout_min,
+            report_path=Path(report),
+        )
+    except ConfigError as exc:  # --only or --months names what the fleet does not hold
+        usage_error(str(exc))
     command_line = (
         " ".join(["modelfleet", *sys.argv[1:]]) if sys.argv[1:] else "modelfleet simulate-year"
     )
