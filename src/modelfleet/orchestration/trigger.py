@@ -1,11 +1,13 @@
 """`modelfleet retrain`: trigger a workflow's `retrain__<wf>` over Airflow's REST API, as the
 UI's Trigger button does, and follow the run to its outcome.
 
-The run is a manual run whose logical date is "now" (the Trigger form's default). With a
-month, its conf names it (`{"month": "YYYY-MM"}`) and the DAG trains on that month.
-Without one the DAG takes the month its data interval starts in, and Airflow gives a
-manual run the last complete interval of the schedule before now: under `@monthly`, the
-previous calendar month (what the scheduled run on the 1st would have taken).
+The run is a manual run whose logical date is "now" (the Trigger form's default). Its
+conf names the month it trains on (`{"month": "YYYY-MM"}`): the one asked for, else the
+latest month with data (the DAG's own rule for a manual run without a month, taken here so
+that the run id and the report say which). Only a workflow with no month with data at all
+sends no month: the DAG then takes the month its data interval starts in, and Airflow gives
+a manual run the last complete interval of the schedule before now (under `@monthly`, the
+previous calendar month).
 
 A paused DAG is not unpaused behind the caller's back: Airflow would queue the run and
 never start it, and unpausing also starts the monthly schedule, whose first act (with
@@ -23,12 +25,13 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from modelfleet.config import Fleet
+from modelfleet.config import Fleet, Workflow
 from modelfleet.errors import ConfigError, PlatformError, RunTimedOut
 from modelfleet.months import month_of
 from modelfleet.naming import RETRAIN_DAG_PREFIX
 from modelfleet.orchestration import outcomes
 from modelfleet.orchestration.airflow_client import AirflowClient
+from modelfleet.orchestration.months_with_data import latest_month_with_data
 from modelfleet.registry import db
 from modelfleet.registry.store.lineage import version_of_airflow_run
 from modelfleet.registry.store.runs import gate_decision_of_airflow_run
@@ -45,12 +48,13 @@ _LOG_NOISE = re.compile(r"^::(end)?group::")
 Say = Callable[[str], None]
 Progress = Callable[[str, str], None]
 TaskLog = Callable[[str, int], list[str]]
+LatestMonth = Callable[[Workflow, datetime], str | None]
 
 
 @dataclass(frozen=True)
 class RetrainRequest:
     workflow: str
-    month: str | None = None  # None: the month the schedule would take now
+    month: str | None = None  # None: the latest month with data
     unpause: bool = False  # unpause a paused DAG (which also starts its schedule)
     run_prefix: str = "cli"  # run ids are <prefix>__<month>__<time>
 
@@ -94,8 +98,15 @@ def check_month(month: str | None) -> str | None:
     return month
 
 
-def trigger(client: AirflowClient, fleet: Fleet, request: RetrainRequest, say: Say) -> TriggeredRun:
-    """Create the run (after checking the workflow, Airflow and the DAG); returns it."""
+def trigger(
+    client: AirflowClient,
+    fleet: Fleet,
+    request: RetrainRequest,
+    say: Say,
+    latest: LatestMonth = latest_month_with_data,
+) -> TriggeredRun:
+    """Create the run (after checking the workflow, Airflow and the DAG); returns it.
+    `latest`: the latest month `workflow` had data for at a moment (a seam for tests)."""
     workflow = fleet.get(request.workflow)  # ConfigError names the fleet's workflows
     month = check_month(request.month)
     if not client.healthy():
@@ -116,6 +127,7 @@ def trigger(client: AirflowClient, fleet: Fleet, request: RetrainRequest, say: S
         client.set_paused(dag_id, False)
         say(f"unpaused {dag_id}: its {workflow.schedule} schedule runs from now on too")
     now = datetime.now(UTC)
+    month = month or latest(workflow, now)
     run_id = (
         f"{request.run_prefix}__{month or 'interval'}__"
         f"{now:%Y%m%dT%H%M%S}.{now.microsecond // 1000:03d}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections import defaultdict
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import httpx
 import pytest
 
 from modelfleet.cli import main, releases
-from modelfleet.config import Fleet, load_fleet
+from modelfleet.config import Fleet, Workflow, load_fleet
 from modelfleet.errors import ConfigError, PlatformError
 from modelfleet.orchestration import outcomes, trigger
 from modelfleet.orchestration.airflow_client import AirflowClient
@@ -159,9 +160,27 @@ def test_a_validation_failure_exits_1_with_the_task_and_its_log_tail(fleet: Flee
     )
 
 
-def test_without_a_month_the_run_takes_its_data_interval(fleet: Fleet) -> None:
+def test_without_a_month_the_run_takes_the_latest_month_with_data(fleet: Fleet) -> None:
     replay = Replay("nodata")
-    run = trigger.trigger(replay.client(), fleet, RetrainRequest("digits"), say=print)
+    asked: list[tuple[str, datetime]] = []
+
+    def latest(workflow: Workflow, at: datetime) -> str:  # the registry's answer
+        asked.append((workflow.name, at))
+        return "2026-06"
+
+    run = trigger.trigger(replay.client(), fleet, RetrainRequest("digits"), print, latest)
+
+    (body,) = replay.posted("/dagRuns")
+    assert body["conf"] == {"month": "2026-06"}  # named, so the run id and report say it
+    assert run.month == "2026-06" and run.run_id.startswith("cli__2026-06__")
+    assert [name for name, _ in asked] == ["digits"]
+
+
+def test_with_no_month_with_data_the_run_takes_its_data_interval(fleet: Fleet) -> None:
+    replay = Replay("nodata")
+    run = trigger.trigger(
+        replay.client(), fleet, RetrainRequest("digits"), print, lambda _wf, _at: None
+    )
 
     (body,) = replay.posted("/dagRuns")
     assert body["conf"] == {}
