@@ -30,7 +30,7 @@ def imported_month(platform) -> Iterator[tuple[str, str]]:
         session.execute(sa.delete(DataMonthRow).where(DataMonthRow.month == month))
 
 
-def _dag(dag_id: str):  # type: ignore[no-untyped-def]
+def _dag(dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
 
     return DagBag(os.environ["AIRFLOW__CORE__DAGS_FOLDER"]).get_dag(dag_id)
