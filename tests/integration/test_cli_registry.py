@@ -1,8 +1,9 @@
 """`modelfleet` over a real registry (Postgres): an unknown workflow or version exits 2
 listing what exists, and the `--json` outputs keep their keys.
 
-The registry holds two versions of digits (v1.0.0 in production) and one of a workflow
-the fleet no longer declares (its records stay queryable)."""
+The registry holds two releases of digits (v1.1.0 in production), as the Models UI's
+tests make them, and a workflow the fleet no longer declares (its records stay
+queryable)."""
 
 from __future__ import annotations
 
@@ -14,101 +15,14 @@ from sqlalchemy.orm import Session
 
 from modelfleet.cli import main
 from modelfleet.config import load_fleet
-from modelfleet.naming import Version
-from modelfleet.registry.entities import (
-    GateCheck,
-    NewDatasetVersion,
-    NewEvaluation,
-    NewGateDecision,
-    NewTrainingRun,
-    NewValidation,
-    NewVersion,
-    RunRef,
-)
-from modelfleet.registry.store import runs, versions
+from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.settings import DATABASE_URL_ENV, HOME_ENV
 from tests.conftest import create_database, drop_database
+from tests.helpers.cli import usage_error
+from tests.unit.ui.conftest import _version as release_digits  # the Models UI's records
 
 pytestmark = pytest.mark.integration
-RUN = RunRef(dag_id="retrain__digits", run_id="manual__1", code_sha="abc123")
 REMOVED = "old_line"  # in the registry, no longer in the fleet
-
-
-def _release(session: Session, workflow: str, version: str, month: str) -> None:
-    """The records one released version leaves: dataset, validation, run, scores, gate."""
-    dataset = runs.add_dataset_version(
-        session,
-        NewDatasetVersion(
-            workflow=workflow,
-            month=month,
-            run=RUN,
-            train_manifest_sha256="a" * 64,
-            holdout_manifest_sha256="b" * 64,
-            test_manifest_sha256="c" * 64,
-            train_dvc_md5="d.dir",
-            n_train=10,
-            n_holdout=2,
-            n_test=5,
-            months=[month],
-        ),
-    )
-    runs.add_validation(
-        session,
-        NewValidation(
-            dataset_version_id=dataset,
-            success=True,
-            gx_run_id="gx1",
-            statistics={"evaluated_expectations": 3, "successful_expectations": 3},
-            results=[],
-            data_docs=None,
-            run=RUN,
-        ),
-    )
-    training = runs.add_training_run(
-        session,
-        NewTrainingRun(
-            workflow=workflow,
-            dataset_version_id=dataset,
-            architecture="lenet",
-            params={"params": {"epochs": 1}},
-            artifact_sha256="e" * 64,
-            fit_seconds=1.0,
-            run=RUN,
-        ),
-    )
-    runs.add_evaluation(
-        session,
-        NewEvaluation(
-            training_run_id=training,
-            role="candidate",
-            split="test",
-            metrics={"accuracy": 0.9, "macro_f1": 0.88},
-            model_version_id=None,
-            run=RUN,
-        ),
-    )
-    runs.add_gate_decision(
-        session,
-        NewGateDecision(
-            training_run_id=training,
-            passed=True,
-            checks=[GateCheck("min_accuracy", 0.9, 0.8, True, "accuracy 0.9 >= 0.8")],
-            run=RUN,
-        ),
-    )
-    versions.add_version(
-        session,
-        NewVersion(
-            workflow=workflow,
-            version=version,
-            version_int=Version.parse(version).as_int(),
-            tag=f"{workflow}@{version}",
-            training_run_id=training,
-            artifact_sha256="e" * 64,
-            repo_commit="f" * 40,
-            run=RUN,
-        ),
-    )
 
 
 @pytest.fixture(scope="module")
@@ -117,28 +31,15 @@ def registry(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
     url = create_database(pg_server, "mf_cli")
     db.migrate(url)
-    engine = db.engine(url)
-    with Session(engine) as session, session.begin():
-        _release(session, "digits", "v1.0.0", "2026-01")
-        _release(session, "digits", "v1.1.0", "2026-02")
-        _release(session, REMOVED, "v1.0.0", "2026-01")
-        versions.move_alias(
-            session, workflow="digits", version="v1.0.0", actor="cli:test", reason="first"
-        )
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(DATABASE_URL_ENV, url)
         patch.setenv(HOME_ENV, str(tmp_path_factory.mktemp("home")))
+        with Session(db.engine(url)) as session, session.begin():
+            release_digits(session, "v1.0.0", "2026-01", 0.9)  # each one to production
+            release_digits(session, "v1.1.0", "2026-02", 0.93)
+            ensure_workflow(session, REMOVED)
         yield url
     drop_database(url)
-
-
-def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"usage: modelfleet {argv[0]}")
-    return err
 
 
 @pytest.mark.parametrize(
@@ -153,7 +54,7 @@ def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     ids=lambda argv: argv[0],
 )
 def test_an_unknown_workflow_exits_2_naming_the_fleet_and_removed_ones(registry, argv, capsys):
-    err = _usage_error(argv, capsys)
+    err = usage_error(argv, capsys)
     fleet = ", ".join(load_fleet().workflows)
     assert (
         f"unknown workflow 'digitz'; the fleet has {fleet}; removed, with records: {REMOVED}" in err
@@ -172,13 +73,13 @@ def test_an_unknown_workflow_exits_2_naming_the_fleet_and_removed_ones(registry,
     ids=lambda argv: argv[0],
 )
 def test_an_unknown_version_exits_2_listing_the_versions(registry, argv, capsys):
-    err = _usage_error(argv, capsys)
+    err = usage_error(argv, capsys)
     assert "workflow 'digits' has no version v9.9.9; its versions: v1.0.0, v1.1.0" in err
 
 
 def test_a_removed_workflows_records_stay_queryable(registry, capsys):
     assert main(["versions", REMOVED, "--json"]) == 0
-    assert [row["version"] for row in json.loads(capsys.readouterr().out)] == ["v1.0.0"]
+    assert json.loads(capsys.readouterr().out) == []
 
 
 def _json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> object:
@@ -194,18 +95,19 @@ def test_json_outputs_keep_their_keys(registry, capsys):
         *("workflow", "production", "since", "test_accuracy", "test_macro_f1"),
         *("last_gate", "last_validation"),
     }
-    assert digits["production"] == "v1.0.0" and digits["test_macro_f1"] == 0.88
+    assert digits["production"] == "v1.1.0" and digits["test_accuracy"] == 0.93
 
     listed = _json(["versions", "digits"], capsys)
     assert [(row["version"], row["production"]) for row in listed] == [
-        ("v1.0.0", True),
-        ("v1.1.0", False),
+        ("v1.0.0", False),
+        ("v1.1.0", True),
     ]
     assert set(listed[0]) >= {"version", "tag", "month", "test_accuracy", "gate", "production"}
 
     history = _json(["history", "digits"], capsys)
     assert [(row["from"], row["to"], row["actor"]) for row in history] == [
-        (None, "v1.0.0", "cli:test")
+        (None, "v1.0.0", "test"),
+        ("v1.0.0", "v1.1.0", "test"),
     ]
     assert set(history[0]) == {"at", "actor", "from", "to", "reason", "run_id"}
 

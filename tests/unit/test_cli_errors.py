@@ -10,22 +10,13 @@ import pytest
 
 from modelfleet.cli import main
 from modelfleet.config import load_fleet
+from tests.helpers.cli import usage_error
 
 
 @pytest.fixture(autouse=True)
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("MODELFLEET_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """The stderr of `modelfleet *argv`, which must exit 2 after the usage line."""
-    with pytest.raises(SystemExit) as exit_:
-        main(argv)
-    assert exit_.value.code == 2
-    err = capsys.readouterr().err
-    assert err.startswith(f"usage: modelfleet {argv[0]}")
-    return err
 
 
 @pytest.mark.parametrize(
@@ -43,7 +34,7 @@ def _usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
     ids=lambda argv: " ".join(argv[:2]),
 )
 def test_an_unknown_workflow_exits_2_naming_the_fleet(argv, capsys):
-    err = _usage_error(argv, capsys)
+    err = usage_error(argv, capsys)
     assert "error: unknown workflow 'digitz'; the fleet has " in err
     assert ", ".join(load_fleet().workflows) in err
 
@@ -56,7 +47,7 @@ def test_an_unknown_workflow_exits_2_naming_the_fleet(argv, capsys):
     ],
 )
 def test_simulate_year_refuses_unknown_workflows_and_months(option, message, capsys):
-    assert message in _usage_error(["simulate-year", *option], capsys)
+    assert message in usage_error(["simulate-year", *option], capsys)
 
 
 @pytest.mark.parametrize(
@@ -69,7 +60,7 @@ def test_simulate_year_refuses_unknown_workflows_and_months(option, message, cap
     ids=lambda argv: " ".join(argv[:2]),
 )
 def test_an_invalid_month_says_it_is_not_a_month(argv, capsys):
-    err = _usage_error(argv, capsys)
+    err = usage_error(argv, capsys)
     assert "month '2026-13' is not a month: YYYY-MM with MM from 01 to 12" in err
 
 
@@ -82,13 +73,13 @@ def test_an_invalid_month_says_it_is_not_a_month(argv, capsys):
     ids=lambda argv: " ".join(argv[:2]),
 )
 def test_a_month_without_data_exits_2_listing_the_months_with_data(argv, capsys):
-    err = _usage_error(argv, capsys)
+    err = usage_error(argv, capsys)
     assert "workflow 'digits' has no data for month 2030-01; months with data: 2026-01, " in err
 
 
 def test_a_delivered_month_counts_as_data_for_retrain(home, capsys):
     (home / "deliveries" / "digits" / "2031-05").mkdir(parents=True)
-    err = _usage_error(["retrain", "digits", "--month", "2031-06"], capsys)
+    err = usage_error(["retrain", "digits", "--month", "2031-06"], capsys)
     assert "2031-05" in err  # listed beside the source's months
 
 
