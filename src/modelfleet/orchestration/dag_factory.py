@@ -36,6 +36,7 @@ from modelfleet.orchestration.months_with_data import (
     recorded_at_parse,
 )
 from modelfleet.orchestration.pools import MODEL_REPO_POOL
+from modelfleet.orchestration.skips import skip
 
 _PRESETS = {"@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0", "@daily": "0 0 * * *"}
 _START = datetime(2026, 1, 1, tzinfo=timezone.utc)  # noqa: UP017
@@ -114,15 +115,14 @@ def build_retrain_dag(
         @task
         def snapshot() -> dict[str, Any]:
             """Skips the whole run (visibly) when the source has no data for the month."""
-            from airflow.sdk.exceptions import AirflowSkipException
-
             from modelfleet.errors import NoDataForMonth
             from modelfleet.pipeline import data
 
+            ctx = _run_context(name)
             try:
-                return data.snapshot(_run_context(name))
+                return data.snapshot(ctx)
             except NoDataForMonth as exc:
-                raise AirflowSkipException(str(exc)) from None
+                raise skip(ctx.month, str(exc)) from None
 
         @task
         def validate(snap: dict[str, Any]) -> dict[str, Any]:
@@ -174,13 +174,12 @@ def build_retrain_dag(
         @task(outlets=[promoted])
         def smoke(deployed: dict[str, Any]) -> dict[str, Any]:
             """Checks the live endpoint; a failure rolls production back, then fails."""
-            from airflow.sdk.exceptions import AirflowSkipException
-
             from modelfleet.pipeline import release
 
+            ctx = _run_context(name)
             if not deployed["moved"]:
-                raise AirflowSkipException("a newer version is in production; nothing to check")
-            report = release.smoke(_run_context(name), deployed["version"], deployed["previous"])
+                raise skip(ctx.month, "a newer version is in production; nothing to check")
+            report = release.smoke(ctx, deployed["version"], deployed["previous"])
             get_current_context()["outlet_events"][promoted].extra = {
                 "version": deployed["version"]
             }

@@ -72,20 +72,25 @@ def gate(ctx: RunContext, training_run_id: int) -> bool:
     )
     for check in result.checks:
         log.info("gate %s", gates.describe(check))
+    approval = ctx.workflow.release.approval
     if result.passed:
+        after = "a person's approval, then register" if approval == "required" else "register"
         log.info(
-            "gate verdict for %s %s: %s; register, deploy and smoke follow",
+            "gate verdict for %s %s: %s; %s, deploy and smoke follow",
             ctx.workflow_name,
             ctx.month,
             result.verdict(),
+            after,
         )
         return True
     log.warning(
-        "gate verdict for %s %s: %s; register, deploy and smoke are skipped, "
-        "production stays. Reasons:",
+        "gate verdict for %s %s: %s; %s. Reasons:",
         ctx.workflow_name,
         ctx.month,
         result.verdict(),
+        "a person may still release it in the approval step"
+        if approval == "on_reject"
+        else "register, deploy and smoke are skipped, production stays",
     )
     for reason in result.reasons():
         log.warning("  - %s", reason)
