@@ -11,12 +11,13 @@ here, once, for every operation; schemathesis then holds the endpoint to the doc
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
 from fastapi.openapi.utils import get_openapi
-from fastapi.responses import FileResponse, HTMLResponse
+from fastapi.responses import FileResponse, HTMLResponse, Response
 from starlette.exceptions import HTTPException
 
 from modelfleet.webassets import asset, url_path
@@ -79,6 +80,16 @@ _SWAGGER_CSS = ("swagger-ui-dist", "swagger-ui.css")
 _FAVICON = ("swagger-ui-dist", "favicon-32x32.png")
 _REDOC_JS = ("redoc", "bundles/redoc.standalone.js")
 _SERVED = {url_path(*a): a for a in (_SWAGGER_JS, _SWAGGER_CSS, _FAVICON, _REDOC_JS)}
+# ReDoc's menu footer shows Redocly's logo from its CDN, and no option turns it off: the
+# served bundle shows a blank pixel instead (the vendored file stays as npm has it).
+_REDOCLY_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+_BLANK = b"data:image/svg+xml,%3Csvg xmlns='http://www.w3.org/2000/svg' width='1' height='1'/%3E"
+_CACHE = {"Cache-Control": "public, max-age=31536000"}
+
+
+@functools.cache
+def _redoc_bundle() -> bytes:
+    return asset(*_REDOC_JS).read_bytes().replace(_REDOCLY_LOGO, _BLANK)
 
 
 def install_pages(app: FastAPI) -> None:
@@ -121,12 +132,12 @@ def install_pages(app: FastAPI) -> None:
         )
 
     @app.get(ASSETS_PATH + "/{path:path}", include_in_schema=False)
-    def docs_asset(path: str) -> FileResponse:
+    def docs_asset(path: str) -> Response:
         if path not in _SERVED:
             raise HTTPException(404, f"no documentation asset {path!r}")
-        return FileResponse(
-            asset(*_SERVED[path]), headers={"Cache-Control": "public, max-age=31536000"}
-        )
+        if _SERVED[path] == _REDOC_JS:
+            return Response(_redoc_bundle(), media_type="text/javascript", headers=_CACHE)
+        return FileResponse(asset(*_SERVED[path]), headers=_CACHE)
 
 
 def complete(schema: dict[str, Any]) -> dict[str, Any]:

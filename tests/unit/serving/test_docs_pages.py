@@ -46,3 +46,11 @@ def test_only_the_listed_assets_are_served(client):
         response = client.get(f"{ASSETS_PATH}/{path}")
         assert response.status_code == 404, path
         assert "error" in response.json()
+
+
+def test_redoc_is_served_without_redoclys_cdn_logo(client):
+    bundle = client.get(f"{ASSETS_PATH}/redoc-2.5.4/bundles/redoc.standalone.js")
+    assert bundle.status_code == 200
+    assert "javascript" in bundle.headers["content-type"]
+    assert b"cdn.redoc.ly" not in bundle.content
+    assert b"cdn.redoc.ly" in asset("redoc", "bundles/redoc.standalone.js").read_bytes()
