@@ -38,3 +38,13 @@ def test_vega_inlines_as_three_whole_scripts():
     assert html.count("<script>") == 3
     assert html.lower().count("</script") == 3
     assert "https://cdn" not in html.split("*/", 1)[0]
+
+
+def test_the_vendored_files_are_package_data():
+    """An installed wheel carries them (`pip wheel .` lists all of vendor/)."""
+    import tomllib
+
+    from modelfleet.settings import CHECKOUT
+
+    pyproject = tomllib.loads((CHECKOUT / "pyproject.toml").read_text())
+    assert "webassets/vendor/**/*" in pyproject["tool"]["setuptools"]["package-data"]["modelfleet"]
