@@ -67,3 +67,37 @@ def test_a_manual_run_without_a_month_trains_on_the_latest_month_with_data(platf
             sa.select(DatasetVersionRow.month).where(DatasetVersionRow.run_id == dag_run.run_id)
         ).all()
     assert months == ["2026-06"]  # digits' source holds 2026-01 to 2026-06
+
+
+def test_an_imported_month_is_recorded_for_the_form_and_manual_runs(platform, tmp_path):
+    from modelfleet.cli import main
+    from modelfleet.registry import db
+    from modelfleet.registry.store.data_months import recorded_months
+    from modelfleet.registry.tables import DataMonthRow
+    from tests.helpers.user_folder import write_user_folder
+
+    write_user_folder(tmp_path / "photos", months=("2026-01",), odd_formats=False)
+    (platform.home / "workflows.d").mkdir(exist_ok=True)
+    wf_file = platform.home / "workflows.d" / "photos.yaml"
+    wf_file.write_text(
+        "workflows:\n  photos:\n"
+        f"    source: {{kind: folder, url: {tmp_path / 'photos'}}}\n"
+        "    classes: [china, flower]\n    input_shape: [32, 32, 3]\n"
+    )
+    try:
+        argv = ["data", "import", "photos", str(tmp_path / "photos" / "2026-01")]
+        assert main([*argv, "--month", "2026-07"]) == 0
+        with Session(db.engine(platform.database_url)) as session:
+            assert recorded_months(session)["photos"] == ["2026-07"]
+            row = session.get(DataMonthRow, (_workflow_id(session, "photos"), "2026-07"))
+            assert row is not None and row.origin == "imported"
+    finally:
+        wf_file.unlink()
+        with Session(db.engine(platform.database_url)) as session, session.begin():
+            session.execute(sa.delete(DataMonthRow).where(DataMonthRow.month == "2026-07"))
+
+
+def _workflow_id(session: Session, name: str) -> int:
+    from modelfleet.registry.store.workflows import workflow_id
+
+    return workflow_id(session, name)

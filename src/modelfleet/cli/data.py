@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 import click
 
 from modelfleet.cli.base import Month, command, group, option
-from modelfleet.cli.known import fleet_workflow, month_with_data
+from modelfleet.cli.known import fleet_workflow, month_with_data, registry_session
+from modelfleet.errors import ModelfleetError
 from modelfleet.settings import HOME_ENV
 
 
@@ -30,9 +32,11 @@ def generate(workflow: str, month: str, out: Path | None) -> None:
 
     declared = fleet_workflow(workflow)
     month_with_data(declared, month)
-    out = out or month_dir(get_settings().deliveries, declared.name, month)
-    counts = write_delivery(declared, month, out)
-    print(f"delivered {counts} images for {declared.name} {month} to {out}")
+    delivered = month_dir(get_settings().deliveries, declared.name, month)
+    counts = write_delivery(declared, month, out or delivered)
+    print(f"delivered {counts} images for {declared.name} {month} to {out or delivered}")
+    if out is None or out.resolve() == delivered.resolve():
+        _record(declared.name, month, "generated")
 
 
 @command(
@@ -52,6 +56,30 @@ def import_month(workflow: str, source: str, month: str, replace: bool) -> None:
     declared = fleet_workflow(workflow)
     summary = import_month(declared, source, month, get_settings().deliveries, replace=replace)
     print("\n".join(summary.lines()))
+    _record(declared.name, month, "imported")
+
+
+def _record(workflow: str, month: str, origin: Literal["imported", "generated"]) -> None:
+    """Tell the registry the month has data: the trigger form proposes it and a manual run
+    without a month takes the latest, with no folder listed. The images are in place
+    already, so a registry that cannot be reached is a warning, not a failure."""
+    import sqlalchemy as sa
+
+    from modelfleet.registry.store.data_months import record_month
+    from modelfleet.settings import get_settings
+
+    settings = get_settings()
+    if not settings.database_url and not (settings.pgdata / "PG_VERSION").exists():
+        return  # no registry was ever set up here (`modelfleet up` makes one): none to tell
+    try:
+        with registry_session() as session, session.begin():
+            record_month(session, workflow, month, origin)
+    except (ModelfleetError, sa.exc.SQLAlchemyError) as exc:
+        click.echo(
+            f"warning: the registry did not record {workflow} {month} ({exc}); the Trigger "
+            "form will not propose it until a run snapshots it",
+            err=True,
+        )
 
 
 data.add_command(generate)
