@@ -20,8 +20,8 @@ from modelfleet.errors import ModelfleetError
     "retrain",
     help="trigger retrain__<wf> in Airflow (as the UI's Trigger); --wait follows it",
     description="Trigger a workflow's retrain__<wf> DAG over Airflow's REST API. Without "
-    "--month the run takes the month its data interval starts in: the last complete "
-    "interval of the schedule before now, i.e. last month under @monthly. With --wait: "
+    "--month the run takes the latest month with data (the source's months and those "
+    "imported, generated or snapshotted, as the registry knows them). With --wait: "
     "exit 0 released, 3 rejected by the gate, 4 skipped (no data for the month), "
     "1 failed or timed out.",
 )
@@ -29,7 +29,7 @@ from modelfleet.errors import ModelfleetError
 @option(
     "--month",
     type=Month(),
-    help="YYYY-MM to train on (default: last month, the interval the schedule would take)",
+    help="YYYY-MM to train on (default: the latest month with data)",
 )
 @option("--wait", is_flag=True, help="follow the tasks, print the outcome")
 @option(
