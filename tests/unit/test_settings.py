@@ -17,6 +17,7 @@ from modelfleet.settings import (
     EndpointLimits,
     endpoint_limits,
     get_settings,
+    serve_grpc_address,
     serve_insecure_local,
     serve_worker_count,
     warm_socket_path,
@@ -37,7 +38,7 @@ def test_defaults_when_nothing_is_set() -> None:
     assert found.endpoint_url == "http://127.0.0.1:8501"
     assert found.airflow_url == "http://127.0.0.1:8080"
     assert (found.executor, found.log_format, found.warm_runner) == ("local", "text", True)
-    assert (found.endpoint_workers, found.ingest_workers) == (1, 2)
+    assert (found.endpoint_workers, found.ingest_workers, found.grpc_port) == (1, 2, 8500)
     assert found.database_url is None and found.api_key is None and found.actor is None
     assert found.lake_url == str(found.home / "lake")
     assert found.dvc_remote == str(found.home / "dvc-remote")
@@ -84,6 +85,8 @@ def test_set_but_empty_is_unset(monkeypatch: pytest.MonkeyPatch, name: str) -> N
         ("MODELFLEET_INGEST_WORKERS", "two", "must be a whole number of at least 1"),
         ("MODELFLEET_AIRFLOW_PORT", "http", "must be a whole number"),
         ("MODELFLEET_TRAINING_SLOTS", "many", "must be a whole number"),
+        ("MODELFLEET_GRPC_PORT", "70000", "must be a port number from 1 to 65535, or 0"),
+        ("MODELFLEET_GRPC_PORT", "-1", "must be a port number"),
     ],
 )
 def test_a_bad_setting_is_refused_by_name(
@@ -127,6 +130,16 @@ def test_limits_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
         key_verifications=3,
         auth_failures_per_min=0,
     )
+
+
+def test_grpc_port_zero_is_none_and_reaches_workers_as_an_address(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MODELFLEET_GRPC_PORT", "0")
+    assert get_settings().grpc_port == 0
+    assert serve_grpc_address() is None
+    monkeypatch.setenv(settings.SERVE_GRPC_ADDRESS_ENV, "127.0.0.1:9500")
+    assert serve_grpc_address() == "127.0.0.1:9500"
 
 
 def test_handoffs(monkeypatch: pytest.MonkeyPatch) -> None:
