@@ -7,7 +7,7 @@ modelfleet checkout's git commit), so every row leads back to its Airflow run.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     JSON,
@@ -28,6 +28,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# Column declarations many tables share, as SQLAlchemy's Annotated types: `Mapped[Id]`
+# is the column `mapped_column(Integer, primary_key=True)`, and so on.
+Id = Annotated[int, mapped_column(Integer, primary_key=True)]
+# the workflow a row belongs to, indexed: most reads are one workflow's rows
+WorkflowId = Annotated[int, mapped_column(ForeignKey("workflow.id"), index=True)]
+# when the row was written (or last changed), by the database's clock
+Stamp = Annotated[datetime, mapped_column(DateTime(timezone=True), server_default=func.now())]
+
 
 class Base(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}  # noqa: RUF012
@@ -43,9 +51,9 @@ class RunLink:
 
 class WorkflowRow(Base):
     __tablename__ = "workflow"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[Id]
     name: Mapped[str] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class WorkflowEventRow(Base):
@@ -54,19 +62,19 @@ class WorkflowEventRow(Base):
     workflow's file went."""
 
     __tablename__ = "workflow_event"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    id: Mapped[Id]
+    workflow_id: Mapped[WorkflowId]
     event: Mapped[str] = mapped_column(String(16))  # added | archived
     actor: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text)
     detail: Mapped[dict[str, Any]] = mapped_column(JSON)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[Stamp]
 
 
 class DatasetVersionRow(RunLink, Base):
     __tablename__ = "dataset_version"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    id: Mapped[Id]
+    workflow_id: Mapped[WorkflowId]
     month: Mapped[str] = mapped_column(String(7))
     train_manifest_sha256: Mapped[str] = mapped_column(String(64))
     holdout_manifest_sha256: Mapped[str] = mapped_column(String(64))
@@ -76,7 +84,7 @@ class DatasetVersionRow(RunLink, Base):
     n_holdout: Mapped[int] = mapped_column(Integer)
     n_test: Mapped[int] = mapped_column(Integer)
     months: Mapped[list[Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class DataMonthRow(Base):
@@ -88,14 +96,12 @@ class DataMonthRow(Base):
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), primary_key=True)
     month: Mapped[str] = mapped_column(String(7), primary_key=True)
     origin: Mapped[str] = mapped_column(String(16))  # imported | generated
-    recorded_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    recorded_at: Mapped[Stamp]
 
 
 class ValidationRow(RunLink, Base):
     __tablename__ = "validation"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[Id]
     dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_version.id"), index=True)
     success: Mapped[bool] = mapped_column(Boolean)
     gx_run_id: Mapped[str | None] = mapped_column(String(250))
@@ -106,13 +112,13 @@ class ValidationRow(RunLink, Base):
     offending_files: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     # [{"file", "reason", "moved_to"}] taken out of the delivery by this validation
     quarantined: Mapped[list[Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class TrainingRunRow(RunLink, Base):
     __tablename__ = "training_run"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    id: Mapped[Id]
+    workflow_id: Mapped[WorkflowId]
     dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_version.id"))
     architecture: Mapped[str] = mapped_column(String(64))
     params: Mapped[dict[str, Any]] = mapped_column(JSON)
@@ -120,14 +126,14 @@ class TrainingRunRow(RunLink, Base):
     fit_seconds: Mapped[float] = mapped_column(Float)
     # The version whose weights this run started from (warm start or transfer), if any.
     parent_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class ModelVersionRow(RunLink, Base):
     __tablename__ = "model_version"
     __table_args__ = (UniqueConstraint("workflow_id", "version"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    id: Mapped[Id]
+    workflow_id: Mapped[WorkflowId]
     version: Mapped[str] = mapped_column(String(32))
     version_int: Mapped[int] = mapped_column(BigInteger)
     tag: Mapped[str] = mapped_column(String(128))
@@ -136,32 +142,32 @@ class ModelVersionRow(RunLink, Base):
     repo_commit: Mapped[str] = mapped_column(String(64))
     # Repo-relative paths (at the tag) of metrics.json, plots and the weights.
     artifacts: Mapped[dict[str, Any] | None] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class EvaluationRow(RunLink, Base):
     """Metrics of one model (candidate or production) on one split, in one run."""
 
     __tablename__ = "evaluation"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[Id]
     training_run_id: Mapped[int] = mapped_column(ForeignKey("training_run.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))  # candidate | production
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
     split: Mapped[str] = mapped_column(String(16))
     metrics: Mapped[dict[str, Any]] = mapped_column(JSON)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class GateDecisionRow(RunLink, Base):
     __tablename__ = "gate_decision"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[Id]
     training_run_id: Mapped[int] = mapped_column(ForeignKey("training_run.id"), index=True)
     passed: Mapped[bool] = mapped_column(Boolean)
     checks: Mapped[list[Any]] = mapped_column(JSON)
     # set when an operator approved a rejected candidate (`modelfleet approve`)
     override_actor: Mapped[str | None] = mapped_column(String(128))
     override_reason: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class AliasRow(Base):
@@ -171,26 +177,26 @@ class AliasRow(Base):
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), primary_key=True)
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[Stamp]
 
 
 class AliasEventRow(RunLink, Base):
     """Append-only: every move of every alias."""
 
     __tablename__ = "alias_event"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    id: Mapped[Id]
+    workflow_id: Mapped[WorkflowId]
     alias: Mapped[str] = mapped_column(String(32))
     from_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
     to_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
     actor: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text)
-    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    at: Mapped[Stamp]
 
 
 class PredictionRow(Base):
     __tablename__ = "prediction"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[Id]
     model_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"), index=True)
     image_sha256: Mapped[str] = mapped_column(String(64), index=True)
     label: Mapped[str] = mapped_column(String(128))
@@ -198,7 +204,7 @@ class PredictionRow(Base):
     scores: Mapped[dict[str, Any]] = mapped_column(JSON)
     source: Mapped[str] = mapped_column(Text)
     stored_path: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class IngestFileRow(Base):
@@ -206,8 +212,8 @@ class IngestFileRow(Base):
 
     __tablename__ = "ingest_file"
     __table_args__ = (UniqueConstraint("workflow_id", "sha256"),)
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    id: Mapped[Id]
+    workflow_id: Mapped[WorkflowId]
     sha256: Mapped[str] = mapped_column(String(64))
     # the landing name for people (`modelfleet.printable.display_name`: control characters
     # and bytes that are not UTF-8 escaped), and as the filesystem held it
@@ -223,12 +229,10 @@ class IngestFileRow(Base):
     # lake partition (UTC day it was received), fixed at receipt so a resumed file
     # lands where its first attempt would have
     partition_date: Mapped[str | None] = mapped_column(String(10))
-    received_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    received_at: Mapped[Stamp]
     classified_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     stored_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[Stamp]
 
 
 class LandingRejectRow(Base):
@@ -251,7 +255,7 @@ class LandingRejectRow(Base):
     kind: Mapped[str] = mapped_column(String(16))
     reason: Mapped[str] = mapped_column(Text)
     moved_to: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class WebhookEventRow(Base):
@@ -267,24 +271,22 @@ class WebhookEventRow(Base):
         ),
     )
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), index=True)
+    workflow_id: Mapped[WorkflowId]
     url: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(JSON)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_attempt_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    next_attempt_at: Mapped[Stamp]
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     failed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # gave up
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[Stamp]
 
 
 class ApplicationRow(Base):
     """A client of the endpoint. Only a hash of its API key is stored."""
 
     __tablename__ = "application"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[Id]
     name: Mapped[str] = mapped_column(String(64), unique=True)
     key_id: Mapped[str | None] = mapped_column(String(32), unique=True)
     key_hash: Mapped[str | None] = mapped_column(Text)
@@ -292,7 +294,7 @@ class ApplicationRow(Base):
     # declared in workflows.yaml (its grants follow the file) rather than by the CLI
     declared: Mapped[bool] = mapped_column(Boolean, default=False)
     created_by: Mapped[str] = mapped_column(String(128))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    created_at: Mapped[Stamp]
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
@@ -308,4 +310,4 @@ class GrantRow(Base):
     pin: Mapped[str] = mapped_column(String(32))
     updated_by: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text, default="")
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[Stamp]
