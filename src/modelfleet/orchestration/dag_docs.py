@@ -10,6 +10,7 @@ Tags sort and filter the DAGs: `modelfleet`, the workflow, the kind of DAG (`ret
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Literal
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -77,6 +78,7 @@ def retrain_doc(workflow: Workflow) -> str:
                 ),
             ],
         ),
+        _approval(workflow),
         f"After deploy, the smoke test rolls production back if live accuracy is more than "
         f"{workflow.smoke.accuracy_tolerance} below the evaluation or p95 latency exceeds "
         f"{workflow.smoke.max_p95_latency_s} s.",
@@ -148,6 +150,30 @@ def _about(workflow: Workflow) -> str:
             ],
         ),
     )
+
+
+def _approval(workflow: Workflow) -> str:
+    release = workflow.release
+    if release.approval == "none":
+        return "Approval: none, the gate decides alone (`release.approval: none`)."
+    who = (
+        "approves every candidate the gate passed"
+        if release.approval == "required"
+        else "may release a candidate the gate rejected"
+    )
+    return (
+        f"Approval (`release.approval: {release.approval}`): a person {who} in the "
+        f"run's approval step; with no answer within {_duration(release.approval_timeout)} "
+        "the candidate is rejected."
+    )
+
+
+def _duration(span: timedelta) -> str:
+    seconds = int(span.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def _warm_start(workflow: Workflow) -> str:

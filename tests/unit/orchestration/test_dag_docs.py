@@ -5,6 +5,7 @@ Airflow is imported inside the tests that build DAGs (see test_dag_factory.py)."
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -48,6 +49,17 @@ def test_the_retrain_doc_describes_its_own_workflow(fleet: Fleet) -> None:
     assert "| warn only | contrast_drift |" in doc
     assert "[Models page](models/workflows/surface_coil)" in doc
     assert "[Data Docs](models/data-docs/surface_coil/index.html)" in doc
+
+
+def test_the_gate_section_says_who_approves(fleet: Fleet) -> None:
+    digits = fleet.get("digits")
+    assert "Approval: none, the gate decides alone" in retrain_doc(digits)
+    release = digits.release.model_copy(
+        update={"approval": "required", "approval_timeout": timedelta(hours=24)}
+    )
+    doc = retrain_doc(digits.model_copy(update={"release": release}))
+    assert "a person approves every candidate the gate passed" in doc
+    assert "with no answer within 1d the candidate is rejected" in doc
 
 
 def test_docs_differ_per_workflow_and_name_the_source(fleet: Fleet) -> None:
