@@ -61,6 +61,12 @@ INFER_DOC = json_body_doc(
     },
     {"inputs": [{"name": "image", "shape": [1], "datatype": "BYTES", "data": ["<base64 PNG>"]}]},
 )
+# With binary outputs requested, the answer is the JSON and then the outputs' bytes.
+INFER_DOC["responses"] = {
+    "200": {
+        "content": {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    }
+}
 
 
 def router(service: PredictionService, auth: Authenticator, ready: Any) -> APIRouter:
