@@ -11,12 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelfleet.datasets.generators.common import (
-    blob,
-    fractal_noise,
-    grid,
-    paint,
-)
+from modelfleet.datasets.generators.common import blob, fractal_noise, grid, paint
 
 
 def render(label: str, style: str, rng: np.random.Generator, height: int, width: int) -> np.ndarray:

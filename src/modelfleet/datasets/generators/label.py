@@ -10,12 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelfleet.datasets.generators.common import (
-    blob,
-    fractal_noise,
-    grid,
-    paint,
-)
+from modelfleet.datasets.generators.common import blob, fractal_noise, grid, paint
 
 Box = tuple[float, float, float, float]  # y0, y1, x0, x1
 

@@ -10,13 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from modelfleet.datasets.generators.common import (
-    disc,
-    fractal_noise,
-    grid,
-    paint,
-    stroke,
-)
+from modelfleet.datasets.generators.common import disc, fractal_noise, grid, paint, stroke
 
 
 def render(label: str, style: str, rng: np.random.Generator, height: int, width: int) -> np.ndarray:
