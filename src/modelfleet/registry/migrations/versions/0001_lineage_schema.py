@@ -1,8 +1,4 @@
-"""lineage schema
-
-Revision ID: 0001
-Revises:
-"""
+"""lineage schema"""
 
 from __future__ import annotations
 

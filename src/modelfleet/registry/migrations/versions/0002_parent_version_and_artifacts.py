@@ -1,8 +1,4 @@
-"""parent version and artifacts
-
-Revision ID: 0002
-Revises: 0001
-"""
+"""parent version and artifacts"""
 
 from __future__ import annotations
 

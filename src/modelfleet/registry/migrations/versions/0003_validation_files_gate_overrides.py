@@ -1,8 +1,4 @@
-"""validation: offending and quarantined files; gate_decision: manual overrides
-
-Revision ID: 0003
-Revises: 0002
-"""
+"""validation: offending and quarantined files; gate_decision: manual overrides"""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""applications (hashed API keys) and their grants: workflow -> pin
-
-Revision ID: 0004
-Revises: 0003
-"""
+"""applications (hashed API keys) and their grants: workflow -> pin"""
 
 from __future__ import annotations
 

@@ -1,8 +1,4 @@
-"""ingest_file: classified state, reason codes, partition date, step timestamps
-
-Revision ID: 0005
-Revises: 0004
-"""
+"""ingest_file: classified state, reason codes, partition date, step timestamps"""
 
 from __future__ import annotations
 

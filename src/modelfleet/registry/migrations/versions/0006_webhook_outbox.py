@@ -1,8 +1,4 @@
-"""webhook_event: the stream classifier's webhook outbox
-
-Revision ID: 0006
-Revises: 0005
-"""
+"""webhook_event: the stream classifier's webhook outbox"""
 
 from __future__ import annotations
 

@@ -1,8 +1,5 @@
 """Landing names as bytes (ingest_file.original_name_raw) and refused landing entries
 (landing_reject)
-
-Revision ID: 0007
-Revises: 0006
 """
 
 from __future__ import annotations

@@ -1,8 +1,5 @@
 """Workflow events (workflow_event): a user's workflow added or archived, by whom, why,
 and for an archive the grants it revoked
-
-Revision ID: 0008
-Revises: 0007
 """
 
 from __future__ import annotations
