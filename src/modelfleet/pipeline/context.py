@@ -17,8 +17,9 @@ class RunContext:
     workflow_name: str
     month: str  # YYYY-MM of the data this run trains on
     run: RunRef
-    operator: str | None = None  # a person acting from the CLI (e.g. `modelfleet approve`)
-    approval: str | None = None  # their reason for releasing a rejected candidate
+    operator: str | None = None  # a person releasing a candidate (`modelfleet approve`)
+    approval: str | None = None  # their reason for releasing it
+    via: str = "cli"  # where the person acted: "cli", or "airflow" (its approval step)
 
     @cached_property
     def settings(self) -> Settings:
@@ -39,5 +40,5 @@ class RunContext:
     @property
     def actor(self) -> str:
         if self.operator:
-            return f"cli:{self.operator}"
+            return f"{self.via}:{self.operator}"
         return f"airflow:{self.run.run_id}" if self.run.run_id else "cli"
