@@ -110,7 +110,8 @@ class WorkflowEvent:
 # record the pipeline hands the store to write (`New...`: keyword-only, so that a call
 # names every column it fills, plus `workflow` and `run`, which the store resolves) and
 # the entity the store reads back (plus the row's id, provenance and time). The columns
-# both carry are declared once, in the `...Fields` class they share.
+# both carry are declared once, in the `...Fields` class they share; `Stored` and
+# `Written` add what only one side has.
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -122,6 +123,13 @@ class Stored:
     run_id: str | None
     code_sha: str | None
     created_at: datetime
+
+
+@dataclass(frozen=True, kw_only=True)
+class Written:
+    """What a record tells the store besides its columns: the run that wrote it."""
+
+    run: RunRef
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -137,23 +145,6 @@ class DatasetFields:
     n_holdout: int
     n_test: int
     months: list[str]  # the months the training window holds
-
-
-@dataclass(frozen=True, kw_only=True)
-class DatasetVersion(DatasetFields, Stored):
-    def manifest_shas(self) -> dict[str, str]:
-        """The manifest sha256 of each split: train, holdout, test."""
-        return {
-            "train": self.train_manifest_sha256,
-            "holdout": self.holdout_manifest_sha256,
-            "test": self.test_manifest_sha256,
-        }
-
-
-@dataclass(frozen=True, kw_only=True)
-class NewDatasetVersion(DatasetFields):
-    workflow: str
-    run: RunRef
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,16 +164,6 @@ class ValidationFields:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Validation(ValidationFields, Stored):
-    """A validation as the store returns it."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class NewValidation(ValidationFields):
-    run: RunRef
-
-
-@dataclass(frozen=True, kw_only=True)
 class TrainingFields:
     """A candidate trained on a dataset version, maybe warm-started from a parent."""
 
@@ -192,17 +173,6 @@ class TrainingFields:
     artifact_sha256: str
     fit_seconds: float
     parent_version_id: int | None = None
-
-
-@dataclass(frozen=True, kw_only=True)
-class TrainingRun(TrainingFields, Stored):
-    """A training run as the store returns it."""
-
-
-@dataclass(frozen=True, kw_only=True)
-class NewTrainingRun(TrainingFields):
-    workflow: str
-    run: RunRef
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -217,13 +187,49 @@ class EvaluationFields:
 
 
 @dataclass(frozen=True, kw_only=True)
+class DatasetVersion(DatasetFields, Stored):
+    def manifest_shas(self) -> dict[str, str]:
+        """The manifest sha256 of each split: train, holdout, test."""
+        return {
+            "train": self.train_manifest_sha256,
+            "holdout": self.holdout_manifest_sha256,
+            "test": self.test_manifest_sha256,
+        }
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewDatasetVersion(DatasetFields, Written):
+    workflow: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class Validation(ValidationFields, Stored):
+    """A validation as the store returns it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewValidation(ValidationFields, Written):
+    """A validation as the pipeline hands it to the store."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainingRun(TrainingFields, Stored):
+    """A training run as the store returns it."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class NewTrainingRun(TrainingFields, Written):
+    workflow: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class Evaluation(EvaluationFields):
     id: int
 
 
 @dataclass(frozen=True, kw_only=True)
-class NewEvaluation(EvaluationFields):
-    run: RunRef
+class NewEvaluation(EvaluationFields, Written):
+    """An evaluation as the pipeline hands it to the store."""
 
 
 @dataclass(frozen=True, kw_only=True)
