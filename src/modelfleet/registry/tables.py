@@ -49,6 +49,12 @@ class RunLink:
     code_sha: Mapped[str | None] = mapped_column(String(64))
 
 
+class RunRecord(RunLink):
+    """A row a pipeline run appends: an integer id first, and the run that wrote it."""
+
+    id: Mapped[Id] = mapped_column(sort_order=-1)
+
+
 class WorkflowRow(Base):
     __tablename__ = "workflow"
     id: Mapped[Id]
@@ -71,9 +77,8 @@ class WorkflowEventRow(Base):
     at: Mapped[Stamp]
 
 
-class DatasetVersionRow(RunLink, Base):
+class DatasetVersionRow(RunRecord, Base):
     __tablename__ = "dataset_version"
-    id: Mapped[Id]
     workflow_id: Mapped[WorkflowId]
     month: Mapped[str] = mapped_column(String(7))
     train_manifest_sha256: Mapped[str] = mapped_column(String(64))
@@ -99,9 +104,8 @@ class DataMonthRow(Base):
     recorded_at: Mapped[Stamp]
 
 
-class ValidationRow(RunLink, Base):
+class ValidationRow(RunRecord, Base):
     __tablename__ = "validation"
-    id: Mapped[Id]
     dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_version.id"), index=True)
     success: Mapped[bool] = mapped_column(Boolean)
     gx_run_id: Mapped[str | None] = mapped_column(String(250))
@@ -115,9 +119,8 @@ class ValidationRow(RunLink, Base):
     created_at: Mapped[Stamp]
 
 
-class TrainingRunRow(RunLink, Base):
+class TrainingRunRow(RunRecord, Base):
     __tablename__ = "training_run"
-    id: Mapped[Id]
     workflow_id: Mapped[WorkflowId]
     dataset_version_id: Mapped[int] = mapped_column(ForeignKey("dataset_version.id"))
     architecture: Mapped[str] = mapped_column(String(64))
@@ -129,10 +132,9 @@ class TrainingRunRow(RunLink, Base):
     created_at: Mapped[Stamp]
 
 
-class ModelVersionRow(RunLink, Base):
+class ModelVersionRow(RunRecord, Base):
     __tablename__ = "model_version"
     __table_args__ = (UniqueConstraint("workflow_id", "version"),)
-    id: Mapped[Id]
     workflow_id: Mapped[WorkflowId]
     version: Mapped[str] = mapped_column(String(32))
     version_int: Mapped[int] = mapped_column(BigInteger)
@@ -145,11 +147,10 @@ class ModelVersionRow(RunLink, Base):
     created_at: Mapped[Stamp]
 
 
-class EvaluationRow(RunLink, Base):
+class EvaluationRow(RunRecord, Base):
     """Metrics of one model (candidate or production) on one split, in one run."""
 
     __tablename__ = "evaluation"
-    id: Mapped[Id]
     training_run_id: Mapped[int] = mapped_column(ForeignKey("training_run.id"), index=True)
     role: Mapped[str] = mapped_column(String(16))  # candidate | production
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
@@ -158,9 +159,8 @@ class EvaluationRow(RunLink, Base):
     created_at: Mapped[Stamp]
 
 
-class GateDecisionRow(RunLink, Base):
+class GateDecisionRow(RunRecord, Base):
     __tablename__ = "gate_decision"
-    id: Mapped[Id]
     training_run_id: Mapped[int] = mapped_column(ForeignKey("training_run.id"), index=True)
     passed: Mapped[bool] = mapped_column(Boolean)
     checks: Mapped[list[Any]] = mapped_column(JSON)
@@ -180,11 +180,10 @@ class AliasRow(Base):
     updated_at: Mapped[Stamp]
 
 
-class AliasEventRow(RunLink, Base):
+class AliasEventRow(RunRecord, Base):
     """Append-only: every move of every alias."""
 
     __tablename__ = "alias_event"
-    id: Mapped[Id]
     workflow_id: Mapped[WorkflowId]
     alias: Mapped[str] = mapped_column(String(32))
     from_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
