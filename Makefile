@@ -43,15 +43,17 @@ stop:
 status: venv
 	$(BIN)/modelfleet status
 
-# Everything but the browser test, which needs Debian's chromium (`make test-ui`).
+# Everything but the browser tests, which need Debian's chromium (`make test-ui`).
 test: venv $(TRITON_STAMP)
-	$(BIN)/pytest --ignore=tests/integration/test_ui.py
+	$(BIN)/pytest --ignore=tests/integration/test_ui.py \
+		--ignore=tests/integration/test_offline_pages.py
 
 # The Models UI in Airflow: its app, and the browser test that signs in to a real Airflow
 # api-server in headless Chromium (Debian's /usr/bin/chromium: `apt-get install chromium`;
-# screenshots in var/test-artifacts/ui/). CI (.ci/run) runs both targets.
+# screenshots in var/test-artifacts/ui/), and the pages with the internet blocked
+# (var/test-artifacts/offline/). CI (.ci/run) runs both targets.
 test-ui: venv
-	$(BIN)/pytest tests/unit/ui tests/integration/test_ui.py
+	$(BIN)/pytest tests/unit/ui tests/integration/test_ui.py tests/integration/test_offline_pages.py
 
 # ruff, the layers contract (.importlinter) and the type check (mypy, configured in
 # pyproject.toml).
