@@ -168,6 +168,7 @@ def main() -> None:
             "MODELFLEET_HOME": str(home),
             "MODELFLEET_DATABASE_URL": url,
             "MODELFLEET_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "MODELFLEET_GRPC_PORT": "0",  # HTTP only: 8500 may be a running platform's
         }
         os.environ.update(env)
         try:
