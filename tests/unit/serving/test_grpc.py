@@ -325,3 +325,50 @@ def test_fuzzed_requests_never_get_an_internal_error(
     except grpc.RpcError as error:
         assert error.code() in ALLOWED, (error.code(), error.details())
         assert len(error.details()) < 600
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    name=st.sampled_from(["digits", "", "nope"]) | st.text(max_size=50),
+    version=st.none() | st.integers(-(2**63), 2**63 - 1),
+    label=st.sampled_from(["", "production", "candidate", "x"]),
+    signature=st.sampled_from(["", "serving_default", "predict"]),
+    inputs=st.dictionaries(
+        st.text(max_size=10),
+        st.fixed_dictionaries(
+            {
+                "dtype": st.integers(0, 30),
+                "dims": st.lists(st.integers(-5, 2**40) | st.integers(0, 30), max_size=6),
+                "content": st.binary(max_size=4000),
+                "floats": st.lists(floats, max_size=900),
+                "strings": st.lists(st.binary(max_size=64), max_size=3),
+            }
+        ),
+        max_size=2,
+    ),
+    garbage=st.none() | st.binary(max_size=200),
+)
+def test_fuzzed_tf_serving_predicts_never_get_an_internal_error(
+    endpoint, name, version, label, signature, inputs, garbage
+):
+    from tensorflow_serving.apis import predict_pb2
+
+    request = predict_pb2.PredictRequest()
+    request.model_spec.name = name
+    request.model_spec.signature_name = signature
+    request.model_spec.version_label = label
+    if version is not None:
+        request.model_spec.version.value = version
+    for key, tensor in inputs.items():
+        proto = request.inputs[key]
+        proto.dtype = tensor["dtype"]
+        proto.tensor_shape.dim.extend([proto.tensor_shape.Dim(size=d) for d in tensor["dims"]])
+        proto.tensor_content = tensor["content"]
+        proto.float_val.extend(tensor["floats"])
+        proto.string_val.extend(tensor["strings"])
+    sent = garbage if garbage is not None else request
+    try:
+        endpoint.call(TFS + "Predict", sent, predict_pb2.PredictResponse)
+    except grpc.RpcError as error:
+        assert error.code() in ALLOWED, (error.code(), error.details())
+        assert len(error.details()) < 600
