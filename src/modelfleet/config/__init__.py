@@ -1,7 +1,7 @@
 """workflows.yaml (and the user's workflows.d) -> typed, validated fleet configuration.
 
     policies     training parameters, gate, release (approval, shadow), smoke,
-                 expectations, serving, ingest
+                 expectations, serving, ingest, monitor
     workflow     one workflow: source, classes, shape, architecture, schedule, policies
     fleet        the workflows and applications, checked together; TrainSpec for DVC
     parse        parsed documents -> Fleet (`defaults:` deep-merged under each entry)
@@ -23,6 +23,8 @@ from modelfleet.config.policies import (
     Expectations,
     GatePolicy,
     IngestPolicy,
+    MonitorPolicy,
+    MonitorThresholds,
     ReleasePolicy,
     ServingPolicy,
     SmokePolicy,
@@ -39,6 +41,8 @@ __all__ = [
     "Fleet",
     "GatePolicy",
     "IngestPolicy",
+    "MonitorPolicy",
+    "MonitorThresholds",
     "ParentSpec",
     "ReleasePolicy",
     "ServingPolicy",

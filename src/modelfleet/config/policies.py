@@ -172,3 +172,56 @@ class ReleasePolicy(Strict):
                 "time must not reach production"
             )
         return value
+
+
+class MonitorThresholds(Strict):
+    """When a monitor raises an alert (see modelfleet.monitoring.statistics)."""
+
+    # Population stability index of brightness and contrast against the reference
+    # (10 bins on the reference's deciles): 0.1 is a small shift, 0.25 a large one.
+    input_psi: float = Field(0.25, gt=0)
+    # Share of logged inputs whose size or channel count the reference never saw.
+    max_shape_mismatch: float = Field(0.05, ge=0, le=1)
+    # Squared MMD (RBF kernel, median-distance bandwidth) between the logged and the
+    # reference projected embeddings; about 0 without drift.
+    feature_mmd: float = Field(0.05, gt=0)
+    # PSI of the predicted class shares against those of the evaluation.
+    prediction_psi: float = Field(0.2, gt=0)
+    # Share of predictions whose top-1 score is below monitor.confidence_threshold.
+    max_low_confidence_share: float = Field(0.3, ge=0, le=1)
+    # Fewer predictions (estimated: logged / sample_rate) in a window is an alert; 0: off.
+    min_volume: int = Field(0, ge=0)
+    # Live accuracy from people's labels, judged once `min_labelled` predictions have one.
+    min_live_accuracy: float = Field(0.8, ge=0, le=1)
+    min_labelled: int = Field(20, ge=1)
+
+
+class MonitorPolicy(Strict):
+    """The prediction log and the monitors over it (`monitor__<wf>`, `modelfleet monitor`)."""
+
+    # Share of endpoint predictions written to the prediction log (the stream's once).
+    sample_rate: float = Field(0.1, ge=0, le=1)
+    schedule: str = "@hourly"  # of monitor__<wf>; checked like Workflow.schedule
+    # Each report covers the `window` before its run's data-interval end.
+    window: Duration = timedelta(hours=1)
+    thresholds: MonitorThresholds = MonitorThresholds()
+    confidence_threshold: float = Field(0.5, ge=0, le=1)
+    # Below this many logged rows a window reports its figures but tests nothing.
+    min_rows: int = Field(30, ge=1)
+    # Above this many logged rows a window is subsampled (uniformly, in one query).
+    max_rows: int = Field(20_000, ge=100)
+    # An alert's asset event starts retrain__<wf> early, at most once per this many hours.
+    retrain_on_alert: bool = False
+    min_hours_between_retrains: float = Field(24, ge=0)
+
+    @field_validator("schedule")
+    @classmethod
+    def _schedule(cls, value: str) -> str:
+        from croniter import croniter
+
+        if not croniter.is_valid(value):
+            raise ValueError(
+                f"{value!r} is not a cron expression (e.g. '0 * * * *') or one of @hourly, "
+                "@daily, @weekly, @monthly"
+            )
+        return value

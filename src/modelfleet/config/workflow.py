@@ -12,6 +12,7 @@ from modelfleet.config.policies import (
     Expectations,
     GatePolicy,
     IngestPolicy,
+    MonitorPolicy,
     ReleasePolicy,
     ServingPolicy,
     SmokePolicy,
@@ -50,6 +51,7 @@ class Workflow(Strict):
     expectations: Expectations = Expectations()
     serving: ServingPolicy = ServingPolicy()
     ingest: IngestPolicy = IngestPolicy()
+    monitor: MonitorPolicy = MonitorPolicy()  # prediction log, monitors, retrain on alert
     # how an image meets input_shape, at train, evaluate and serve time (imaging.py)
     preprocess: PreprocessPolicy = PreprocessPolicy()
 
