@@ -7,6 +7,9 @@
     DAG ids "retrain__digits", "reclassify__digits" <-> "digits"
     aliases "production", "candidate" (Postgres aliases, GTO stages, grant pins)
     asset   "modelfleet://digits/production" (Airflow asset of a promotion)
+    OpenLineage (namespace "modelfleet"): datasets "digits/data/2026-02",
+            "digits/data/2026-02/validated", "digits/runs/17", "digits@v1.2.0",
+            "digits/predictions/2026-02-14"; jobs "retrain__digits.train", "ingest__digits"
 
 Repository-relative paths of data and model files live here too, so that DVC
 stages, training and registration agree on them.
@@ -116,6 +119,46 @@ def production_asset_uri(workflow: str) -> str:
     """The Airflow asset updated when a new `workflow` version passed its smoke test in
     production (reclassify DAGs may be scheduled on it)."""
     return f"modelfleet://{workflow}/{PRODUCTION}"
+
+
+# OpenLineage: the names that make Airflow's task events and the stream's batch events
+# one chain (month -> validation -> training run -> version -> predictions). A job is
+# `<dag_id>.<task_id>` because that is how Airflow's provider names a task's job.
+LINEAGE_NAMESPACE = "modelfleet"
+INGEST_JOB_PREFIX = "ingest__"
+
+
+def lineage_task_job(dag_id: str, task_id: str) -> str:
+    return f"{dag_id}.{task_id}"
+
+
+def lineage_month_dataset(workflow: str, month: str) -> str:
+    """The month's snapshot (the output of `snapshot`)."""
+    return f"{workflow}/data/{month}"
+
+
+def lineage_validated_dataset(workflow: str, month: str) -> str:
+    """The month's snapshot once its checks passed (the output of `validate`)."""
+    return f"{lineage_month_dataset(workflow, month)}/validated"
+
+
+def lineage_candidate_dataset(workflow: str, training_run_id: int) -> str:
+    """The model a training run produced, before it has a version (the output of `train`)."""
+    return f"{workflow}/runs/{training_run_id}"
+
+
+def lineage_version_dataset(workflow: str, version: Version) -> str:
+    """A registered version (the output of `register`, the model the stream classifies with)."""
+    return tag_name(workflow, version)
+
+
+def lineage_ingest_job(workflow: str) -> str:
+    return f"{INGEST_JOB_PREFIX}{workflow}"
+
+
+def lineage_predictions_dataset(workflow: str, day: str) -> str:
+    """A day's lake partition of predictions (the output of a stream batch)."""
+    return f"{workflow}/predictions/{day}"
 
 
 def serving_dir(root: Path, workflow: str, version: Version) -> Path:

@@ -32,6 +32,10 @@ Environment variables (all optional):
                              or `uid:<n>` where the uid has none (host/identity.py)
     MODELFLEET_TRAINING_SLOTS  trainings at once (an Airflow pool); default cores / 2
     MODELFLEET_API_KEY       the admin application's key, instead of its key file
+    MODELFLEET_OPENLINEAGE   `on` (default) or `off`: OpenLineage events from Airflow's
+                             tasks and the stream classifier's batches
+    MODELFLEET_OPENLINEAGE_URL  a Marquez-compatible server (http://host:5000) to send
+                             them to; unset: JSON lines under $MODELFLEET_HOME/openlineage/
     MODELFLEET_SERVE_*, MODELFLEET_KEY_*, MODELFLEET_AUTH_FAILURES_PER_MIN
                              the endpoint's limits, per worker process (EndpointLimits)
 
@@ -76,6 +80,8 @@ LOG_FORMAT_ENV = "MODELFLEET_LOG_FORMAT"
 ACTOR_ENV = "MODELFLEET_ACTOR"
 TRAINING_SLOTS_ENV = "MODELFLEET_TRAINING_SLOTS"
 API_KEY_ENV = "MODELFLEET_API_KEY"
+OPENLINEAGE_ENV = "MODELFLEET_OPENLINEAGE"
+OPENLINEAGE_URL_ENV = "MODELFLEET_OPENLINEAGE_URL"
 # Handoffs: what one modelfleet process tells the processes it starts.
 WARM_SOCKET_ENV = "MODELFLEET_WARM_SOCKET"  # `up`: where the warm runner listens
 SERVE_WORKERS_ENV = "MODELFLEET_SERVE_WORKERS"  # `serve`: how many workers it started
@@ -102,6 +108,8 @@ class Settings:
     lake_url_setting: str | None = None  # None: the lake folder under home
     training_slots: int | None = None  # None: one per two cores (orchestration/pools.py)
     api_key: str | None = None  # None: the admin application's key file
+    openlineage: bool = True
+    openlineage_url: str | None = None  # None: the file transport under home
 
     @property
     def repo(self) -> Path:
@@ -182,6 +190,26 @@ class Settings:
     @property
     def airflow_url(self) -> str:
         return f"http://127.0.0.1:{self.airflow_port}"
+
+    @property
+    def openlineage_dir(self) -> Path:
+        """OpenLineage events as JSON lines, one file per emitter (the file transport)."""
+        return self.home / "openlineage"
+
+    def openlineage_transport(self, emitter: str) -> dict[str, Any] | None:
+        """The OpenLineage transport config (openlineage-python's dict form) of `emitter`
+        (`airflow`, `ingest`): None when off; HTTP to MODELFLEET_OPENLINEAGE_URL when set;
+        else appended JSON lines in `openlineage_dir/<emitter>.jsonl` (one write per event,
+        so concurrent task processes do not interleave)."""
+        if not self.openlineage:
+            return None
+        if self.openlineage_url:
+            # A short timeout and one retry: a server down or slow must not hold a task's
+            # end (Airflow waits for its listener) for the client's default ~10 s.
+            retry = {"total": 1, "backoff_factor": 0.2}
+            return {"type": "http", "url": self.openlineage_url, "timeout": 5, "retry": retry}
+        path = self.openlineage_dir / f"{emitter}.jsonl"
+        return {"type": "file", "log_file_path": str(path), "append": True}
 
 
 def get_settings() -> Settings:
@@ -335,6 +363,15 @@ def _count(name: str, text: str) -> int | None:
     return int(text)
 
 
+def _url(name: str, text: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not text.startswith(("http://", "https://")) or len(text) <= len("https://"):
+        raise ConfigError(f"{name}={text!r} must be an http:// or https:// URL")
+    return text.rstrip("/")
+
+
 def _megapixels(name: str, text: str) -> int | None:
     value = _positive_int(name, text)
     return None if value is None else value * 1_000_000
@@ -359,6 +396,8 @@ _SETTINGS_FIELDS: dict[str, tuple[str, Any, Any]] = {
     "lake_url_setting": (LAKE_URL_ENV, _optional, None),
     "training_slots": (TRAINING_SLOTS_ENV, _integer, None),
     "api_key": (API_KEY_ENV, _optional, None),
+    "openlineage": (OPENLINEAGE_ENV, _switch, True),
+    "openlineage_url": (OPENLINEAGE_URL_ENV, _url, None),
 }
 _LIMITS_FIELDS: dict[str, tuple[str, Any, Any]] = {
     "max_connections": ("MODELFLEET_SERVE_MAX_CONNECTIONS", _positive_int, 1000),

@@ -162,3 +162,23 @@ def test_the_stage_entry_points_hand_over_imports_no_pydantic() -> None:
     )
     found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "[]"
+
+
+def test_openlineage_is_on_by_default_and_a_url_must_be_http(monkeypatch):
+
+    monkeypatch.delenv("MODELFLEET_OPENLINEAGE", raising=False)
+    monkeypatch.delenv("MODELFLEET_OPENLINEAGE_URL", raising=False)
+    settings = get_settings()
+    assert settings.openlineage and settings.openlineage_url is None
+    assert settings.openlineage_transport("ingest") == {
+        "type": "file",
+        "log_file_path": str(settings.home / "openlineage" / "ingest.jsonl"),
+        "append": True,
+    }
+    monkeypatch.setenv("MODELFLEET_OPENLINEAGE_URL", "marquez:5000")
+    with pytest.raises(ConfigError, match="MODELFLEET_OPENLINEAGE_URL='marquez:5000'"):
+        get_settings()
+    monkeypatch.setenv("MODELFLEET_OPENLINEAGE_URL", "http://marquez:5000/")
+    assert get_settings().openlineage_transport("airflow")["url"] == "http://marquez:5000"
+    monkeypatch.setenv("MODELFLEET_OPENLINEAGE", "off")
+    assert get_settings().openlineage_transport("airflow") is None

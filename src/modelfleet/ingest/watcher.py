@@ -34,6 +34,7 @@ from modelfleet.ingest.files import recent_days
 from modelfleet.ingest.inspect import inspect_image, too_large
 from modelfleet.ingest.landing import Entry, LandingFolder
 from modelfleet.ingest.landing_watch import LandingWatch
+from modelfleet.ingest.lineage_events import BatchLineage
 from modelfleet.ingest.notify import Webhooks
 from modelfleet.ingest.rejects import Rejects
 from modelfleet.ingest.scan import Landed, batches, open_folder, read_batch
@@ -84,6 +85,7 @@ class Ingestor:
         self.wake = threading.Event()
         self._stale_manifests: dict[str, set[str]] = {}  # workflow -> lake days written
         self.rejects = Rejects(self.engine)
+        self.lineage = BatchLineage.from_settings(settings)  # one event per batch
 
     def scan_once(self, *, flush: bool = True) -> dict[str, int]:
         """Every ready file of every workflow, `PIPELINE` batches in flight at once: while
@@ -187,9 +189,10 @@ class Ingestor:
                 count("quarantined")
 
         # 3. classify in one request; predictions and state commit together
+        versions: set[str] = set()
         if to_classify:
             try:
-                self._classify(workflow, to_classify, count)
+                versions = self._classify(workflow, to_classify, count)
             except EndpointUnavailable as exc:
                 log.warning(
                     "%s: %d files wait for the endpoint: %s", workflow, len(to_classify), exc
@@ -203,9 +206,12 @@ class Ingestor:
         count("stored", len(stored))
         if days is not None:
             days.update(i.day for i in stored)
+        self.lineage.batch(workflow, versions, {i.day for i in stored}, counts)
 
-    def _classify(self, workflow: str, items: list[Landed], count: Callable[..., None]) -> None:
-        """Classify and record; the files the endpoint refuses are quarantined."""
+    def _classify(self, workflow: str, items: list[Landed], count: Callable[..., None]) -> set[str]:
+        """Classify and record; the files the endpoint refuses are quarantined. Returns
+        the versions that answered."""
+        versions: set[str] = set()
         for verdict in classify(self.endpoint, workflow, items):
             if isinstance(verdict, Refused):
                 detail = f"endpoint refused it: {verdict.detail}"
@@ -213,6 +219,8 @@ class Ingestor:
                 count("quarantined")
             else:
                 self.files.record_predictions(workflow, verdict.items, verdict.answers)
+                versions.update(a.model_version for a in verdict.answers)
+        return versions
 
     def run_forever(self, rescan_s: float = 2.0, stop: threading.Event | None = None) -> None:
         """Scan until `stop`: at once again while scans find files; when idle, wait for
@@ -265,3 +273,4 @@ class Ingestor:
             watch.close()
             self.flush_manifests()
             self.webhooks.close()
+            self.lineage.close()

@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 from modelfleet.host.secret_files import write_secret
+from modelfleet.naming import LINEAGE_NAMESPACE
 from modelfleet.registry.db import airflow_database_url
 from modelfleet.settings import CHECKOUT, Settings
 
@@ -84,9 +85,31 @@ def airflow_env(settings: Settings, database_url: str) -> dict[str, str]:
         # A fleet's runs queue behind one another for the model repo; don't fail them.
         "AIRFLOW__SCHEDULER__TASK_QUEUED_TIMEOUT": "7200",
     }
+    env.update(openlineage_env(settings))
     if settings.executor == "celery":
         env.update(celery_env(settings, metadata_url))
     return env
+
+
+# The extractor of the retrain tasks' datasets and facets (docs/openlineage.md).
+LINEAGE_EXTRACTOR = "modelfleet.orchestration.lineage_facets.RetrainTaskExtractor"
+
+
+def openlineage_env(settings: Settings) -> dict[str, str]:
+    """Airflow's OpenLineage provider: events to a file under $MODELFLEET_HOME/openlineage/
+    or to MODELFLEET_OPENLINEAGE_URL; `disabled` when MODELFLEET_OPENLINEAGE=off (the
+    provider then loads no listener and logs nothing)."""
+    transport = settings.openlineage_transport("airflow")
+    if transport is None:
+        return {"AIRFLOW__OPENLINEAGE__DISABLED": "True"}
+    if transport["type"] == "file":
+        settings.openlineage_dir.mkdir(parents=True, exist_ok=True)  # the transport won't
+    return {
+        "AIRFLOW__OPENLINEAGE__DISABLED": "False",
+        "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
+        "AIRFLOW__OPENLINEAGE__NAMESPACE": LINEAGE_NAMESPACE,
+        "AIRFLOW__OPENLINEAGE__EXTRACTORS": LINEAGE_EXTRACTOR,
+    }
 
 
 def celery_env(settings: Settings, metadata_url: str) -> dict[str, str]:
