@@ -146,6 +146,18 @@ def parse_duration(value: object) -> timedelta:
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
 
 
+def check_cron(value: str, *, example: str, presets: str) -> str:
+    """`value` if it is a cron expression or an @preset; else a ValueError that shows an
+    `example` expression and the `presets`."""
+    from croniter import croniter
+
+    if not croniter.is_valid(value):
+        raise ValueError(
+            f"{value!r} is not a cron expression (e.g. {example!r}) or one of {presets}"
+        )
+    return value
+
+
 class ReleasePolicy(Strict):
     """What happens between the gate and production: a person's approval (Airflow's
     human-in-the-loop step) and a shadow step. Both are off by default, so schedules,
@@ -217,11 +229,4 @@ class MonitorPolicy(Strict):
     @field_validator("schedule")
     @classmethod
     def _schedule(cls, value: str) -> str:
-        from croniter import croniter
-
-        if not croniter.is_valid(value):
-            raise ValueError(
-                f"{value!r} is not a cron expression (e.g. '0 * * * *') or one of @hourly, "
-                "@daily, @weekly, @monthly"
-            )
-        return value
+        return check_cron(value, example="0 * * * *", presets="@hourly, @daily, @weekly, @monthly")

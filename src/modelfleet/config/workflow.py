@@ -18,6 +18,7 @@ from modelfleet.config.policies import (
     SmokePolicy,
     Strict,
     TrainParams,
+    check_cron,
 )
 from modelfleet.datasets.catalog import (
     DigitsSourceConfig,
@@ -67,14 +68,7 @@ class Workflow(Strict):
     def _schedule(cls, value: str) -> str:
         # Checked here: one DAG file builds every workflow's DAG, and Airflow marks all of
         # them stale when one of them fails to parse.
-        from croniter import croniter
-
-        if not croniter.is_valid(value):
-            raise ValueError(
-                f"{value!r} is not a cron expression (e.g. '0 6 1 * *') or one of @monthly, "
-                "@weekly, @daily, @hourly"
-            )
-        return value
+        return check_cron(value, example="0 6 1 * *", presets="@monthly, @weekly, @daily, @hourly")
 
     @field_validator("architecture")
     @classmethod
