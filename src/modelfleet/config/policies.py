@@ -225,6 +225,15 @@ class MonitorPolicy(Strict):
     # An alert's asset event starts retrain__<wf> early, at most once per this many hours.
     retrain_on_alert: bool = False
     min_hours_between_retrains: float = Field(24, ge=0)
+    # POSTed each alert through the webhook outbox; None: ingest.webhook, if any.
+    webhook: str | None = None
+
+    @field_validator("webhook")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError(f"must be an http(s) URL, got {value!r}")
+        return value
 
     @field_validator("schedule")
     @classmethod
