@@ -6,7 +6,9 @@
     serving <root>/digits/1002000/ <-> ("digits", 1002000)
     DAG ids "retrain__digits", "reclassify__digits" <-> "digits"
     aliases "production", "candidate" (Postgres aliases, GTO stages, grant pins)
+    DAG ids "monitor__digits" <-> "digits"
     asset   "modelfleet://digits/production" (Airflow asset of a promotion)
+    asset   "modelfleet://digits/drift" (Airflow asset of a monitor alert)
     OpenLineage (namespace "modelfleet"): datasets "digits/data/2026-02",
             "digits/data/2026-02/validated", "digits/runs/17", "digits@v1.2.0",
             "digits/predictions/2026-02-14"; jobs "retrain__digits.train", "ingest__digits"
@@ -97,6 +99,8 @@ def parse_tag(tag: str) -> tuple[str, Version]:
 # Airflow: each workflow has a retrain DAG and a reclassify DAG.
 RETRAIN_DAG_PREFIX = "retrain__"
 RECLASSIFY_DAG_PREFIX = "reclassify__"
+MONITOR_DAG_PREFIX = "monitor__"
+DRIFT = "drift"
 
 
 def retrain_dag_id(workflow: str) -> str:
@@ -107,9 +111,13 @@ def reclassify_dag_id(workflow: str) -> str:
     return f"{RECLASSIFY_DAG_PREFIX}{workflow}"
 
 
+def monitor_dag_id(workflow: str) -> str:
+    return f"{MONITOR_DAG_PREFIX}{workflow}"
+
+
 def workflow_of_dag(dag_id: str) -> str | None:
     """The workflow a modelfleet DAG belongs to (`retrain__digits` -> `digits`), or None."""
-    for prefix in (RETRAIN_DAG_PREFIX, RECLASSIFY_DAG_PREFIX):
+    for prefix in (RETRAIN_DAG_PREFIX, RECLASSIFY_DAG_PREFIX, MONITOR_DAG_PREFIX):
         if dag_id.startswith(prefix) and len(dag_id) > len(prefix):
             return dag_id[len(prefix) :]
     return None
@@ -119,6 +127,12 @@ def production_asset_uri(workflow: str) -> str:
     """The Airflow asset updated when a new `workflow` version passed its smoke test in
     production (reclassify DAGs may be scheduled on it)."""
     return f"modelfleet://{workflow}/{PRODUCTION}"
+
+
+def drift_asset_uri(workflow: str) -> str:
+    """The Airflow asset updated when `monitor__<workflow>` raised an alert (retrain__<wf>
+    may be scheduled on it: monitor.retrain_on_alert)."""
+    return f"modelfleet://{workflow}/{DRIFT}"
 
 
 # OpenLineage: the names that make Airflow's task events and the stream's batch events
