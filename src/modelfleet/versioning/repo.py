@@ -97,9 +97,14 @@ class ModelRepo:
         return workspace
 
     def set_cache_dir(self, cache: Path) -> None:
-        """`dvc config --local cache.dir <cache>`, written directly (this runs per run)."""
+        """`dvc config --local cache.dir <cache>`, written directly (this runs per run).
+
+        `core.autostage` too: the run commits what DVC changes (`commit_and_tag`), and DVC
+        staging it itself drops the "To track the changes with git, run: git add ..."
+        hints from the task log.
+        """
         config = self.path / ".dvc" / "config.local"
-        config.write_text(f"[cache]\n    dir = {cache}\n")
+        config.write_text(f"[core]\n    autostage = true\n[cache]\n    dir = {cache}\n")
 
     def remove_workspace(self, path: Path) -> None:
         with self.locked():
