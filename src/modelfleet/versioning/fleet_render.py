@@ -15,6 +15,7 @@ from pathlib import Path
 
 from modelfleet.config import Fleet
 from modelfleet.versioning.commands import run
+from modelfleet.versioning.lockfile import workflows_with_data
 from modelfleet.versioning.render import render_dvc_yaml, render_params
 from modelfleet.versioning.repo import ModelRepo
 
@@ -26,7 +27,9 @@ def commit_rendered(repo: ModelRepo, fleet: Fleet, message: str) -> Undo:
     """Render the fleet's params.yaml and dvc.yaml into `repo` and commit them if they
     changed. Returns what puts the files, the index and the branch back as they were.
     On an error nothing stays changed."""
-    texts = {"params.yaml": render_params(fleet), "dvc.yaml": render_dvc_yaml(fleet)}
+    # Stages only for the workflows whose version main holds (lockfile.py).
+    declared = workflows_with_data(repo.path, sorted(fleet.workflows))
+    texts = {"params.yaml": render_params(fleet), "dvc.yaml": render_dvc_yaml(fleet, declared)}
     before = {name: _read(repo.path / name) for name in RENDERED}
     if all(before[name] == texts[name] for name in RENDERED):
         return lambda: None

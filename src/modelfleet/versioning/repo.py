@@ -5,6 +5,10 @@ see `workspace.py`) with the repository's DVC cache shared, so 20 workflows can
 snapshot, train and evaluate at once. Only what touches shared git state (worktree
 creation, commit, tag, stage assignment) and the remote (push) takes the
 repository lock.
+
+`main` holds each workflow's latest registered version (`publish`, see `lockfile.py`),
+and each commit's `dvc.yaml` declares stages only for the workflows whose data it
+tracks, so a plain `git clone` + `dvc pull` works.
 """
 
 from __future__ import annotations
@@ -20,11 +24,14 @@ import yaml
 
 from modelfleet.config import Fleet
 from modelfleet.errors import VersioningError
-from modelfleet.naming import Version, data_dir, tag_name
+from modelfleet.naming import DATA_SPLITS, Version, data_dir, parent_dir, parse_tag, tag_name
 from modelfleet.versioning.code import CODE_FILE, write_code_record
 from modelfleet.versioning.commands import CommandResult, run
+from modelfleet.versioning.lockfile import merge_lock, workflows_with_data
 from modelfleet.versioning.offline_plots import ensure_template
-from modelfleet.versioning.render import render_dvc_yaml, render_params
+from modelfleet.versioning.render import redeclare, render_dvc_yaml, render_params
+
+STAGES = ("validate", "train", "evaluate")
 
 # Lock depth per repository lock file, per thread: re-entrant for nested calls in one
 # thread, exclusive between threads (each opens its own descriptor) and processes.
@@ -114,15 +121,27 @@ class ModelRepo:
 
     def write_rendered(self, fleet: Fleet) -> None:
         """params.yaml and dvc.yaml from the fleet, code.json from the running code."""
+        declared = workflows_with_data(self.path, sorted(fleet.workflows))
         (self.path / "params.yaml").write_text(render_params(fleet))
-        (self.path / "dvc.yaml").write_text(render_dvc_yaml(fleet))
+        (self.path / "dvc.yaml").write_text(render_dvc_yaml(fleet, declared))
         write_code_record(self.path)
+
+    def redeclare_stages(self) -> None:
+        """Declare in dvc.yaml the stages of the workflows (of params.yaml) whose data
+        this tree tracks; a workflow's first run declares its own once its data is added."""
+        params = yaml.safe_load((self.path / "params.yaml").read_text()) or {}
+        declared = workflows_with_data(self.path, list(params.get("workflows") or []))
+        path = self.path / "dvc.yaml"
+        text = path.read_text()
+        if (new := redeclare(text, declared)) != text:
+            path.write_text(new)
 
     # -- data and stages -----------------------------------------------------
     def add_data(self, workflow: str, splits: tuple[str, ...]) -> dict[str, str]:
         """`dvc add` the split folders; return each one's DVC md5."""
         paths = [data_dir(workflow, split) for split in splits]
         self._dvc("add", *paths)
+        self.redeclare_stages()
         return {
             split: self.dvc_md5(f"{path}.dvc") for split, path in zip(splits, paths, strict=True)
         }
@@ -236,8 +255,49 @@ class ModelRepo:
         self._dvc("pull", *targets)
 
     def push(self) -> None:
+        """`dvc push`. From a workspace at a version's commit: that workflow's files, then
+        `main` takes the version (`publish`), once the remote has what it points at."""
         with self.locked():
-            self._dvc("push")
+            workflow = self._workflow_at_head() if self.origin is not None else None
+            if workflow is None:
+                self._dvc("push")
+                return
+            targets = [f"{stage}@{workflow}" for stage in STAGES]
+            targets += [f"{data_dir(workflow, split)}.dvc" for split in DATA_SPLITS]
+            targets.append(f"{parent_dir(workflow)}.dvc")
+            self._dvc("push", *[t for t in targets if "@" in t or (self.path / t).exists()])
+            self.root.publish(workflow, self.head())
+
+    def publish(self, workflow: str, commit: str) -> None:
+        """Make `main` hold `workflow` as `commit` has it: its `data/` and `models/` files,
+        its `dvc.lock` stages, its stages declared. Other workflows stay as they are."""
+        paths = [f"data/{workflow}", f"models/{workflow}"]
+        with self.locked():
+            self._git("rm", "-r", "-q", "--ignore-unmatch", "--", *paths)
+            self._git("checkout", commit, "--", *paths)
+            lock = self.path / "dvc.lock"
+            theirs = self._git("show", f"{commit}:dvc.lock").stdout
+            lock.write_text(
+                merge_lock(lock.read_text() if lock.exists() else None, theirs, workflow)
+            )
+            self.redeclare_stages()
+            changed = ["dvc.lock", "dvc.yaml", *paths]
+            self._git("add", "--", "dvc.lock", "dvc.yaml")
+            if run(["git", "diff", "--cached", "--quiet", "--", *changed], self.path).ok:
+                return  # a retry: main holds this already
+            message = f"{workflow}: main holds {self._describe(commit)}"
+            self._git("commit", "-q", "-m", message, "--", *changed)
+
+    def _workflow_at_head(self) -> str | None:
+        """The workflow whose version tag points at HEAD, if one does."""
+        for tag in self._git("tag", "--points-at", "HEAD").stdout.split():
+            if "#" not in tag and "@v" in tag:  # not a GTO stage tag (<wf>#<stage>#<n>)
+                return parse_tag(tag)[0]
+        return None
+
+    def _describe(self, commit: str) -> str:
+        tags = self._git("tag", "--points-at", commit, "--list", "*@v*").stdout.split()
+        return tags[0] if tags else commit[:10]
 
     def assign(
         self, workflow: str, version: Version, stage: str, message: str | None = None
