@@ -43,6 +43,15 @@ def classification_metrics(
     }
 
 
+def loss_and_accuracy(y_true: np.ndarray, probs: np.ndarray) -> tuple[float, float]:
+    """Mean sparse categorical cross-entropy (probabilities clipped as Keras does) and
+    accuracy: what Keras reports per epoch, for a validation curve scored outside `fit`."""
+    if len(y_true) == 0:
+        return 0.0, 0.0
+    picked = np.clip(probs[np.arange(len(y_true)), y_true], 1e-7, 1.0)
+    return float(-np.log(picked).mean()), float((probs.argmax(axis=1) == y_true).mean())
+
+
 def expected_calibration_error(y_true: np.ndarray, probs: np.ndarray) -> float:
     """Mean |accuracy - confidence| over equal-width confidence bins, weighted by size."""
     if len(y_true) == 0:

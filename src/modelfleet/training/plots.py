@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 from typing import Any
 
@@ -13,20 +14,39 @@ import matplotlib.pyplot as plt
 
 
 def training_curves(history_csv: Path, out: Path, title: str) -> Path:
-    """Loss and accuracy per epoch, from the training history CSV."""
+    """Loss and accuracy per epoch, from the training history CSV: the training curve
+    and, where the history has them (`val_loss`, `val_accuracy`), the validation curve
+    beside it on the same axes."""
     with history_csv.open() as handle:
         rows = list(csv.DictReader(handle))
     epochs = [int(r["epoch"]) for r in rows]
     fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(8, 3.2))
-    loss_ax.plot(epochs, [float(r["loss"]) for r in rows], marker="o")
-    loss_ax.set(title="loss", xlabel="epoch")
-    acc_ax.plot(epochs, [float(r["accuracy"]) for r in rows], marker="o", color="tab:green")
-    acc_ax.set(title="accuracy", xlabel="epoch", ylim=(0, 1))
+    for ax, metric, color in ((loss_ax, "loss", "tab:blue"), (acc_ax, "accuracy", "tab:green")):
+        ax.plot(epochs, _column(rows, metric), marker="o", color=color, label="training")
+        validation = _column(rows, f"val_{metric}")
+        if not all(math.isnan(v) for v in validation):
+            ax.plot(
+                epochs,
+                validation,
+                marker="s",
+                linestyle="--",
+                color="tab:orange",
+                label="validation",
+            )
+            ax.legend(fontsize=8)
+        ax.set(title=metric, xlabel="epoch")
+    acc_ax.set_ylim(0, 1)
     fig.suptitle(title)
     fig.tight_layout()
     fig.savefig(out, dpi=90)
     plt.close(fig)
     return out
+
+
+def _column(rows: list[dict[str, str]], name: str) -> list[float]:
+    """One column of the history; NaN (no point) where it is absent or empty: older
+    histories have no validation columns."""
+    return [float(r[name]) if r.get(name) else math.nan for r in rows]
 
 
 def confusion_matrix(metrics: dict[str, Any], out: Path, title: str) -> Path:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from modelfleet.config import TrainSpec
 from modelfleet.datasets.manifest import sha256_file
-from modelfleet.errors import ModelfleetError
+from modelfleet.errors import DataError, ModelfleetError
 from modelfleet.naming import (
     PARENT_INFO,
     PARENT_WEIGHTS,
@@ -28,6 +28,7 @@ from modelfleet.naming import (
 )
 from modelfleet.training.data import load_split
 from modelfleet.training.determinism import library_versions, make_deterministic
+from modelfleet.training.metrics import loss_and_accuracy
 
 if TYPE_CHECKING:
     import keras
@@ -94,15 +95,24 @@ def train(spec: TrainSpec, repo: Path) -> dict[str, Any]:
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
+    snapshots = EpochWeights()
     started = time.perf_counter()
     history = model.fit(
-        x, y, epochs=spec.params.epochs, batch_size=spec.params.batch_size, shuffle=True, verbose=2
+        x,
+        y,
+        epochs=spec.params.epochs,
+        batch_size=spec.params.batch_size,
+        shuffle=True,
+        verbose=2,
+        callbacks=[snapshots.callback(keras)],
     )
     fit_seconds = time.perf_counter() - started
     out = repo / model_file(spec.name)
     out.parent.mkdir(parents=True, exist_ok=True)
     model.save_weights(out)
-    _write_history(repo / history_file(spec.name), history.history)
+    # Scored after the weights are saved: the validation curve never touches training.
+    scores = snapshots.validation_history(model, validation_split(spec, repo), spec)
+    _write_history(repo / history_file(spec.name), {**history.history, **scores})
     info = {
         "fit_seconds": round(fit_seconds, 3),
         "n_train": len(y),
@@ -113,12 +123,65 @@ def train(spec: TrainSpec, repo: Path) -> dict[str, Any]:
     return {"artifact_sha256": sha256_file(out), **info}
 
 
+class EpochWeights:
+    """The weights after each epoch, kept to score the validation curve once `fit` is
+    done. Keras's own `validation_data` scores inside `fit` and changes the trained
+    bits (measured: another sha256 for the same seed), which would stop every version
+    trained without it from reproducing; reading the weights changes nothing."""
+
+    def __init__(self) -> None:
+        self.epochs: list[list[Any]] = []
+
+    def callback(self, keras: Any) -> Any:
+        epochs = self.epochs
+
+        class Keep(keras.callbacks.Callback):
+            def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+                epochs.append(self.model.get_weights())
+
+        return Keep()
+
+    def validation_history(
+        self, model: keras.Model, split: tuple[Any, Any] | None, spec: TrainSpec
+    ) -> dict[str, list[float]]:
+        """val_loss and val_accuracy per epoch (none without a validation split). Leaves
+        `model` with its final weights."""
+        if split is None or not self.epochs:
+            return {}
+        vx, vy = split
+        scores: dict[str, list[float]] = {"val_loss": [], "val_accuracy": []}
+        final = model.get_weights()
+        for weights in self.epochs:
+            model.set_weights(weights)
+            probs = model.predict(vx, batch_size=spec.params.batch_size, verbose=0)
+            loss, accuracy = loss_and_accuracy(vy, probs)
+            scores["val_loss"].append(loss)
+            scores["val_accuracy"].append(accuracy)
+        model.set_weights(final)
+        return scores
+
+
+def validation_split(spec: TrainSpec, repo: Path) -> tuple[Any, Any] | None:
+    """The month's holdout, scored per epoch for the validation curve only (no early
+    stopping or model selection reads it). None where it is missing or empty."""
+    holdout = repo / data_dir(spec.name, "holdout")
+    try:
+        return load_split(holdout, spec) if holdout.is_dir() else None
+    except DataError:  # every holdout image quarantined: curves without validation
+        return None
+
+
+HISTORY_COLUMNS = ("loss", "accuracy", "val_loss", "val_accuracy")
+
+
 def _write_history(path: Path, history: dict[str, list[float]]) -> None:
+    """Per epoch: training loss and accuracy, and validation's where it ran (else empty)."""
     with path.open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")
-        writer.writerow(["epoch", "loss", "accuracy"])
-        for epoch, (loss, acc) in enumerate(zip(history["loss"], history["accuracy"], strict=True)):
-            writer.writerow([epoch + 1, f"{loss:.6f}", f"{acc:.6f}"])
+        writer.writerow(["epoch", *HISTORY_COLUMNS])
+        for epoch in range(len(history["loss"])):
+            values = [history.get(name, [])[epoch : epoch + 1] for name in HISTORY_COLUMNS]
+            writer.writerow([epoch + 1, *(f"{v[0]:.6f}" if v else "" for v in values)])
 
 
 def load_trained(spec: TrainSpec, repo: Path) -> keras.Model:
