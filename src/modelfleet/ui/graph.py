@@ -39,6 +39,12 @@ class Graph:
     nodes: list[Node] = field(default_factory=list)
     edges: list[tuple[str, str]] = field(default_factory=list)
 
+    def add(self, node: Node, after: str | None = None) -> None:
+        """Add `node`, with an arrow to it from the node `after` if one is given."""
+        self.nodes.append(node)
+        if after is not None:
+            self.edges.append((after, node.id))
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "nodes": [n.as_dict() for n in self.nodes],
@@ -55,123 +61,89 @@ def lineage_graph(chain: dict[str, Any], runs: dict[str, dict[str, Any]], links:
     `lineage_runs` (the Airflow run behind each link)."""
     mv, run, ds = chain["model_version"], chain["training_run"], chain["dataset_version"]
     workflow, version = mv["workflow"], mv["version"]
+    page = links.workflow(workflow, version)
     graph = Graph()
-    col = 0
+    col, before = 0, None
     if "prediction" in chain:
         p = chain["prediction"]
-        graph.nodes.append(
-            Node(
-                "prediction",
-                f"prediction #{p['id']}",
-                [
-                    f"{p['label']} ({p['score']})",
-                    f"image {_short(p['image_sha256'])}…",
-                    p["at"][:19],
-                ],
-                None,
-                col,
-            )
-        )
-        graph.edges.append(("prediction", "model_version"))
-        col += 1
-    graph.nodes.append(
-        Node(
-            "model_version",
-            f"version {mv['tag']}",
-            [
-                f"artifact {_short(mv['artifact_sha256'])}",
-                f"repo commit {_short(mv['repo_commit'])}",
-                mv["created_at"][:19],
-            ],
-            links.workflow(workflow, version),
-            col,
-        )
-    )
+        lines = [
+            f"{p['label']} ({p['score']})",
+            f"image {_short(p['image_sha256'])}…",
+            p["at"][:19],
+        ]
+        graph.add(Node("prediction", f"prediction #{p['id']}", lines, None, col))
+        col, before = 1, "prediction"
+    lines = [
+        f"artifact {_short(mv['artifact_sha256'])}",
+        f"repo commit {_short(mv['repo_commit'])}",
+        mv["created_at"][:19],
+    ]
+    graph.add(Node("model_version", f"version {mv['tag']}", lines, page, col), after=before)
     gate = chain.get("gate_decision")
-    evaluation = chain.get("evaluation") or {}
-    graph.nodes.append(
-        Node(
-            "gate",
-            "gate " + ("—" if gate is None else ("passed" if gate["passed"] else "rejected")),
-            [f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}" for k, v in evaluation.items()],
-            links.workflow(workflow, version),
-            col,
-            1,
-            status="" if gate is None else ("ok" if gate["passed"] else "bad"),
-        )
-    )
-    graph.edges.append(("model_version", "gate"))
-    train_run = runs.get("training_run", {})
-    graph.nodes.append(
-        Node(
-            "training_run",
-            f"training run #{run['id']}",
-            [run["architecture"], f"fit {run['fit_seconds']} s", _short(run["run_id"], 26)],
-            links.dag_run(train_run.get("dag_id"), train_run.get("run_id")),
-            col + 1,
-            leaves_app=True,
-        )
-    )
-    graph.edges.append(("model_version", "training_run"))
+    verdict = "—" if gate is None else ("passed" if gate["passed"] else "rejected")
+    lines = [
+        f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
+        for k, v in (chain.get("evaluation") or {}).items()
+    ]
+    status = "" if gate is None else ("ok" if gate["passed"] else "bad")
+    graph.add(Node("gate", f"gate {verdict}", lines, page, col, 1, status=status), "model_version")
+    lines = [run["architecture"], f"fit {run['fit_seconds']} s", _short(run["run_id"], 26)]
+    title = f"training run #{run['id']}"
+    node = _airflow_node("training_run", title, lines, runs.get("training_run"), col + 1, links)
+    graph.add(node, after="model_version")
     params = (run.get("params") or {}).get("params") or {}
-    graph.nodes.append(
-        Node(
-            "code",
-            f"code {_short(run['code_sha'])}",
-            [f"{k}={v}" for k, v in list(params.items())[:4]],
-            links.workflow(workflow, version),
-            col + 1,
-            1,
-        )
+    lines = [f"{k}={v}" for k, v in list(params.items())[:4]]
+    graph.add(
+        Node("code", f"code {_short(run['code_sha'])}", lines, page, col + 1, 1), "training_run"
     )
-    graph.edges.append(("training_run", "code"))
     if run.get("parent"):
-        graph.nodes.append(
-            Node(
-                "parent",
-                f"parent {run['parent']}",
-                ["warm start"],
-                links.lineage(run["parent"]),
-                col + 1,
-                2,
-            )
+        parent = Node(
+            "parent",
+            f"parent {run['parent']}",
+            ["warm start"],
+            links.lineage(run["parent"]),
+            col + 1,
+            2,
         )
-        graph.edges.append(("training_run", "parent"))
-    ds_run = runs.get("dataset_version", {})
-    graph.nodes.append(
-        Node(
-            "dataset_version",
-            f"dataset #{ds['id']} ({ds['month']})",
-            [
-                f"months {ds['months'][0]}..{ds['months'][-1]}" if ds["months"] else "",
-                f"{ds['n_train']} training images",
-                f"dvc md5 {_short(ds['train_dvc_md5'])}",
-            ],
-            links.dag_run(ds_run.get("dag_id"), ds_run.get("run_id")),
-            col + 2,
-            leaves_app=True,
-        )
+        graph.add(parent, after="training_run")
+    lines = [
+        f"months {ds['months'][0]}..{ds['months'][-1]}" if ds["months"] else "",
+        f"{ds['n_train']} training images",
+        f"dvc md5 {_short(ds['train_dvc_md5'])}",
+    ]
+    title = f"dataset #{ds['id']} ({ds['month']})"
+    node = _airflow_node(
+        "dataset_version", title, lines, runs.get("dataset_version"), col + 2, links
     )
-    graph.edges.append(("training_run", "dataset_version"))
+    graph.add(node, after="training_run")
     validation = chain.get("validation")
     if validation is not None:
         stats = validation.get("statistics") or {}
-        graph.nodes.append(
-            Node(
-                "validation",
-                "validation " + ("passed" if validation["success"] else "FAILED"),
-                [
-                    f"{stats.get('successful_expectations', '?')}/"
-                    f"{stats.get('evaluated_expectations', '?')} expectations",
-                    "Data Docs" if validation.get("data_docs") else "no Data Docs",
-                ],
-                links.data_docs(validation.get("data_docs")),
-                col + 3,
-                status="ok" if validation["success"] else "bad",
-            )
+        lines = [
+            f"{stats.get('successful_expectations', '?')}/"
+            f"{stats.get('evaluated_expectations', '?')} expectations",
+            "Data Docs" if validation.get("data_docs") else "no Data Docs",
+        ]
+        node = Node(
+            "validation",
+            "validation " + ("passed" if validation["success"] else "FAILED"),
+            lines,
+            links.data_docs(validation.get("data_docs")),
+            col + 3,
+            status="ok" if validation["success"] else "bad",
         )
-        graph.edges.append(("dataset_version", "validation"))
+        graph.add(node, after="dataset_version")
     return graph
+
+
+def _airflow_node(
+    node_id: str, title: str, lines: list[str], run: dict[str, Any] | None, col: int, links: Links
+) -> Node:
+    """A node whose evidence is an Airflow run (`run`: its dag_id and run_id): the link
+    leaves the app's frame."""
+    run = run or {}
+    href = links.dag_run(run.get("dag_id"), run.get("run_id"))
+    return Node(node_id, title, lines, href, col, leaves_app=True)
 
 
 def _height(node: Node) -> int:
@@ -224,26 +196,49 @@ def graph_svg(graph: Graph) -> Markup:
     return Markup("".join(parts))
 
 
+def value_axis(values: list[float]) -> tuple[float, float, list[float]]:
+    """The y-axis range and ticks that fit `values`: 0.97..0.99 gets a range a little
+    wider than that, not 0..1, so versions that differ by a point are told apart."""
+    lo, hi = min(values), max(values)
+    pad = (hi - lo) * 0.15 or max(abs(hi) * 0.01, 0.005)
+    lo, hi = lo - pad, hi + pad
+    # The padding never crosses the bounds of a score (0 and 1) that the values keep to.
+    if min(values) >= 0.0 > lo:
+        lo = 0.0
+    if max(values) <= 1.0 < hi:
+        hi = 1.0
+    ticks = [lo + (hi - lo) * i / 4 for i in range(5)]
+    return lo, hi, ticks
+
+
+def _tick_label(value: float, span: float) -> str:
+    decimals = 2 if span >= 0.2 else 3 if span >= 0.02 else 4
+    return f"{value:.{decimals}f}"
+
+
 def trend_svg(points: list[tuple[str, dict[str, float | None]]], metrics: list[str]) -> Markup:
-    """Metrics (0..1) across versions, one line each: `points` is [(version, values)]."""
-    if not points:
+    """Metrics across versions, one line each: `points` is [(version, values)]. The
+    y-axis spans the values shown (`value_axis`)."""
+    values = [v for _, vs in points for m in metrics if (v := vs.get(m)) is not None]
+    if not points or not values:
         return Markup("")
-    width, height, left, bottom = 640, 220, 44, 30
+    lo, hi, ticks = value_axis(values)
+    width, height, left, bottom = 640, 220, 52, 30
     step = (width - left - 20) / max(1, len(points) - 1)
     colors = ["#2b6cb0", "#2f855a", "#c05621", "#6b46c1"]
 
     def xy(i: int, value: float) -> tuple[float, float]:
-        return left + i * step, 10 + (height - bottom - 10) * (1 - value)
+        return left + i * step, 10 + (height - bottom - 10) * (hi - value) / (hi - lo)
 
     parts = [
         f'<svg class="trend" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
-        'role="img" aria-label="metric trend">'
+        f'role="img" aria-label="metric trend" data-y-min="{lo:.6g}" data-y-max="{hi:.6g}">'
     ]
-    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+    for tick in ticks:
         _, y = xy(0, tick)
         parts.append(
-            f'<line x1="{left}" x2="{width - 10}" y1="{y}" y2="{y}" stroke="#e2e8f0"/>'
-            f'<text x="4" y="{y + 4}" class="axis">{tick:.2f}</text>'
+            f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>'
+            f'<text x="4" y="{y + 4:.1f}" class="axis">{_tick_label(tick, hi - lo)}</text>'
         )
     for i, (label, _) in enumerate(points):
         x, _ = xy(i, 0)

@@ -17,7 +17,7 @@ from modelfleet.registry.store import applications, lineage, reports, versions
 from modelfleet.registry.store.workflows import workflow_names
 from modelfleet.settings import get_settings
 from modelfleet.ui.access import Access, readable, require_read, require_release
-from modelfleet.ui.airflow_runs import LatestRuns
+from modelfleet.ui.airflow_runs import DagRunInfo, LatestRuns
 from modelfleet.ui.graph import lineage_graph
 from modelfleet.ui.links import Links
 
@@ -34,7 +34,8 @@ def configured_workflows() -> list[str]:
 
 
 def fleet(session: Session, access: Access, dag_runs: LatestRuns, links: Links) -> list[dict]:
-    """Every workflow the user may read: production, since, metrics, last run and gate."""
+    """Every workflow the user may read: production, since, metrics, last run and gate.
+    A workflow that never ran says how to start it (`never_ran`, `retrain_command`)."""
     names = set(configured_workflows()) | set(workflow_names(session))
     visible = readable(access, sorted(names))
     last_runs = dag_runs([retrain_dag_id(w) for w in visible])
@@ -49,27 +50,35 @@ def fleet(session: Session, access: Access, dag_runs: LatestRuns, links: Links) 
             {
                 **row,
                 "dag_id": retrain_dag_id(workflow),
-                "last_run": None
-                if run is None
-                else {
-                    "run_id": run.run_id,
-                    "state": run.state,
-                    "run_after": run.run_after,
-                    "url": links.dag_run(run.dag_id, run.run_id),
-                },
-                "gate": None
-                if gate is None
-                else {**gate, "url": links.dag_run(gate["dag_id"], gate["run_id"])},
+                "last_run": _last_run(run, links),
+                "gate": _with_run_link(gate, links),
+                "never_ran": run is None
+                and gate is None
+                and row["production"] is None
+                and row["last_validation"] is None,
+                "retrain_command": f"modelfleet retrain {workflow}",
                 "urls": {
                     "workflow": links.workflow(workflow),
                     "dag": links.dag(retrain_dag_id(workflow)),
-                    "production": None
-                    if row["production"] is None
-                    else links.lineage(f"{workflow}@{row['production']}"),
+                    "production": row["production"]
+                    and links.lineage(f"{workflow}@{row['production']}"),
                 },
             }
         )
     return rows
+
+
+def _last_run(run: DagRunInfo | None, links: Links) -> dict[str, Any] | None:
+    """The latest Airflow run of a workflow's retrain DAG, with its link."""
+    if run is None:
+        return None
+    url = links.dag_run(run.dag_id, run.run_id)
+    return {"run_id": run.run_id, "state": run.state, "run_after": run.run_after, "url": url}
+
+
+def _with_run_link(gate: dict[str, Any] | None, links: Links) -> dict[str, Any] | None:
+    """The latest gate decision plus the link to the Airflow run that made it."""
+    return gate and {**gate, "url": links.dag_run(gate["dag_id"], gate["run_id"])}
 
 
 def workflow(

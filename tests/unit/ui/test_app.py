@@ -61,6 +61,20 @@ def test_fleet_shows_production_and_the_last_run(client):
     assert 'data-workflow="digits"' in page.text and "v1.1.0" in page.text
 
 
+def test_fleet_says_how_to_start_a_workflow_that_never_ran(client):
+    rows = {
+        r["workflow"]: r for r in client.get("/models/api/fleet", headers=as_user("admin")).json()
+    }
+    never = rows["surface_line1"]  # configured, no run, no version, no record
+    assert never["never_ran"] and never["retrain_command"] == "modelfleet retrain surface_line1"
+    assert not rows[WORKFLOW]["never_ran"]
+    page = client.get("/models/", headers=as_user("admin")).text
+    row = page[page.index('data-workflow="surface_line1"') :]
+    row = row[: row.index("</tr>")]
+    assert "never ran" in row and "<code>modelfleet retrain surface_line1</code>" in row
+    assert 'href="/dags/retrain__surface_line1"' in row
+
+
 def test_fleet_lists_only_what_the_user_may_read(client):
     names = {
         r["workflow"] for r in client.get("/models/api/fleet", headers=as_user("viewer")).json()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 from pathlib import Path
 
-from modelfleet.ui.graph import graph_svg, lineage_graph, trend_svg
+from modelfleet.ui.graph import graph_svg, lineage_graph, trend_svg, value_axis
 from modelfleet.ui.links import Links
 
 LINKS = Links(app="/base/models", airflow="/base", data_docs_root=Path("/home/mf/data-docs"))
@@ -96,3 +97,20 @@ def test_trend_draws_one_line_per_metric_and_skips_missing_values():
     assert svg.count("<polyline") == 2
     assert svg.count("<circle") == 3
     assert trend_svg([], ["acc"]) == ""
+
+
+def test_trend_y_axis_fits_the_values_not_zero_to_one():
+    svg = str(trend_svg([("v1.0.0", {"acc": 0.97}), ("v1.1.0", {"acc": 0.99})], ["acc"]))
+    low, high = (float(v) for v in re.findall(r'data-y-(?:min|max)="([^"]+)"', svg))
+    assert 0.95 < low < 0.97 and 0.99 < high <= 1.0
+    ticks = re.findall(r'class="axis">([0-9.]+)</text>', svg)
+    assert "0.00" not in ticks and len(set(ticks)) >= 4
+    ys = [float(y) for y in re.findall(r'<circle cx="[^"]+" cy="([^"]+)"', svg)]
+    assert ys[0] - ys[1] > 120  # two points apart by most of the chart's height
+
+
+def test_value_axis_keeps_scores_within_zero_and_one():
+    assert value_axis([0.0, 0.5])[0] == 0.0
+    assert value_axis([0.99, 1.0])[1] == 1.0
+    low, high, ticks = value_axis([0.5])  # one value: a small band around it
+    assert low < 0.5 < high and len(ticks) == 5
