@@ -24,6 +24,7 @@ from modelfleet.serving.auth import Authenticator
 from modelfleet.serving.heap import settle_heap
 from modelfleet.serving.metrics import Metrics, MetricsMiddleware
 from modelfleet.serving.pool import ModelPool
+from modelfleet.serving.prediction_log import OriginMiddleware, PredictionLog
 from modelfleet.serving.protocol import BODY_TIMED_OUT
 from modelfleet.serving.registry_watcher import RegistryWatcher
 from modelfleet.serving.service import PredictionService, pixel_budget
@@ -55,6 +56,7 @@ def create_app(
     limits: EndpointLimits | None = None,
     fleet_policies: Callable[[], dict[str, ServingPolicy]] | None = None,
     grpc_address: str | None = None,
+    prediction_log: PredictionLog | None = None,
 ) -> FastAPI:
     """The endpoint. Without `database_url` nothing follows the registry (benchmarks):
     the pool serves what it was given and keys are those added to `auth`. With
@@ -79,6 +81,8 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if watcher is not None:
             watcher.start()
+        if prediction_log is not None:
+            prediction_log.start()
         grpc_server = None
         if grpc_address is not None:
             from modelfleet.serving.grpc import server as grpc_serving
@@ -97,6 +101,8 @@ def create_app(
             await grpc_server.stop(grace=2.0)
         if watcher is not None:
             watcher.stop()
+        if prediction_log is not None:
+            prediction_log.stop()
 
     app = FastAPI(
         title="modelfleet prediction endpoint",
@@ -113,7 +119,9 @@ def create_app(
             '`{"error": "..."}`; 429 and 503 carry `Retry-After`.'
         ),
     )
-    service = PredictionService(pool, pixel_budget(limits.pixel_budget, limits.queue_timeout_s))
+    service = PredictionService(
+        pool, pixel_budget(limits.pixel_budget, limits.queue_timeout_s), prediction_log
+    )
 
     def ready() -> bool:
         return watcher is None or watcher.synced.is_set()
@@ -164,7 +172,9 @@ def create_app(
 
     openapi.install(app)
     # the ASGI middlewares in front of FastAPI, typed as the app they wrap for callers
-    return MetricsMiddleware(BodyLimit(app, MAX_BODY_BYTES), metrics)  # type: ignore[return-value]
+    return MetricsMiddleware(  # type: ignore[return-value]
+        OriginMiddleware(BodyLimit(app, MAX_BODY_BYTES)), metrics
+    )
 
 
 def _error(
@@ -291,6 +301,7 @@ def worker_app() -> ASGIApp:
     that each worker calls)."""
     from modelfleet.config import load_fleet
     from modelfleet.registry import db
+    from modelfleet.registry.store.monitoring import PredictionLogWriter
     from modelfleet.settings import get_settings
 
     workers = prepare_process()
@@ -308,6 +319,16 @@ def worker_app() -> ASGIApp:
     )
     url = db.database_url()
     limits = endpoint_limits()
+
+    def sample_rates() -> dict[str, float]:
+        fleet = load_fleet(settings.config_file, settings.workflows_d, skip_bad_user_files=True)
+        return {name: wf.monitor.sample_rate for name, wf in fleet.workflows.items()}
+
+    prediction_log = PredictionLog(
+        PredictionLogWriter(db.engine(url)),
+        sample_rates,
+        count=lambda outcome, rows: metrics.prediction_log.labels(outcome).inc(rows),
+    )
     return create_app(
         pool,
         settings,
@@ -317,4 +338,5 @@ def worker_app() -> ASGIApp:
         limits=limits,
         fleet_policies=fleet_policies,
         grpc_address=serve_grpc_address(),
+        prediction_log=prediction_log,
     )

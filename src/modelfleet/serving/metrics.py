@@ -49,6 +49,12 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=own,
         )
+        self.prediction_log = Counter(
+            "modelfleet_prediction_log_rows",
+            "Prediction-log rows by outcome: written, dropped (queue full), unknown workflow",
+            ["outcome"],
+            registry=own,
+        )
         self.batch_size = Histogram(
             "modelfleet_batch_size",
             "Rows per inference call after dynamic batching",

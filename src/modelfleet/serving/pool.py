@@ -24,6 +24,7 @@ from modelfleet.errors import ModelNotFound, ModelNotReady
 from modelfleet.naming import PRODUCTION, Version, serving_dir
 from modelfleet.preprocessing import LEGACY, PreprocessPolicy
 from modelfleet.serving.batching import Batcher
+from modelfleet.serving.monitored import EXTRA_COLUMNS, monitored_infer
 from modelfleet.training.export import SIGNATURE_FILE
 
 log = logging.getLogger("modelfleet.serving")
@@ -42,6 +43,10 @@ class LoadedModel:
     batcher: Batcher = field(repr=False)
     load_seconds: float = 0.0
     preprocess: PreprocessPolicy = LEGACY  # how images are fitted, as this version trained
+    # Columns after the probabilities in the batcher's output: the projected embedding
+    # and input statistics for the prediction log (serving.monitored); 0 for none.
+    extra_columns: int = 0
+    penultimate: bool = False  # the embedding is the penultimate layer's (else the scores')
 
 
 @dataclass(frozen=True)
@@ -81,13 +86,11 @@ def load_version(
     input_name = next(iter(serving_default.structured_input_signature[1]))
     output_name = next(iter(serving_default.structured_outputs))
 
-    def infer(batch: np.ndarray) -> np.ndarray:
-        # The SavedModel's `serve` endpoint: a tf.function traced at export time with a
-        # fixed input signature. The closure keeps `loaded` (which owns the variables) alive.
-        scores: np.ndarray = loaded.serve(tf.constant(batch, dtype=tf.float32)).numpy()
-        return scores
-
     shape = tuple(signature["input_shape"])
+    # The SavedModel's `serve` graph, imported once more so that one compiled call also
+    # returns the projected penultimate embedding and the input statistics (the closure
+    # keeps `loaded`, which owns the variables, alive). The artifact is unchanged.
+    infer, penultimate = monitored_infer(loaded, shape, workflow, str(version))
     for rows in (1, policy.max_batch_size):  # warm before anyone is routed here
         infer(np.zeros((rows, *shape), dtype=np.float32))
     name = str(version)
@@ -107,6 +110,8 @@ def load_version(
         ),
         load_seconds=time.perf_counter() - began,
         preprocess=PreprocessPolicy.of_export(signature.get("preprocess")),
+        extra_columns=EXTRA_COLUMNS,
+        penultimate=penultimate,
     )
 
 

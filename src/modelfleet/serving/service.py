@@ -23,6 +23,7 @@ from modelfleet.serving.auth import Principal
 from modelfleet.serving.heap import trim_heap
 from modelfleet.serving.limits import Capacity
 from modelfleet.serving.pool import LoadedModel, ModelPool
+from modelfleet.serving.prediction_log import PredictionLog, set_application
 from modelfleet.serving.tensors import float_rows
 
 MAX_INSTANCES = 256
@@ -61,9 +62,15 @@ def pixel_budget(pixels: int, timeout_s: float) -> Capacity:
 
 
 class PredictionService:
-    def __init__(self, pool: ModelPool, decode_budget: Capacity | None = None) -> None:
+    def __init__(
+        self,
+        pool: ModelPool,
+        decode_budget: Capacity | None = None,
+        prediction_log: PredictionLog | None = None,
+    ) -> None:
         self.pool = pool
         self.decode_budget = decode_budget or pixel_budget(64_000_000, 5.0)
+        self.prediction_log = prediction_log  # samples every answer (monitor.sample_rate)
 
     def resolve(
         self,
@@ -76,6 +83,7 @@ class PredictionService:
         """The model a request means: an explicit version or label if the URL names one,
         else the application's pin for the workflow (403 without a grant)."""
         pin = principal.pin_for(workflow)
+        set_application(principal.name)  # for the prediction log of this request
         if version is not None:
             return self.pool.resolve(workflow, version_int=version_number(version))
         if label is not None:
@@ -85,13 +93,16 @@ class PredictionService:
         return self.pool.resolve(workflow, version_int=Version.parse(pin).as_int())
 
     async def infer(self, model: LoadedModel, batch: np.ndarray) -> np.ndarray:
-        probs = await model.batcher.submit(batch)
+        out = await model.batcher.submit(batch)
+        probs = out[:, : len(model.classes)] if model.extra_columns else out
         if not np.isfinite(probs).all():  # inputs are bounded; a model may still overflow
             row = int(np.argwhere(~np.isfinite(probs))[0][0])
             raise BadRequest(
                 f"row {row}: the model's output is not finite for this input; "
                 "send pixels in the model's scale ([0, 1])"
             )
+        if self.prediction_log is not None:
+            self.prediction_log.record(model, out)  # a queue append: no I/O here
         return probs
 
     # -- inputs --
