@@ -1,5 +1,5 @@
-"""Airflow DAG file: per entry in workflows.yaml, a `retrain__<workflow>` DAG and a
-`reclassify__<workflow>` DAG.
+"""Airflow DAG file: per entry in workflows.yaml, a `retrain__<workflow>` DAG, a
+`reclassify__<workflow>` DAG and a `monitor__<workflow>` DAG.
 
 Wiring only (the words "airflow" and "dag" also let Airflow's safe-mode
 discovery pick this file up). A task process parses this file for its own DAG only

@@ -1,4 +1,4 @@
-"""Parsing the DAG folder: no import errors, two DAGs per workflow, no TensorFlow."""
+"""Parsing the DAG folder: no import errors, three DAGs per workflow, no TensorFlow."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
                   "dags": sorted(bag.dags), "heavy": heavy,
                   "tasks": [t.task_id for t in bag.dags["retrain__digits"].tasks],
                   "reclassify": [t.task_id for t in bag.dags["reclassify__digits"].tasks],
+                  "monitor": [t.task_id for t in bag.dags["monitor__digits"].tasks],
+                  "drift": [a.uri for a in bag.dags["monitor__digits"].get_task("announce").outlets],
                   "outlets": [a.uri for a in bag.dags["retrain__digits"].get_task("smoke").outlets]}))
 """
 
@@ -66,9 +68,11 @@ def test_dag_folder_parses_without_tensorflow(pg_server, tmp_path):
 
     assert result["errors"] == {}
     names = load_fleet(CHECKOUT / "workflows.yaml").workflows
-    expected = sorted([f"retrain__{n}" for n in names] + [f"reclassify__{n}" for n in names])
+    expected = sorted(
+        f"{kind}__{n}" for n in names for kind in ("retrain", "reclassify", "monitor")
+    )
     assert result["dags"] == expected
-    assert len(expected) == 40
+    assert len(expected) == 60
     assert result["heavy"] == []
     assert result["tasks"] == [
         "snapshot",
@@ -82,6 +86,8 @@ def test_dag_folder_parses_without_tensorflow(pg_server, tmp_path):
     ]
     assert result["reclassify"] == ["pin", "wait_loaded", "reclassify", "unpin"]
     assert result["outlets"] == ["modelfleet://digits/production"]
+    assert result["monitor"] == ["report", "alerted", "announce"]
+    assert result["drift"] == ["modelfleet://digits/drift"]
 
 
 def test_reclassify_follows_promotions_only_where_configured(platform):
@@ -110,8 +116,8 @@ def test_a_task_process_builds_its_own_dag_only_and_identically(pg_server, tmp_p
     # Airflow's task runner parses the DAG file under a parsing context naming the
     # task's DAG (what `get_parsing_context()` reads); the DAG processor has none.
     everything = _parse(SERIALIZED, pg_server, tmp_path)
-    assert len(everything) == 40
-    for dag_id in ("retrain__digits", "reclassify__weld_pipe"):
+    assert len(everything) == 60
+    for dag_id in ("retrain__digits", "reclassify__weld_pipe", "monitor__digits"):
         alone = _parse(SERIALIZED, pg_server, tmp_path, _AIRFLOW_PARSING_CONTEXT_DAG_ID=dag_id)
         assert alone == {dag_id: everything[dag_id]}
     # A context naming some other DAG builds the whole fleet, as without one.

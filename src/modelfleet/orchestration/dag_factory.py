@@ -1,4 +1,5 @@
-"""Build the DAGs of each workflow in workflows.yaml: `retrain__<wf>` and `reclassify__<wf>`.
+"""Build the DAGs of each workflow in workflows.yaml: `retrain__<wf>`, `reclassify__<wf>`
+and `monitor__<wf>` (orchestration.monitor_dag).
 
 Wiring only: every task calls one function in `modelfleet.pipeline` (`data`,
 `training`, `release` or `reclassify`), imported inside the task so that parsing DAGs
@@ -24,12 +25,23 @@ from functools import partial
 from typing import Any
 
 from airflow.sdk import DAG, Asset, Param, get_current_context, task
-from airflow.timetables.interval import CronDataIntervalTimetable
 
 from modelfleet.config import Fleet, Workflow
-from modelfleet.naming import PIN_PATTERN, PRODUCTION, production_asset_uri, reclassify_dag_id
+from modelfleet.naming import (
+    PIN_PATTERN,
+    PRODUCTION,
+    monitor_dag_id,
+    production_asset_uri,
+    reclassify_dag_id,
+)
 from modelfleet.orchestration import approval
 from modelfleet.orchestration.dag_docs import dag_tags, reclassify_doc, retrain_doc
+from modelfleet.orchestration.monitor_dag import (
+    alert_retrain_refusal,
+    build_monitor_dag,
+    is_alert_run,
+    retrain_schedule,
+)
 from modelfleet.orchestration.months_with_data import (
     latest_month_with_data,
     months_with_data,
@@ -80,7 +92,11 @@ def _run_context(workflow: str) -> Any:
 
 
 def _is_manual(dag_run: Any) -> bool:
-    return getattr(dag_run.run_type, "value", dag_run.run_type) == "manual"
+    """A run by hand, or one a monitor alert started (monitor.retrain_on_alert): both
+    train on the latest month with data, not on a data interval's."""
+    return getattr(dag_run.run_type, "value", dag_run.run_type) == "manual" or is_alert_run(
+        dag_run.run_id
+    )
 
 
 def build_retrain_dag(
@@ -96,7 +112,8 @@ def build_retrain_dag(
         description=f"Monthly retrain of {name}: validate, train, gate, register, deploy",
         # Each run trains on the month its data interval starts in (a run on
         # 1 March processes February), or on `month` from the trigger form.
-        schedule=CronDataIntervalTimetable(cron, timezone="UTC"),
+        # With monitor.retrain_on_alert, the drift asset starts a run early too.
+        schedule=retrain_schedule(workflow, cron),
         start_date=_START,
         catchup=False,
         max_active_runs=1,  # runs share the model repo and compare with production in turn
@@ -119,6 +136,10 @@ def build_retrain_dag(
             from modelfleet.pipeline import data
 
             ctx = _run_context(name)
+            dag_run = get_current_context()["dag_run"]
+            refusal = alert_retrain_refusal(workflow, dag_run.run_id, dag_run.run_after)
+            if refusal is not None:
+                raise skip(ctx.month, refusal)
             try:
                 return data.snapshot(ctx)
             except NoDataForMonth as exc:
@@ -292,7 +313,7 @@ def build_reclassify_dag(workflow: Workflow) -> DAG:
 
 
 def build_all(fleet: Fleet, only: str | None = None) -> dict[str, DAG]:
-    """Every DAG of the fleet by id: `retrain__<wf>` and `reclassify__<wf>`.
+    """Every DAG of the fleet by id: `retrain__<wf>`, `reclassify__<wf>` and `monitor__<wf>`.
 
     `only`, where it is one of those ids, builds just that DAG: an Airflow task process
     parses the DAG file for its own DAG (Airflow's parsing context names it), and
@@ -309,6 +330,7 @@ def build_all(fleet: Fleet, only: str | None = None) -> dict[str, DAG]:
             months=months_with_data(wf, recorded),
         )
         builders[reclassify_dag_id(wf.name)] = partial(build_reclassify_dag, wf)
+        builders[monitor_dag_id(wf.name)] = partial(build_monitor_dag, wf)
     if only is not None and only in builders:
         return {only: builders[only]()}
     return {dag_id: build() for dag_id, build in builders.items()}
