@@ -50,6 +50,10 @@ __all__ = [
 # restarting (5xx), keys not synced yet (401/403), a workflow not loaded yet (404).
 _UNAVAILABLE = (401, 403, 404)
 _QUOTED = 300  # characters of a reply quoted in an error message
+# The stream names itself and its images to the endpoint's prediction log (lower case:
+# as ASGI hands headers over).
+SOURCE_HEADER = "x-modelfleet-source"
+SHA256_HEADER = "x-image-sha256"  # comma-separated, one per image in request order
 
 
 class EndpointError(PlatformError):
@@ -167,12 +171,22 @@ class EndpointClient:
     # V2 (Open Inference Protocol)
 
     def infer(
-        self, workflow: str, images: list[bytes], *, version: str | None = None
+        self,
+        workflow: str,
+        images: list[bytes],
+        *,
+        version: str | None = None,
+        stream_sha256: list[str] | None = None,
     ) -> list[Answer]:
         """One request for the batch, an `Answer` per image. With `version`, that version
-        answers or this raises: a caller never records an answer under the wrong one."""
+        answers or this raises: a caller never records an answer under the wrong one.
+        With `stream_sha256` (the images' hashes) the endpoint's prediction log records
+        them as the stream's, with their hashes: logged once, where the stream asked."""
         path = f"{_v2_path(workflow, version)}/infer"
-        response = self._send("POST", path, json=images_request(images))
+        headers = None
+        if stream_sha256 is not None:
+            headers = {SOURCE_HEADER: "stream", SHA256_HEADER: ",".join(stream_sha256)}
+        response = self._send("POST", path, json=images_request(images), headers=headers)
         try:
             reply = response.json()
             answered, flat = reply["model_version"], reply["outputs"][0]["data"]

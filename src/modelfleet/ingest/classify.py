@@ -38,7 +38,9 @@ def classify(
     endpoint refuses the batch. Raises `EndpointUnavailable` when it cannot answer: the
     files not yet given a verdict wait in landing."""
     try:
-        answers = endpoint.infer(workflow, [i.data for i in items])
+        answers = endpoint.infer(
+            workflow, [i.data for i in items], stream_sha256=[i.file.sha256 for i in items]
+        )
     except EndpointRefused:
         pass
     else:
@@ -46,7 +48,7 @@ def classify(
         return
     for item in items:
         try:
-            answers = endpoint.infer(workflow, [item.data])
+            answers = endpoint.infer(workflow, [item.data], stream_sha256=[item.file.sha256])
         except EndpointRefused as exc:
             yield Refused(item, exc.detail)
             continue

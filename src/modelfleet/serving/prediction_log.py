@@ -30,14 +30,13 @@ import numpy as np
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelfleet.embedding import PROJECTED_DIMS
+from modelfleet.endpoint_client import SHA256_HEADER, SOURCE_HEADER
 
 if TYPE_CHECKING:
     from modelfleet.serving.pool import LoadedModel
 
 log = logging.getLogger("modelfleet.serving.prediction_log")
 
-SOURCE_HEADER = "x-modelfleet-source"  # "stream" from the ingest client, else "api"
-SHA256_HEADER = "x-image-sha256"  # comma-separated, one per image in request order
 SOURCES = ("api", "stream", "shadow")
 DEFAULT_RATE = 0.1  # MonitorPolicy's default, for a workflow the fleet does not declare
 

@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
 from modelfleet.embedding import PROJECTED_DIMS, input_stats
+from modelfleet.endpoint_client import SHA256_HEADER, SOURCE_HEADER
 from modelfleet.registry.store.monitoring import PredictionLogWriter, copy_text
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.serving.app import create_app
@@ -22,13 +23,7 @@ from modelfleet.serving.auth import Authenticator, Principal
 from modelfleet.serving.batching import Batcher
 from modelfleet.serving.monitored import EXTRA_COLUMNS
 from modelfleet.serving.pool import LoadedModel, ModelPool
-from modelfleet.serving.prediction_log import (
-    SHA256_HEADER,
-    SOURCE_HEADER,
-    Origin,
-    PredictionLog,
-    origin_of,
-)
+from modelfleet.serving.prediction_log import Origin, PredictionLog, origin_of
 from modelfleet.settings import get_settings
 from tests.unit.serving.conftest import CLASSES, SHAPE
 
