@@ -4,7 +4,9 @@ GTO, Great Expectations, Keras, and the live endpoint over HTTP."""
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import re
 import subprocess
 from pathlib import Path
 
@@ -19,6 +21,9 @@ from tests.integration.conftest import release_digits, write_fleet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 DAG_ID = "retrain__digits"
+# Start-up noise no task log may carry: platformdirs' XDG warning, absl's and CUDA's
+# start-up lines, DVC's "git add" hints (modelfleet.host.quiet, core.autostage).
+NOISE = re.compile(r"XDG_RUNTIME_DIR|absl|cuda|git add", re.IGNORECASE)
 
 
 def run_dag(month: str, dag_id: str = DAG_ID) -> tuple[str, dict[str, str]]:
@@ -31,6 +36,42 @@ def run_dag(month: str, dag_id: str = DAG_ID) -> tuple[str, dict[str, str]]:
     with create_session() as session:
         states = {ti.task_id: ti.state for ti in dag_run.get_task_instances(session=session)}
     return dag_run.state, states
+
+
+def task_records(caplog: pytest.LogCaptureFixture, task_id: str) -> list[logging.LogRecord]:
+    """The log records one task of the last dag.test() emitted while it ran: through
+    logging, the channel that reaches a real task log in order, in its main group
+    (printed lines reached it late, under Post Execute)."""
+    records = caplog.records
+    starts = [i for i, r in enumerate(records) if r.getMessage().startswith(
+        f"[DAG TEST] starting task_id={task_id} ")]  # fmt: skip
+    ends = [i for i, r in enumerate(records) if r.getMessage().startswith(
+        f"[DAG TEST] end task task_id={task_id} ")]  # fmt: skip
+    assert starts and ends, f"no records of task {task_id}"
+    return records[starts[-1] : ends[-1]]
+
+
+def gate_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in task_records(caplog, "gate")
+        if r.name == "modelfleet.pipeline.release"
+    ]
+
+
+@pytest.fixture()
+def task_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """caplog with every record of the test's DAG runs. Airflow configures logging when
+    first imported, replacing the root logger's handlers; imported here, during setup, it
+    does so before pytest adds its capture handler for the test's call."""
+    import airflow  # noqa: F401
+
+    caplog.set_level(logging.INFO)
+    return caplog
+
+
+def noise_in(output: str) -> list[str]:
+    return [line for line in output.splitlines() if NOISE.search(line)]
 
 
 def sha256(path: Path) -> str:
@@ -74,10 +115,19 @@ def two_releases(platform) -> None:
     release_digits(platform, 2)
 
 
-def test_first_month_is_released_tagged_and_served(platform, tmp_path):
+def test_first_month_is_released_tagged_and_served(platform, tmp_path, capfd, task_logs):
+    capfd.readouterr()
     state, tasks = run_dag("2026-01")
     assert state == "success", tasks
     assert set(tasks.values()) == {"success"}, tasks
+    # What the tasks and their commands wrote (the DVC stages' output included) is free
+    # of start-up noise; the gate logged each check and its verdict while it ran.
+    output = "".join(capfd.readouterr()) + task_logs.text
+    assert "train@digits" in output  # the stage's streamed output was captured
+    assert not noise_in(output)
+    gate = gate_lines(task_logs)
+    assert any(line.startswith("gate PASS min_accuracy (absolute): value ") for line in gate)
+    assert "gate verdict for digits 2026-01: PASSED (all 4 checks)" in "\n".join(gate)
 
     shown = gto_versions(platform)["digits"]
     assert shown["version"] == "v1.0.0"
@@ -121,15 +171,32 @@ def test_second_month_moves_production_and_the_endpoint_follows(platform):
 
 
 @pytest.mark.usefixtures("two_releases")
-def test_worse_candidate_is_rejected_and_production_stays(platform, monkeypatch):
+def test_worse_candidate_is_rejected_and_production_stays(platform, monkeypatch, capfd, task_logs):
     from modelfleet.registry import db
 
     bad = write_fleet(platform.home / "worse.yaml", epochs=1, learning_rate=0.00001)
     monkeypatch.setenv("MODELFLEET_CONFIG", str(bad))
+    capfd.readouterr()
     state, tasks = run_dag("2026-03")
     assert state == "success", tasks  # a rejection is a decision, not a failure
     assert tasks["gate"] == "success"
     assert {tasks[t] for t in ("register", "deploy", "smoke")} == {"skipped"}
+    # Every check, with its value and threshold, and the verdict naming the month, were
+    # logged while the gate ran (a real task log's main group, ahead of Post Execute).
+    gate = gate_lines(task_logs)
+    checked = re.compile(r"^gate (PASS|FAIL) (\w+) \(([a-z ]+)\): value [\d.e-]+, threshold >= ")
+    kinds = {m[2]: m[3] for line in gate if (m := checked.search(line))}
+    assert kinds["min_accuracy"] == "absolute"
+    assert kinds["max_accuracy_drop"] == kinds["max_macro_f1_drop"] == "vs production"
+    assert kinds["champion_challenger"] == "holdout"
+    assert any(line.startswith("gate FAIL min_accuracy (absolute)") for line in gate), gate
+    verdict = [line for line in gate if line.startswith("gate verdict for digits 2026-03: ")]
+    assert (
+        verdict
+        and "REJECTED (" in verdict[0]
+        and "register, deploy and smoke are skipped" in verdict[0]
+    )
+    assert not noise_in("".join(capfd.readouterr()) + task_logs.text)
     with Session(db.engine(platform.database_url)) as session:
         decision = session.query(GateDecisionRow).order_by(GateDecisionRow.id.desc()).first()
         assert decision is not None and not decision.passed
@@ -179,3 +246,11 @@ def test_month_with_leaked_test_images_stops_at_validate(platform):
         assert failed.run_id and failed.dag_id == DAG_ID
     assert production(platform) == "v1.1.0"
     assert endpoint_version(platform) == "v1.1.0"
+
+
+def test_month_without_data_skips_saying_why_in_the_main_log_group(platform, task_logs):
+    _, tasks = run_dag("2031-01")
+    assert tasks["snapshot"] == "skipped", tasks
+    logged = [r.getMessage() for r in task_records(task_logs, "snapshot")]
+    skipped = [line for line in logged if line.startswith("skipped, run for 2031-01: ")]
+    assert skipped and "no data for month 2031-01" in skipped[0], logged
