@@ -7,7 +7,8 @@ the run's rows from the lineage database in one short connection and maps them, 
 `naming`, to datasets that chain:
 
     snapshot  -> <wf>/data/<month>                      (month, DVC md5, manifest sha256)
-    validate  <wf>/data/<month> -> .../validated         (+ the GX result)
+    validate  <wf>/data/<month> -> .../validated         (+ the GX result; when the
+              checks failed, the result is on the month read, and nothing is written)
     train     .../validated -> <wf>/runs/<training run>  (sha256 of the weights)
     gate      <wf>/runs/<id>, run facet: the verdict
     register  <wf>/runs/<id> -> <wf>@vX.Y.Z              (GTO tag, sha256, commit)
@@ -33,6 +34,7 @@ from modelfleet.naming import (
     lineage_validated_dataset,
     lineage_version_dataset,
     retrain_dag_id,
+    tag_name,
     workflow_of_dag,
 )
 from modelfleet.registry.db import database_url
@@ -95,7 +97,9 @@ class ModelfleetGateFacet(RunFacet):
 
 
 def _month(workflow: str, facts: RunLineage, validated: bool) -> list[Any]:
-    """The run's month dataset (as an output, with its facet), or nothing yet."""
+    """The run's month dataset (as an output, with its facet), or nothing yet. `validated`:
+    with the GX result, named as validated if it passed (a failed one keeps the month's
+    name: nothing validated came of it)."""
     ds = facts.dataset
     if ds is None:
         return []
@@ -114,7 +118,8 @@ def _month(workflow: str, facts: RunLineage, validated: bool) -> list[Any]:
             gx_statistics=val.statistics,
             data_docs=val.data_docs,
         )
-        name = lineage_validated_dataset(workflow, ds.month)
+        if val.success:
+            name = lineage_validated_dataset(workflow, ds.month)
     return [OutputDataset(LINEAGE_NAMESPACE, name, facets={DATASET_FACET: facet})]
 
 
@@ -133,16 +138,16 @@ def _model(workflow: str, facts: RunLineage, registered: bool) -> list[Any]:
         facet = attr.evolve(
             facet,
             sha256=mv.artifact_sha256,
-            version=name,
+            version=tag_name(workflow, version),
             gto_tag=mv.tag,
             repo_commit=mv.repo_commit,
         )
     return [OutputDataset(LINEAGE_NAMESPACE, name, facets={MODEL_FACET: facet})]
 
 
-def _as_inputs(outputs: list[Any]) -> list[InputDataset]:
-    """The same datasets as inputs: names only, so a consumer joins on them."""
-    return [InputDataset(d.namespace, d.name) for d in outputs]
+def _as_inputs(outputs: list[Any], facets: bool = False) -> list[InputDataset]:
+    """The same datasets as inputs: names only (a consumer joins on them), unless `facets`."""
+    return [InputDataset(d.namespace, d.name, facets=d.facets if facets else None) for d in outputs]
 
 
 def _gate(facts: RunLineage) -> dict[str, Any]:
@@ -160,10 +165,14 @@ def _gate(facts: RunLineage) -> dict[str, Any]:
 def task_lineage(workflow: str, task_id: str, facts: RunLineage) -> OperatorLineage:
     """What the retrain task `task_id` read and wrote, given what its run recorded."""
     month, validated = _month(workflow, facts, False), _month(workflow, facts, True)
+    judged = _as_inputs(month)
+    if facts.validation is not None and not facts.validation.success:
+        # validate failed (its FAIL event): the GX result is on the month it judged
+        judged, validated = _as_inputs(validated, facets=True), []
     candidate, version = _model(workflow, facts, False), _model(workflow, facts, True)
     parts: dict[str, tuple[list[Any], list[Any], dict[str, Any]]] = {
         "snapshot": ([], month, {}),
-        "validate": (_as_inputs(month), validated, {}),
+        "validate": (judged, validated, {}),
         "train": (_as_inputs(validated), candidate, {}),
         "evaluate": (_as_inputs(candidate), [], {}),
         "gate": (_as_inputs(candidate), [], _gate(facts)),

@@ -93,3 +93,18 @@ def test_airflow_gets_the_file_transport_by_default_http_with_a_url_and_off(tmp_
 
     off = dataclasses.replace(settings, openlineage=False)
     assert openlineage_env(off) == {"AIRFLOW__OPENLINEAGE__DISABLED": "True"}
+
+
+def test_a_failed_validation_writes_nothing_and_judges_the_month():
+    failed = dataclasses.replace(
+        FACTS,
+        validation=RunValidation(False, "gx-2", None, {}),
+        training=None,
+        gate=None,
+        version=None,
+    )
+    lineage = task_lineage("digits", "validate", failed)
+    assert lineage.outputs == []
+    (month,) = lineage.inputs
+    assert month.name == "digits/data/2026-02"
+    assert month.facets[DATASET_FACET].gx_success is False
