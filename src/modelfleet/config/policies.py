@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from functools import partial
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -26,6 +28,38 @@ class Strict(BaseModel):
     """A frozen model that refuses unknown keys (a misspelt key is an error, not ignored)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def check_url(value: str | None) -> str | None:
+    """`value` if it is None or an http(s) URL; else a ValueError saying what it got."""
+    if value is not None and not value.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http(s) URL, got {value!r}")
+    return value
+
+
+# Where a policy POSTs its events (None: nowhere, or a default the policy names).
+WebhookUrl = Annotated[str | None, AfterValidator(check_url)]
+
+
+def check_cron(value: str, *, example: str, presets: str) -> str:
+    """`value` if it is a cron expression or an @preset; else a ValueError that shows an
+    `example` expression and the `presets`."""
+    from croniter import croniter
+
+    if not croniter.is_valid(value):
+        raise ValueError(
+            f"{value!r} is not a cron expression (e.g. {example!r}) or one of {presets}"
+        )
+    return value
+
+
+def cron_schedule(example: str, presets: str) -> AfterValidator:
+    """The check of a schedule field (`check_cron`), with the example its errors show."""
+    return AfterValidator(partial(check_cron, example=example, presets=presets))
+
+
+# The schedule of monitor__<wf>, checked like a workflow's.
+MonitorSchedule = Annotated[str, cron_schedule("0 * * * *", "@hourly, @daily, @weekly, @monthly")]
 
 
 class TrainParams(Strict):
@@ -115,15 +149,8 @@ class IngestPolicy(Strict):
 
     batch_size: int = Field(64, ge=1, le=256, description="files per endpoint request")
     max_bytes: int = Field(20_000_000, ge=1, description="larger files are quarantined")
-    webhook: str | None = Field(None, description="POSTed a JSON event per file")
+    webhook: WebhookUrl = Field(None, description="POSTed a JSON event per file")
     reclassify_after_promotion: bool = False
-
-    @field_validator("webhook")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value
 
 
 # A duration in workflows.yaml: a whole number and a unit, as "90s", "30m", "24h", "7d".
@@ -144,18 +171,6 @@ def parse_duration(value: object) -> timedelta:
 
 
 Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
-
-
-def check_cron(value: str, *, example: str, presets: str) -> str:
-    """`value` if it is a cron expression or an @preset; else a ValueError that shows an
-    `example` expression and the `presets`."""
-    from croniter import croniter
-
-    if not croniter.is_valid(value):
-        raise ValueError(
-            f"{value!r} is not a cron expression (e.g. {example!r}) or one of {presets}"
-        )
-    return value
 
 
 class ReleasePolicy(Strict):
@@ -213,7 +228,7 @@ class MonitorPolicy(Strict):
 
     # Share of endpoint predictions written to the prediction log (the stream's once).
     sample_rate: float = Field(0.1, ge=0, le=1)
-    schedule: str = "@hourly"  # of monitor__<wf>; checked like Workflow.schedule
+    schedule: MonitorSchedule = "@hourly"
     # Each report covers the `window` before its run's data-interval end.
     window: Duration = timedelta(hours=1)
     thresholds: MonitorThresholds = MonitorThresholds()
@@ -226,16 +241,4 @@ class MonitorPolicy(Strict):
     retrain_on_alert: bool = False
     min_hours_between_retrains: float = Field(24, ge=0)
     # POSTed each alert through the webhook outbox; None: ingest.webhook, if any.
-    webhook: str | None = None
-
-    @field_validator("webhook")
-    @classmethod
-    def _url(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith(("http://", "https://")):
-            raise ValueError(f"must be an http(s) URL, got {value!r}")
-        return value
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, value: str) -> str:
-        return check_cron(value, example="0 * * * *", presets="@hourly, @daily, @weekly, @monthly")
+    webhook: WebhookUrl = None

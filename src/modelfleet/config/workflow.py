@@ -4,7 +4,7 @@ schedule, warm start and policies, validated as a whole."""
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import field_validator, model_validator
 
@@ -18,7 +18,7 @@ from modelfleet.config.policies import (
     SmokePolicy,
     Strict,
     TrainParams,
-    check_cron,
+    cron_schedule,
 )
 from modelfleet.datasets.catalog import (
     DigitsSourceConfig,
@@ -33,6 +33,10 @@ from modelfleet.zoo import FAMILIES
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 WORKFLOW_NAME = _NAME  # a workflow name (the CLI checks one before it reads any image)
 
+# A workflow's schedule, checked here: one DAG file builds every workflow's DAG, and
+# Airflow marks all of them stale when one of them fails to parse.
+Schedule = Annotated[str, cron_schedule("0 6 1 * *", "@monthly, @weekly, @daily, @hourly")]
+
 
 class Workflow(Strict):
     name: str
@@ -40,7 +44,7 @@ class Workflow(Strict):
     classes: tuple[str, ...]
     input_shape: tuple[int, int, int]
     architecture: str
-    schedule: str = "@monthly"
+    schedule: Schedule = "@monthly"
     # Transfer learning: warm-start from this workflow's production weights, or reuse
     # another workflow's production convolutional base (frozen) under a new head.
     init_from: Literal["scratch", "production"] = "scratch"
@@ -62,13 +66,6 @@ class Workflow(Strict):
         if not _NAME.match(value):
             raise ValueError(f"must match {_NAME.pattern}, got {value!r}")
         return value
-
-    @field_validator("schedule")
-    @classmethod
-    def _schedule(cls, value: str) -> str:
-        # Checked here: one DAG file builds every workflow's DAG, and Airflow marks all of
-        # them stale when one of them fails to parse.
-        return check_cron(value, example="0 6 1 * *", presets="@monthly, @weekly, @daily, @hourly")
 
     @field_validator("architecture")
     @classmethod
