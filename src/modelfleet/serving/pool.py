@@ -24,8 +24,8 @@ from modelfleet.errors import ModelNotFound, ModelNotReady
 from modelfleet.naming import PRODUCTION, Version, serving_dir
 from modelfleet.preprocessing import LEGACY, PreprocessPolicy
 from modelfleet.serving.batching import Batcher
-from modelfleet.serving.monitored import EXTRA_COLUMNS, monitored_infer
 from modelfleet.training.export import SIGNATURE_FILE
+from modelfleet.training.monitored import EXTRA_COLUMNS, monitored_infer
 
 log = logging.getLogger("modelfleet.serving")
 BatchObserver = Callable[[str, str, int], None]  # (workflow, version, rows)

@@ -21,10 +21,10 @@ from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.serving.app import create_app
 from modelfleet.serving.auth import Authenticator, Principal
 from modelfleet.serving.batching import Batcher
-from modelfleet.serving.monitored import EXTRA_COLUMNS
 from modelfleet.serving.pool import LoadedModel, ModelPool
 from modelfleet.serving.prediction_log import Origin, PredictionLog, origin_of
 from modelfleet.settings import get_settings
+from modelfleet.training.monitored import EXTRA_COLUMNS
 from tests.unit.serving.conftest import CLASSES, SHAPE
 
 KEY = "mf-test-log"

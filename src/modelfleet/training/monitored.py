@@ -6,7 +6,8 @@ function whose body ends in `MatMul -> BiasAdd -> Softmax`, and the MatMul's inp
 penultimate embedding. This module imports that body once more into a new `tf.function`
 (bound to the SavedModel's own variables, so no weights are copied), returns both the
 probabilities and the embedding through the version's fixed projection
-(`modelfleet.embedding.projection`), and is traced when the model loads. The artifact does
+(`modelfleet.embedding.projection`), and is traced when the model loads (the endpoint)
+or once per reference computation (`monitoring.reference`). The artifact does
 not change, and every version exported so far works the same way.
 
 A graph that does not end that way (no recognisable classifier head) gets None: the

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from modelfleet.embedding import PROJECTED_DIMS, input_stats, projection
-from modelfleet.serving.monitored import EXTRA_COLUMNS, monitored_infer
+from modelfleet.training.monitored import EXTRA_COLUMNS, monitored_infer
 
 SHAPE = (12, 12, 1)
 
