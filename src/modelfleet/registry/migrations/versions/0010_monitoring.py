@@ -4,6 +4,8 @@ statistics per version, monitor reports and their alerts, and shadow answers
 
 from __future__ import annotations
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
@@ -13,7 +15,10 @@ from modelfleet.registry.migrations.columns import workflow_record_keys
 revision = "0010"
 down_revision = "0009"
 
-_STAMP = {"nullable": False, "server_default": sa.func.now()}
+
+def _stamp(name: str) -> sa.Column[Any]:
+    """When the row was written, by the database's clock."""
+    return sa.Column(name, sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now())
 
 
 def upgrade() -> None:
@@ -34,7 +39,7 @@ def upgrade() -> None:
         sa.Column("channels", sa.SmallInteger, nullable=False),
         # the penultimate embedding through a fixed random projection (modelfleet.embedding)
         sa.Column("embedding", postgresql.ARRAY(sa.REAL), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), **_STAMP),
+        _stamp("at"),
     )
     op.create_index("ix_prediction_log_workflow_at", "prediction_log", ["workflow_id", "at"])
 
@@ -46,7 +51,7 @@ def upgrade() -> None:
         sa.Column("label", sa.String(128), nullable=False),
         sa.Column("actor", sa.String(128), nullable=False),
         sa.Column("reason", sa.Text, nullable=False, server_default=""),
-        sa.Column("at", sa.DateTime(timezone=True), **_STAMP),
+        _stamp("at"),
     )
     op.create_index("ix_image_label_image", "image_label", ["workflow_id", "image_sha256", "at"])
 
@@ -57,7 +62,7 @@ def upgrade() -> None:
             "model_version_id", sa.Integer, sa.ForeignKey("model_version.id"), primary_key=True
         ),
         sa.Column("stats", sa.JSON, nullable=False),
-        sa.Column("computed_at", sa.DateTime(timezone=True), **_STAMP),
+        _stamp("computed_at"),
     )
 
     op.create_table(
@@ -71,7 +76,7 @@ def upgrade() -> None:
         sa.Column("report", sa.JSON, nullable=False),
         sa.Column("dag_id", sa.String(250)),
         sa.Column("run_id", sa.String(250)),
-        sa.Column("created_at", sa.DateTime(timezone=True), **_STAMP),
+        _stamp("created_at"),
     )
     op.create_index("ix_monitor_report_workflow", "monitor_report", ["workflow_id", "window_end"])
 
@@ -85,7 +90,7 @@ def upgrade() -> None:
         sa.Column("statistic", sa.Float, nullable=False),
         sa.Column("threshold", sa.Float, nullable=False),
         sa.Column("detail", sa.JSON, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), **_STAMP),
+        _stamp("created_at"),
     )
 
     # One mirrored request: what production answered and what the candidate answered.
@@ -100,7 +105,7 @@ def upgrade() -> None:
         ),
         sa.Column("production_label", sa.String(128), nullable=False),
         sa.Column("candidate_label", sa.String(128), nullable=False),
-        sa.Column("at", sa.DateTime(timezone=True), **_STAMP),
+        _stamp("at"),
     )
     op.create_index(
         "ix_shadow_answer_candidate", "shadow_answer", ["workflow_id", "candidate_version_id"]
