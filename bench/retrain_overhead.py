@@ -1,4 +1,5 @@
-"""Benchmark: the platform overhead of a retrain run, warm runner on and off, in one run.
+"""Benchmark: the platform overhead of a retrain run, warm runner (or OpenLineage) on and
+off, in one run.
 
 Each mode is a fresh platform (own `$MODELFLEET_HOME`, embedded PostgreSQL, own ports)
 running `modelfleet simulate-year --only <workflows> --months <n>`: the same runs through
@@ -8,7 +9,11 @@ trained; the modes run one after the other on the same machine, so their ratio i
 to read.
 
     .venv/bin/python bench/retrain_overhead.py [--only surface_line1] [--months 3]
-        [--modes off,on]
+        [--modes off,on] [--vary warm|openlineage]
+
+`--vary openlineage` keeps the warm runner on and turns MODELFLEET_OPENLINEAGE off and on
+instead (events to the file transport under each platform's home); modes may repeat to
+interleave them (`--modes off,on,on,off`).
 
 The target (issue 10): a median under 15 s on a 2-core machine.
 """
@@ -30,28 +35,44 @@ BIN = Path(sys.executable).parent
 ROW = re.compile(r"^\|\s*([^|]+?)\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|$")
 
 
+WALL = re.compile(r"^\|\s*run wall[^|]*\|\s*\d+\s*\|\s*[\d.]+\s*\|\s*([\d.]+)\s*\|\s*([\d.]+)\s*\|")
+
+
 def overhead_table(report: str) -> dict[str, tuple[float, float]]:
-    """The report's "Platform overhead per run" rows: step -> (median s, p90 s)."""
+    """The report's "Platform overhead per run" rows: step -> (median s, p90 s), plus
+    `run wall` (first task queued to last done) from its time-per-step table: what a
+    task's process does after it reported its end (OpenLineage's COMPLETE event) shows
+    only there."""
     section = report.split("## Platform overhead per run", 1)[1].split("\n## ", 1)[0]
     rows = {}
     for line in section.splitlines():
         match = ROW.match(line.strip())
         if match:
             rows[match[1]] = (float(match[2]), float(match[3]))
+    for line in report.splitlines():
+        wall = WALL.match(line.strip())
+        if wall:
+            rows["run wall"] = (float(wall[1]), float(wall[2]))
     return rows
 
 
-def run_mode(mode: str, only: str, months: str, root: Path) -> dict[str, tuple[float, float]]:
-    home = root / f"home-{mode}"
+VARIED = {"warm": "MODELFLEET_WARM_RUNNER", "openlineage": "MODELFLEET_OPENLINEAGE"}
+
+
+def run_mode(
+    mode: str, only: str, months: str, root: Path, vary: str = "warm"
+) -> dict[str, tuple[float, float]]:
+    home = Path(tempfile.mkdtemp(prefix=f"home-{mode}-", dir=root))
     env = {
         **os.environ,
         "MODELFLEET_HOME": str(home),
-        "MODELFLEET_WARM_RUNNER": mode,
+        "MODELFLEET_WARM_RUNNER": "on",
+        VARIED[vary]: mode,
         "MODELFLEET_AIRFLOW_PORT": str(free_port()),
         "MODELFLEET_ENDPOINT_URL": f"http://127.0.0.1:{free_port()}",
     }
     env.pop("MODELFLEET_DATABASE_URL", None)  # each mode its own embedded server
-    report = root / f"report-{mode}.md"
+    report = home / "report.md"
     command = [
         str(BIN / "modelfleet"),
         "simulate-year",
@@ -63,13 +84,28 @@ def run_mode(mode: str, only: str, months: str, root: Path) -> dict[str, tuple[f
         str(report),
     ]
     began = time.monotonic()
-    print(f"[bench] warm runner {mode}: {' '.join(command[1:])}", flush=True)
+    print(f"[bench] {vary} {mode}: {' '.join(command[1:])}", flush=True)
     try:
         subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     finally:
         subprocess.run([str(BIN / "modelfleet"), "stop"], env=env, stdout=subprocess.DEVNULL)
-    print(f"[bench] warm runner {mode}: {time.monotonic() - began:.0f} s", flush=True)
-    return overhead_table(report.read_text())
+    print(f"[bench] {vary} {mode}: {time.monotonic() - began:.0f} s", flush=True)
+    table = overhead_table(report.read_text())
+    print(f"[bench] {vary} {mode}: total median {table['total'][0]:.1f} s", flush=True)
+    return table
+
+
+def averaged(tables: list[dict[str, tuple[float, float]]]) -> dict[str, tuple[float, float]]:
+    """Each step's (median, p90), averaged over the runs that have it."""
+    steps = dict.fromkeys(step for table in tables for step in table)
+    result = {}
+    for step in steps:
+        values = [table[step] for table in tables if step in table]
+        result[step] = (
+            sum(v[0] for v in values) / len(values),
+            sum(v[1] for v in values) / len(values),
+        )
+    return result
 
 
 def main() -> None:
@@ -77,12 +113,17 @@ def main() -> None:
     parser.add_argument("--only", default="surface_line1")
     parser.add_argument("--months", default="3")
     parser.add_argument("--modes", default="off,on")
+    parser.add_argument("--vary", choices=sorted(VARIED), default="warm")
     args = parser.parse_args()
-    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    runs = [m.strip() for m in args.modes.split(",") if m.strip()]
     with tempfile.TemporaryDirectory(prefix="mf-overhead-") as tmp:
-        tables = {mode: run_mode(mode, args.only, args.months, Path(tmp)) for mode in modes}
+        done = [(m, run_mode(m, args.only, args.months, Path(tmp), args.vary)) for m in runs]
+    # A mode run more than once (interleaved): each step's median and p90 averaged.
+    modes = list(dict.fromkeys(runs))
+    tables = {m: averaged([t for n, t in done if n == m]) for m in modes}
     steps = list(next(iter(tables.values())))
-    header = " | ".join(f"warm runner {m}: median s (p90)" for m in modes)
+    label = "warm runner" if args.vary == "warm" else "OpenLineage"
+    header = " | ".join(f"{label} {m}: median s (p90)" for m in modes)
     print(f"\n| step | {header} |")
     print("|---|" + "---|" * len(modes))
     for step in steps:
@@ -93,7 +134,9 @@ def main() -> None:
         print(f"| {step} | {cells} |")
     if {"off", "on"} <= tables.keys():
         off, on = tables["off"]["total"][0], tables["on"]["total"][0]
-        print(f"\noverhead per run, median: {on:.1f} s warm vs {off:.1f} s cold ({on / off:.0%})")
+        print(
+            f"\noverhead per run, median: {on:.1f} s {label} on vs {off:.1f} s off ({on / off:.0%})"
+        )
 
 
 if __name__ == "__main__":
