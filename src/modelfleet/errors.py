@@ -9,7 +9,8 @@ ModelfleetError
 ├── RegistryError (409)    lineage/registry store problems
 │   ├── NotFound (404)     a workflow, version, alias or prediction does not exist
 │   │   └── InvalidGrant (400) a grant or pin names an undeclared workflow or a missing version
-│   └── StaleRelease       a release would replace a newer production version
+│   ├── StaleRelease       a release would replace a newer production version
+│   └── InvalidLabel (400) a label that is not one of the workflow's classes
 ├── VersioningError (409)  a git/dvc/gto command failed
 ├── PlatformError          a component could not be started or reached
 │   └── RunTimedOut        an Airflow run did not finish in the time waited for it
@@ -69,6 +70,12 @@ class StaleRelease(RegistryError):
 
 
 class InvalidGrant(NotFound):
+    http_status = 400
+
+
+class InvalidLabel(RegistryError):
+    """A label that is not one of the workflow's classes."""
+
     http_status = 400
 
 
