@@ -6,6 +6,7 @@ SQLAlchemy) happen inside the commands, so `modelfleet --help` stays fast.
     platform   up, stop, status, demo, doctor, migrate, render
     services   serve, ingest, warm-runner (the long-running processes)
     reports    lineage, fleet, versions, history
+    monitor    monitor (the monitors' report on demand)
     releases   retrain, rollback, approve, reproduce
     data       data generate, data import
     workflows  workflow add, workflow list, workflow remove
@@ -29,7 +30,18 @@ from typing import Any
 
 import click
 
-from modelfleet.cli import apps, data, platform, releases, reports, services, workflows, year, zoo
+from modelfleet.cli import (
+    apps,
+    data,
+    monitor,
+    platform,
+    releases,
+    reports,
+    services,
+    workflows,
+    year,
+    zoo,
+)
 from modelfleet.cli.base import Group
 from modelfleet.errors import ModelfleetError
 from modelfleet.host import quiet
@@ -84,6 +96,7 @@ for _command in (
     reports.fleet,
     reports.versions,
     reports.history,
+    monitor.monitor,
     apps.apps,
     releases.reproduce,
     platform.doctor,
