@@ -145,6 +145,8 @@ class DatasetFields:
     n_holdout: int
     n_test: int
     months: list[str]  # the months the training window holds
+    # labelled lake images: included, and those left out (test set, duplicate, missing)
+    labelled: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -89,6 +89,8 @@ class DatasetVersionRow(RunRecord, Base):
     n_holdout: Mapped[int] = mapped_column(Integer)
     n_test: Mapped[int] = mapped_column(Integer)
     months: Mapped[list[Any]] = mapped_column(JSON)
+    # labelled lake images taken and left out (migration 0010; None before it)
+    labelled: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[Stamp]
 
 
@@ -307,6 +309,7 @@ class GrantRow(Base):
     )
     workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), primary_key=True)
     pin: Mapped[str] = mapped_column(String(32))
+    label: Mapped[bool] = mapped_column(Boolean, default=False)  # may label its images
     updated_by: Mapped[str] = mapped_column(String(128))
     reason: Mapped[str] = mapped_column(Text, default="")
     updated_at: Mapped[Stamp]

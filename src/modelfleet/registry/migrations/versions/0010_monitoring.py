@@ -54,6 +54,13 @@ def upgrade() -> None:
         _stamp("at"),
     )
     op.create_index("ix_image_label_image", "image_label", ["workflow_id", "image_sha256", "at"])
+    # Labelling is a grant of its own, off unless given (`modelfleet apps grant --label`).
+    op.add_column(
+        "application_grant",
+        sa.Column("label", sa.Boolean, nullable=False, server_default=sa.false()),
+    )
+    # Which labelled lake images a snapshot took, and which it left out and why.
+    op.add_column("dataset_version", sa.Column("labelled", sa.JSON))
 
     # What a version saw in training: the monitors' reference, computed once per version.
     op.create_table(
@@ -113,6 +120,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_column("dataset_version", "labelled")
+    op.drop_column("application_grant", "label")
     for table in (
         "shadow_answer",
         "monitor_alert",
