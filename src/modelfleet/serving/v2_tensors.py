@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from modelfleet.errors import BadRequest, PayloadTooLarge
+from modelfleet.errors import BadRequest, PayloadTooLarge, ServingError
 from modelfleet.serving.pool import LoadedModel
 from modelfleet.serving.service import MAX_INSTANCES, PredictionService, b64_bytes, shown
 from modelfleet.serving.tensors import MAX_MAGNITUDE, flat_floats, float_rows
@@ -193,6 +193,11 @@ def requested_outputs(names: list[Any] | None) -> list[str]:
 
 
 def output_tensors(model: LoadedModel, probs: np.ndarray, wanted: list[str]) -> list[OutputTensor]:
+    if probs.ndim != 2 or probs.shape[1] != len(model.classes):  # a broken export, not input
+        raise ServingError(
+            f"{model.workflow} {model.version}: the model answers shape {list(probs.shape)}, "
+            f"but its export names {len(model.classes)} classes"
+        )
     outputs = []
     for name in wanted:
         if name == "probabilities":

@@ -257,3 +257,17 @@ def test_binary_bounds_as_for_json(client):
     huge = b"\x00" * (32 * 1024 * 1024)
     body, headers = binary_request([tensor("UINT8", [1, 28, 28, 1], len(huge))], huge)
     assert client.post(URL, content=body, headers=headers).status_code == 413
+
+
+def test_a_model_answering_more_columns_than_classes_is_a_named_server_error(client):
+    from modelfleet.serving.batching import Batcher
+    from tests.unit.serving.conftest import fake_model
+
+    broken = fake_model("v2.0.0", 2_000_000)
+    broken.batcher = Batcher(lambda b: np.ones((len(b), 11), np.float32), max_wait_s=0.0)
+    client.pool.add(broken, "candidate")
+    raw = np.zeros(784, "<f4").tobytes()
+    body, headers = binary_request([tensor("FP32", [1, 28, 28, 1], len(raw))], raw)
+    response = client.post("/v2/models/digits/versions/v2.0.0/infer", content=body, headers=headers)
+    assert response.status_code == 500
+    assert "answers shape [1, 11], but its export names 10 classes" in response.json()["error"]
