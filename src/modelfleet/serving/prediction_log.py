@@ -1,7 +1,7 @@
 """The prediction log: a sample of every endpoint prediction, written to Postgres in batches.
 
-The request path only samples rows and appends small tuples to a bounded queue (a deque:
-no lock, no I/O). A writer thread per endpoint worker drains it with COPY every
+The request path only samples rows and appends a slice of the batcher's output to a
+bounded queue (no I/O; the rows become records in the writer thread). A writer thread per endpoint worker drains it with COPY every
 `flush_s` or every `flush_rows` rows. If Postgres is slow or down the queue drops its
 oldest rows (counted in `modelfleet_prediction_log_rows{outcome="dropped"}`) and the
 thread warns once per interval: a request never waits for the log and never fails by it.
@@ -16,7 +16,6 @@ sha256 in two headers, so its predictions are logged once, with their images' ha
 from __future__ import annotations
 
 import logging
-import random
 import threading
 import time
 from collections import deque
@@ -92,6 +91,48 @@ Writer = Callable[[list[Entry]], int]  # writes entries, returns rows written
 Count = Callable[[str, int], None]  # (outcome, rows) -> a metric
 
 
+@dataclass(frozen=True)
+class _Chunk:
+    """The sampled rows of one request, as the batcher returned them: turned into
+    entries by the writer thread, so the request path only slices an array."""
+
+    model: LoadedModel
+    out: np.ndarray
+    origin: Origin
+    sha256: tuple[str, ...]
+    at: datetime
+
+    def entries(self) -> list[Entry]:
+        model, classes = self.model, len(self.model.classes)
+        height, width, channels = model.input_shape
+        probs = self.out[:, :classes]
+        best = probs.argmax(axis=1)
+        confidence = probs[np.arange(len(best)), best].tolist()
+        extras = self.out[:, classes:]
+        embeddings = extras[:, :PROJECTED_DIMS].tolist()
+        stats = extras[:, PROJECTED_DIMS : PROJECTED_DIMS + 2].tolist()
+        source, application = self.origin.source, self.origin.application
+        return [
+            (
+                model.workflow,
+                model.version,
+                source,
+                application,
+                self.sha256[i] if self.sha256 else None,
+                model.classes[b],
+                confidence[i],
+                stats[i][0],
+                stats[i][1],
+                height,
+                width,
+                channels,
+                embeddings[i],
+                self.at,
+            )
+            for i, b in enumerate(best.tolist())
+        ]
+
+
 class PredictionLog:
     """Sampling on the request path, COPY in a background thread."""
 
@@ -111,13 +152,16 @@ class PredictionLog:
         self._writer = writer
         self._rates_source = rates
         self._rates: dict[str, float] = {}
-        self._queue: deque[Entry] = deque(maxlen=capacity)
+        self._queue: deque[_Chunk] = deque()
+        self._rows = 0  # queued rows (the capacity is in rows, the queue holds chunks)
+        self._lock = threading.Lock()  # the event loop appends, the writer pops
+        self.capacity = capacity
         self.flush_rows = flush_rows
         self.flush_s = flush_s
         self.refresh_s = refresh_s
         self.warn_every_s = warn_every_s
         self._count = count or (lambda outcome, rows: None)
-        self._random = random.Random(seed)
+        self._random = np.random.default_rng(seed)
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -126,7 +170,7 @@ class PredictionLog:
         self.written = 0
         self._refresh_rates()
 
-    # -- request path (event loop): no I/O, no lock --
+    # -- request path (event loop): a slice and an append, no I/O --
 
     def rate(self, workflow: str) -> float:
         return self._rates.get(workflow, DEFAULT_RATE)
@@ -136,44 +180,52 @@ class PredictionLog:
         rate = self.rate(model.workflow)
         if rate <= 0 or model.extra_columns == 0:
             return
-        n = len(out)
-        rows = range(n) if rate >= 1 else [i for i in range(n) if self._random.random() < rate]
-        if not rows:
-            return
         origin = origin or ORIGIN.get()
-        sha = origin.sha256 if len(origin.sha256) == n else ()
-        classes = len(model.classes)
-        height, width, channels = model.input_shape
-        now = datetime.now(UTC)
-        for i in rows:
-            probs = out[i, :classes]
-            best = int(np.argmax(probs))
-            extras = out[i, classes:]
-            entry = (
-                model.workflow,
-                model.version,
-                origin.source,
-                origin.application,
-                sha[i] if sha else None,
-                model.classes[best],
-                float(probs[best]),
-                float(extras[PROJECTED_DIMS]),
-                float(extras[PROJECTED_DIMS + 1]),
-                height,
-                width,
-                channels,
-                extras[:PROJECTED_DIMS].tolist(),
-                now,
-            )
-            if len(self._queue) == self._queue.maxlen:
-                self.dropped += 1  # the deque drops its oldest row to take this one
-                self._count("dropped", 1)
-            self._queue.append(entry)
-        if len(self._queue) >= self.flush_rows:
-            self._wake.set()
+        sha = origin.sha256 if len(origin.sha256) == len(out) else ()
+        if rate < 1:
+            keep = self._random.random(len(out)) < rate
+            if not keep.any():
+                return
+            out = out[keep]
+            if sha:
+                sha = tuple(h for h, kept in zip(sha, keep.tolist(), strict=True) if kept)
+        self._push([_Chunk(model, out, origin, sha, datetime.now(UTC))])
 
     def pending(self) -> int:
-        return len(self._queue)
+        return self._rows
+
+    def _push(self, chunks: list[_Chunk], *, front: bool = False) -> None:
+        """Queue chunks (a failed batch goes back to the front); beyond `capacity` rows
+        the oldest are dropped and counted."""
+        lost = 0
+        with self._lock:
+            if front:
+                self._queue.extendleft(reversed(chunks))
+            else:
+                self._queue.extend(chunks)
+            self._rows += sum(len(c.out) for c in chunks)
+            while self._rows > self.capacity and self._queue:
+                oldest = self._queue.popleft()
+                self._rows -= len(oldest.out)
+                lost += len(oldest.out)
+            queued = self._rows
+        if lost:
+            self.dropped += lost
+            self._count("dropped", lost)
+        if queued >= self.flush_rows:
+            self._wake.set()
+
+    def _pop(self) -> list[_Chunk]:
+        """Chunks of about `flush_rows` rows, oldest first."""
+        taken: list[_Chunk] = []
+        rows = 0
+        with self._lock:
+            while self._queue and rows < self.flush_rows:
+                chunk = self._queue.popleft()
+                rows += len(chunk.out)
+                taken.append(chunk)
+            self._rows -= rows
+        return taken
 
     # -- writer thread --
 
@@ -191,17 +243,16 @@ class PredictionLog:
             self._thread = None
 
     def flush(self) -> int:
-        """Write what is queued now, in batches of `flush_rows`; returns rows written.
-        A failed batch goes back to the front of the queue and the error is raised."""
+        """Write what is queued now, in batches of about `flush_rows`; returns rows
+        written. A failed batch goes back to the front of the queue and the error is
+        raised."""
         total = 0
-        while self._queue:
-            batch: list[Entry] = []
-            while self._queue and len(batch) < self.flush_rows:
-                batch.append(self._queue.popleft())
+        while chunks := self._pop():
+            batch = [entry for chunk in chunks for entry in chunk.entries()]
             try:
                 written = self._writer(batch)
             except Exception:
-                self._requeue(batch)
+                self._push(chunks, front=True)
                 raise
             self.written += written
             self._count("written", written)
@@ -209,16 +260,6 @@ class PredictionLog:
                 self._count("unknown", len(batch) - written)
             total += written
         return total
-
-    def _requeue(self, batch: list[Entry]) -> None:
-        # Room first for the newer rows: what does not fit of the failed batch is dropped.
-        room = (self._queue.maxlen or 0) - len(self._queue)
-        keep = batch[len(batch) - room :] if room < len(batch) else batch
-        lost = len(batch) - len(keep)
-        if lost > 0:
-            self.dropped += lost
-            self._count("dropped", lost)
-        self._queue.extendleft(reversed(keep))
 
     def _run(self) -> None:
         refreshed = time.monotonic()

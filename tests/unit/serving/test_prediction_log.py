@@ -149,14 +149,14 @@ def test_postgres_down_never_fails_a_request_and_the_queue_drops_its_oldest():
     )
     with served(log) as client:
         for pixel in (0.1, 0.2, 0.3, 0.4):
-            predict(client, 2, pixel=pixel)  # 8 rows into a queue of 5
+            predict(client, 2, pixel=pixel)  # 8 rows into a queue of 5: the oldest go
         with pytest.raises(ConnectionError):
             log.flush()
-        assert log.pending() == 5  # the failed batch went back, nothing more was lost
+        assert log.pending() == 4  # the failed batch went back, nothing more was lost
         rows.down = False
         log.flush()
-    assert log.dropped == counted["dropped"] == 3
-    assert [round(r[7], 2) for r in rows] == [0.2, 0.3, 0.3, 0.4, 0.4]  # the newest kept
+    assert log.dropped == counted["dropped"] == 4
+    assert [round(r[7], 2) for r in rows] == [0.3, 0.3, 0.4, 0.4]  # the newest kept
 
 
 def test_the_writer_thread_flushes_in_the_background():
@@ -210,3 +210,22 @@ def test_copy_writes_rows_and_skips_unknown_workflows(engine):
 def test_copy_text_escapes_what_copy_would_misread():
     text = copy_text([(1, None, "a\tb\\c\nd", [0.5, 1.0])]).getvalue()
     assert text == "1\t\\N\ta\\tb\\\\c\\nd\t{0.5,1.0}\n"
+
+
+def test_sampled_stream_rows_keep_their_own_hashes():
+    rows = Rows()
+    log = PredictionLog(rows, lambda: {"digits": 0.5}, seed=1)
+    levels = [i / 20 for i in range(20)]
+    hashes = [f"{i:064x}" for i in range(20)]
+    instances = [np.full(SHAPE, level).tolist() for level in levels]
+    with served(log) as client:
+        response = client.post(
+            "/v1/models/digits:predict",
+            json={"instances": instances},
+            headers={SOURCE_HEADER: "stream", SHA256_HEADER: ",".join(hashes)},
+        )
+        assert response.status_code == 200
+        log.flush()
+    assert 0 < len(rows) < 20
+    for row in rows:
+        assert row[4] == hashes[round(row[7] * 20)]  # brightness i/20 belongs to hash i

@@ -1,0 +1,86 @@
+"""The prediction log of the live endpoint (a `modelfleet serve` subprocess, a real digits
+model from a real DAG run): predictions over HTTP land in prediction_log, sampled at
+monitor.sample_rate (default 0.1), with input statistics and an 8-float projected
+embedding; the stream's requests are logged once each, with their images' sha256."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from modelfleet.embedding import PROJECTED_DIMS
+from modelfleet.endpoint_client import EndpointClient
+from tests.integration.conftest import Platform, eventually, frozen_test_image, release_digits
+
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def live(platform: Platform) -> Platform:
+    from tests.integration.test_retrain_dag import production
+
+    release_digits(platform, 1)
+    with EndpointClient(
+        platform.endpoint_url, headers=platform.admin_headers, timeout=10
+    ) as client:
+        client.wait_for_version("digits", production(platform))
+    return platform
+
+
+def logged(platform: Platform, where: str = "TRUE") -> list[sa.Row]:
+    engine = sa.create_engine(platform.database_url)
+    try:
+        with engine.connect() as conn:
+            return list(
+                conn.execute(
+                    sa.text(
+                        "SELECT source, application, image_sha256, predicted, confidence, "
+                        "brightness, contrast, height, width, channels, embedding, "
+                        "model_version_id FROM prediction_log l JOIN workflow w "
+                        f"ON w.id = l.workflow_id WHERE w.name = 'digits' AND {where}"
+                    )
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def test_api_predictions_are_sampled_into_the_log_with_stats_and_embedding(live):
+    before = len(logged(live, "source = 'api'"))
+    image = base64.b64encode(frozen_test_image()).decode()
+    body = {"instances": [{"b64": image}] * 10}
+    with httpx.Client(base_url=live.endpoint_url, headers=live.admin_headers) as client:
+        for _ in range(30):  # 300 predictions at the default rate 0.1
+            assert client.post("/v1/models/digits:predict", json=body).status_code == 200
+    assert eventually(lambda: len(logged(live, "source = 'api'")) > before, timeout_s=30)
+    rows = logged(live, "source = 'api'")
+    assert before < len(rows) < before + 300  # sampled, not all
+    row = rows[-1]
+    assert row.predicted in [str(d) for d in range(10)] and 0 < row.confidence <= 1
+    assert 0 <= row.brightness <= 1 and row.contrast >= 0
+    assert (row.height, row.width, row.channels) == (28, 28, 1)
+    assert len(row.embedding) == PROJECTED_DIMS and any(v != 0 for v in row.embedding)
+    assert row.model_version_id is not None and row.image_sha256 is None
+
+
+def test_a_stream_request_is_logged_once_per_image_with_its_hash(live):
+    images = [frozen_test_image()] * 200
+    hashes = [hashlib.sha256(f"stream image {i}".encode()).hexdigest() for i in range(200)]
+    with EndpointClient(live.endpoint_url, headers=live.admin_headers, timeout=30) as client:
+        for start in range(0, 200, 50):
+            client.infer(
+                "digits", images[start : start + 50], stream_sha256=hashes[start : start + 50]
+            )
+
+    def stream_rows() -> list[sa.Row]:
+        return [r for r in logged(live, "source = 'stream'") if r.image_sha256 in hashes]
+
+    assert eventually(lambda: len(stream_rows()) > 0, timeout_s=30)
+    rows = stream_rows()
+    seen = [r.image_sha256 for r in rows]
+    assert len(seen) == len(set(seen))  # once, not twice
+    assert len(rows) < 200  # sampled at 0.1
