@@ -7,6 +7,7 @@ SQLAlchemy) happen inside the commands, so `modelfleet --help` stays fast.
     services   serve, ingest, warm-runner (the long-running processes)
     reports    lineage, fleet, versions, history
     monitor    monitor (the monitors' report on demand)
+    label      label (a person's class for a stored image)
     releases   retrain, rollback, approve, reproduce
     data       data generate, data import
     workflows  workflow add, workflow list, workflow remove
@@ -33,6 +34,7 @@ import click
 from modelfleet.cli import (
     apps,
     data,
+    label,
     monitor,
     platform,
     releases,
@@ -97,6 +99,7 @@ for _command in (
     reports.versions,
     reports.history,
     monitor.monitor,
+    label.label,
     apps.apps,
     releases.reproduce,
     platform.doctor,

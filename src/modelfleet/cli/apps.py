@@ -49,18 +49,33 @@ def create(name: str, grants: tuple[str, ...], admin: bool, actor: str | None) -
 @click.argument("name")
 @click.argument("grants", nargs=-1, required=True, metavar="WF[=PIN]...")
 @option("--reason", required=True)
+@option(
+    "--label/--no-label",
+    default=None,
+    help="also let it label these workflows' images (POST /v1/feedback/WF), or no longer; "
+    "a WF without =PIN keeps its current pin",
+)
 @actor_option
-def grant(name: str, grants: tuple[str, ...], reason: str, actor: str | None) -> None:
+def grant(
+    name: str, grants: tuple[str, ...], reason: str, label: bool | None, actor: str | None
+) -> None:
     from modelfleet.registry.store import applications
 
     who = cli_actor(actor)
     pins = _grants(grants)
     _check_workflows(pins)  # before the registry: the fleet alone knows them
     with registry_session() as session, session.begin():
+        if label is not None:  # changing the label grant alone must not move a pin
+            current = applications.get_application(session, name).grants
+            unpinned = [spec for spec in grants if "=" not in spec]
+            pins.update({wf: current[wf] for wf in unpinned if wf in current})
         _check_versions(session, pins)
         for workflow, pin in pins.items():
-            applications.set_grant(session, name, workflow, pin, actor=who, reason=reason)
-    print(f"{name}: " + ", ".join(grants))
+            applications.set_grant(
+                session, name, workflow, pin, actor=who, reason=reason, label=label
+            )
+    shown = ", ".join(f"{w}={p}" for w, p in pins.items())
+    print(f"{name}: {shown}" + ("" if label is None else f" (label: {'yes' if label else 'no'})"))
 
 
 @command("key", help="issue a new API key (the old one stops working)")
@@ -126,6 +141,7 @@ def _app_json(app: Any) -> dict[str, Any]:
         "name": app.name,
         "admin": app.admin,
         "grants": app.grants,
+        "label": sorted(app.labels),
         "has_key": app.has_key,
         "declared": app.declared,
         "revoked_at": app.revoked_at,

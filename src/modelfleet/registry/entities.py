@@ -92,6 +92,7 @@ class Application:
     created_by: str
     created_at: datetime
     revoked_at: datetime | None = None
+    labels: frozenset[str] = frozenset()  # workflows whose images it may label
 
 
 @dataclass(frozen=True)

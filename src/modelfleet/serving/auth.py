@@ -46,6 +46,12 @@ class Principal:
     name: str
     admin: bool = False
     grants: Mapping[str, str] = field(default_factory=dict)
+    labels: frozenset[str] = frozenset()  # workflows whose images it may label
+
+    def require_label(self, workflow: str) -> None:
+        """Labelling is its own grant (`apps grant --label`); admin applications hold it."""
+        if not self.admin and workflow not in self.labels:
+            raise Forbidden(f"application {self.name!r} has no label grant for {workflow!r}")
 
     def pin_for(self, workflow: str) -> str:
         """The alias or version an unversioned request for `workflow` resolves to."""
@@ -173,7 +179,7 @@ class Authenticator:
             app = applications.authenticate(session, key)
         if app is None:
             return None
-        return Principal(app.name, app.admin, dict(app.grants))
+        return Principal(app.name, app.admin, dict(app.grants), app.labels)
 
 
 def _digest(key: str) -> str:

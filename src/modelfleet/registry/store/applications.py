@@ -66,7 +66,20 @@ def _grants(session: Session, application_ids: list[int]) -> dict[int, dict[str,
     return out
 
 
-def _entity(row: ApplicationRow, grants: dict[str, str]) -> Application:
+def _labels(session: Session, application_id: int) -> frozenset[str]:
+    """The workflows whose images the application may label (the `label` grant)."""
+    return frozenset(
+        session.scalars(
+            sa.select(WorkflowRow.name)
+            .join(GrantRow, GrantRow.workflow_id == WorkflowRow.id)
+            .where(GrantRow.application_id == application_id, GrantRow.label.is_(True))
+        )
+    )
+
+
+def _entity(
+    row: ApplicationRow, grants: dict[str, str], labels: frozenset[str] = frozenset()
+) -> Application:
     return Application(
         name=row.name,
         admin=row.admin,
@@ -76,6 +89,7 @@ def _entity(row: ApplicationRow, grants: dict[str, str]) -> Application:
         created_by=row.created_by,
         created_at=row.created_at,
         revoked_at=row.revoked_at,
+        labels=labels,
     )
 
 
@@ -135,8 +149,10 @@ def set_grant(
     actor: str,
     reason: str,
     workflows: Collection[str] | None = None,
+    label: bool | None = None,
 ) -> None:
-    """Grant `workflow` to the application (or change its pin).
+    """Grant `workflow` to the application (or change its pin); `label` gives or takes
+    the `label` grant (None: a new grant has none, an existing one keeps its own).
 
     InvalidGrant unless `workflow` is declared (one of `workflows`, by default the fleet
     file's) and a fixed-version pin names a registered version: a grant must not
@@ -151,6 +167,8 @@ def set_grant(
         "updated_by": actor,
         "reason": reason,
     }
+    if label is not None:
+        values["label"] = label
     session.execute(
         pg_insert(GrantRow)
         .values(**values)
@@ -199,13 +217,13 @@ def remove_grant(session: Session, name: str, workflow: str) -> None:
 
 def get_application(session: Session, name: str) -> Application:
     row = _row(session, name)
-    return _entity(row, _grants(session, [row.id])[row.id])
+    return _entity(row, _grants(session, [row.id])[row.id], _labels(session, row.id))
 
 
 def list_applications(session: Session) -> list[Application]:
     rows = list(session.scalars(sa.select(ApplicationRow).order_by(ApplicationRow.name)))
     grants = _grants(session, [r.id for r in rows])
-    return [_entity(r, grants[r.id]) for r in rows]
+    return [_entity(r, grants[r.id], _labels(session, r.id)) for r in rows]
 
 
 def authenticate(session: Session, key: str) -> Application | None:
@@ -225,7 +243,7 @@ def authenticate(session: Session, key: str) -> Application | None:
         return None
     if row is None:
         return None
-    return _entity(row, _grants(session, [row.id])[row.id])
+    return _entity(row, _grants(session, [row.id])[row.id], _labels(session, row.id))
 
 
 def pinned_versions(session: Session) -> dict[str, set[str]]:
@@ -299,8 +317,8 @@ def fingerprint(session: Session) -> str:
         ).order_by(ApplicationRow.id)
     ).all()
     grants = session.execute(
-        sa.select(GrantRow.application_id, GrantRow.workflow_id, GrantRow.pin).order_by(
-            GrantRow.application_id, GrantRow.workflow_id
-        )
+        sa.select(
+            GrantRow.application_id, GrantRow.workflow_id, GrantRow.pin, GrantRow.label
+        ).order_by(GrantRow.application_id, GrantRow.workflow_id)
     ).all()
     return repr((apps, grants))
