@@ -19,7 +19,7 @@ from modelfleet import __version__
 from modelfleet.config import ServingPolicy
 from modelfleet.errors import ModelfleetError, http_status, retry_after_s
 from modelfleet.host.logs import configure_logging
-from modelfleet.serving import admin, openapi, tfserving, v2
+from modelfleet.serving import admin, feedback, openapi, tfserving, v2
 from modelfleet.serving.auth import Authenticator
 from modelfleet.serving.heap import settle_heap
 from modelfleet.serving.metrics import Metrics, MetricsMiddleware
@@ -130,6 +130,7 @@ def create_app(
     app.include_router(v2.router(service, auth, ready))
     if database_url is not None:
         app.include_router(admin.router(settings, database_url, auth))
+        app.include_router(feedback.router(settings, database_url, auth))
 
     @app.get(
         "/healthz",
