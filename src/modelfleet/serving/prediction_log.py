@@ -102,35 +102,45 @@ class _Chunk:
     sha256: tuple[str, ...]
     at: datetime
 
-    def entries(self) -> list[Entry]:
-        model, classes = self.model, len(self.model.classes)
+
+def entries_of(chunks: list[_Chunk]) -> list[Entry]:
+    """The records of queued chunks. Chunks of one model and origin are converted
+    together: numpy's cost is per call, and a chunk is often one row."""
+    groups: dict[tuple[int, Origin], list[_Chunk]] = {}
+    for chunk in chunks:
+        groups.setdefault((id(chunk.model), chunk.origin), []).append(chunk)
+    out: list[Entry] = []
+    for group in groups.values():
+        model, origin = group[0].model, group[0].origin
+        classes = len(model.classes)
         height, width, channels = model.input_shape
-        probs = self.out[:, :classes]
-        best = probs.argmax(axis=1)
-        confidence = probs[np.arange(len(best)), best].tolist()
-        extras = self.out[:, classes:]
-        embeddings = extras[:, :PROJECTED_DIMS].tolist()
-        stats = extras[:, PROJECTED_DIMS : PROJECTED_DIMS + 2].tolist()
-        source, application = self.origin.source, self.origin.application
-        return [
+        block = np.concatenate([c.out for c in group]) if len(group) > 1 else group[0].out
+        best = block[:, :classes].argmax(axis=1)
+        confidence = block[np.arange(len(block)), best].tolist()
+        extras = block[:, classes:].tolist()
+        sha = [h for c in group for h in (c.sha256 or (None,) * len(c.out))]
+        at = [c.at for c in group for _ in range(len(c.out))]
+        names = model.classes
+        out.extend(
             (
                 model.workflow,
                 model.version,
-                source,
-                application,
-                self.sha256[i] if self.sha256 else None,
-                model.classes[b],
+                origin.source,
+                origin.application,
+                sha[i],
+                names[b],
                 confidence[i],
-                stats[i][0],
-                stats[i][1],
+                extras[i][PROJECTED_DIMS],
+                extras[i][PROJECTED_DIMS + 1],
                 height,
                 width,
                 channels,
-                embeddings[i],
-                self.at,
+                extras[i][:PROJECTED_DIMS],
+                at[i],
             )
             for i, b in enumerate(best.tolist())
-        ]
+        )
+    return out
 
 
 class PredictionLog:
@@ -248,7 +258,7 @@ class PredictionLog:
         raised."""
         total = 0
         while chunks := self._pop():
-            batch = [entry for chunk in chunks for entry in chunk.entries()]
+            batch = entries_of(chunks)
             try:
                 written = self._writer(batch)
             except Exception:

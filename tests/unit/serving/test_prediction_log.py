@@ -7,6 +7,7 @@ the test is about the queue, and the real COPY writer where it is about the rows
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -208,8 +209,12 @@ def test_copy_writes_rows_and_skips_unknown_workflows(engine):
 
 
 def test_copy_text_escapes_what_copy_would_misread():
-    text = copy_text([(1, None, "a\tb\\c\nd", [0.5, 1.0])]).getvalue()
-    assert text == "1\t\\N\ta\\tb\\\\c\\nd\t{0.5,1.0}\n"
+    at = datetime(2026, 12, 4, tzinfo=UTC)
+    row = (1, None, "api", "a\tb\\c\nd", None, "3", 0.5, 0.25, 0.0, 28, 28, 1, [0.5, 1.0], at)
+    assert copy_text([row]).getvalue() == (
+        "1\t\\N\tapi\ta\\tb\\\\c\\nd\t\\N\t3\t0.5\t0.25\t0.0\t28\t28\t1\t{0.5,1.0}\t"
+        "2026-12-04T00:00:00+00:00\n"
+    )
 
 
 def test_sampled_stream_rows_keep_their_own_hashes():
