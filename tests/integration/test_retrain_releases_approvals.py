@@ -112,6 +112,16 @@ def sweep_timeouts() -> None:
 def answering(answer: Callable[[], None]) -> Iterator[None]:
     """Run `answer` in a thread beside the DAG run; re-raise what it raised."""
     failures: list[BaseException] = []
+    # Import in this thread first: the run imports Airflow's models lazily too, and two
+    # threads importing the same modules at once can deadlock on their import locks.
+    import airflow.api_fastapi.auth.managers.simple.user
+    import airflow.api_fastapi.core_api.routes.public.hitl
+    import airflow.jobs.scheduler_job_runner  # noqa: F401
+    from airflow.models import import_all_models
+    from sqlalchemy.orm import configure_mappers
+
+    import_all_models()
+    configure_mappers()  # which would import the models again, lazily, at a first query
 
     def target() -> None:
         try:

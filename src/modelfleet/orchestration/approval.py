@@ -100,7 +100,7 @@ class ReleaseApproval(ApprovalOperator):
                 self._context(training_run_id, None), training_run_id, approved=False, reason=reason
             )
             print(f"rejected: {reason}; register, deploy and smoke are skipped")
-            self._skip_release(context)
+            self._skip_release(context)  # raises: the task runner skips them
             return {"approved": False, "actor": None, "reason": reason}
         responder = event.get("responded_by_user") or {}
         who = str(responder.get("name") or responder.get("id") or "")
@@ -115,11 +115,15 @@ class ReleaseApproval(ApprovalOperator):
             raise ApprovalRefused(
                 f"{who!r} answered without a reason; clear this task to answer again"
             )
-        result = super().execute_complete(context=context, event=event)  # skips on Reject
-        approved = result["chosen_options"] == [ApprovalOperator.APPROVE]
+        chosen = list(event.get("chosen_options") or [])
+        self.validate_chosen_options(chosen)
+        approved = chosen == [ApprovalOperator.APPROVE]
         ctx = self._context(training_run_id, who)
+        # Recorded first: on Reject the operator skips register by raising, so nothing
+        # after it runs.
         approve.record_decision(ctx, training_run_id, approved=approved, reason=reason)
         print(f"{'approved' if approved else 'rejected'} by {ctx.actor}: {reason}")
+        super().execute_complete(context=context, event=event)  # skips register on Reject
         return {"approved": approved, "actor": ctx.actor, "reason": reason}
 
     def _context(self, training_run_id: int, person: str | None) -> Any:
