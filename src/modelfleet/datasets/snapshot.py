@@ -122,6 +122,20 @@ def materialise(
     return snapshots
 
 
+def extend_split(
+    snapshot: SplitSnapshot, files: list[tuple[str, str, str, bytes]]
+) -> SplitSnapshot:
+    """Write (relpath, label, month, data) files into a materialised split, describe
+    them and rewrite its manifest (labelled lake images joining train)."""
+    rows = list(snapshot.rows)
+    for relpath, label, month, data in files:
+        target = snapshot.path / relpath
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        rows.append(describe(snapshot.path, relpath, label, month))
+    return _finish(snapshot.path, rows)
+
+
 def delivered_file(
     deliveries: Path, workflow: str, month: str, split: str, path: str
 ) -> tuple[str, DeliveredFile]:
@@ -157,7 +171,8 @@ def frozen_test_set_dir(deliveries: Path, workflow: WorkflowData) -> Path:
     renders a new one, as it did when every snapshot rendered it."""
     rendered_from = json.dumps(
         {
-            "source": workflow.source.model_dump(mode="json"),
+            # whether labelled lake images train too changes no test image
+            "source": workflow.source.model_dump(mode="json", exclude={"include_labelled"}),
             "classes": list(workflow.classes),
             "input_shape": list(workflow.input_shape),
         },

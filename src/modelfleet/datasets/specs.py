@@ -25,6 +25,11 @@ def _check_month(value: str) -> str:
 class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    # Labels from the floor: lake images people labelled join the next month's train split.
+    include_labelled: bool = Field(
+        True, description="train on the lake images people labelled, too (issue 22)"
+    )
+
 
 class _SimulatedSpec(_Spec):
     start_month: str = Field(description="first month with data, YYYY-MM")

@@ -88,7 +88,9 @@ def _run_context(workflow: str) -> Any:
     if not month:  # scheduled runs and backfills: their data interval's month
         start = context.get("data_interval_start") or context["logical_date"]
         month = month_of(start)
-    return RunContext(workflow_name=workflow, month=month, run=run)
+    # only labels given up to the data interval's end join the snapshot (docs/monitoring.md)
+    until = context.get("data_interval_end") or dag_run.run_after
+    return RunContext(workflow_name=workflow, month=month, run=run, labels_until=until)
 
 
 def _is_manual(dag_run: Any) -> bool:

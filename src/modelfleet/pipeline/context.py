@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from functools import cached_property
 
 from modelfleet.config import Fleet, Workflow, load_fleet
@@ -20,6 +21,9 @@ class RunContext:
     operator: str | None = None  # a person releasing a candidate (`modelfleet approve`)
     approval: str | None = None  # their reason for releasing it
     via: str = "cli"  # where the person acted: "cli", or "airflow" (its approval step)
+    # labels given up to here join the snapshot (the run's data-interval end; None: the
+    # end of `month`)
+    labels_until: datetime | None = None
 
     @cached_property
     def settings(self) -> Settings:

@@ -20,6 +20,7 @@ from modelfleet.datasets.snapshot import delivered_file, materialise, training_m
 from modelfleet.errors import DataError, TamperedData, ValidationFailed, VersioningError
 from modelfleet.naming import DATA_SPLITS, data_dir, validation_file
 from modelfleet.pipeline.context import RunContext
+from modelfleet.pipeline.labelled import LABELLED_DIR, add_labelled
 from modelfleet.registry import db
 from modelfleet.registry.entities import NewDatasetVersion, NewValidation
 from modelfleet.registry.store import runs
@@ -30,7 +31,8 @@ from modelfleet.versioning.repo import ModelRepo
 def snapshot(ctx: RunContext) -> dict[str, Any]:
     """Materialise the month's window from the deliveries, `dvc add` it, record the dataset.
 
-    Months whose latest validation failed are left out of the window.
+    Months whose latest validation failed are left out of the window; labelled lake
+    images join it (pipeline/labelled.py).
     """
     with Session(db.engine()) as session:
         rejected = runs.rejected_months(session, ctx.workflow_name)
@@ -42,6 +44,7 @@ def snapshot(ctx: RunContext) -> dict[str, Any]:
     splits = materialise(
         ctx.workflow, ctx.month, repo.path, ctx.settings.deliveries, frozenset(skipped)
     )
+    splits, labelled = add_labelled(ctx, splits)  # copied in: DVC tracks them too
     md5 = repo.add_data(ctx.workflow_name, DATA_SPLITS)
     record = NewDatasetVersion(
         workflow=ctx.workflow_name,
@@ -54,6 +57,7 @@ def snapshot(ctx: RunContext) -> dict[str, Any]:
         n_holdout=len(splits["holdout"].rows),
         n_test=len(splits["test"].rows),
         months=sorted({row.month for row in splits["train"].rows}),
+        labelled=labelled,
         run=ctx.run,
     )
     with Session(db.engine()) as session, session.begin():
@@ -180,6 +184,13 @@ def _run_validate_stage(ctx: RunContext) -> ValidationOutcome:
 def _quarantine_if_few(ctx: RunContext, outcome: ValidationOutcome) -> list[dict[str, str]]:
     """Move the offending files out of their deliveries if they are few enough."""
     bad = outcome.offending_files()
+    labelled = sorted(name for name in bad if name.startswith(f"train/{LABELLED_DIR}/"))
+    if labelled:  # not a delivery's: nothing to move; the label's image is the problem
+        print(
+            f"labelled lake images failed validation: {labelled[:10]}; nothing is moved "
+            "(set source.include_labelled: false to train without them)"
+        )
+        return []
     earlier = [
         name
         for name in bad

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from modelfleet.errors import InvalidLabel, NotFound
 from modelfleet.registry.monitoring_tables import ImageLabelRow, PredictionLogRow
+from modelfleet.registry.store.ingest_files import STORED
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.registry.tables import IngestFileRow, ModelVersionRow, PredictionRow, WorkflowRow
 
@@ -199,3 +200,20 @@ def live_accuracy(session: Session, workflow: str) -> dict[str, LiveAccuracy]:
         .order_by(ModelVersionRow.version)
     ).all()
     return {v: LiveAccuracy(v, int(n), int(ok)) for v, n, ok in rows}
+
+
+def stored_paths(session: Session, workflow: str, shas: Collection[str]) -> dict[str, str]:
+    """sha256 -> lake path of those images the stream stored (quarantined ones have none)."""
+    if not shas:
+        return {}
+    rows = session.execute(
+        sa.select(IngestFileRow.sha256, IngestFileRow.final_path)
+        .join(WorkflowRow, WorkflowRow.id == IngestFileRow.workflow_id)
+        .where(
+            WorkflowRow.name == workflow,
+            IngestFileRow.sha256.in_(list(shas)),
+            IngestFileRow.state == STORED,
+            IngestFileRow.final_path.is_not(None),
+        )
+    ).all()
+    return {sha: path for sha, path in rows if path is not None}
