@@ -81,7 +81,8 @@ def add_labelled(
         "included": included,
         "left_out": left_out,
     }
-    print(f"labelled lake images (labels up to {until.isoformat()}): {len(files)} join train")
+    if given:  # a workflow nobody labelled says nothing in the task log
+        print(f"labelled lake images (labels up to {until.isoformat()}): {len(files)} join train")
     for reason, shas in left_out.items():
         if shas:
             print(f"  left out ({reason.replace('_', ' ')}): {len(shas)}: {', '.join(shas[:10])}")
