@@ -32,6 +32,13 @@ def render_lineage(chain: dict[str, Any]) -> Tree:
             f"[bold]prediction[/] #{p['id']}: {p['label']} ({p['score']}) for image "
             f"{p['image_sha256'][:16]}…  source={p['source']}"
         )
+        if chain.get("labelled"):
+            given = chain["labelled"]
+            root.add(
+                f"[bold]labelled[/] {given['label']} by {given['actor']} at {given['at']}"
+                + (f": {given['reason']}" if given["reason"] else "")
+                + (f" ({len(given['history'])} labels)" if len(given["history"]) > 1 else "")
+            )
         node = root.add(f"[bold]model version[/] {mv['tag']}")
     else:
         root = node = Tree(f"[bold]model version[/] {mv['tag']}")

@@ -4,6 +4,7 @@ cut-off a snapshot reads, live accuracy per version), `modelfleet label` and the
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -182,3 +183,29 @@ def test_modelfleet_label_refuses_what_it_cannot_record(registry, capsys):
     assert f"no stored image or prediction with sha256 {sha(8)}" in capsys.readouterr().err
     with Session(sa.create_engine(registry)) as session:
         assert labels.label_history(session, WF, sha(8)) == []
+
+
+def test_the_lineage_shows_the_label_beside_the_prediction(registry, capsys):
+    import json
+
+    from modelfleet.registry import db
+    from modelfleet.registry.store.lineage import prediction_lineage
+
+    assert main(["label", WF, sha(7), "ok", "--actor", "bob", "--reason", "first look"]) == 0
+    assert main(["label", WF, sha(7), "spot", "--actor", "ann", "--reason", "a spot"]) == 0
+    capsys.readouterr()
+    assert main(["lineage", sha(7), "--json"]) == 0
+    chain = json.loads(capsys.readouterr().out)
+    assert chain["prediction"]["label"] == "ok"  # what the model said
+    assert (chain["labelled"]["label"], chain["labelled"]["actor"]) == ("spot", "cli:ann")
+    assert [h["label"] for h in chain["labelled"]["history"]][-2:] == ["ok", "spot"]
+    from rich.console import Console
+
+    from modelfleet.views import render_lineage
+
+    chain["training_run"]["params"] = {"params": {}}  # the helper's run records none
+    shown = Console(record=True, width=300, file=io.StringIO())
+    shown.print(render_lineage(chain))
+    assert "labelled spot by cli:ann at" in shown.export_text()
+    with Session(db.engine(registry)) as session:
+        assert prediction_lineage(session, sha(7))["labelled"]["reason"] == "a spot"

@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from modelfleet.errors import NotFound
+from modelfleet.registry.store.labels import label_history
 from modelfleet.registry.store.predictions import find_predictions
 from modelfleet.registry.store.versions import get_version, get_version_by_id
 from modelfleet.registry.tables import (
@@ -115,8 +116,21 @@ def prediction_lineage(session: Session, image_sha256: str) -> dict[str, Any]:
             "at": latest.created_at.isoformat(),
             "earlier_predictions": len(predictions) - 1,
         },
+        # a person's label beside the prediction: the latest, then its history
+        "labelled": _labelled(session, latest.workflow, image_sha256),
         **version_lineage(session, latest.workflow, latest.version),
     }
+
+
+def _labelled(session: Session, workflow: str, image_sha256: str) -> dict[str, Any] | None:
+    history = label_history(session, workflow, image_sha256)
+    if not history:
+        return None
+    entries = [
+        {"label": h.label, "actor": h.actor, "reason": h.reason, "at": h.at.isoformat()}
+        for h in history
+    ]
+    return {**entries[-1], "history": entries}
 
 
 def _short_metrics(metrics: dict[str, Any] | None) -> dict[str, Any] | None:
