@@ -1,10 +1,14 @@
 """One monitor window read from the prediction log, subsampled in the query itself.
 
-Two queries over the window's rows of the workflow (the index on (workflow_id, at)
-bounds both): the rows per version, then a uniform sample of the main version's rows
-(`random() < max_rows / n`, seeded, so a report over a million rows moves only a few
-thousand to Python). Live accuracy is counted over all the window's labelled rows: labels
-are few, so the join is cheap whatever the window's size.
+Two queries, each bounded by the index on (workflow_id, at):
+1. one pass over the window counting its rows per version, and, joined to the latest
+   label per image (image_label), how many were labelled and how many of those the model
+   got right: live accuracy counts every labelled row, whatever the window's size;
+2. the rows of the version that answered most; above `max_rows`, `TABLESAMPLE SYSTEM`
+   (seeded) reads only the share of pages that holds about `max_rows` of them, so a window
+   of a million rows moves a few percent of its pages, and twenty thousand rows to Python.
+   A page sample is a cluster sample (rows logged together share a page); with hundreds of
+   pages drawn that is fine for distributions over an hour or a day.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from modelfleet.registry.tables import ModelVersionRow, WorkflowRow
 
 # Shadow answers are the candidate's, never production's: not part of what production saw.
 MONITORED_SOURCES = ("api", "stream")
-_SEED = 0.22  # setseed(): the same window samples the same rows on each run
+_SEED = 22  # REPEATABLE: the same window samples the same pages on each run
 
 
 @dataclass(frozen=True)
@@ -62,76 +66,52 @@ def read_window(
     workflow_id = session.scalar(sa.select(WorkflowRow.id).where(WorkflowRow.name == workflow))
     if workflow_id is None:
         return Window(workflow, start, end)
-    in_window = (
-        PredictionLogRow.workflow_id == workflow_id,
-        PredictionLogRow.at >= start,
-        PredictionLogRow.at < end,
-        PredictionLogRow.source.in_(MONITORED_SOURCES),
-    )
-    counts = session.execute(
-        sa.select(PredictionLogRow.model_version_id, ModelVersionRow.version, sa.func.count())
-        .outerjoin(ModelVersionRow, ModelVersionRow.id == PredictionLogRow.model_version_id)
-        .where(*in_window)
-        .group_by(PredictionLogRow.model_version_id, ModelVersionRow.version)
-        .order_by(sa.func.count().desc())
-    ).all()
+    log = PredictionLogRow.__table__
+    counts = _counts(session, log, _in_window(log, workflow_id, start, end), workflow_id)
     if not counts:
         return Window(workflow, start, end)
-    version_id, version, n_logged = counts[0]
-    per_version = {str(v or "unknown"): int(n) for _, v, n in counts}
-    mine = (*in_window, _same_version(version_id))
-    rows = _sample(session, mine, n_logged, max_rows)
-    labelled, correct = _accuracy(session, workflow_id, mine)
+    version_id, version, n_logged, labelled, correct = counts[0]
+    rows = _sample(session, workflow_id, start, end, version_id, n_logged, max_rows)
+    # column-wise: one pass over the rows rather than one per figure
+    predicted, confidence, brightness, contrast, height, width, channels, embedding = (
+        (list(column) for column in zip(*rows, strict=True)) if rows else ([] for _ in range(8))
+    )
     return Window(
         workflow,
         start,
         end,
         version_id=version_id,
         version=version,
-        per_version=per_version,
+        per_version={str(v or "unknown"): int(n) for _, v, n, _, _ in counts},
         n_logged=int(n_logged),
-        predicted=[r.predicted for r in rows],
-        confidence=np.array([r.confidence for r in rows], dtype=np.float64),
-        brightness=np.array([r.brightness for r in rows], dtype=np.float64),
-        contrast=np.array([r.contrast for r in rows], dtype=np.float64),
-        shapes=[(r.height, r.width, r.channels) for r in rows],
-        embedding=_embeddings([r.embedding for r in rows]),
-        labelled=labelled,
-        correct=correct,
+        predicted=predicted,
+        confidence=np.array(confidence, dtype=np.float64),
+        brightness=np.array(brightness, dtype=np.float64),
+        contrast=np.array(contrast, dtype=np.float64),
+        shapes=list(zip(height, width, channels, strict=True)),
+        embedding=_embeddings(embedding),
+        labelled=int(labelled),
+        correct=int(correct),
     )
 
 
-def _same_version(version_id: int | None) -> sa.ColumnElement[bool]:
-    column = PredictionLogRow.model_version_id
-    return column.is_(None) if version_id is None else column == version_id
+def _in_window(
+    log: sa.FromClause, workflow_id: int, start: datetime, end: datetime
+) -> list[sa.ColumnElement[bool]]:
+    return [
+        log.c.workflow_id == workflow_id,
+        log.c.at >= start,
+        log.c.at < end,
+        log.c.source.in_(MONITORED_SOURCES),
+    ]
 
 
-def _sample(
-    session: Session, where: tuple[sa.ColumnElement[bool], ...], n: int, max_rows: int
+def _counts(
+    session: Session, log: sa.FromClause, where: list[sa.ColumnElement[bool]], workflow_id: int
 ) -> Sequence[Any]:
-    t = PredictionLogRow
-    query = sa.select(
-        t.predicted,
-        t.confidence,
-        t.brightness,
-        t.contrast,
-        t.height,
-        t.width,
-        t.channels,
-        t.embedding,
-    ).where(*where)
-    if n > max_rows:
-        session.execute(sa.select(sa.func.setseed(_SEED)))
-        # a little above the share so the sample rarely falls short; LIMIT caps it
-        query = query.where(sa.func.random() < min(1.0, 1.05 * max_rows / n)).limit(max_rows)
-    return session.execute(query).all()
-
-
-def _accuracy(
-    session: Session, workflow_id: int, where: tuple[sa.ColumnElement[bool], ...]
-) -> tuple[int, int]:
-    """(labelled, correct): the window's rows whose image has a label, the latest per
-    image (M3's image_label), and how many of them the model got right."""
+    """Per version, most rows first: (id, version, rows, labelled, correct), in one pass
+    over the window. Labelled: the row's image has a label, the latest per image
+    (image_label); correct: that label is what the model predicted."""
     label = ImageLabelRow
     latest = (
         sa.select(label.image_sha256, label.label)
@@ -140,20 +120,69 @@ def _accuracy(
         .order_by(label.image_sha256, label.at.desc(), label.id.desc())
         .subquery()
     )
-    row = session.execute(
+    rows = sa.func.count()
+    query = (
         sa.select(
-            sa.func.count(),
-            sa.func.count().filter(latest.c.label == PredictionLogRow.predicted),
+            log.c.model_version_id,
+            ModelVersionRow.version,
+            rows,
+            sa.func.count(latest.c.label),
+            sa.func.count().filter(latest.c.label == log.c.predicted),
         )
-        .select_from(PredictionLogRow)
-        .join(latest, latest.c.image_sha256 == PredictionLogRow.image_sha256)
+        .select_from(log)
+        .outerjoin(latest, latest.c.image_sha256 == log.c.image_sha256)
+        .outerjoin(ModelVersionRow, ModelVersionRow.id == log.c.model_version_id)
         .where(*where)
-    ).one()
-    return int(row[0]), int(row[1])
+        .group_by(log.c.model_version_id, ModelVersionRow.version)
+        .order_by(rows.desc())
+    )
+    return session.connection().execute(query).all()
 
 
-def _embeddings(values: list[list[float] | None]) -> np.ndarray:
-    kept = [v for v in values if v is not None and len(v) == PROJECTED_DIMS]
+def _sample(
+    session: Session,
+    workflow_id: int,
+    start: datetime,
+    end: datetime,
+    version_id: int | None,
+    n: int,
+    max_rows: int,
+) -> Sequence[Any]:
+    """The version's rows of the window; above `max_rows`, a sample of the table's pages
+    (TABLESAMPLE SYSTEM, seeded) sized to hold about `max_rows` of them, so a window of
+    a million rows reads a few percent of its pages rather than all of them."""
+    log: sa.FromClause = PredictionLogRow.__table__
+    if n > max_rows:
+        # a little above the share so the sample rarely falls short; LIMIT caps it
+        percent = min(100.0, 110.0 * max_rows / n)
+        log = sa.tablesample(log, sa.func.system(percent), name="sampled", seed=sa.literal(_SEED))
+    version = log.c.model_version_id
+    query = (
+        sa.select(
+            log.c.predicted,
+            log.c.confidence,
+            log.c.brightness,
+            log.c.contrast,
+            log.c.height,
+            log.c.width,
+            log.c.channels,
+            # text, parsed by numpy at once: the driver's per-row array parsing took longer
+            # than the query
+            sa.func.array_to_string(log.c.embedding, ",").label("embedding"),
+        )
+        .where(
+            *_in_window(log, workflow_id, start, end),
+            version.is_(None) if version_id is None else version == version_id,
+        )
+        .limit(max_rows)
+    )
+    return session.connection().execute(query).all()
+
+
+def _embeddings(texts: list[str | None]) -> np.ndarray:
+    """'0.1,0.2,...' per row -> (n, PROJECTED_DIMS); rows of another width are left out."""
+    kept = [t for t in texts if t and t.count(",") == PROJECTED_DIMS - 1]
     if not kept:
         return np.zeros((0, PROJECTED_DIMS))
-    return np.asarray(kept, dtype=np.float64)
+    flat = np.array(",".join(kept).split(","), dtype=np.float64)
+    return flat.reshape(len(kept), PROJECTED_DIMS)
