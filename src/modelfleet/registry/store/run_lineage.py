@@ -14,14 +14,6 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from modelfleet.registry.tables import (
-    DatasetVersionRow,
-    GateDecisionRow,
-    ModelVersionRow,
-    TrainingRunRow,
-    ValidationRow,
-)
-
 
 @dataclass(frozen=True)
 class RunDataset:
@@ -72,41 +64,56 @@ class RunLineage:
     version: RunVersion | None = None
 
 
-def _newest(session: Session, table: Any, dag_id: str, run_id: str) -> Any:
-    query = (
-        sa.select(table)
-        .where(table.dag_id == dag_id, table.run_id == run_id)
-        .order_by(table.id.desc())
-        .limit(1)
+# One round trip, no ORM: the OpenLineage listener runs this in a freshly forked process,
+# where configuring the ORM's mappers and compiling five queries cost more than the read.
+_NEWEST = ", ".join(
+    f"(SELECT row_to_json(t) FROM (SELECT {columns} FROM {table} "
+    f"WHERE dag_id = :dag_id AND run_id = :run_id ORDER BY id DESC LIMIT 1) t) AS {table}"
+    for table, columns in (
+        ("dataset_version", "month, train_dvc_md5, train_manifest_sha256, n_train"),
+        ("validation", "success, gx_run_id, data_docs, statistics"),
+        ("training_run", "id, architecture, artifact_sha256"),
+        ("gate_decision", "passed, checks, override_actor"),
+        ("model_version", "version, tag, artifact_sha256, repo_commit"),
     )
-    return session.scalars(query).first()
+)
+_QUERY = sa.text(f"SELECT {_NEWEST}")
 
 
 def run_lineage(session: Session, dag_id: str, run_id: str) -> RunLineage:
     """The newest dataset, validation, training run, gate decision and version of a run."""
-    ds = _newest(session, DatasetVersionRow, dag_id, run_id)
-    val = _newest(session, ValidationRow, dag_id, run_id)
-    tr = _newest(session, TrainingRunRow, dag_id, run_id)
-    gate = _newest(session, GateDecisionRow, dag_id, run_id)
-    mv = _newest(session, ModelVersionRow, dag_id, run_id)
+    row = session.execute(_QUERY, {"dag_id": dag_id, "run_id": run_id}).one()
+    ds, val, tr, gate, mv = (
+        row.dataset_version,
+        row.validation,
+        row.training_run,
+        row.gate_decision,
+        row.model_version,
+    )
     return RunLineage(
         dataset=None
         if ds is None
-        else RunDataset(ds.month, ds.train_dvc_md5, ds.train_manifest_sha256, ds.n_train),
+        else RunDataset(
+            ds["month"], ds["train_dvc_md5"], ds["train_manifest_sha256"], ds["n_train"]
+        ),
         validation=None
         if val is None
-        else RunValidation(val.success, val.gx_run_id, val.data_docs, dict(val.statistics or {})),
-        training=None if tr is None else RunTraining(tr.id, tr.architecture, tr.artifact_sha256),
+        else RunValidation(
+            val["success"], val["gx_run_id"], val["data_docs"], dict(val["statistics"] or {})
+        ),
+        training=None
+        if tr is None
+        else RunTraining(tr["id"], tr["architecture"], tr["artifact_sha256"]),
         gate=None
         if gate is None
         else RunGate(
-            gate.passed,
-            [str(c.get("name")) for c in gate.checks if not c.get("passed", True)],
-            gate.override_actor,
+            gate["passed"],
+            [str(c.get("name")) for c in gate["checks"] if not c.get("passed", True)],
+            gate["override_actor"],
         ),
         version=None
         if mv is None
-        else RunVersion(mv.version, mv.tag, mv.artifact_sha256, mv.repo_commit),
+        else RunVersion(mv["version"], mv["tag"], mv["artifact_sha256"], mv["repo_commit"]),
     )
 
 
