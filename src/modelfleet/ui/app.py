@@ -15,7 +15,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from modelfleet.errors import ModelfleetError, NotFound, http_status
-from modelfleet.ui import api, pages
+from modelfleet.ui import api, labels, pages
 from modelfleet.ui.access import AccessDependency, airflow_access
 from modelfleet.ui.airflow_runs import LatestRuns, latest_runs
 from modelfleet.ui.dependencies import links
@@ -62,6 +62,7 @@ def create_app(
     app.state.templates = templates()
     app.include_router(api.router(access, dag_runs), prefix="/api")
     app.include_router(pages.router(access, dag_runs))
+    app.include_router(labels.router(access))
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: str) -> FileResponse:

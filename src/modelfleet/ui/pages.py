@@ -25,6 +25,7 @@ from modelfleet.ui.airflow_runs import LatestRuns
 from modelfleet.ui.artifacts import PLOTS, data_docs_file, file_at_tag
 from modelfleet.ui.dependencies import links, session
 from modelfleet.ui.graph import graph_svg, trend_svg
+from modelfleet.ui.labels import label_form
 
 
 def _page(request: Request, template: str, user: Access, **context: Any) -> Response:
@@ -59,7 +60,13 @@ def router(access: AccessDependency, dag_runs: LatestRuns) -> APIRouter:
         )
 
     @pages.get("/lineage/{ref}")
-    def lineage_page(request: Request, ref: str, user: Access = User, db: Session = Db) -> Response:
+    def lineage_page(
+        request: Request,
+        ref: str,
+        done: str | None = None,
+        user: Access = User,
+        db: Session = Db,
+    ) -> Response:
         found = service.lineage_of(db, user, ref, links(request))
         return _page(
             request,
@@ -68,6 +75,8 @@ def router(access: AccessDependency, dag_runs: LatestRuns) -> APIRouter:
             title=f"lineage of {ref}",
             found=found,
             svg=graph_svg(found["graph"]),
+            done=done,
+            **label_form(user, found["chain"]),  # the form that labels the image
         )
 
     @pages.get("/dag/{dag_id}")
