@@ -102,15 +102,27 @@ def render_fleet(rows: list[dict[str, Any]]) -> Table:
 
 def render_versions(workflow: str, rows: list[dict[str, Any]]) -> Table:
     table = Table(title=f"{workflow}: model versions")
-    for column in ("version", "month", "test acc", "macro-F1", "holdout acc", "gate", ""):
+    columns = (
+        "version",
+        "month",
+        "test acc",
+        "macro-F1",
+        "holdout acc",
+        "live acc (n)",
+        "gate",
+        "",
+    )
+    for column in columns:
         table.add_column(column)
     for row in rows:
+        live = row.get("live_accuracy")
         table.add_row(
             row["version"],
             row["month"],
             _fmt(row["test_accuracy"]),
             _fmt(row["test_macro_f1"]),
             _fmt(row["holdout_accuracy"]),
+            "" if live is None else f"{_fmt(live)} ({row['labelled']})",
             row["gate"],
             "[bold green]production[/]" if row["production"] else "",
         )

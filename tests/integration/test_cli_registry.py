@@ -120,7 +120,7 @@ def test_json_outputs_keep_their_keys(registry, capsys):
     apps = {app["name"]: app for app in _json(["apps", "list"], capsys)}
     assert apps["shop"]["grants"] == {"digits": "v1.1.0"} and apps["shop"]["has_key"]
     assert set(apps["shop"]) == {
-        *("name", "admin", "grants", "has_key", "declared", "revoked_at"),
+        *("name", "admin", "grants", "label", "has_key", "declared", "revoked_at"),
         *("created_at", "created_by"),
     }
 

@@ -209,3 +209,17 @@ def test_the_lineage_shows_the_label_beside_the_prediction(registry, capsys):
     assert "labelled spot by cli:ann at" in shown.export_text()
     with Session(db.engine(registry)) as session:
         assert prediction_lineage(session, sha(7))["labelled"]["reason"] == "a spot"
+
+
+def test_versions_show_live_accuracy_from_labels(registry, capsys):
+    import json
+
+    assert main(["label", WF, sha(7), "ok", "--actor", "ann"]) == 0  # v1.0.0 said ok
+    capsys.readouterr()
+    assert main(["versions", WF, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert (row["version"], row["labelled"], row["live_accuracy"]) == ("v1.0.0", 1, 1.0)
+    assert main(["label", WF, sha(7), "crack", "--actor", "ann"]) == 0
+    capsys.readouterr()
+    assert main(["versions", WF, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)[0]["live_accuracy"] == 0.0

@@ -7,15 +7,17 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from modelfleet.naming import ALIASES
-from modelfleet.registry.store import runs, versions
+from modelfleet.registry.store import labels, runs, versions
 from modelfleet.registry.store.workflows import workflow_names
 
 
 def version_summaries(session: Session, workflow: str) -> list[dict[str, Any]]:
     """Each version with its month, candidate metrics, gate decision and alias."""
     production = versions.resolve_alias(session, workflow)
+    live = labels.live_accuracy(session, workflow)  # from people's labels (issue 22)
     summaries = []
     for version in versions.list_versions(session, workflow):
+        labelled = live.get(version.version)
         training = runs.get_training_run(session, version.training_run_id)
         scores = {
             e.split: e.metrics
@@ -32,6 +34,8 @@ def version_summaries(session: Session, workflow: str) -> list[dict[str, Any]]:
                 "test_accuracy": scores.get("test", {}).get("accuracy"),
                 "test_macro_f1": scores.get("test", {}).get("macro_f1"),
                 "holdout_accuracy": scores.get("holdout", {}).get("accuracy"),
+                "labelled": 0 if labelled is None else labelled.labelled,
+                "live_accuracy": None if labelled is None else labelled.accuracy,
                 "gate": _gate(decision),
                 "production": production is not None and production.id == version.id,
                 "run_id": version.run_id,
