@@ -34,6 +34,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
+from modelfleet.host import quiet
 from modelfleet.printable import printable
 from modelfleet.settings import get_settings
 
@@ -315,6 +316,7 @@ def _child(
     # the graceful path, rather than interrupt each worker mid-step.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     die_with(parent)
+    quiet.install()  # a spawned worker starts afresh: no hook of the parent's
     try:
         target(*args)
     except SystemExit as exc:
