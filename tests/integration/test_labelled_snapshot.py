@@ -1,4 +1,4 @@
-"""Labelled lake images join the month's snapshot (real Postgres, a real local lake,
+"""Labels change live accuracy and labelled lake images join the month's snapshot (real Postgres, a real local lake,
 digits' real deliveries, the real validation suite): an image labelled before the
 cut-off joins train with its label and passes validation; one from the frozen test set
 is left out and reported, so the leakage check passes; one labelled after the
@@ -24,13 +24,14 @@ from modelfleet.naming import data_dir
 from modelfleet.pipeline.context import RunContext
 from modelfleet.pipeline.labelled import add_labelled
 from modelfleet.registry import db
-from modelfleet.registry.entities import RunRef
+from modelfleet.registry.entities import NewPrediction, RunRef
 from modelfleet.registry.monitoring_tables import ImageLabelRow
-from modelfleet.registry.store import ingest_files, labels
+from modelfleet.registry.store import ingest_files, labels, predictions
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.settings import DATABASE_URL_ENV, HOME_ENV, get_settings
 from modelfleet.validation.suite import validate_snapshot
 from tests.conftest import create_database, drop_database
+from tests.helpers.monitoring import add_version
 from tests.integration.conftest import frozen_test_image
 
 pytestmark = pytest.mark.integration
@@ -80,8 +81,24 @@ def test_labelled_lake_images_join_train_and_test_set_ones_are_left_out(home: Pa
         fresh = _store(session, lake, _new_image(train_root / splits["train"].rows[0].path))
         leaked = _store(session, lake, frozen_test_image(WF))
         late = _store(session, lake, _new_image(train_root / splits["train"].rows[1].path))
+        # the stream's prediction of the fresh image: v1.0.0 said 1
+        predictions.add_prediction(
+            session,
+            NewPrediction(
+                model_version_id=add_version(session, WF, "v1.0.0"),
+                image_sha256=fresh,
+                label="1",
+                score=0.6,
+                scores={"1": 0.6},
+                source="landing/digits/x.png",
+                stored_path=None,
+            ),
+        )
+        assert labels.live_accuracy(session, WF) == {}
         for sha in (fresh, leaked):
             labels.add_label(session, WF, sha, "7", classes=CLASSES, actor="cli:ann")
+        live = labels.live_accuracy(session, WF)["v1.0.0"]
+        assert (live.labelled, live.correct) == (1, 0)  # the label changed live accuracy
         session.add(
             ImageLabelRow(
                 workflow_id=ensure_workflow(session, WF),
