@@ -54,10 +54,10 @@ def router(settings: Settings, database_url: str, auth: Authenticator) -> APIRou
     )
     async def feedback(workflow: str, request: Request) -> Response:
         principal = await auth.of(request)
+        principal.require_label(workflow)  # first: says nothing of which workflows exist
         declared = load_fleet(settings.config_file).workflows.get(workflow)
         if declared is None:
             raise ModelNotFound(f"no workflow named {shown(workflow)} is declared")
-        principal.require_label(workflow)
         body = await json_object(request)
         sha256, label = _text(body, "sha256"), _text(body, "label")
         reason = _text(body, "reason", required=False)
