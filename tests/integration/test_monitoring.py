@@ -144,3 +144,28 @@ def test_the_cli_reports_the_same_as_json(logged, capsys):
         assert set(alert) == {"kind", "statistic", "threshold", "detail"}
     assert main(["monitor", WORKFLOW, "--window", "1m"]) == 0  # nothing logged in the last minute
     assert "(no predictions)" in capsys.readouterr().out
+
+
+def test_an_alert_run_skips_within_min_hours_of_the_last_one(logged):
+    from modelfleet.config import load_fleet
+    from modelfleet.orchestration.monitor_dag import alert_retrain_refusal
+    from modelfleet.registry.tables import DatasetVersionRow
+
+    wf = load_fleet().get(WORKFLOW)
+    now = logged["now"]
+    mine, earlier = "asset_triggered__2026-03-01T10:00:00+00:00_b", "asset_triggered__a"
+    assert alert_retrain_refusal(wf, mine, now) is None  # no alert run snapshotted yet
+    with Session(logged["engine"]) as session, session.begin():
+        session.execute(
+            sa.insert(DatasetVersionRow),
+            [{"workflow_id": logged["workflow_id"], "month": "2026-02", "dag_id": "retrain__digits",
+              "run_id": earlier, "train_manifest_sha256": "a" * 64,
+              "holdout_manifest_sha256": "b" * 64, "test_manifest_sha256": "c" * 64,
+              "n_train": 1, "n_holdout": 1, "n_test": 1, "months": ["2026-02"],
+              "created_at": now - timedelta(hours=5)}],
+        )  # fmt: skip
+    refusal = alert_retrain_refusal(wf, mine, now)
+    assert refusal is not None and "monitor.min_hours_between_retrains is 24" in refusal
+    # a scheduled or manual run is never held back; 30 h later an alert run may go
+    assert alert_retrain_refusal(wf, "scheduled__2026-03-01T00:00:00+00:00", now) is None
+    assert alert_retrain_refusal(wf, mine, now + timedelta(hours=30)) is None
