@@ -9,7 +9,7 @@ not show in a process list.
 
     BENCH_KEY=secret .venv/bin/python bench/bench_endpoint.py --port 8603 \
         --model-dir /tmp/bench-models --kind lenet [--max-batch 64] [--batch-timeout-ms 1.0] \
-        [--workers 2]
+        [--workers 2] [--grpc-port 8604]
 
 `--model-dir` is the `root` given to `export_bench_model`: the model is served from
 `ROOT/serving/<name>/1000000`, and exported there first if it is missing. /metrics has
@@ -42,8 +42,10 @@ def create_bench_app(
     max_batch: int = 64,
     batch_timeout_ms: float = 1.0,
     multiprocess: bool = False,
+    grpc_address: str | None = None,
 ):  # type: ignore[no-untyped-def]
-    """The endpoint app serving `name` (default: the kind) v1.0.0 as production."""
+    """The endpoint app serving `name` (default: the kind) v1.0.0 as production; with
+    `grpc_address` (host:port) it serves gRPC there too, as `modelfleet serve` does."""
     from modelfleet.config import ServingPolicy
     from modelfleet.naming import Version
     from modelfleet.serving.app import create_app
@@ -66,7 +68,14 @@ def create_bench_app(
     pool.add(load_version(serving_root, name, version, policy, on_batch), "production")
     auth = Authenticator(None)
     auth.add_static(key, Principal("bench", grants={name: "production"}))
-    return create_app(pool, get_settings(), database_url=None, auth=auth, metrics=metrics)
+    return create_app(
+        pool,
+        get_settings(),
+        database_url=None,
+        auth=auth,
+        metrics=metrics,
+        grpc_address=grpc_address,
+    )
 
 
 def ensure_exported(model_dir: Path, kind: str, name: str) -> Path:
@@ -93,6 +102,7 @@ def bench_app():  # type: ignore[no-untyped-def]
         max_batch=spec["max_batch"],
         batch_timeout_ms=spec["batch_timeout_ms"],
         multiprocess=workers > 1,
+        grpc_address=spec.get("grpc_address"),
     )
 
 
@@ -106,6 +116,7 @@ def main() -> None:
     parser.add_argument("--max-batch", type=int, default=64)
     parser.add_argument("--batch-timeout-ms", type=float, default=1.0)
     parser.add_argument("--workers", type=int, default=1, help="endpoint processes")
+    parser.add_argument("--grpc-port", type=int, default=0, help="gRPC port (0: none)")
     args = parser.parse_args()
     if not os.environ.get(KEY_ENV):
         parser.error(f"set the API key in the environment variable {KEY_ENV}")
@@ -118,13 +129,19 @@ def main() -> None:
             "name": name,
             "max_batch": args.max_batch,
             "batch_timeout_ms": args.batch_timeout_ms,
+            "grpc_address": f"{args.host}:{args.grpc_port}" if args.grpc_port else None,
         }
     )
     from modelfleet.serving.workers import run_workers
 
     # uvicorn picks uvloop and httptools itself when they are installed.
     run_workers(
-        "bench_endpoint:bench_app", args.host, args.port, workers=args.workers, log_level="warning"
+        "bench_endpoint:bench_app",
+        args.host,
+        args.port,
+        workers=args.workers,
+        log_level="warning",
+        also_ports=(args.grpc_port,) if args.grpc_port else (),
     )
 
 

@@ -30,6 +30,8 @@ class BenchKind(NamedTuple):
 KINDS: dict[str, BenchKind] = {
     "lenet": BenchKind("lenet", (28, 28, 1), 10),
     "resnet": BenchKind("resnet", (32, 32, 3), 10),
+    # A 224x224x3 model that stays cheap to run, so the wire format shows (bench/protocols.py).
+    "lenet224": BenchKind("lenet", (224, 224, 3), 10),
 }
 
 
