@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
+import yaml
 from sqlalchemy.orm import Session
 
 from modelfleet.host.ports import free_port
@@ -257,6 +258,11 @@ def test_a_person_rolls_back_production_through_the_airflow_ui(airflow_ui, relea
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     before = production(released)
     target = max((v for v in all_versions(released) if v != before), key=_semver)
+    with airflow_ui.client("admin") as client:
+        fleet = client.get("/models/api/fleet").json()
+        found = client.get(f"/models/api/workflows/{WORKFLOW}").json()
+    never_ran = next(r["workflow"] for r in fleet if r["never_ran"])
+    scores = sorted(v for _, values in found["trend"] for v in values.values() if v is not None)
 
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
@@ -276,6 +282,11 @@ def test_a_person_rolls_back_production_through_the_airflow_ui(airflow_ui, relea
             # 2. the fleet table shows the production version Postgres holds
             row = models.locator(f"#fleet tr[data-workflow={WORKFLOW}]")
             expect(row.locator("td.production")).to_have_text(before)
+            # a workflow that never ran says how to start it: its DAG, or the CLI
+            idle = models.locator(f"#fleet tr[data-workflow={never_ran}] .never-ran")
+            expect(idle).to_be_visible()
+            expect(idle).to_contain_text(f"modelfleet retrain {never_ran}")
+            expect(idle.locator("a")).to_have_attribute("href", f"/dags/retrain__{never_ran}")
             page.screenshot(path=ARTIFACTS / "1-fleet.png", full_page=True)
 
             # 3. a workflow page and a lineage page
@@ -283,9 +294,22 @@ def test_a_person_rolls_back_production_through_the_airflow_ui(airflow_ui, relea
             expect(models.locator("#production")).to_have_text(before)
             expect(models.locator(f"#versions tr[data-version='{target}']")).to_be_visible()
             expect(models.locator("svg.trend")).to_be_visible()
+            # the trend's y-axis spans the scores shown, not 0..1
+            low, high = (
+                float(models.locator("svg.trend").get_attribute(f"data-y-{end}") or "nan")
+                for end in ("min", "max")
+            )
+            assert low <= scores[0] and high >= scores[-1], (low, high, scores)
+            assert high - low <= max(1.5 * (scores[-1] - scores[0]), 0.02) + 1e-9
             expect(models.locator("#selected")).to_have_text(f"{WORKFLOW}@{before}")
             for plot in ("confusion matrix", "training curves"):
                 loaded(models.locator(f"img[alt^='{plot}']"))
+            # validation curves beside the training curves: the dashed orange lines
+            curves = models.locator("img[alt^='training curves']")
+            expect(curves).to_have_attribute("alt", re.compile("with validation"))
+            with airflow_ui.client("admin") as client:
+                png = client.get(curves.get_attribute("src") or "").content
+            assert orange_pixels(png) > 100, "no validation curve in the training curves"
             page.screenshot(path=ARTIFACTS / "2-workflow.png", full_page=True)
             models.locator(f"#versions tr[data-version='{before}'] a", has_text="lineage").click()
             graph = models.locator("svg.lineage")
@@ -352,5 +376,150 @@ def loaded(image, timeout_s: float = 20) -> None:
         time.sleep(0.2)
 
 
+def orange_pixels(png: bytes) -> int:
+    """Pixels of matplotlib's tab:orange, the colour of the validation curves."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    return int((np.abs(rgb - np.array([255, 127, 14])).sum(axis=2) < 40).sum())
+
+
 def _semver(version: str) -> tuple[int, ...]:
     return tuple(int(p) for p in version[1:].split("."))
+
+
+APPROVAL_WORKFLOW = "caps_sorter"  # released by no other test of this module
+
+
+def test_a_person_sees_proposed_months_and_approves_a_release_in_the_ui(
+    airflow_ui, released, monkeypatch
+):
+    """The trigger form offers the months with data; a run whose workflow asks for
+    approval waits at `approve` until a person answers in Airflow's UI (Required
+    Actions), with a reason, and then releases in that person's name."""
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium (see .ci/run)")
+    from playwright.sync_api import expect, sync_playwright
+
+    from tests.integration.conftest import write_fleet
+    from tests.integration.test_retrain_dag import run_dag
+    from tests.integration.test_retrain_releases import OPEN_GATE
+    from tests.integration.test_retrain_releases_approvals import answering
+
+    fleet = write_fleet(released.home / "ui-approval.yaml", gate=OPEN_GATE, epochs=1)
+    doc = yaml.safe_load(fleet.read_text())
+    doc["workflows"][APPROVAL_WORKFLOW]["release"] = {"approval": "required"}
+    fleet.write_text(yaml.safe_dump(doc))
+    monkeypatch.setenv("MODELFLEET_CONFIG", str(fleet))
+    # The run checks the responder with the same users as the api-server.
+    monkeypatch.setenv(
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS",
+        ",".join(f"{user}:{role}" for user, role in USERS.items()),
+    )
+    dag_id = f"retrain__{APPROVAL_WORKFLOW}"
+    reason = "checked twenty caps by hand (UI test)"
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+    def person() -> None:
+        run_id = parked(dag_id)
+        with sync_playwright() as pw:
+            browser = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True)
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
+            page.set_default_timeout(30_000)
+            try:
+                sign_in(page, airflow_ui, "admin")
+                # the trigger form's month proposes the months with data
+                page.goto(f"{airflow_ui.url}/dags/retrain__{WORKFLOW}")
+                page.get_by_role("button", name=re.compile("^Trigger")).first.click()
+                month = page.locator("input#element_month")
+                expect(month).to_have_attribute("list", "list_month")
+                offered = page.locator("datalist#list_month option").evaluate_all(
+                    "options => options.map(o => o.value)"
+                )
+                assert "2026-01" in offered, offered
+                page.screenshot(path=ARTIFACTS / "7-trigger-months.png", full_page=True)
+                page.keyboard.press("Escape")
+
+                # the approval, answered in the task's Required Actions tab
+                page.goto(
+                    f"{airflow_ui.url}/dags/{dag_id}/runs/{quote(run_id, safe='')}"
+                    "/tasks/approve/required_actions"
+                )
+                expect(
+                    page.get_by_text(f"Release {APPROVAL_WORKFLOW} trained on 2026-01?").first
+                ).to_be_visible()
+                page.locator("#element_reason").fill(reason)
+                page.screenshot(path=ARTIFACTS / "8-approval.png", full_page=True)
+                page.get_by_role("button", name="Approve").click()
+                expect(page.get_by_text("response successful", exact=False)).to_be_visible()
+            except Exception:
+                page.screenshot(path=ARTIFACTS / "approval-failure.png", full_page=True)
+                reject(dag_id, run_id)  # the run must not wait a day for an answer
+                raise
+            finally:
+                browser.close()
+
+    with answering(person):
+        state, tasks = run_dag("2026-01", dag_id=dag_id)
+    assert state == "success", tasks
+    assert tasks["approve"] == tasks["register"] == tasks["deploy"] == "success"
+    from modelfleet.registry import db
+
+    with Session(db.engine(released.database_url)) as session:
+        last = versions.alias_history(session, APPROVAL_WORKFLOW)[-1]
+    assert last.actor == "airflow:admin"
+    assert last.reason == f"approved by airflow:admin: {reason}"
+
+
+def sign_in(page, airflow_ui: AirflowUI, user: str) -> None:
+    page.goto(f"{airflow_ui.url}/")
+    page.fill("input[name=username]", user)
+    page.fill("input[name=password]", airflow_ui.passwords[user])
+    page.click("button[type=submit]")
+    page.wait_for_url(re.compile(r"^(?!.*login)"))
+
+
+def parked(dag_id: str, timeout_s: float = 900) -> str:
+    """The run id of `dag_id`'s run whose `approve` step waits for a person."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+    from airflow.utils.state import TaskInstanceState
+    from sqlalchemy import select
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        with create_session() as session:
+            run_id = session.scalars(
+                select(TaskInstance.run_id).where(
+                    TaskInstance.dag_id == dag_id,
+                    TaskInstance.task_id == "approve",
+                    TaskInstance.state == TaskInstanceState.AWAITING_INPUT,
+                )
+            ).first()
+        if run_id is not None:
+            return run_id
+        time.sleep(0.5)
+    raise TimeoutError(f"the approve step of {dag_id} never waited for input")
+
+
+def reject(dag_id: str, run_id: str) -> None:
+    """Answer the parked step with Reject through Airflow's own handler (as admin)."""
+    from airflow.api_fastapi.auth.managers.simple.user import SimpleAuthManagerUser
+    from airflow.api_fastapi.core_api.datamodels.hitl import UpdateHITLDetailPayload
+    from airflow.api_fastapi.core_api.routes.public.hitl import update_hitl_detail
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        update_hitl_detail(
+            dag_id=dag_id,
+            dag_run_id=run_id,
+            task_id="approve",
+            update_hitl_detail_payload=UpdateHITLDetailPayload(
+                chosen_options=["Reject"], params_input={"reason": "the UI test failed"}
+            ),
+            user=SimpleAuthManagerUser(username="admin", role="admin"),
+            session=session,
+        )
