@@ -223,3 +223,19 @@ def test_versions_show_live_accuracy_from_labels(registry, capsys):
     capsys.readouterr()
     assert main(["versions", WF, "--json"]) == 0
     assert json.loads(capsys.readouterr().out)[0]["live_accuracy"] == 0.0
+
+
+def test_apps_grant_label_gives_the_grant_and_keeps_the_pin(registry, capsys):
+    import json
+
+    assert main(["apps", "create", "floor", "--grant", f"{WF}=candidate"]) == 0
+    assert main(["apps", "grant", "floor", WF, "--label", "--reason", "line 1 HMI"]) == 0
+    assert f"floor: {WF}=candidate (label: yes)" in capsys.readouterr().out
+    assert main(["apps", "list", "--json"]) == 0
+    floor = next(a for a in json.loads(capsys.readouterr().out) if a["name"] == "floor")
+    assert (floor["grants"], floor["label"]) == ({WF: "candidate"}, [WF])
+    assert main(["apps", "grant", "floor", WF, "--no-label", "--reason", "moved"]) == 0
+    assert "(label: no)" in capsys.readouterr().out
+    assert main(["apps", "list", "--json"]) == 0
+    floor = next(a for a in json.loads(capsys.readouterr().out) if a["name"] == "floor")
+    assert (floor["grants"], floor["label"]) == ({WF: "candidate"}, [])
