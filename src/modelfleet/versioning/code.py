@@ -21,7 +21,7 @@ STAGE_MODULES = (
     "errors.py",
     "imaging.py",
     "months.py",
-    "settings.py",
+    "settings",
     "datasets",
     "training",
     "validation",

@@ -51,14 +51,13 @@ from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from modelfleet.errors import ConfigError
+from modelfleet.settings import values
+from modelfleet.settings.values import LOG_FORMATS
 
 if TYPE_CHECKING:
     from pydantic_settings import BaseSettings
 
-CHECKOUT = Path(__file__).resolve().parents[2]
-EXECUTORS = ("local", "celery")
-LOG_FORMATS = ("text", "json")
+CHECKOUT = Path(__file__).resolve().parents[3]
 DEFAULT_BROKER_URL = "redis://127.0.0.1:6379/0"
 DEFAULT_ENDPOINT_URL = "http://127.0.0.1:8501"
 
@@ -282,134 +281,40 @@ def serve_insecure_local() -> bool:
     return bool(os.environ.get(SERVE_INSECURE_LOCAL_ENV))
 
 
-# -- parsing: each parser gets the variable's name and its text; None means the default --
-
-
-def _optional(name: str, text: str) -> str | None:
-    return text or None  # set but empty is unset
-
-
-def _integer(name: str, text: str) -> int | None:
-    if not text:
-        return None
-    try:
-        return int(text)
-    except ValueError:
-        raise ConfigError(f"{name}={text!r} must be a whole number") from None
-
-
-def _executor(name: str, text: str) -> str:
-    executor = text.strip().lower() or "local"
-    if executor not in EXECUTORS:
-        raise ConfigError(f"{name}={executor!r} is not one of {', '.join(EXECUTORS)}")
-    return executor
-
-
-def _log_format(name: str, text: str) -> str:
-    chosen = text.strip().lower() or LOG_FORMATS[0]
-    if chosen not in LOG_FORMATS:
-        raise ConfigError(f"{name}={chosen!r} is not one of {', '.join(LOG_FORMATS)}")
-    return chosen
-
-
-def _switch(name: str, text: str) -> bool | None:
-    text = text.strip().lower()
-    if not text:
-        return None
-    if text in ("on", "1", "true", "yes"):
-        return True
-    if text in ("off", "0", "false", "no"):
-        return False
-    raise ConfigError(f"{name}={text!r} must be on or off")
-
-
-def _positive_int(name: str, text: str) -> int | None:
-    text = text.strip()
-    if not text:
-        return None
-    if not (text.isascii() and text.isdecimal()) or int(text) < 1:
-        raise ConfigError(f"{name}={text!r} must be a whole number of at least 1")
-    return int(text)
-
-
-def _port(name: str, text: str) -> int | None:
-    text = text.strip()
-    if not text:
-        return None
-    if not (text.isascii() and text.isdecimal()) or int(text) > 65_535:
-        raise ConfigError(f"{name}={text!r} must be a port number from 1 to 65535, or 0 for none")
-    return int(text)
-
-
-def _seconds(name: str, text: str) -> float | None:
-    text = text.strip()
-    if not text:
-        return None
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 < value <= 86_400:
-        raise ConfigError(f"{name}={text!r} must be a number of seconds above 0, at most 86400")
-    return value
-
-
-def _count(name: str, text: str) -> int | None:
-    text = text.strip()
-    if not text:
-        return None
-    if not (text.isascii() and text.isdecimal()) or len(text) > 9:
-        raise ConfigError(f"{name}={text!r} must be a whole number from 0")
-    return int(text)
-
-
-def _url(name: str, text: str) -> str | None:
-    text = text.strip()
-    if not text:
-        return None
-    if not text.startswith(("http://", "https://")) or len(text) <= len("https://"):
-        raise ConfigError(f"{name}={text!r} must be an http:// or https:// URL")
-    return text.rstrip("/")
-
-
-def _megapixels(name: str, text: str) -> int | None:
-    value = _positive_int(name, text)
-    return None if value is None else value * 1_000_000
-
 
 # Each field: its variable, its parser and its default (a callable: computed per read).
 _SETTINGS_FIELDS: dict[str, tuple[str, Any, Any]] = {
     "home": (HOME_ENV, lambda _, text: Path(text).resolve(), lambda: (CHECKOUT / "var").resolve()),
     "config_file": (CONFIG_ENV, lambda _, text: Path(text), lambda: CHECKOUT / "workflows.yaml"),
     "endpoint_url": (ENDPOINT_URL_ENV, lambda _, text: text.rstrip("/"), DEFAULT_ENDPOINT_URL),
-    "airflow_port": (AIRFLOW_PORT_ENV, _integer, 8080),
-    "dvc_remote_url": (DVC_REMOTE_URL_ENV, _optional, None),
-    "executor": (EXECUTOR_ENV, _executor, "local"),
-    "celery_broker_url": (CELERY_BROKER_URL_ENV, _optional, DEFAULT_BROKER_URL),
-    "endpoint_workers": (ENDPOINT_WORKERS_ENV, _positive_int, 1),
-    "grpc_port": (GRPC_PORT_ENV, _port, 8500),
-    "ingest_workers": (INGEST_WORKERS_ENV, _positive_int, 2),
-    "warm_runner": (WARM_RUNNER_ENV, _switch, True),
-    "log_format": (LOG_FORMAT_ENV, _log_format, LOG_FORMATS[0]),
+    "airflow_port": (AIRFLOW_PORT_ENV, values.integer, 8080),
+    "dvc_remote_url": (DVC_REMOTE_URL_ENV, values.optional, None),
+    "executor": (EXECUTOR_ENV, values.executor, "local"),
+    "celery_broker_url": (CELERY_BROKER_URL_ENV, values.optional, DEFAULT_BROKER_URL),
+    "endpoint_workers": (ENDPOINT_WORKERS_ENV, values.positive_int, 1),
+    "grpc_port": (GRPC_PORT_ENV, values.port, 8500),
+    "ingest_workers": (INGEST_WORKERS_ENV, values.positive_int, 2),
+    "warm_runner": (WARM_RUNNER_ENV, values.switch, True),
+    "log_format": (LOG_FORMAT_ENV, values.log_format, LOG_FORMATS[0]),
     "actor": (ACTOR_ENV, lambda _, text: text.strip() or None, None),
-    "database_url": (DATABASE_URL_ENV, _optional, None),
-    "lake_url_setting": (LAKE_URL_ENV, _optional, None),
-    "training_slots": (TRAINING_SLOTS_ENV, _integer, None),
-    "api_key": (API_KEY_ENV, _optional, None),
-    "openlineage": (OPENLINEAGE_ENV, _switch, True),
-    "openlineage_url": (OPENLINEAGE_URL_ENV, _url, None),
+    "database_url": (DATABASE_URL_ENV, values.optional, None),
+    "lake_url_setting": (LAKE_URL_ENV, values.optional, None),
+    "training_slots": (TRAINING_SLOTS_ENV, values.integer, None),
+    "api_key": (API_KEY_ENV, values.optional, None),
+    "openlineage": (OPENLINEAGE_ENV, values.switch, True),
+    "openlineage_url": (OPENLINEAGE_URL_ENV, values.url, None),
 }
 _LIMITS_FIELDS: dict[str, tuple[str, Any, Any]] = {
-    "max_connections": ("MODELFLEET_SERVE_MAX_CONNECTIONS", _positive_int, 1000),
-    "header_timeout_s": ("MODELFLEET_SERVE_HEADER_TIMEOUT_S", _seconds, 10.0),
-    "body_timeout_s": ("MODELFLEET_SERVE_BODY_TIMEOUT_S", _seconds, 30.0),
-    "keepalive_timeout_s": ("MODELFLEET_SERVE_KEEPALIVE_TIMEOUT_S", _seconds, 5.0),
-    "pixel_budget": ("MODELFLEET_SERVE_PIXEL_BUDGET_MP", _megapixels, 64_000_000),
-    "queue_timeout_s": ("MODELFLEET_SERVE_QUEUE_TIMEOUT_S", _seconds, 5.0),
-    "key_cache": ("MODELFLEET_KEY_CACHE", _switch, True),
-    "key_cache_ttl_s": ("MODELFLEET_KEY_CACHE_TTL_S", _seconds, 60.0),
-    "key_verifications": ("MODELFLEET_KEY_VERIFICATIONS", _positive_int, None),
-    "auth_failures_per_min": ("MODELFLEET_AUTH_FAILURES_PER_MIN", _count, 10),
+    "max_connections": ("MODELFLEET_SERVE_MAX_CONNECTIONS", values.positive_int, 1000),
+    "header_timeout_s": ("MODELFLEET_SERVE_HEADER_TIMEOUT_S", values.seconds, 10.0),
+    "body_timeout_s": ("MODELFLEET_SERVE_BODY_TIMEOUT_S", values.seconds, 30.0),
+    "keepalive_timeout_s": ("MODELFLEET_SERVE_KEEPALIVE_TIMEOUT_S", values.seconds, 5.0),
+    "pixel_budget": ("MODELFLEET_SERVE_PIXEL_BUDGET_MP", values.megapixels, 64_000_000),
+    "queue_timeout_s": ("MODELFLEET_SERVE_QUEUE_TIMEOUT_S", values.seconds, 5.0),
+    "key_cache": ("MODELFLEET_KEY_CACHE", values.switch, True),
+    "key_cache_ttl_s": ("MODELFLEET_KEY_CACHE_TTL_S", values.seconds, 60.0),
+    "key_verifications": ("MODELFLEET_KEY_VERIFICATIONS", values.positive_int, None),
+    "auth_failures_per_min": ("MODELFLEET_AUTH_FAILURES_PER_MIN", values.count, 10),
 }
 
 

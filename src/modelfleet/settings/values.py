@@ -1,0 +1,102 @@
+"""The parsers of environment values: each gets the variable's name (for its error
+message) and its text, and returns None for "use the default". They read nothing
+themselves; `modelfleet.settings` reads the environment and calls them."""
+
+from __future__ import annotations
+
+from modelfleet.errors import ConfigError
+
+EXECUTORS = ("local", "celery")
+LOG_FORMATS = ("text", "json")
+
+
+def optional(name: str, text: str) -> str | None:
+    return text or None  # set but empty is unset
+
+
+def integer(name: str, text: str) -> int | None:
+    if not text:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise ConfigError(f"{name}={text!r} must be a whole number") from None
+
+
+def executor(name: str, text: str) -> str:
+    executor = text.strip().lower() or "local"
+    if executor not in EXECUTORS:
+        raise ConfigError(f"{name}={executor!r} is not one of {', '.join(EXECUTORS)}")
+    return executor
+
+
+def log_format(name: str, text: str) -> str:
+    chosen = text.strip().lower() or LOG_FORMATS[0]
+    if chosen not in LOG_FORMATS:
+        raise ConfigError(f"{name}={chosen!r} is not one of {', '.join(LOG_FORMATS)}")
+    return chosen
+
+
+def switch(name: str, text: str) -> bool | None:
+    text = text.strip().lower()
+    if not text:
+        return None
+    if text in ("on", "1", "true", "yes"):
+        return True
+    if text in ("off", "0", "false", "no"):
+        return False
+    raise ConfigError(f"{name}={text!r} must be on or off")
+
+
+def positive_int(name: str, text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdecimal()) or int(text) < 1:
+        raise ConfigError(f"{name}={text!r} must be a whole number of at least 1")
+    return int(text)
+
+
+def port(name: str, text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdecimal()) or int(text) > 65_535:
+        raise ConfigError(f"{name}={text!r} must be a port number from 1 to 65535, or 0 for none")
+    return int(text)
+
+
+def seconds(name: str, text: str) -> float | None:
+    text = text.strip()
+    if not text:
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 86_400:
+        raise ConfigError(f"{name}={text!r} must be a number of seconds above 0, at most 86400")
+    return value
+
+
+def count(name: str, text: str) -> int | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdecimal()) or len(text) > 9:
+        raise ConfigError(f"{name}={text!r} must be a whole number from 0")
+    return int(text)
+
+
+def url(name: str, text: str) -> str | None:
+    text = text.strip()
+    if not text:
+        return None
+    if not text.startswith(("http://", "https://")) or len(text) <= len("https://"):
+        raise ConfigError(f"{name}={text!r} must be an http:// or https:// URL")
+    return text.rstrip("/")
+
+
+def megapixels(name: str, text: str) -> int | None:
+    value = positive_int(name, text)
+    return None if value is None else value * 1_000_000
