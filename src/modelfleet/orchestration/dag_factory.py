@@ -34,7 +34,7 @@ from modelfleet.naming import (
     production_asset_uri,
     reclassify_dag_id,
 )
-from modelfleet.orchestration import approval
+from modelfleet.orchestration import approval, shadow_step
 from modelfleet.orchestration.dag_docs import dag_tags, reclassify_doc, retrain_doc
 from modelfleet.orchestration.monitor_dag import (
     alert_retrain_refusal,
@@ -214,7 +214,9 @@ def build_retrain_dag(
         passed = gate(trained, evaluate(trained))  # type: ignore[arg-type]
         registered = register(trained)  # type: ignore[arg-type]
         approval.wire(passed, registered, workflow, trained)  # gate >> [approve >>] register
-        smoke(deploy(registered))  # type: ignore[arg-type]
+        deployed = deploy(registered)  # type: ignore[arg-type]
+        shadow_step.wire(registered, deployed, workflow)  # register >> [shadow >>] deploy
+        smoke(deployed)  # type: ignore[arg-type]
     return dag
 
 
@@ -332,7 +334,9 @@ def build_all(fleet: Fleet, only: str | None = None) -> dict[str, DAG]:
             months=months_with_data(wf, recorded),
         )
         builders[reclassify_dag_id(wf.name)] = partial(build_reclassify_dag, wf)
-        builders[monitor_dag_id(wf.name)] = partial(build_monitor_dag, wf)
+        builders[monitor_dag_id(wf.name)] = partial(
+            build_monitor_dag, wf, paused=wf.name not in fleet.user_workflows
+        )
     if only is not None and only in builders:
         return {only: builders[only]()}
     return {dag_id: build() for dag_id, build in builders.items()}

@@ -102,7 +102,10 @@ def window_of(context: Any, window: timedelta) -> tuple[datetime, datetime]:
     return end - window, end
 
 
-def build_monitor_dag(workflow: Workflow) -> DAG:
+def build_monitor_dag(workflow: Workflow, *, paused: bool = True) -> DAG:
+    """`paused`: as its retrain__<wf> (a shipped workflow's DAGs wait for the operator; a
+    hourly DAG per workflow unpaused on creation would also run inside every harness
+    that starts a scheduler)."""
     name = workflow.name
     policy = workflow.monitor
     drift = drift_asset(name)
@@ -113,8 +116,7 @@ def build_monitor_dag(workflow: Workflow) -> DAG:
         start_date=_START,
         catchup=False,
         max_active_runs=1,
-        # Read-only over the prediction log: nothing to hold back, so it runs from the start.
-        is_paused_upon_creation=False,
+        is_paused_upon_creation=paused,
         tags=dag_tags(workflow, "monitor"),
         doc_md=_doc(workflow),
     ) as dag:

@@ -26,6 +26,7 @@ def test_the_monitor_dag_announces_drift_only_after_an_alert():
     assert dag.timetable.summary == "0 * * * *"
     assert sorted(dag.tags) == ["digits", "lenet", "modelfleet", "monitor"]
     assert "input drift" in (dag.doc_md or "")
+    assert dag.is_paused_upon_creation  # as a shipped workflow's retrain__<wf>
 
 
 def test_retrain_on_alert_makes_the_schedule_asset_or_time():
