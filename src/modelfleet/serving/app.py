@@ -28,6 +28,7 @@ from modelfleet.serving.prediction_log import OriginMiddleware, PredictionLog
 from modelfleet.serving.protocol import BODY_TIMED_OUT
 from modelfleet.serving.registry_watcher import RegistryWatcher
 from modelfleet.serving.service import PredictionService, pixel_budget
+from modelfleet.serving.shadow import ShadowMirror
 from modelfleet.serving.wire import json_response
 from modelfleet.serving.workers import run_workers, worker_count
 from modelfleet.settings import (
@@ -57,6 +58,7 @@ def create_app(
     fleet_policies: Callable[[], dict[str, ServingPolicy]] | None = None,
     grpc_address: str | None = None,
     prediction_log: PredictionLog | None = None,
+    shadow: ShadowMirror | None = None,
 ) -> FastAPI:
     """The endpoint. Without `database_url` nothing follows the registry (benchmarks):
     the pool serves what it was given and keys are those added to `auth`. With
@@ -83,6 +85,8 @@ def create_app(
             watcher.start()
         if prediction_log is not None:
             prediction_log.start()
+        if shadow is not None:
+            shadow.start()
         grpc_server = None
         if grpc_address is not None:
             from modelfleet.serving.grpc import server as grpc_serving
@@ -103,6 +107,8 @@ def create_app(
             watcher.stop()
         if prediction_log is not None:
             prediction_log.stop()
+        if shadow is not None:
+            shadow.stop()
 
     app = FastAPI(
         title="modelfleet prediction endpoint",
@@ -120,7 +126,7 @@ def create_app(
         ),
     )
     service = PredictionService(
-        pool, pixel_budget(limits.pixel_budget, limits.queue_timeout_s), prediction_log
+        pool, pixel_budget(limits.pixel_budget, limits.queue_timeout_s), prediction_log, shadow
     )
 
     def ready() -> bool:
@@ -303,6 +309,7 @@ def worker_app() -> ASGIApp:
     from modelfleet.config import load_fleet
     from modelfleet.registry import db
     from modelfleet.registry.store.monitoring import PredictionLogWriter
+    from modelfleet.registry.store.shadow import ShadowWriter
     from modelfleet.settings import get_settings
 
     workers = prepare_process()
@@ -330,6 +337,12 @@ def worker_app() -> ASGIApp:
         sample_rates,
         count=lambda outcome, rows: metrics.prediction_log.labels(outcome).inc(rows),
     )
+
+    def shadow_fractions() -> dict[str, float]:
+        fleet = load_fleet(settings.config_file, settings.workflows_d, skip_bad_user_files=True)
+        return {name: wf.release.shadow_fraction for name, wf in fleet.workflows.items()}
+
+    shadow = ShadowMirror(pool, ShadowWriter(db.engine(url)), shadow_fractions)
     return create_app(
         pool,
         settings,
@@ -340,4 +353,5 @@ def worker_app() -> ASGIApp:
         fleet_policies=fleet_policies,
         grpc_address=serve_grpc_address(),
         prediction_log=prediction_log,
+        shadow=shadow,
     )

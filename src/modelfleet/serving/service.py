@@ -24,6 +24,7 @@ from modelfleet.serving.heap import trim_heap
 from modelfleet.serving.limits import Capacity
 from modelfleet.serving.pool import LoadedModel, ModelPool
 from modelfleet.serving.prediction_log import PredictionLog, set_application
+from modelfleet.serving.shadow import ShadowMirror
 from modelfleet.serving.tensors import float_rows
 
 MAX_INSTANCES = 256
@@ -67,10 +68,12 @@ class PredictionService:
         pool: ModelPool,
         decode_budget: Capacity | None = None,
         prediction_log: PredictionLog | None = None,
+        shadow: ShadowMirror | None = None,
     ) -> None:
         self.pool = pool
         self.decode_budget = decode_budget or pixel_budget(64_000_000, 5.0)
         self.prediction_log = prediction_log  # samples every answer (monitor.sample_rate)
+        self.shadow = shadow  # mirrors production to the candidate (release.shadow_fraction)
 
     def resolve(
         self,
@@ -103,6 +106,8 @@ class PredictionService:
             )
         if self.prediction_log is not None:
             self.prediction_log.record(model, out)  # a queue append: no I/O here
+        if self.shadow is not None:
+            self.shadow.mirror(model, batch, probs)  # schedules a task: the answer is done
         return probs
 
     # -- inputs --
