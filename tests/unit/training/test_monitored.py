@@ -63,3 +63,30 @@ def test_any_batch_size_is_one_traced_function(tmp_path, rows):
     loaded, _ = exported(tmp_path, "softmax")
     infer, _ = monitored_infer(loaded, SHAPE, "w", "v2.0.0")
     assert infer(np.ones((rows, *SHAPE), dtype=np.float32)).shape == (rows, 4 + EXTRA_COLUMNS)
+
+
+@pytest.mark.parametrize(
+    "family", ["lenet", "alexnet", "zfnet", "googlenet", "vgg", "resnet", "mobilenet"]
+)
+def test_every_zoo_family_yields_the_input_of_its_head(tmp_path, family):
+    """Every architecture a version can have: the embedding is the input of its
+    `predictions` layer (LeNet's fc2, not its `features` flatten)."""
+    import keras
+    import tensorflow as tf
+
+    from modelfleet import zoo
+
+    keras.utils.set_random_seed(0)
+    model = zoo.build(family, (32, 32, 3), 10)
+    model.export(str(tmp_path / "sm"), format="tf_saved_model", verbose=False)
+    loaded = tf.saved_model.load(str(tmp_path / "sm"))
+    infer, is_penultimate = monitored_infer(loaded, (32, 32, 3), family, "v1.0.0")
+    batch = np.random.default_rng(1).random((3, 32, 32, 3), dtype=np.float32)
+    out = infer(batch)
+    assert is_penultimate
+    np.testing.assert_allclose(out[:, :10], loaded.serve(batch).numpy(), atol=1e-5)
+    head_input = model.get_layer("predictions").input
+    features = keras.Model(model.input, head_input)(batch).numpy()
+    width = features.reshape(3, -1).shape[1]
+    expected = features.reshape(3, -1) @ projection(family, "v1.0.0", width)
+    np.testing.assert_allclose(out[:, 10 : 10 + PROJECTED_DIMS], expected, rtol=1e-3, atol=1e-4)
