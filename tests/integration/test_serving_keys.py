@@ -223,11 +223,15 @@ def test_the_cli_refuses_grants_and_pins_for_nothing_declared_or_registered(
     from modelfleet.cli import main
 
     before = workflow_rows(database_url)
-    assert main(["apps", "grant", "hmi", "not_declared=production", "--reason", "r"]) == 1
-    assert "workflow 'not_declared' is not declared" in capsys.readouterr().err
-    assert main(["apps", "grant", "hmi", "digits=v9.9.9", "--reason", "r"]) == 1
-    assert "cannot pin digits to v9.9.9" in capsys.readouterr().err
-    assert main(["apps", "create", "line", "--grant", "digits=v9.9.9"]) == 1
-    assert "cannot pin digits to v9.9.9" in capsys.readouterr().err
+    # unknown names are usage errors (exit 2) that list what exists
+    for args, named in (
+        (["apps", "grant", "hmi", "not_declared=production", "--reason", "r"], "not_declared"),
+        (["apps", "grant", "hmi", "digits=v9.9.9", "--reason", "r"], "v9.9.9"),
+        (["apps", "create", "line", "--grant", "digits=v9.9.9"], "v9.9.9"),
+    ):
+        with pytest.raises(SystemExit) as exited:
+            main(args)
+        assert exited.value.code == 2
+        assert named in capsys.readouterr().err
     assert workflow_rows(database_url) == before
     assert main(["apps", "grant", "hmi", "digits=v1.0.0", "--reason", "r"]) == 0
