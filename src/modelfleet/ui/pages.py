@@ -14,7 +14,7 @@ from modelfleet.errors import NotFound
 from modelfleet.naming import RETRAIN_DAG_PREFIX, workflow_of_dag
 from modelfleet.registry.store import lineage, versions
 from modelfleet.settings import get_settings
-from modelfleet.ui import service
+from modelfleet.ui import monitoring, service
 from modelfleet.ui.access import (
     Access,
     AccessDependency,
@@ -55,8 +55,16 @@ def router(access: AccessDependency, dag_runs: LatestRuns) -> APIRouter:
     ) -> Response:
         found = service.workflow(db, user, workflow, links(request), selected=version)
         chart = trend_svg(found["trend"], list(service.TREND_METRICS))
+        monitor = monitoring.panel_of(db, workflow)  # after service.workflow's access check
         return _page(
-            request, "workflow.html", user, title=workflow, wf=found, chart=chart, done=done
+            request,
+            "workflow.html",
+            user,
+            title=workflow,
+            wf=found,
+            chart=chart,
+            done=done,
+            monitor=monitor,
         )
 
     @pages.get("/lineage/{ref}")
