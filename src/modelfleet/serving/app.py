@@ -23,6 +23,7 @@ from modelfleet.serving import admin, feedback, openapi, tfserving, v2
 from modelfleet.serving.auth import Authenticator
 from modelfleet.serving.heap import settle_heap
 from modelfleet.serving.metrics import Metrics, MetricsMiddleware
+from modelfleet.serving.monitor_metrics import MonitorCollector
 from modelfleet.serving.pool import ModelPool
 from modelfleet.serving.prediction_log import OriginMiddleware, PredictionLog
 from modelfleet.serving.protocol import BODY_TIMED_OUT
@@ -70,6 +71,8 @@ def create_app(
     metrics.follow(pool)
     watcher = None
     if database_url is not None:
+        # the monitors' figures and shadow agreement, from Postgres (serving/monitor_metrics)
+        metrics.registry.register(MonitorCollector(database_url))
 
         def synced(applications_changed: bool) -> None:
             if applications_changed:  # keys, revocations or grants: verify keys afresh

@@ -60,3 +60,25 @@ def latest_reports(session: Session) -> dict[str, dict[str, Any]]:
         .join(WorkflowRow, WorkflowRow.id == MonitorReportRow.workflow_id)
     ).all()
     return {name: dict(report) for name, report in rows}
+
+
+# Where each figure a gauge republishes sits in a stored report's JSON.
+FIGURE_PATHS: dict[str, tuple[str, ...]] = {
+    "prediction_psi": ("prediction_psi",),
+    "confidence_mean": ("confidence", "mean"),
+    "low_confidence_share": ("confidence", "low_share"),
+    "brightness_mean": ("input", "brightness_mean"),
+    "brightness_psi": ("input", "brightness_psi"),
+    "contrast_psi": ("input", "contrast_psi"),
+    "shape_mismatch": ("input", "shape_mismatch"),
+    "feature_mmd2": ("feature", "mmd2"),
+    "live_accuracy": ("live_accuracy",),
+}
+
+
+def figure(report: dict[str, Any], path: tuple[str, ...]) -> float | None:
+    """The number at `path` in a report, None where the report has none there."""
+    value: Any = report
+    for key in path:
+        value = value.get(key) if isinstance(value, dict) else None
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
