@@ -79,6 +79,7 @@ def retrain_doc(workflow: Workflow) -> str:
             ],
         ),
         _approval(workflow),
+        *_shadow(workflow),
         f"After deploy, the smoke test rolls production back if live accuracy is more than "
         f"{workflow.smoke.accuracy_tolerance} below the evaluation or p95 latency exceeds "
         f"{workflow.smoke.max_p95_latency_s} s.",
@@ -165,6 +166,20 @@ def _approval(workflow: Workflow) -> str:
         f"Approval (`release.approval: {release.approval}`): a person {who} in the "
         f"run's approval step; with no answer within {_duration(release.approval_timeout)} "
         "the candidate is rejected."
+    )
+
+
+def _shadow(workflow: Workflow) -> tuple[str, ...]:
+    """A paragraph on the shadow step where there is one (release.shadow_fraction > 0)."""
+    release = workflow.release
+    if release.shadow_fraction <= 0:
+        return ()
+    return (
+        f"Shadow (`release.shadow_fraction: {release.shadow_fraction}`): after register, the "
+        "endpoint mirrors that share of production traffic to the candidate; the `shadow` "
+        f"step waits for {release.min_shadow_requests} answers and deploys only if at least "
+        f"{release.min_shadow_agreement:.0%} agree with production. Short of answers after "
+        f"{_duration(release.shadow_timeout)}, the candidate is rejected.",
     )
 
 

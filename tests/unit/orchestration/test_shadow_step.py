@@ -49,3 +49,12 @@ def test_shadow_follows_approval():
     assert edges["register"] == {"approve", "train"}
     assert edges["shadow"] == {"register"}
     assert edges["deploy"] == {"register", "shadow"}
+
+
+def test_the_dag_doc_describes_the_shadow_step():
+    from modelfleet.orchestration.dag_docs import retrain_doc
+
+    assert "Shadow" not in retrain_doc(_workflow())
+    doc = retrain_doc(_workflow(shadow_fraction=0.25, min_shadow_agreement=0.9))
+    assert "`release.shadow_fraction: 0.25`" in doc and "at least 90% agree" in doc
+    assert "after 1d, the candidate is rejected" in doc
