@@ -84,3 +84,31 @@ def test_a_stream_request_is_logged_once_per_image_with_its_hash(live):
     seen = [r.image_sha256 for r in rows]
     assert len(seen) == len(set(seen))  # once, not twice
     assert len(rows) < 200  # sampled at 0.1
+
+
+def test_the_reference_of_a_released_version_is_computed_once_and_stored(live):
+    from modelfleet.monitoring.reference import ensure_reference
+    from tests.integration.test_retrain_dag import production
+
+    version = production(live)
+    stats = ensure_reference("digits", version)
+    assert set(stats["class_shares"]) == {str(d) for d in range(10)}
+    assert sum(stats["class_shares"].values()) == pytest.approx(1.0)
+    assert 0 < len(stats["embedding_sample"]) <= 1000
+    assert all(len(row) == PROJECTED_DIMS for row in stats["embedding_sample"])
+    assert len(stats["brightness"]) == len(stats["contrast"]) == stats["n_train"]
+    assert stats["penultimate"] is True and stats["shapes"] == [[28, 28, 1]]
+    engine = sa.create_engine(live.database_url)
+    try:
+        with engine.connect() as conn:
+            stored = conn.execute(
+                sa.text(
+                    "SELECT count(*) FROM reference_stats r JOIN model_version v "
+                    "ON v.id = r.model_version_id WHERE v.version = :v"
+                ),
+                {"v": version},
+            ).scalar_one()
+    finally:
+        engine.dispose()
+    assert stored == 1
+    assert ensure_reference("digits", version) == stats  # read back, not computed again
