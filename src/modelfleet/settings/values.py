@@ -4,6 +4,8 @@ themselves; `modelfleet.settings` reads the environment and calls them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from modelfleet.errors import ConfigError
 
 EXECUTORS = ("local", "celery")
@@ -23,18 +25,20 @@ def integer(name: str, text: str) -> int | None:
         raise ConfigError(f"{name}={text!r} must be a whole number") from None
 
 
+def _one_of(name: str, text: str, choices: tuple[str, ...]) -> str:
+    """One of `choices`, case-folded; unset or empty is the first."""
+    chosen = text.strip().lower() or choices[0]
+    if chosen not in choices:
+        raise ConfigError(f"{name}={chosen!r} is not one of {', '.join(choices)}")
+    return chosen
+
+
 def executor(name: str, text: str) -> str:
-    executor = text.strip().lower() or "local"
-    if executor not in EXECUTORS:
-        raise ConfigError(f"{name}={executor!r} is not one of {', '.join(EXECUTORS)}")
-    return executor
+    return _one_of(name, text, EXECUTORS)
 
 
 def log_format(name: str, text: str) -> str:
-    chosen = text.strip().lower() or LOG_FORMATS[0]
-    if chosen not in LOG_FORMATS:
-        raise ConfigError(f"{name}={chosen!r} is not one of {', '.join(LOG_FORMATS)}")
-    return chosen
+    return _one_of(name, text, LOG_FORMATS)
 
 
 def switch(name: str, text: str) -> bool | None:
@@ -48,22 +52,24 @@ def switch(name: str, text: str) -> bool | None:
     raise ConfigError(f"{name}={text!r} must be on or off")
 
 
-def positive_int(name: str, text: str) -> int | None:
+def _digits(name: str, text: str, fits: Callable[[str], bool], wanted: str) -> int | None:
+    """A whole number written in ASCII digits only (no sign, no spaces inside) for which
+    `fits(text)` holds; `wanted` completes the error message ("must be ...")."""
     text = text.strip()
     if not text:
         return None
-    if not (text.isascii() and text.isdecimal()) or int(text) < 1:
-        raise ConfigError(f"{name}={text!r} must be a whole number of at least 1")
+    if not (text.isascii() and text.isdecimal()) or not fits(text):
+        raise ConfigError(f"{name}={text!r} must be {wanted}")
     return int(text)
+
+
+def positive_int(name: str, text: str) -> int | None:
+    return _digits(name, text, lambda t: int(t) >= 1, "a whole number of at least 1")
 
 
 def port(name: str, text: str) -> int | None:
-    text = text.strip()
-    if not text:
-        return None
-    if not (text.isascii() and text.isdecimal()) or int(text) > 65_535:
-        raise ConfigError(f"{name}={text!r} must be a port number from 1 to 65535, or 0 for none")
-    return int(text)
+    wanted = "a port number from 1 to 65535, or 0 for none"
+    return _digits(name, text, lambda t: int(t) <= 65_535, wanted)
 
 
 def seconds(name: str, text: str) -> float | None:
@@ -80,12 +86,7 @@ def seconds(name: str, text: str) -> float | None:
 
 
 def count(name: str, text: str) -> int | None:
-    text = text.strip()
-    if not text:
-        return None
-    if not (text.isascii() and text.isdecimal()) or len(text) > 9:
-        raise ConfigError(f"{name}={text!r} must be a whole number from 0")
-    return int(text)
+    return _digits(name, text, lambda t: len(t) <= 9, "a whole number from 0")
 
 
 def url(name: str, text: str) -> str | None:
