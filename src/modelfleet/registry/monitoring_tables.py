@@ -28,13 +28,21 @@ from modelfleet.registry.tables import Base, Stamp
 BigId = Annotated[int, mapped_column(BigInteger, primary_key=True)]
 
 
-class PredictionLogRow(Base):
+class _WorkflowRow:
+    """The columns every monitoring table opens with: its own big id and the workflow
+    the row is about."""
+
+    # Declarative puts a mixin's columns after the class's own; sort_order keeps these
+    # two first, as migration 0010 creates them.
+    id: Mapped[BigId] = mapped_column(sort_order=-2)
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), sort_order=-1)
+
+
+class PredictionLogRow(_WorkflowRow, Base):
     """One sampled endpoint prediction: input statistics and a projected embedding,
     never the image (`modelfleet.embedding` projects it)."""
 
     __tablename__ = "prediction_log"
-    id: Mapped[BigId]
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"))
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
     source: Mapped[str] = mapped_column(String(16))  # api | stream | shadow
     application: Mapped[str | None] = mapped_column(String(64))
@@ -50,13 +58,11 @@ class PredictionLogRow(Base):
     at: Mapped[Stamp]
 
 
-class ImageLabelRow(Base):
+class ImageLabelRow(_WorkflowRow, Base):
     """A person's label for a stored image; the latest per (workflow, image) wins, and
     the earlier ones stay as its history."""
 
     __tablename__ = "image_label"
-    id: Mapped[BigId]
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"))
     image_sha256: Mapped[str] = mapped_column(String(64))
     label: Mapped[str] = mapped_column(String(128))
     actor: Mapped[str] = mapped_column(String(128))
@@ -73,12 +79,10 @@ class ReferenceStatsRow(Base):
     computed_at: Mapped[Stamp]
 
 
-class MonitorReportRow(Base):
+class MonitorReportRow(_WorkflowRow, Base):
     """One monitor window of one workflow (`monitor__<wf>` or `modelfleet monitor`)."""
 
     __tablename__ = "monitor_report"
-    id: Mapped[BigId]
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"))
     model_version_id: Mapped[int | None] = mapped_column(ForeignKey("model_version.id"))
     window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     window_end: Mapped[datetime] = mapped_column(DateTime(timezone=True))
@@ -90,10 +94,8 @@ class MonitorReportRow(Base):
     created_at: Mapped[Stamp]
 
 
-class MonitorAlertRow(Base):
+class MonitorAlertRow(_WorkflowRow, Base):
     __tablename__ = "monitor_alert"
-    id: Mapped[BigId]
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"))
     report_id: Mapped[int] = mapped_column(ForeignKey("monitor_report.id"))
     kind: Mapped[str] = mapped_column(String(32))
     statistic: Mapped[float] = mapped_column(Float)
@@ -102,12 +104,10 @@ class MonitorAlertRow(Base):
     created_at: Mapped[Stamp]
 
 
-class ShadowAnswerRow(Base):
+class ShadowAnswerRow(_WorkflowRow, Base):
     """One mirrored request: production's answer and the candidate's, never returned."""
 
     __tablename__ = "shadow_answer"
-    id: Mapped[BigId]
-    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"))
     candidate_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
     production_version_id: Mapped[int] = mapped_column(ForeignKey("model_version.id"))
     production_label: Mapped[str] = mapped_column(String(128))
