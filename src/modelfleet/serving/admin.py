@@ -36,6 +36,18 @@ _VERSION = {"type": "string", "pattern": _VERSION_PATTERN}
 _PIN = {"type": "string", "anyOf": [{"enum": list(ALIAS_PINS)}, _VERSION]}
 
 
+def _body_doc(properties: dict[str, Any], *required: str) -> dict[str, Any]:
+    """The OpenAPI request body of a management route: `properties` and the reason every
+    one of them requires (the `required` ones first)."""
+    return json_body_doc(
+        {
+            "type": "object",
+            "properties": {**properties, **_REASON},
+            "required": [*required, "reason"],
+        }
+    )
+
+
 def _reason(body: dict[str, Any]) -> str:
     value = body.get("reason")
     if not isinstance(value, str) or not value.strip() or "\x00" in value:
@@ -83,13 +95,7 @@ def router(settings: Settings, database_url: str, auth: Authenticator) -> APIRou
     @api.post(
         "/models/{workflow:segment}/promote",
         summary="Make a version production",
-        openapi_extra=json_body_doc(
-            {
-                "type": "object",
-                "properties": {"version": _VERSION, **_REASON},
-                "required": ["version", "reason"],
-            }
-        ),
+        openapi_extra=_body_doc({"version": _VERSION}, "version"),
     )
     async def promote(workflow: str, request: Request) -> Response:
         actor, body = await admin(request)
@@ -109,13 +115,7 @@ def router(settings: Settings, database_url: str, auth: Authenticator) -> APIRou
     @api.post(
         "/models/{workflow:segment}/rollback",
         summary="Move production back (to the version it replaced, or `to`)",
-        openapi_extra=json_body_doc(
-            {
-                "type": "object",
-                "properties": {"to": _VERSION, **_REASON},
-                "required": ["reason"],
-            }
-        ),
+        openapi_extra=_body_doc({"to": _VERSION}),
     )
     async def rollback(workflow: str, request: Request) -> Response:
         actor, body = await admin(request)
@@ -135,13 +135,7 @@ def router(settings: Settings, database_url: str, auth: Authenticator) -> APIRou
     @api.put(
         "/applications/{application:segment}/grants/{workflow:segment}",
         summary="Grant a workflow to an application, pinned to an alias or version",
-        openapi_extra=json_body_doc(
-            {
-                "type": "object",
-                "properties": {"pin": _PIN, **_REASON},
-                "required": ["pin", "reason"],
-            }
-        ),
+        openapi_extra=_body_doc({"pin": _PIN}, "pin"),
     )
     async def pin(application: str, workflow: str, request: Request) -> Response:
         actor, body = await admin(request)
