@@ -96,38 +96,33 @@ def install_pages(app: FastAPI) -> None:
     """`/docs`, `/redoc` and their assets (the app is built with docs_url=None and
     redoc_url=None: FastAPI's own pages load from jsdelivr and Google Fonts)."""
 
-    def where(request: Request) -> tuple[str, dict[str, str]]:
+    def page(request: Request, title: str, **assets: tuple[str, str]) -> dict[str, Any]:
+        """The arguments FastAPI's page builders share: the document's URL, the title,
+        and each named asset's URL, all under the app's root path."""
         root = request.scope.get("root_path", "").rstrip("/")
-        urls = {
-            name: f"{root}{ASSETS_PATH}/{url_path(*a)}"
-            for name, a in (
-                ("js", _SWAGGER_JS),
-                ("css", _SWAGGER_CSS),
-                ("favicon", _FAVICON),
-                ("redoc", _REDOC_JS),
-            )
+        urls = {name: f"{root}{ASSETS_PATH}/{url_path(*a)}" for name, a in assets.items()}
+        return {
+            "openapi_url": f"{root}{app.openapi_url}",
+            "title": f"{app.title} - {title}",
+            **urls,
         }
-        return f"{root}{app.openapi_url}", urls
 
     @app.get("/docs", include_in_schema=False)
     def swagger_ui(request: Request) -> HTMLResponse:
-        openapi_url, urls = where(request)
         return get_swagger_ui_html(
-            openapi_url=openapi_url,
-            title=f"{app.title} - Swagger UI",
-            swagger_js_url=urls["js"],
-            swagger_css_url=urls["css"],
-            swagger_favicon_url=urls["favicon"],
+            **page(
+                request,
+                "Swagger UI",
+                swagger_js_url=_SWAGGER_JS,
+                swagger_css_url=_SWAGGER_CSS,
+                swagger_favicon_url=_FAVICON,
+            )
         )
 
     @app.get("/redoc", include_in_schema=False)
     def redoc(request: Request) -> HTMLResponse:
-        openapi_url, urls = where(request)
         return get_redoc_html(
-            openapi_url=openapi_url,
-            title=f"{app.title} - ReDoc",
-            redoc_js_url=urls["redoc"],
-            redoc_favicon_url=urls["favicon"],
+            **page(request, "ReDoc", redoc_js_url=_REDOC_JS, redoc_favicon_url=_FAVICON),
             with_google_fonts=False,
         )
 
