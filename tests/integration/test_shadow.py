@@ -126,6 +126,20 @@ def test_production_traffic_is_mirrored_and_the_step_passes(shadowed):
     assert done.xcom_value["passed"] is True
     assert done.xcom_value["agreement"]["answered"] >= 40
 
+    # the same agreement on the endpoint's /metrics and in the Models UI's panel
+    gauge = f'modelfleet_shadow_agreement{{candidate="{newer}",model="digits"}}'
+
+    def scraped() -> bool:
+        return gauge in httpx.get(f"{platform.endpoint_url}/metrics", timeout=10).text
+
+    assert eventually(scraped, timeout_s=90)
+    from modelfleet.config import load_fleet
+    from modelfleet.ui.monitoring import shadow_agreement
+
+    with Session(db.engine(platform.database_url)) as session:
+        shown = shadow_agreement(session, load_fleet(platform.config).get("digits"))
+    assert shown is not None and shown["candidate"] == newer and shown["answered"] >= 40
+
 
 def test_too_few_answers_wait_then_reject_at_the_timeout(shadowed):
     from airflow.sdk.exceptions import AirflowSkipException
