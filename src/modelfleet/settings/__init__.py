@@ -281,7 +281,6 @@ def serve_insecure_local() -> bool:
     return bool(os.environ.get(SERVE_INSECURE_LOCAL_ENV))
 
 
-
 # Each field: its variable, its parser and its default (a callable: computed per read).
 _SETTINGS_FIELDS: dict[str, tuple[str, Any, Any]] = {
     "home": (HOME_ENV, lambda _, text: Path(text).resolve(), lambda: (CHECKOUT / "var").resolve()),
