@@ -46,14 +46,17 @@ status: venv
 # Everything but the browser tests, which need Debian's chromium (`make test-ui`).
 test: venv $(TRITON_STAMP)
 	$(BIN)/pytest --ignore=tests/integration/test_ui.py \
-		--ignore=tests/integration/test_offline_pages.py
+		--ignore=tests/integration/test_offline_pages.py \
+		--ignore=tests/integration/up/test_gate_log_ui.py
 
 # The Models UI in Airflow: its app, and the browser test that signs in to a real Airflow
 # api-server in headless Chromium (Debian's /usr/bin/chromium: `apt-get install chromium`;
 # screenshots in var/test-artifacts/ui/), and the pages with the internet blocked
-# (var/test-artifacts/offline/). CI (.ci/run) runs both targets.
+# (var/test-artifacts/offline/), and the gate's task log of a run the scheduler ran, on a
+# platform that `modelfleet up` started. CI (.ci/run) runs both targets.
 test-ui: venv
-	$(BIN)/pytest tests/unit/ui tests/integration/test_ui.py tests/integration/test_offline_pages.py
+	$(BIN)/pytest tests/unit/ui tests/integration/test_ui.py tests/integration/test_offline_pages.py \
+		tests/integration/up/test_gate_log_ui.py
 
 # ruff, the layers contract (.importlinter) and the type check (mypy, configured in
 # pyproject.toml).
