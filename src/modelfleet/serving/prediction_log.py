@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelfleet.embedding import PROJECTED_DIMS
 from modelfleet.endpoint_client import SHA256_HEADER, SOURCE_HEADER
+from modelfleet.serving.background_writer import BackgroundWriter
 
 if TYPE_CHECKING:
     from modelfleet.serving.pool import LoadedModel
@@ -143,8 +144,11 @@ def entries_of(chunks: list[_Chunk]) -> list[Entry]:
     return out
 
 
-class PredictionLog:
+class PredictionLog(BackgroundWriter):
     """Sampling on the request path, COPY in a background thread."""
+
+    thread_name = "prediction-log"
+    what = "prediction log rows"
 
     def __init__(
         self,
@@ -159,6 +163,7 @@ class PredictionLog:
         count: Count | None = None,
         seed: int | None = None,
     ) -> None:
+        super().__init__(flush_s=flush_s, refresh_s=refresh_s)
         self._writer = writer
         self._rates_source = rates
         self._rates: dict[str, float] = {}
@@ -167,18 +172,13 @@ class PredictionLog:
         self._lock = threading.Lock()  # the event loop appends, the writer pops
         self.capacity = capacity
         self.flush_rows = flush_rows
-        self.flush_s = flush_s
-        self.refresh_s = refresh_s
         self.warn_every_s = warn_every_s
         self._count = count or (lambda outcome, rows: None)
         self._random = np.random.default_rng(seed)
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._last_warning = -float("inf")
         self.dropped = 0
         self.written = 0
-        self._refresh_rates()
+        self.refresh()
 
     # -- request path (event loop): a slice and an append, no I/O --
 
@@ -239,19 +239,6 @@ class PredictionLog:
 
     # -- writer thread --
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="prediction-log", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        """Flush what is queued (best effort, within `timeout_s`) and end the thread."""
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
     def flush(self) -> int:
         """Write what is queued now, in batches of about `flush_rows`; returns rows
         written. A failed batch goes back to the front of the queue and the error is
@@ -271,33 +258,13 @@ class PredictionLog:
             total += written
         return total
 
-    def _run(self) -> None:
-        refreshed = time.monotonic()
-        backoff = self.flush_s
-        while not self._stop.is_set():
-            self._wake.wait(backoff)
-            self._wake.clear()
-            if time.monotonic() - refreshed >= self.refresh_s:
-                self._refresh_rates()
-                refreshed = time.monotonic()
-            try:
-                self.flush()
-                backoff = self.flush_s
-            except Exception as exc:
-                backoff = min(backoff * 2, 30.0)  # Postgres down: retry ever less often
-                self._warn(f"cannot write the prediction log ({exc}); {self.pending()} rows queued")
-        try:
-            self.flush()
-        except Exception as exc:
-            self._warn(f"prediction log: {self.pending()} rows not written at shutdown ({exc})")
-
-    def _refresh_rates(self) -> None:
+    def refresh(self) -> None:
         try:
             self._rates = dict(self._rates_source())
         except Exception as exc:  # a bad workflows.yaml edit: keep the rates we had
-            self._warn(f"prediction log: cannot read monitor.sample_rate ({exc})")
+            self.warn(f"prediction log: cannot read monitor.sample_rate ({exc})")
 
-    def _warn(self, message: str) -> None:
+    def warn(self, message: str) -> None:
         now = time.monotonic()
         if now - self._last_warning >= self.warn_every_s:
             self._last_warning = now

@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
-import time
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -30,6 +28,7 @@ import numpy as np
 
 from modelfleet.errors import ModelNotFound, ModelNotReady
 from modelfleet.naming import CANDIDATE, PRODUCTION
+from modelfleet.serving.background_writer import BackgroundWriter
 from modelfleet.serving.pool import LoadedModel, ModelPool
 
 log = logging.getLogger("modelfleet.serving.shadow")
@@ -39,7 +38,10 @@ Entry = tuple[str, str, str, str, str, datetime]
 Writer = Callable[[list[Entry]], int]
 
 
-class ShadowMirror:
+class ShadowMirror(BackgroundWriter):
+    thread_name = "shadow-writer"
+    what = "shadow answers"
+
     def __init__(
         self,
         pool: ModelPool,
@@ -53,26 +55,22 @@ class ShadowMirror:
         max_in_flight: int = 64,
         seed: int | None = None,
     ) -> None:
+        super().__init__(flush_s=flush_s, refresh_s=refresh_s)
         self.pool = pool
         self._writer = writer
         self._fractions_source = fractions
         self._fractions: dict[str, float] = {}
         self.capacity = capacity
         self.flush_rows = flush_rows
-        self.flush_s = flush_s
-        self.refresh_s = refresh_s
         self.max_in_flight = max_in_flight
         self._random = np.random.default_rng(seed)
         self._queue: deque[Entry] = deque(maxlen=capacity)  # full: the oldest go
         self._tasks: set[asyncio.Task[None]] = set()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.mirrored = 0
         self.dropped = 0
         self.failed = 0
         self.written = 0
-        self._refresh()
+        self.refresh()
 
     # -- request path (event loop): no I/O, no waiting --
 
@@ -144,18 +142,6 @@ class ShadowMirror:
 
     # -- writer thread --
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="shadow-writer", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout_s: float = 5.0) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
     def flush(self) -> int:
         """Write what is queued now; a failed batch goes back to the front, and the
         error is raised."""
@@ -171,27 +157,7 @@ class ShadowMirror:
             total += written
         return total
 
-    def _run(self) -> None:
-        refreshed = time.monotonic()
-        backoff = self.flush_s
-        while not self._stop.is_set():
-            self._wake.wait(backoff)
-            self._wake.clear()
-            if time.monotonic() - refreshed >= self.refresh_s:
-                self._refresh()
-                refreshed = time.monotonic()
-            try:
-                self.flush()
-                backoff = self.flush_s
-            except Exception as exc:
-                backoff = min(backoff * 2, 30.0)  # Postgres down: retry ever less often
-                log.warning("cannot write shadow answers (%s); %d queued", exc, self.pending())
-        try:
-            self.flush()
-        except Exception as exc:
-            log.warning("shadow: %d answers not written at shutdown (%s)", self.pending(), exc)
-
-    def _refresh(self) -> None:
+    def refresh(self) -> None:
         try:
             self._fractions = dict(self._fractions_source())
         except Exception as exc:  # a bad workflows.yaml edit: keep the fractions we had

@@ -1,0 +1,78 @@
+"""A daemon thread that writes what the request path queued, off the critical path.
+
+The prediction log and the shadow mirror both queue rows on the event loop and write
+them to Postgres from a thread of their own; this is that thread. It flushes every
+`flush_s` (or when woken), backs off while writes fail (Postgres down: retry ever less
+often), refreshes its owner's settings every `refresh_s`, and flushes once more when
+stopped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+log = logging.getLogger(__name__)
+
+MAX_BACKOFF_S = 30.0
+
+
+class BackgroundWriter:
+    """Subclasses give `flush()` (raising when a write fails, with the batch requeued),
+    `pending()`, `refresh()`, and `what`: the rows they write, for warnings."""
+
+    thread_name = "background-writer"
+    what = "rows"
+
+    def __init__(self, *, flush_s: float, refresh_s: float) -> None:
+        self.flush_s = flush_s
+        self.refresh_s = refresh_s
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def flush(self) -> int:
+        raise NotImplementedError
+
+    def pending(self) -> int:
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        """Re-read what may change while serving (a sampling rate, say)."""
+
+    def warn(self, message: str) -> None:
+        log.warning("%s", message)
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name=self.thread_name, daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        """Flush what is queued (best effort, within `timeout_s`) and end the thread."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    def _run(self) -> None:
+        refreshed = time.monotonic()
+        backoff = self.flush_s
+        while not self._stop.is_set():
+            self._wake.wait(backoff)
+            self._wake.clear()
+            if time.monotonic() - refreshed >= self.refresh_s:
+                self.refresh()
+                refreshed = time.monotonic()
+            try:
+                self.flush()
+                backoff = self.flush_s
+            except Exception as exc:
+                backoff = min(backoff * 2, MAX_BACKOFF_S)
+                self.warn(f"cannot write {self.what} ({exc}); {self.pending()} queued")
+        try:
+            self.flush()
+        except Exception as exc:
+            self.warn(f"{self.pending()} {self.what} not written at shutdown ({exc})")
