@@ -146,6 +146,32 @@ def test_the_cli_reports_the_same_as_json(logged, capsys):
     assert "(no predictions)" in capsys.readouterr().out
 
 
+def test_the_cli_reads_over_a_bare_connection_what_the_dag_reads_in_its_session(logged):
+    """`modelfleet monitor` reads through psycopg2 alone (registry.reader), so its process
+    never imports SQLAlchemy; the report is the one run.compute gives in a Session."""
+    import subprocess
+    import sys
+
+    from modelfleet.config import load_fleet
+    from modelfleet.monitoring import run
+    from modelfleet.monitoring.compute import compute_report
+    from modelfleet.registry.reader import direct_query
+
+    wf = load_fleet().get(WORKFLOW)
+    end = datetime.now(UTC)
+    with direct_query() as query:
+        direct = compute_report(query, wf, end - timedelta(hours=4), end)
+    with Session(logged["engine"]) as session:
+        in_session = run.compute(session, wf, end - timedelta(hours=4), end)
+    assert direct == in_session and direct["labelled"] == 30
+    probe = (
+        "import sys; from modelfleet.cli import main; code = main(['monitor', 'digits', "
+        "'--json']); print(code, sorted(m for m in sys.modules if m.startswith('sqlalchemy')))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert out.stdout.splitlines()[-1] == "0 []"
+
+
 def test_an_alert_run_skips_within_min_hours_of_the_last_one(logged):
     from modelfleet.config import load_fleet
     from modelfleet.orchestration.monitor_dag import alert_retrain_refusal

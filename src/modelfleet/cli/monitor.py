@@ -27,9 +27,11 @@ from modelfleet.cli.base import command, json_flag, option
 def monitor(workflow: str, window: str, as_json: bool) -> None:
     from datetime import UTC, datetime
 
-    from modelfleet.cli.known import fleet_workflow, registry_session, usage_error
+    # no SQLAlchemy, no ORM schema: one report over a bare connection (registry.reader)
+    from modelfleet.cli.known import fleet_workflow, usage_error
     from modelfleet.config import parse_duration
-    from modelfleet.monitoring.run import compute
+    from modelfleet.monitoring.compute import compute_report
+    from modelfleet.registry.reader import direct_query
 
     declared = fleet_workflow(workflow)
     try:
@@ -37,8 +39,8 @@ def monitor(workflow: str, window: str, as_json: bool) -> None:
     except ValueError as exc:
         usage_error(f"--window: {exc}")
     end = datetime.now(UTC)
-    with registry_session() as session:
-        report = compute(session, declared, end - span, end)
+    with direct_query() as query:
+        report = compute_report(query, declared, end - span, end)
     if as_json:
         print(json.dumps(report, indent=2, default=str))
     else:

@@ -13,6 +13,7 @@ prediction log saw in a window with what the version saw in training.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -57,8 +58,10 @@ def shares(labels: Sequence[str]) -> dict[str, float]:
     """Each label's share of `labels`."""
     if not labels:
         return {}
-    names, counts = np.unique(np.asarray(labels, dtype=object), return_counts=True)
-    return {str(n): float(c) / len(labels) for n, c in zip(names, counts, strict=True)}
+    # Counter, not np.unique: sorting 20,000 Python strings as an object array took
+    # longer than the rest of a report's statistics
+    counts = Counter(labels)
+    return {str(n): counts[n] / len(labels) for n in sorted(counts)}
 
 
 def mmd2(reference: np.ndarray, live: np.ndarray, *, seed: int = 0, rows: int = MMD_ROWS) -> float:
