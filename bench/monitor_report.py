@@ -11,7 +11,14 @@ It then times, `--repeat` times each:
 1. the command itself, as a user runs it: `.venv/bin/modelfleet monitor digits --window
    24h --json` in a fresh process (Python start-up and imports included), against this
    database (MODELFLEET_DATABASE_URL in its environment);
-2. `monitoring.run.compute()` in this process (the query, the subsample, the statistics).
+2. the report in this process (the queries, the subsample, the statistics), both as the
+   command computes it (`monitoring.compute.compute_report` over a bare psycopg2
+   connection, registry.reader) and as `monitor__<wf>` does (`monitoring.run.compute`
+   in a SQLAlchemy Session).
+
+Wall and CPU time (user + sys) of the fresh processes, and the load average before and
+after: on a shared machine the CPU time says what the command costs, the wall time also
+what the neighbours took.
 
 Drops the database at the end unless --keep.
 
@@ -40,9 +47,11 @@ from modelfleet.settings import CHECKOUT
 sys.path.insert(0, str(CHECKOUT))  # tests.helpers: the same rows the integration test logs
 
 from modelfleet.config import load_fleet
+from modelfleet.monitoring.compute import compute_report
 from modelfleet.monitoring.run import compute
 from modelfleet.registry.db import migrate, with_database
 from modelfleet.registry.monitoring_tables import ImageLabelRow
+from modelfleet.registry.reader import direct_query
 from modelfleet.registry.store.workflows import ensure_workflow
 from tests.helpers.monitoring import (
     add_reference,
@@ -106,14 +115,29 @@ def time_cli(url: str, repeat: int) -> tuple[list[float], list[float], dict]:
     return times, cpu, report
 
 
-def time_startup(url: str, repeat: int) -> list[float]:
+def time_startup(url: str, repeat: int) -> tuple[list[float], list[float]]:
     """The same process up to its first use of the database: Python, Click, the fleet."""
     env = {**os.environ, "MODELFLEET_DATABASE_URL": url}
     argv = [str(CHECKOUT / ".venv/bin/modelfleet"), "monitor", "nosuchworkflow"]
+    times, cpu = [], []
+    for _ in range(repeat):
+        start, cpu_start = time.perf_counter(), _child_cpu()
+        subprocess.run(argv, env=env, capture_output=True, check=False)
+        times.append(time.perf_counter() - start)
+        cpu.append(_child_cpu() - cpu_start)
+    return times, cpu
+
+
+def time_direct(url: str, repeat: int) -> list[float]:
+    """The report as the command computes it: one psycopg2 connection, no SQLAlchemy."""
+    os.environ["MODELFLEET_DATABASE_URL"] = url  # registry.reader reads it via settings
+    declared = load_fleet().get(WORKFLOW)
     times = []
     for _ in range(repeat):
+        end = datetime.now(UTC)
         start = time.perf_counter()
-        subprocess.run(argv, env=env, capture_output=True, check=False)
+        with direct_query() as query:
+            compute_report(query, declared, end - timedelta(hours=24), end)
         times.append(time.perf_counter() - start)
     return times
 
@@ -159,13 +183,21 @@ def main() -> None:
     engine = sa.create_engine(url)
     try:
         load(engine, args.rows, args.labelled)
-        print(f"load average before timing: {os.getloadavg()[0]:.1f}")
-        startup = time_startup(url, args.repeat)
+        print(
+            f"load average before timing: {os.getloadavg()[0]:.1f}; PYTHONDONTWRITEBYTECODE "
+            f"{'set' if os.environ.get('PYTHONDONTWRITEBYTECODE') else 'unset'}"
+        )
+        startup, startup_cpu = time_startup(url, args.repeat)
         _summary("start-up only: modelfleet monitor <unknown workflow> (exit 2)", startup)
+        _summary("  its CPU time (user + sys)", startup_cpu)
         cli, cli_cpu, report = time_cli(url, args.repeat)
         _summary("modelfleet monitor --window 24h --json (fresh process)", cli)
         _summary("  its CPU time (user + sys)", cli_cpu)
-        _summary("monitoring.run.compute() in process", time_compute(url, args.repeat))
+        _summary("compute_report() over psycopg2, in process", time_direct(url, args.repeat))
+        _summary(
+            "monitoring.run.compute() in a Session, in process", time_compute(url, args.repeat)
+        )
+        print(f"load average after timing: {os.getloadavg()[0]:.1f}")
         print(
             f"report: n_logged {report['n_logged']}, n_used {report['n_used']}, "
             f"labelled {report['labelled']}, live_accuracy {report['live_accuracy']}, "
