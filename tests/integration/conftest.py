@@ -113,6 +113,13 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    if "airflow.settings" in sys.modules:
+        # A test module imported Airflow at collection, and Airflow read its database
+        # and DAG folder from the environment then (SQLite by default): point it here.
+        from airflow import settings as airflow_settings
+
+        airflow_settings.configure_vars()
+        airflow_settings.configure_orm()
     endpoint = None
     try:
         migrated = subprocess.run(
