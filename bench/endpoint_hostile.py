@@ -157,7 +157,7 @@ def scratch_registry(server_url: str) -> Iterator[tuple[str, str, str]]:
         unknown = "mf_" + "0" * 12 + key[15:]  # same length and form, no such key id
         yield url, key, unknown
     finally:
-        db.engine.cache_clear()
+        db.forget_engines()
         with admin.connect() as conn:
             conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()

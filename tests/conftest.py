@@ -49,9 +49,9 @@ def create_database(server_url: str, prefix: str) -> str:
 
 
 def drop_database(url: str) -> None:
-    from modelfleet.registry.db import engine, with_database
+    from modelfleet.registry.db import forget_engines, with_database
 
-    engine.cache_clear()
+    forget_engines()
     name = sa.engine.make_url(url).database
     admin = sa.create_engine(with_database(url, "postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:

@@ -7,12 +7,12 @@ import pytest
 from modelfleet.cli import main
 
 
-def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
-    """The stderr of `modelfleet *argv`, which must be a usage error: exit 2, the usage
-    line first."""
+def usage_error(argv: list[str], capsys: pytest.CaptureFixture[str], code: int = 2) -> str:
+    """The stderr of `modelfleet *argv`, which must be a usage error: exit `code` (2
+    unless the command documents another), the usage line first."""
     with pytest.raises(SystemExit) as exit_:
         main(argv)
-    assert exit_.value.code == 2
+    assert exit_.value.code == code
     err = capsys.readouterr().err
     assert err.startswith(f"usage: modelfleet {argv[0]}")
     return err

@@ -45,9 +45,9 @@ def home(pg_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Ite
     db.migrate(url)
     monkeypatch.setenv(DATABASE_URL_ENV, url)
     monkeypatch.setenv(HOME_ENV, str(tmp_path / "home"))
-    db.engine.cache_clear()
+    db.forget_engines()
     yield tmp_path
-    db.engine.cache_clear()
+    db.forget_engines()
     drop_database(url)
 
 

@@ -36,7 +36,7 @@ WORKFLOW = "digits"
 @pytest.fixture(scope="module")
 def home(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from modelfleet.config import load_fleet
-    from modelfleet.registry.db import engine, migrate
+    from modelfleet.registry.db import forget_engines, migrate
     from modelfleet.settings import get_settings
     from modelfleet.versioning.repo import ModelRepo
 
@@ -61,7 +61,7 @@ def home(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        engine.cache_clear()
+        forget_engines()
         drop_database(url)
 
 

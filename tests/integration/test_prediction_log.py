@@ -104,7 +104,8 @@ def test_the_reference_of_a_released_version_is_computed_once_and_stored(live):
             stored = conn.execute(
                 sa.text(
                     "SELECT count(*) FROM reference_stats r JOIN model_version v "
-                    "ON v.id = r.model_version_id WHERE v.version = :v"
+                    "ON v.id = r.model_version_id JOIN workflow w ON w.id = v.workflow_id "
+                    "WHERE w.name = 'digits' AND v.version = :v"
                 ),
                 {"v": version},
             ).scalar_one()

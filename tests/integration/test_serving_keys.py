@@ -59,7 +59,7 @@ def registry(
     """digits v1.0.0 registered; applications `ops` (admin) and `hmi`; their keys."""
     monkeypatch.setenv("MODELFLEET_DATABASE_URL", database_url)
     monkeypatch.setenv("MODELFLEET_HOME", str(tmp_path))
-    db.engine.cache_clear()
+    db.forget_engines()
     with Session(db.engine(database_url)) as session, session.begin():
         for table in ("application_grant", "application"):
             session.execute(sa.text(f'DELETE FROM "{table}"'))
@@ -74,7 +74,7 @@ def registry(
             ),
         }
     yield keys  # type: ignore[misc]
-    db.engine.cache_clear()
+    db.forget_engines()
 
 
 @pytest.fixture

@@ -24,7 +24,8 @@ from modelfleet.registry.store import versions
 from modelfleet.versioning.commands import run
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
-WORKFLOWS = ["surface_line1", "weld_robot", "caps_line2"]
+# Workflows no other module of the session releases: their first tags are v1.0.0.
+WORKFLOWS = ["surface_coil", "weld_robot", "caps_line2"]
 
 
 def context(workflow: str, month: str) -> RunContext:
@@ -93,13 +94,13 @@ def test_concurrent_registrations_lose_no_tag_and_each_tag_holds_its_model(
     # Postgres is authoritative; `doctor` notices when the GTO mirror disagrees.
     assert main(["doctor"]) == 0
     run(
-        ["gto", "assign", "surface_line1", "--version", "v1.0.0", "--stage", "production"], repo
+        ["gto", "assign", "surface_coil", "--version", "v1.0.0", "--stage", "production"], repo
     ).check()
     assert main(["doctor"]) == 1
-    assert "surface_line1: production is None in Postgres, v1.0.0 in GTO" in (
+    assert "surface_coil: production is None in Postgres, v1.0.0 in GTO" in (
         capsys.readouterr().out
     )
-    release.deploy(context("surface_line1", "2026-01"), "v1.0.0")
+    release.deploy(context("surface_coil", "2026-01"), "v1.0.0")
     assert main(["doctor"]) == 0
 
 

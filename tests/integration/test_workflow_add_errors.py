@@ -35,7 +35,7 @@ BIN = Path(sys.executable).parent
 def home(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     from modelfleet.config import load_fleet
     from modelfleet.registry.api_keys import ensure_platform_apps
-    from modelfleet.registry.db import engine, migrate
+    from modelfleet.registry.db import forget_engines, migrate
     from modelfleet.settings import get_settings
     from modelfleet.versioning.repo import ModelRepo
 
@@ -61,7 +61,7 @@ def home(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        engine.cache_clear()
+        forget_engines()
         drop_database(url)
 
 

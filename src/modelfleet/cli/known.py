@@ -2,6 +2,7 @@
 
 An unknown one is a usage error (exit 2, `modelfleet <command>: error: ...` after the
 usage line) whose message lists what exists, so a typo is fixed from the message alone.
+`retrain --month` of a month without data exits 4 instead, as a run of it would.
 The library's own errors (ConfigError, NotFound) stay exit 1: they also reach Airflow
 tasks and the endpoint, where the list of names may be long or private.
 
@@ -10,16 +11,21 @@ Every check runs in the command, never while Click parses: `--help` imports noth
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, NoReturn
 
 import click
 
+from modelfleet.orchestration.outcomes import EXIT_NO_DATA
+
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
     from modelfleet.config import Workflow
+
+_MONTH = re.compile(r"\d{4}-\d{2}")
 
 
 def usage_error(message: str) -> NoReturn:
@@ -81,17 +87,30 @@ def registered_version(session: Session, workflow: str, version: str) -> str:
     return version
 
 
-def month_with_data(workflow: Workflow, month: str, deliveries: Path | None = None) -> str:
+class NoDataToRetrain(click.UsageError):
+    """`retrain --month` of a month without data: it exits as a run for it would."""
+
+    exit_code = EXIT_NO_DATA
+
+
+def month_with_data(
+    workflow: Workflow,
+    month: str,
+    deliveries: Path | None = None,
+    refusal: type[click.UsageError] = click.UsageError,
+) -> str:
     """`month` if the workflow's source holds it (or it was delivered to `deliveries`);
-    else a usage error listing the months that have data."""
+    else `refusal` (a usage error, exit 2) listing the months that have data."""
     from modelfleet.datasets.sources import source_months
 
     months = set(source_months(workflow))
     if deliveries is not None and (deliveries / workflow.name).is_dir():
         months |= {p.name for p in (deliveries / workflow.name).iterdir() if p.is_dir()}
     if month not in months:
-        usage_error(
+        raise refusal(
             f"workflow {workflow.name!r} has no data for month {month}; months with data: "
-            + listing(sorted(m for m in months if not m.startswith(".")))
+            # deliveries also hold the frozen test set (test-set-<hash>/): months only
+            + listing(sorted(m for m in months if _MONTH.fullmatch(m))),
+            ctx=click.get_current_context(silent=True),
         )
     return month

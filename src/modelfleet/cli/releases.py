@@ -7,6 +7,7 @@ import click
 
 from modelfleet.cli.base import Month, actor_option, cli_actor, command, option
 from modelfleet.cli.known import (
+    NoDataToRetrain,
     fleet_workflow,
     month_with_data,
     registered_version,
@@ -23,7 +24,8 @@ from modelfleet.errors import ModelfleetError
     "--month the run takes the latest month with data (the source's months and those "
     "imported, generated or snapshotted, as the registry knows them). With --wait: "
     "exit 0 released, 3 rejected by the gate, 4 skipped (no data for the month), "
-    "1 failed or timed out.",
+    "1 failed or timed out. A --month without data is refused at once (exit 4), "
+    "listing the months with data.",
 )
 @click.argument("workflow")
 @option(
@@ -56,8 +58,8 @@ def retrain(workflow: str, month: str | None, wait: bool, timeout: float, unpaus
 
     settings = get_settings()
     declared = fleet_workflow(workflow)
-    if month is not None:
-        month_with_data(declared, month, settings.deliveries)
+    if month is not None:  # refused before a run is made, with the exit code of one
+        month_with_data(declared, month, settings.deliveries, NoDataToRetrain)
     client = AirflowClient(settings.airflow_url, ADMIN_USER, admin_password(settings))
     request = trigger.RetrainRequest(workflow, month, unpause=unpause)
     run = trigger.trigger(client, load_fleet(settings.config_file), request, say=print)

@@ -105,9 +105,22 @@ def ensure_database(url: str) -> None:
         admin.dispose()
 
 
-@cache
 def engine(url: str | None = None) -> Engine:
-    """A pooled engine for the lineage database (one per URL per process)."""
+    """A pooled engine for `url`, by default the lineage database that
+    MODELFLEET_DATABASE_URL names now (one engine per URL per process). Keyed by the
+    configured URL, not cached as "the default": a process that points the variable
+    elsewhere (a test's platform, then the next one's) gets that database's engine."""
+    return _engine(url or get_settings().database_url or None)
+
+
+def forget_engines() -> None:
+    """Drop the cached engines (before their databases go away)."""
+    _engine.cache_clear()
+
+
+@cache
+def _engine(url: str | None) -> Engine:
+    # None: the embedded server, started (or re-attached to) once per process
     url = url or database_url()
     options = {}
     if make_url(url).get_dialect().driver == "psycopg2":

@@ -58,8 +58,6 @@ def test_retrain_wait_releases_a_month_and_prints_the_version(platform: RunningP
 
     print(done.stdout, done.stderr)
     assert done.returncode == 0, done.stdout + done.stderr
-    # This platform's database by URL: db.engine() alone is cached per process, and an
-    # earlier test may have cached another database under it.
     with Session(db.engine(os.environ["MODELFLEET_DATABASE_URL"])) as session:
         production = versions.resolve_alias(session, WORKFLOW)
     assert production is not None
@@ -73,6 +71,11 @@ def test_retrain_wait_on_a_month_without_data_exits_4(platform: RunningPlatform)
     done = retrain("--month", "2027-06", "--unpause", "--wait", "--timeout", "10")
 
     print(done.stdout, done.stderr)
+    # Refused before a run is made, with the exit code such a run would end with; the
+    # months with data are listed, the frozen test set's delivery folder not among them.
     assert done.returncode == 4, done.stdout + done.stderr
-    assert "skipped: no data for digits 2027-06" in done.stdout
-    assert "reason=workflow 'digits': no data for month" in done.stdout  # the recorded reason
+    assert "workflow 'digits' has no data for month 2027-06; months with data: 2026-01, " in (
+        done.stderr
+    )
+    assert "test-set" not in done.stderr
+    assert "triggered" not in done.stdout

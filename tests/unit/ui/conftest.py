@@ -178,7 +178,7 @@ def registry(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MODELFLEET_DATABASE_URL", url)
         patch.setenv("MODELFLEET_HOME", str(home))
-        db.engine.cache_clear()
+        db.forget_engines()
         db.migrate(url)
         with Session(db.engine()) as session, session.begin():
             _version(session, "v1.0.0", "2026-01", 0.91)
@@ -190,7 +190,7 @@ def registry(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         (home / "data-docs" / WORKFLOW / "index.html").write_text("<h1>Data Docs</h1>")
         (home / "secret.txt").write_text("not for the browser")
         yield home
-        db.engine.cache_clear()
+        db.forget_engines()
     drop_database(url)
 
 

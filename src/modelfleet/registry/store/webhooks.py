@@ -69,12 +69,13 @@ def record_attempt(
     return row.attempts, False
 
 
-def pending(session: Session) -> int:
-    return (
-        session.scalar(
-            sa.select(sa.func.count())
-            .select_from(WebhookEventRow)
-            .where(WebhookEventRow.delivered_at.is_(None), WebhookEventRow.failed_at.is_(None))
-        )
-        or 0
+def pending(session: Session, url: str | None = None) -> int:
+    """Events neither delivered nor given up on (for one receiver's `url`, or all)."""
+    query = (
+        sa.select(sa.func.count())
+        .select_from(WebhookEventRow)
+        .where(WebhookEventRow.delivered_at.is_(None), WebhookEventRow.failed_at.is_(None))
     )
+    if url is not None:
+        query = query.where(WebhookEventRow.url == url)
+    return session.scalar(query) or 0
