@@ -8,6 +8,7 @@ its Airflow run or its Data Docs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from html import escape
 from typing import Any
@@ -216,6 +217,25 @@ def _tick_label(value: float, span: float) -> str:
     return f"{value:.{decimals}f}"
 
 
+def gridlines(
+    ticks: list[float],
+    y_of: Callable[[float], float],
+    left: int,
+    width: int,
+    tick_label: Callable[[float], str],
+) -> list[str]:
+    """The y-axis of a chart: a light horizontal line and a label per tick, shared by the
+    metric trend and the monitoring charts so both axes look alike."""
+    lines = []
+    for tick in ticks:
+        y = y_of(tick)
+        lines.append(
+            f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>'
+            f'<text x="4" y="{y + 4:.1f}" class="axis">{tick_label(tick)}</text>'
+        )
+    return lines
+
+
 def trend_svg(points: list[tuple[str, dict[str, float | None]]], metrics: list[str]) -> Markup:
     """Metrics across versions, one line each: `points` is [(version, values)]. The
     y-axis spans the values shown (`value_axis`)."""
@@ -234,12 +254,11 @@ def trend_svg(points: list[tuple[str, dict[str, float | None]]], metrics: list[s
         f'<svg class="trend" viewBox="0 0 {width} {height}" width="{width}" height="{height}" '
         f'role="img" aria-label="metric trend" data-y-min="{lo:.6g}" data-y-max="{hi:.6g}">'
     ]
-    for tick in ticks:
-        _, y = xy(0, tick)
-        parts.append(
-            f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>'
-            f'<text x="4" y="{y + 4:.1f}" class="axis">{_tick_label(tick, hi - lo)}</text>'
+    parts.extend(
+        gridlines(
+            ticks, lambda tick: xy(0, tick)[1], left, width, lambda t: _tick_label(t, hi - lo)
         )
+    )
     for i, (label, _) in enumerate(points):
         x, _ = xy(i, 0)
         parts.append(

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from modelfleet.config import Workflow
 from modelfleet.naming import CANDIDATE, PRODUCTION
 from modelfleet.registry.store import monitor_reports, shadow, versions
-from modelfleet.ui.graph import value_axis
+from modelfleet.ui.graph import gridlines, value_axis
 
 # (key, title, path in the report JSON, the MonitorThresholds field or None, breach when)
 FIGURES: tuple[tuple[str, str, tuple[str, ...], str | None, str], ...] = (
@@ -61,12 +61,7 @@ def series_svg(
         f'<svg class="monitor" viewBox="0 0 {width} {height}" width="{width}" '
         f'height="{height}" role="img" aria-label="{escape(title)}">'
     ]
-    for tick in ticks:
-        _, y = xy(0, tick)
-        parts.append(
-            f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e2e8f0"/>'
-            f'<text x="4" y="{y + 4:.1f}" class="axis">{tick:.3g}</text>'
-        )
+    parts.extend(gridlines(ticks, lambda tick: xy(0, tick)[1], left, width, lambda t: f"{t:.3g}"))
     ends = {0: labels[0], len(labels) - 1: labels[-1]}
     for i, label in ends.items():
         x, _ = xy(i, lo)
