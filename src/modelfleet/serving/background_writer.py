@@ -12,22 +12,50 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from typing import TypedDict
+
+import numpy as np
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
 
 
+class WriterSettings(TypedDict, total=False):
+    """The keywords subclasses pass through to `BackgroundWriter.__init__` (its defaults
+    apply), so each owner does not repeat them."""
+
+    capacity: int
+    flush_rows: int
+    flush_s: float
+    refresh_s: float
+    seed: int | None
+
+
 class BackgroundWriter:
     """Subclasses give `flush()` (raising when a write fails, with the batch requeued),
-    `pending()`, `refresh()`, and `what`: the rows they write, for warnings."""
+    `pending()`, `refresh()`, and `what`: the rows they write, for warnings. It also holds
+    what both owners share: queue limits, a seeded sampler and the row counters."""
 
     thread_name = "background-writer"
     what = "rows"
 
-    def __init__(self, *, flush_s: float, refresh_s: float) -> None:
+    def __init__(
+        self,
+        *,
+        capacity: int = 100_000,
+        flush_rows: int = 2_000,
+        flush_s: float = 1.0,
+        refresh_s: float = 30.0,
+        seed: int | None = None,
+    ) -> None:
+        self.capacity = capacity
+        self.flush_rows = flush_rows
         self.flush_s = flush_s
         self.refresh_s = refresh_s
+        self._random = np.random.default_rng(seed)  # the request path's sampling
+        self.dropped = 0
+        self.written = 0
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None

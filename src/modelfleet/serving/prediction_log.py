@@ -23,14 +23,14 @@ from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Unpack
 
 import numpy as np
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelfleet.embedding import PROJECTED_DIMS
 from modelfleet.endpoint_client import SHA256_HEADER, SOURCE_HEADER
-from modelfleet.serving.background_writer import BackgroundWriter
+from modelfleet.serving.background_writer import BackgroundWriter, WriterSettings
 
 if TYPE_CHECKING:
     from modelfleet.serving.pool import LoadedModel
@@ -155,29 +155,20 @@ class PredictionLog(BackgroundWriter):
         writer: Writer,
         rates: Callable[[], dict[str, float]],
         *,
-        capacity: int = 100_000,
-        flush_rows: int = 2_000,
-        flush_s: float = 1.0,
-        refresh_s: float = 30.0,
         warn_every_s: float = 60.0,
         count: Count | None = None,
-        seed: int | None = None,
+        **settings: Unpack[WriterSettings],
     ) -> None:
-        super().__init__(flush_s=flush_s, refresh_s=refresh_s)
+        super().__init__(**settings)
         self._writer = writer
         self._rates_source = rates
         self._rates: dict[str, float] = {}
         self._queue: deque[_Chunk] = deque()
         self._rows = 0  # queued rows (the capacity is in rows, the queue holds chunks)
         self._lock = threading.Lock()  # the event loop appends, the writer pops
-        self.capacity = capacity
-        self.flush_rows = flush_rows
         self.warn_every_s = warn_every_s
         self._count = count or (lambda outcome, rows: None)
-        self._random = np.random.default_rng(seed)
         self._last_warning = -float("inf")
-        self.dropped = 0
-        self.written = 0
         self.refresh()
 
     # -- request path (event loop): a slice and an append, no I/O --

@@ -23,12 +23,13 @@ import logging
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Unpack
 
 import numpy as np
 
 from modelfleet.errors import ModelNotFound, ModelNotReady
 from modelfleet.naming import CANDIDATE, PRODUCTION
-from modelfleet.serving.background_writer import BackgroundWriter
+from modelfleet.serving.background_writer import BackgroundWriter, WriterSettings
 from modelfleet.serving.pool import LoadedModel, ModelPool
 
 log = logging.getLogger("modelfleet.serving.shadow")
@@ -48,28 +49,19 @@ class ShadowMirror(BackgroundWriter):
         writer: Writer,
         fractions: Callable[[], dict[str, float]],
         *,
-        capacity: int = 100_000,
-        flush_rows: int = 2_000,
-        flush_s: float = 1.0,
-        refresh_s: float = 30.0,
         max_in_flight: int = 64,
-        seed: int | None = None,
+        **settings: Unpack[WriterSettings],
     ) -> None:
-        super().__init__(flush_s=flush_s, refresh_s=refresh_s)
+        super().__init__(**settings)
         self.pool = pool
         self._writer = writer
         self._fractions_source = fractions
         self._fractions: dict[str, float] = {}
-        self.capacity = capacity
-        self.flush_rows = flush_rows
         self.max_in_flight = max_in_flight
-        self._random = np.random.default_rng(seed)
-        self._queue: deque[Entry] = deque(maxlen=capacity)  # full: the oldest go
+        self._queue: deque[Entry] = deque(maxlen=self.capacity)  # full: the oldest go
         self._tasks: set[asyncio.Task[None]] = set()
         self.mirrored = 0
-        self.dropped = 0
         self.failed = 0
-        self.written = 0
         self.refresh()
 
     # -- request path (event loop): no I/O, no waiting --
