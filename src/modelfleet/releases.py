@@ -10,16 +10,39 @@ mirror where it does not (the endpoint's admin routes, `mirror=False`; see
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.orm import Session
 
 from modelfleet.errors import NotFound, RegistryError, VersioningError
-from modelfleet.naming import PRODUCTION, Version, serving_dir
+from modelfleet.naming import PRODUCTION, Version, retrain_dag_id, serving_dir
 from modelfleet.registry import db
 from modelfleet.registry.entities import RunRef
 from modelfleet.registry.store import versions
 from modelfleet.settings import Settings
 from modelfleet.versioning import stage_mirror
 from modelfleet.versioning.repo import open_repo
+
+
+def may_release(manager: Any, user: Any, workflow: str) -> bool:
+    """Whether Airflow `user` may move `workflow`'s versions: POST on its `retrain__<wf>`
+    DAG's runs (whoever may run the pipeline that deploys may release by hand), asked of
+    the auth `manager` (any Airflow auth manager). The Models UI and the approval step
+    both ask this."""
+    # Imported per call: only processes with an Airflow API (webserver, workers) ask.
+    from airflow.api_fastapi.auth.managers.models.resource_details import (
+        DagAccessEntity,
+        DagDetails,
+    )
+
+    return bool(
+        manager.is_authorized_dag(
+            method="POST",
+            access_entity=DagAccessEntity.RUN,
+            details=DagDetails(id=retrain_dag_id(workflow)),
+            user=user,
+        )
+    )
 
 
 def set_production(

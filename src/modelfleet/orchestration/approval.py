@@ -9,7 +9,7 @@ by `modelfleet.pipeline.approve` like `modelfleet approve`'s: an approval is a p
 write into the alias history; a rejection is a rejected row, and register, deploy and
 smoke are skipped.
 
-Who may answer is the rule of the Models UI (ui/access.py): whoever may trigger the
+Who may answer is the rule of the Models UI (`releases.may_release`): whoever may trigger the
 workflow's DAG. Airflow's response API checks its own HITL permission; this step checks
 the responder again against the trigger permission before acting on the answer, so an
 auth manager whose two permissions differ cannot let anyone else release.
@@ -104,7 +104,7 @@ class ReleaseApproval(ApprovalOperator):
             return {"approved": False, "actor": None, "reason": reason}
         responder = event.get("responded_by_user") or {}
         who = str(responder.get("name") or responder.get("id") or "")
-        if not may_release(responder, self.workflow):
+        if not responder_may_release(responder, self.workflow):
             raise ApprovalRefused(
                 f"user {who!r} may not release workflow {self.workflow!r}: that needs "
                 f"permission to run the DAG {retrain_dag_id(self.workflow)}. Nothing was "
@@ -172,25 +172,18 @@ def gate_report(candidate: Any, timeout: Any) -> str:
     )
 
 
-def may_release(responder: Mapping[str, Any], workflow: str) -> bool:
-    """Whether the responding Airflow user may release `workflow`: POST on its DAG's runs,
-    the rule of ui/access.py, asked of the configured auth manager."""
+def responder_may_release(responder: Mapping[str, Any], workflow: str) -> bool:
+    """Whether the responding Airflow user may release `workflow` (`releases.may_release`,
+    the Models UI's rule), asked of the configured auth manager."""
     from airflow.api_fastapi.app import create_auth_manager
-    from airflow.api_fastapi.auth.managers.models.resource_details import (
-        DagAccessEntity,
-        DagDetails,
-    )
+
+    # Imported here, not at the top: the DAG processor parses this module on every
+    # refresh and needs none of the registry that `releases` pulls in.
+    from modelfleet.releases import may_release
 
     manager = create_auth_manager()
     user = _airflow_user(manager, responder)
-    return user is not None and bool(
-        manager.is_authorized_dag(
-            method="POST",
-            access_entity=DagAccessEntity.RUN,
-            details=DagDetails(id=retrain_dag_id(workflow)),
-            user=user,
-        )
-    )
+    return user is not None and may_release(manager, user, workflow)
 
 
 def _airflow_user(manager: Any, responder: Mapping[str, Any]) -> Any:

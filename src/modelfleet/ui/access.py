@@ -21,6 +21,7 @@ from typing import Any, Protocol
 from fastapi import HTTPException, Request
 
 from modelfleet.naming import retrain_dag_id  # its permissions are the workflow's
+from modelfleet.releases import may_release
 
 
 class Access(Protocol):
@@ -60,19 +61,7 @@ class AirflowAccess:
         )
 
     def can_release(self, workflow: str) -> bool:
-        from airflow.api_fastapi.auth.managers.models.resource_details import (
-            DagAccessEntity,
-            DagDetails,
-        )
-
-        return bool(
-            self.manager.is_authorized_dag(
-                method="POST",
-                access_entity=DagAccessEntity.RUN,
-                details=DagDetails(id=retrain_dag_id(workflow)),
-                user=self.airflow_user,
-            )
-        )
+        return may_release(self.manager, self.airflow_user, workflow)
 
 
 async def airflow_access(request: Request) -> Access:

@@ -93,7 +93,7 @@ def test_the_body_shows_every_check_with_value_and_threshold():
     ],
 )
 def test_only_users_who_may_trigger_the_dag_may_release(monkeypatch, responder, allowed):
-    from modelfleet.orchestration.approval import may_release
+    from modelfleet.orchestration.approval import responder_may_release as may_release
 
     monkeypatch.setenv("AIRFLOW__CORE__AUTH_MANAGER", "airflow.api_fastapi.auth.managers."
                        "simple.simple_auth_manager.SimpleAuthManager")  # fmt: skip
