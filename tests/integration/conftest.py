@@ -75,12 +75,16 @@ def workspace_of(workflow: str, version: str) -> Path:
 # The module that starts digits' history on the session platform: its first tests assert
 # a first release (no production to compare with, v1.0.0), then v1.1.0. Every other
 # module gets a released digits through release_digits, whatever ran before it, so this
-# one runs first.
+# one runs as the platform's first: just before the first test that uses the platform
+# (the tests before that one run, as they always did, without the platform's variables).
 FIRST_MODULE = "test_retrain_dag.py"
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    items.sort(key=lambda item: item.path.name != FIRST_MODULE)  # stable: order kept
+    first = [item for item in items if item.path.name == FIRST_MODULE]
+    rest = [item for item in items if item.path.name != FIRST_MODULE]
+    at = next((n for n, item in enumerate(rest) if "platform" in item.fixturenames), len(rest))
+    items[:] = rest[:at] + first + rest[at:]
 
 
 @dataclass
