@@ -30,6 +30,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from modelfleet.embedding import PROJECTED_DIMS
 from modelfleet.endpoint_client import SHA256_HEADER, SOURCE_HEADER
+from modelfleet.registry.api_keys import INGEST_APP
 from modelfleet.serving.background_writer import BackgroundWriter, WriterSettings
 
 if TYPE_CHECKING:
@@ -57,8 +58,13 @@ ORIGIN: ContextVar[Origin] = ContextVar(
 
 
 def set_application(name: str) -> None:
-    """Name the application of the current request (the service resolved its key)."""
-    ORIGIN.set(replace(ORIGIN.get(), application=name[:64]))
+    """Name the application of the current request (the service resolved its key).
+
+    Only the stream classifier's own key may say a request is the stream's and name its
+    images' hashes: from any other application those headers are dropped, so no client
+    can file its predictions as the stream's or tie them to the stream's images."""
+    origin = ORIGIN.get() if name == INGEST_APP else Origin()
+    ORIGIN.set(replace(origin, application=name[:64]))
 
 
 class OriginMiddleware:

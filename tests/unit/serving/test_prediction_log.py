@@ -17,13 +17,20 @@ from fastapi.testclient import TestClient
 
 from modelfleet.embedding import PROJECTED_DIMS, input_stats
 from modelfleet.endpoint_client import SHA256_HEADER, SOURCE_HEADER
+from modelfleet.registry.api_keys import INGEST_APP
 from modelfleet.registry.store.monitoring import PredictionLogWriter, copy_text
 from modelfleet.registry.store.workflows import ensure_workflow
 from modelfleet.serving.app import create_app
 from modelfleet.serving.auth import Authenticator, Principal
 from modelfleet.serving.batching import Batcher
 from modelfleet.serving.pool import LoadedModel, ModelPool
-from modelfleet.serving.prediction_log import Origin, PredictionLog, origin_of
+from modelfleet.serving.prediction_log import (
+    ORIGIN,
+    Origin,
+    PredictionLog,
+    origin_of,
+    set_application,
+)
 from modelfleet.settings import get_settings
 from modelfleet.training.monitored import EXTRA_COLUMNS
 from tests.unit.serving.conftest import CLASSES, SHAPE
@@ -63,11 +70,13 @@ class Rows(list[Any]):
         return len(entries)
 
 
-def served(log: PredictionLog) -> TestClient:
+def served(log: PredictionLog, application: str = "hmi") -> TestClient:
+    """The endpoint with `log`, the client calling as `application` (the stream
+    classifier's requests: INGEST_APP, the only one whose origin headers count)."""
     pool = ModelPool(get_settings().serving_root, {})
     pool.add(monitored_model(), "production")
     auth = Authenticator(None)
-    auth.add_static(KEY, Principal("hmi", grants={"digits": "production"}))
+    auth.add_static(KEY, Principal(application, grants={"digits": "production"}))
     app = create_app(pool, get_settings(), database_url=None, auth=auth, prediction_log=log)
     client = TestClient(app)
     client.headers["Authorization"] = f"Bearer {KEY}"
@@ -127,10 +136,28 @@ def test_a_stream_request_is_logged_once_with_its_image_hashes():
     rows = Rows()
     log = PredictionLog(rows, lambda: {"digits": 1.0})
     hashes = ["a" * 64, "b" * 64]
-    with served(log) as client:
+    with served(log, INGEST_APP) as client:
         predict(client, 2, **{SOURCE_HEADER: "stream", SHA256_HEADER: ",".join(hashes)})
         log.flush()
     assert [(r[2], r[4]) for r in rows] == [("stream", hashes[0]), ("stream", hashes[1])]
+
+
+def test_only_the_stream_classifiers_key_may_claim_the_streams_origin():
+    sha = "ab" * 32
+    claimed = origin_of(
+        [(b"x-modelfleet-source", b"stream"), (SHA256_HEADER.encode(), sha.encode())]
+    )
+    assert claimed == Origin("stream", sha256=(sha,))
+    for application, expected in [
+        (INGEST_APP, Origin("stream", INGEST_APP, (sha,))),
+        ("line1-hmi", Origin("api", "line1-hmi")),  # the headers dropped
+    ]:
+        token = ORIGIN.set(claimed)
+        try:
+            set_application(application)
+            assert ORIGIN.get() == expected
+        finally:
+            ORIGIN.reset(token)
 
 
 def test_origin_headers_that_are_not_hashes_or_sources_are_ignored():
@@ -185,7 +212,7 @@ def test_copy_writes_rows_and_skips_unknown_workflows(engine):
         session.commit()
     rows = Rows()
     log = PredictionLog(rows, lambda: {"digits": 1.0})
-    with served(log) as client:
+    with served(log, INGEST_APP) as client:
         predict(
             client,
             2,
@@ -223,7 +250,7 @@ def test_sampled_stream_rows_keep_their_own_hashes():
     levels = [i / 20 for i in range(20)]
     hashes = [f"{i:064x}" for i in range(20)]
     instances = [np.full(SHAPE, level).tolist() for level in levels]
-    with served(log) as client:
+    with served(log, INGEST_APP) as client:
         response = client.post(
             "/v1/models/digits:predict",
             json={"instances": instances},
