@@ -1,7 +1,11 @@
-"""OpenLineage from a real `retrain__digits` run: Airflow's provider, configured as `up`
+"""OpenLineage from a real `retrain__<wf>` run: Airflow's provider, configured as `up`
 configures it (`airflow_env.openlineage_env`), writes the events to the file transport
 under the test's MODELFLEET_HOME; the test follows the chain month -> validation ->
-training run -> version through the datasets' names and checks the facets' values."""
+training run -> version through the datasets' names and checks the facets' values.
+
+The run is label_printer2's first (LeNet, procedural labels), which no other module
+releases, with a gate that any first model passes: the chain is about plumbing, and a
+first release holds whatever other modules did to digits on the session platform."""
 
 from __future__ import annotations
 
@@ -24,23 +28,29 @@ from modelfleet.naming import (
     lineage_version_dataset,
     retrain_dag_id,
 )
-from modelfleet.settings import CHECKOUT
+from modelfleet.settings import CHECKOUT, CONFIG_ENV
+from tests.integration.conftest import write_fleet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 MONTH = "2026-01"
+WF = "label_printer2"
 COMPLAINT = re.compile(r"\[(warning|error|critical)\s*\].*openlineage", re.IGNORECASE)
-DAG_ID = retrain_dag_id("digits")
+DAG_ID = retrain_dag_id(WF)
 # Run in a process of its own: Airflow loads the provider's listener (or not) once per
 # process, from the configuration it finds at start.
 RUN = (
     "import sys; from tests.integration.test_retrain_dag import run_dag; "
-    "state, tasks = run_dag(sys.argv[1]); print('RUN-STATE', state, tasks)"
+    "state, tasks = run_dag(*sys.argv[1:]); print('RUN-STATE', state, tasks)"
 )
 
 
-def run_dag_in_a_process(month: str, env: dict[str, str]) -> str:
+def run_dag_in_a_process(month: str, env: dict[str, str], dag_id: str = DAG_ID) -> str:
     done = subprocess.run(
-        [sys.executable, "-c", RUN, month], cwd=CHECKOUT, env=env, capture_output=True, text=True
+        [sys.executable, "-c", RUN, month, dag_id],
+        cwd=CHECKOUT,
+        env=env,
+        capture_output=True,
+        text=True,
     )
     output = done.stdout + done.stderr
     assert done.returncode == 0 and "RUN-STATE " in output, output[-4000:]
@@ -63,7 +73,7 @@ def names(datasets: list[dict[str, Any]]) -> list[str]:
     return [d["name"] for d in datasets]
 
 
-def test_a_retrain_run_emits_one_chain_from_month_to_version(platform):
+def test_a_retrain_run_emits_one_chain_from_month_to_version(platform, tmp_path):
     from modelfleet.orchestration.airflow_env import openlineage_env
     from modelfleet.registry import db
     from modelfleet.registry.store import versions
@@ -71,7 +81,9 @@ def test_a_retrain_run_emits_one_chain_from_month_to_version(platform):
     from modelfleet.settings import get_settings
 
     settings = get_settings()
-    env = {**os.environ, **openlineage_env(settings)}
+    gate = {"min_accuracy": 0.0, "min_macro_f1": 0.0, "min_class_recall": 0.0}
+    fleet = write_fleet(tmp_path / "workflows.yaml", gate=gate)
+    env = {**os.environ, **openlineage_env(settings), CONFIG_ENV: str(fleet)}
     output = run_dag_in_a_process(MONTH, env)
     assert "RUN-STATE success" in output, output[-4000:]
     # The provider worked without a complaint: no extraction failure, no transport error.
@@ -83,12 +95,12 @@ def test_a_retrain_run_emits_one_chain_from_month_to_version(platform):
         assert events[task]["job"]["name"] == lineage_task_job(DAG_ID, task)
         assert events[task]["job"]["namespace"] == LINEAGE_NAMESPACE
     with Session(db.engine(platform.database_url)) as session:
-        recorded = versions.get_version(session, "digits", "v1.0.0")
+        recorded = versions.get_version(session, WF, "v1.0.0")
         dataset = session.get(DatasetVersionRow, recorded_dataset_id(session, recorded))
 
     # month: the snapshot's output, with the month and its DVC md5
     (month,) = events["snapshot"]["outputs"]
-    assert month["name"] == lineage_month_dataset("digits", MONTH)
+    assert month["name"] == lineage_month_dataset(WF, MONTH)
     facet = month["facets"]["modelfleet_dataset"]
     assert facet["month"] == MONTH
     assert facet["dvc_md5"] == dataset.train_dvc_md5 and facet["dvc_md5"]
@@ -108,13 +120,13 @@ def test_a_retrain_run_emits_one_chain_from_month_to_version(platform):
     assert names(gate["inputs"]) == [candidate["name"]]
     assert gate["run"]["facets"]["modelfleet_gate"]["verdict"] == "PASSED"
     assert gate["run"]["facets"]["modelfleet_gate"]["failed_checks"] == []
-    # -> version: register reads the candidate, writes digits@v1.0.0 with tag and sha256
+    # -> version: register reads the candidate, writes <wf>@v1.0.0 with tag and sha256
     register = events["register"]
     assert names(register["inputs"]) == [candidate["name"]]
     (version,) = register["outputs"]
-    assert version["name"] == lineage_version_dataset("digits", Version(1, 0, 0))
+    assert version["name"] == lineage_version_dataset(WF, Version(1, 0, 0))
     model = version["facets"]["modelfleet_model"]
-    assert model["version"] == "digits@v1.0.0" == model["gto_tag"] == recorded.tag
+    assert model["version"] == f"{WF}@v1.0.0" == model["gto_tag"] == recorded.tag
     assert model["sha256"] == recorded.artifact_sha256
     assert names(events["deploy"]["inputs"]) == [version["name"]]
     # every task's event belongs to the same DAG run
@@ -137,7 +149,9 @@ def test_off_the_provider_says_nothing_in_the_task_logs(platform):
     from modelfleet.settings import get_settings
 
     off = dataclasses.replace(get_settings(), openlineage=False)
-    output = run_dag_in_a_process("2024-06", {**os.environ, **openlineage_env(off)})
+    output = run_dag_in_a_process(
+        "2024-06", {**os.environ, **openlineage_env(off)}, retrain_dag_id("digits")
+    )
     assert "[DAG TEST] starting task_id=snapshot " in output, output[-4000:]
     assert "openlineage" not in output.lower(), [
         line for line in output.splitlines() if "openlineage" in line.lower()

@@ -43,6 +43,7 @@ from modelfleet.settings import (
     DATABASE_URL_ENV,
     ENDPOINT_URL_ENV,
     EXECUTOR_ENV,
+    GRPC_PORT_ENV,
     HOME_ENV,
     Settings,
     get_settings,
@@ -151,6 +152,7 @@ def run_check(
         # Free ports, so a platform already running on this machine is left alone.
         AIRFLOW_PORT_ENV: str(free_port()),
         ENDPOINT_URL_ENV: f"http://127.0.0.1:{free_port()}",
+        GRPC_PORT_ENV: str(free_port()),  # the endpoint's gRPC (8500 by default) too
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
         # The embedded server under `home`: its own `airflow` database too.
         DATABASE_URL_ENV: None,
