@@ -48,24 +48,8 @@ class PredictionLogWriter:
             ids = self.ids(workflow, version)
             if ids is not None:
                 rows.append((*ids, *rest))
-        if not rows:
-            return 0
-        raw = self.engine.raw_connection()
-        try:
-            cursor: Any = raw.cursor()  # psycopg2's: copy_expert is not in the DBAPI types
-            try:
-                cursor.copy_expert(
-                    f"COPY prediction_log ({', '.join(PREDICTION_LOG_COLUMNS)}) FROM STDIN",
-                    copy_text(rows),
-                )
-            finally:
-                cursor.close()
-            raw.commit()
-        except BaseException:
-            raw.rollback()
-            raise
-        finally:
-            raw.close()
+        if rows:
+            copy_into(self.engine, "prediction_log", PREDICTION_LOG_COLUMNS, copy_text(rows))
         return len(rows)
 
     def ids(self, workflow: str, version: str) -> Ids | None:
@@ -87,6 +71,25 @@ class PredictionLogWriter:
                 return None
             known = self._ids[key] = (int(row[0]), row[1])
         return known
+
+
+def copy_into(engine: Engine, table: str, columns: tuple[str, ...], text: io.StringIO) -> None:
+    """COPY rows in COPY's text format into `table`, in one transaction. A background
+    writer's batch: COPY parses on the server, where an INSERT of many rows would bind
+    each value in Python, in the endpoint's process, beside the requests."""
+    raw = engine.raw_connection()
+    try:
+        cursor: Any = raw.cursor()  # psycopg2's: copy_expert is not in the DBAPI types
+        try:
+            cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", text)
+        finally:
+            cursor.close()
+        raw.commit()
+    except BaseException:
+        raw.rollback()
+        raise
+    finally:
+        raw.close()
 
 
 def save_reference(session: Session, model_version_id: int, stats: dict[str, Any]) -> None:
@@ -120,8 +123,8 @@ def copy_text(rows: list[tuple[Any, ...]]) -> io.StringIO:
     write = out.write
     for wf, mv, source, app, sha, predicted, conf, bright, contrast, h, w, ch, emb, at in rows:
         write(
-            f"{wf}\t{_NULL if mv is None else mv}\t{_text(source)}\t{_text(app)}\t"
-            f"{_text(sha)}\t{_text(predicted)}\t{conf!r}\t{bright!r}\t{contrast!r}\t"
+            f"{wf}\t{_NULL if mv is None else mv}\t{text_field(source)}\t{text_field(app)}\t"
+            f"{text_field(sha)}\t{text_field(predicted)}\t{conf!r}\t{bright!r}\t{contrast!r}\t"
             f"{h}\t{w}\t{ch}\t{{{','.join(map(repr, emb))}}}\t{at.isoformat()}\n"
         )
     out.seek(0)
@@ -132,5 +135,6 @@ _NULL = "\\N"
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 
 
-def _text(value: str | None) -> str:
+def text_field(value: str | None) -> str:
+    """A text value (or NULL) as COPY's text format reads it."""
     return _NULL if value is None else value.translate(_ESCAPES)

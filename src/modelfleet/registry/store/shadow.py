@@ -3,6 +3,7 @@ beside production's (release.shadow_fraction), and the agreement between the two
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -12,41 +13,48 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from modelfleet.registry.monitoring_tables import ShadowAnswerRow
-from modelfleet.registry.store.monitoring import PredictionLogWriter
+from modelfleet.registry.store.monitoring import PredictionLogWriter, copy_into, text_field
 
 # (workflow, production version, candidate version, production label, candidate label, at)
 ShadowEntry = tuple[str, str, str, str, str, datetime]
 
 
+SHADOW_ANSWER_COLUMNS = (
+    "workflow_id",
+    "production_version_id",
+    "candidate_version_id",
+    "production_label",
+    "candidate_label",
+    "at",
+)
+
+
 class ShadowWriter:
-    """Writes shadow entries in one INSERT per batch; entries naming a workflow or
-    version the registry does not know are skipped. Returns the rows written."""
+    """Writes shadow entries with one COPY per batch, as the prediction log does; entries
+    naming a workflow or version the registry does not know are skipped. Returns the
+    rows written."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._ids = PredictionLogWriter(engine)  # its cached (workflow, version) -> ids
 
     def __call__(self, entries: list[ShadowEntry]) -> int:
-        rows: list[dict[str, Any]] = []
+        out = io.StringIO()
+        written = 0
         for workflow, production, candidate, produced, answered, at in entries:
             prod = self._ids.ids(workflow, production)
             cand = self._ids.ids(workflow, candidate)
             if prod is None or cand is None or prod[1] is None or cand[1] is None:
                 continue
-            rows.append(
-                {
-                    "workflow_id": prod[0],
-                    "production_version_id": prod[1],
-                    "candidate_version_id": cand[1],
-                    "production_label": produced,
-                    "candidate_label": answered,
-                    "at": at,
-                }
+            out.write(
+                f"{prod[0]}\t{prod[1]}\t{cand[1]}\t{text_field(produced)}\t"
+                f"{text_field(answered)}\t{at.isoformat()}\n"
             )
-        if rows:
-            with self.engine.begin() as conn:
-                conn.execute(sa.insert(ShadowAnswerRow), rows)
-        return len(rows)
+            written += 1
+        if written:
+            out.seek(0)
+            copy_into(self.engine, "shadow_answer", SHADOW_ANSWER_COLUMNS, out)
+        return written
 
 
 @dataclass(frozen=True)
