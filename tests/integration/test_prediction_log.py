@@ -68,9 +68,14 @@ def test_api_predictions_are_sampled_into_the_log_with_stats_and_embedding(live)
 
 
 def test_a_stream_request_is_logged_once_per_image_with_its_hash(live):
+    from modelfleet.registry.api_keys import INGEST_APP
+    from modelfleet.settings import get_settings
+
     images = [frozen_test_image()] * 200
     hashes = [hashlib.sha256(f"stream image {i}".encode()).hexdigest() for i in range(200)]
-    with EndpointClient(live.endpoint_url, headers=live.admin_headers, timeout=30) as client:
+    # as the stream classifier sends them: with its own key, the only one whose origin
+    # headers count (another application's are dropped: see the end)
+    with EndpointClient.for_app(get_settings(), INGEST_APP, timeout=30) as client:
         for start in range(0, 200, 50):
             client.infer(
                 "digits", images[start : start + 50], stream_sha256=hashes[start : start + 50]
@@ -84,6 +89,15 @@ def test_a_stream_request_is_logged_once_per_image_with_its_hash(live):
     seen = [r.image_sha256 for r in rows]
     assert len(seen) == len(set(seen))  # once, not twice
     assert len(rows) < 200  # sampled at 0.1
+    assert {r.application for r in rows} == {INGEST_APP}
+
+    # The same headers from the admin key: logged as its own (api) rows, with no hashes.
+    before = len(logged(live, "source = 'api'"))
+    with EndpointClient(live.endpoint_url, headers=live.admin_headers, timeout=30) as client:
+        for _ in range(4):
+            client.infer("digits", images[:50], stream_sha256=hashes[:50])
+    assert eventually(lambda: len(logged(live, "source = 'api'")) > before, timeout_s=30)
+    assert len(stream_rows()) == len(rows)
 
 
 def test_the_reference_of_a_released_version_is_computed_once_and_stored(live):
