@@ -20,12 +20,11 @@ docs/celery-profile.md between markers.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +32,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from modelfleet.errors import PlatformError
+from modelfleet.host.environment import environment
 from modelfleet.host.ports import free_port
 from modelfleet.naming import retrain_dag_id
 from modelfleet.settings import (
@@ -108,25 +108,6 @@ class CheckResult:
         if any("LocalExecutor" in child for child in self.scheduler_children):
             out.append("the scheduler has LocalExecutor workers")
         return out
-
-
-@contextlib.contextmanager
-def environment(values: dict[str, str | None]) -> Iterator[None]:
-    """Set (None: unset) environment variables for the block, then restore them."""
-    saved = {key: os.environ.get(key) for key in values}
-    try:
-        _set_environment(values)
-        yield
-    finally:
-        _set_environment(saved)
-
-
-def _set_environment(values: dict[str, str | None]) -> None:
-    for key, value in values.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
 
 
 def run_check(
