@@ -16,6 +16,7 @@ from __future__ import annotations
 import fcntl
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -306,7 +307,25 @@ class ModelRepo:
         # --force: a rollback re-assigns a version that held the stage before, which
         # GTO otherwise refuses ("already in stage").
         args = ["assign", workflow, "--version", str(version), "--stage", stage, "--force"]
-        self.root._gto(*args, *(["--message", message] if message else []))
+        with self.root.locked():
+            self._after_last_stage_tag(workflow, stage)
+            self.root._gto(*args, *(["--message", message] if message else []))
+
+    def _after_last_stage_tag(self, workflow: str, stage: str) -> None:
+        """Wait, if need be, for the second after the stage's latest tag.
+
+        GTO orders a stage's assignments by tag date, whole seconds: a rollback and a
+        re-promotion within one second would tie, and `gto show` could name the older.
+        """
+        latest = self.root._git(
+            "for-each-ref",
+            f"refs/tags/{workflow}#{stage}#*",
+            "--sort=-taggerdate",
+            "--count=1",
+            "--format=%(taggerdate:unix)",
+        ).stdout.strip()
+        if latest and (wait := int(latest) + 1 - time.time()) > 0:
+            time.sleep(wait)
 
     def tags(self, workflow: str = "*") -> list[str]:
         """Version tags `<wf>@v...` (of one workflow, or of all)."""

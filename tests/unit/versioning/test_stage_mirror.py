@@ -155,3 +155,18 @@ def test_tag_message_names_the_move_or_says_where_it_came_from() -> None:
     assert tag_message("d", "production", "v2.0.0", move) == (
         "d production: v2.0.0 (mirrored from Postgres)"
     )
+
+
+def test_moves_within_one_second_keep_their_order_in_gto(repo: ModelRepo) -> None:
+    """GTO orders a stage's tags by their date in whole seconds: a rollback and the
+    promotion straight after it must not tie, or `gto show` may name the older."""
+    aliases = Aliases()
+    for version in ("v1.1.0", "v1.0.0", "v1.1.0", "v1.0.0"):
+        aliases.move("digits", "production", version, "cli", "quick succession")
+        assign_now(repo, aliases, "digits", "production")
+
+    dates = git(
+        repo.path, "for-each-ref", "refs/tags/digits#production#*", "--format=%(taggerdate:unix)"
+    ).split()
+    assert len(dates) == 4 and len(set(dates)) == 4
+    assert gto_production(repo)["digits"] == "v1.0.0"
