@@ -8,6 +8,7 @@ from pathlib import Path
 
 from modelfleet.host.secret_files import write_secret
 from modelfleet.naming import LINEAGE_NAMESPACE
+from modelfleet.orchestration.dag_parsing import RESCAN_S
 from modelfleet.registry.db import airflow_database_url
 from modelfleet.settings import CHECKOUT, Settings
 
@@ -73,12 +74,13 @@ def airflow_env(settings: Settings, database_url: str) -> dict[str, str]:
         "AIRFLOW__API_AUTH__JWT_SECRET": values["jwt_secret"],
         "AIRFLOW__API__SECRET_KEY": values["api_secret"],
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "10",
-        # A workflow added to or archived from workflows.d changes what the one DAG file
-        # builds: its DAG appears at the next parse (at most 20 s plus the parse), and one
-        # gone is marked stale once a parse that finished 10 s after its own last one is
-        # seen by the cleanup (every 10 s). Both within the minute `workflow add` promises.
-        # The threshold can be small: a parse stamps its DAGs after the file's finish time.
-        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "20",
+        # The DAG file is parsed when the fleet changes (dag_parsing: `fleet-watch` asks),
+        # and on this timer only as a safety net. A workflow added to workflows.d appears
+        # at that parse, seconds after; one archived is marked stale once a parse that
+        # finished 10 s after its own last one is seen by the cleanup (every 10 s). Both
+        # within the minute `workflow add` promises. The threshold can be small: a parse
+        # stamps its DAGs after the file's finish time.
+        "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": str(RESCAN_S),
         "AIRFLOW__DAG_PROCESSOR__STALE_DAG_THRESHOLD": "10",
         "AIRFLOW__SCHEDULER__PARSING_CLEANUP_INTERVAL": "10",
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "False",

@@ -42,9 +42,13 @@ WARM_RUNNER = "warm-runner"
 # Mirrors Postgres aliases into GTO stages; the warm runner hosts it, so it runs alone
 # only where the warm runner is off (modelfleet.warm.mirror).
 STAGE_MIRROR = "stage-mirror"
+# Asks the DAG processor to parse the DAG file when the fleet's files change
+# (modelfleet.orchestration.dag_parsing).
+FLEET_WATCH = "fleet-watch"
 PROCESSES = (
     WARM_RUNNER,
     STAGE_MIRROR,
+    FLEET_WATCH,
     *(f"airflow-{c}" for c in AIRFLOW_COMPONENTS),
     CELERY_WORKER,
     "endpoint",
@@ -139,6 +143,7 @@ def up(settings: Settings) -> dict[str, str]:
     commands = {
         WARM_RUNNER: [str(BIN / "modelfleet"), "warm-runner"],
         STAGE_MIRROR: [str(BIN / "python"), "-m", "modelfleet.warm.mirror"],
+        FLEET_WATCH: [str(BIN / "python"), "-m", "modelfleet.orchestration.dag_parsing"],
         "airflow-api-server": [
             str(BIN / "airflow"),
             "api-server",
