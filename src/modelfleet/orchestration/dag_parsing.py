@@ -1,33 +1,37 @@
 """Airflow parses the DAG file when the fleet changes, not on a timer.
 
-The one DAG file (`dags/retrain.py`) builds each workflow's DAGs from the fleet's files
-(workflows.yaml and workflows.d/*.yaml), and nothing else changes what it builds while
-the platform runs. Parsed every 20 s, it kept the DAG processor busy on an idle
-platform. So the DAG processor parses it:
+The one DAG file (`dags/retrain.py`) builds each workflow's DAGs from two inputs: the
+fleet's files (workflows.yaml and workflows.d/*.yaml) and the months with data the
+registry records (the trigger form proposes them, `months_with_data`). Nothing else
+changes what it builds while the platform runs, yet it was parsed every 20 s. So the
+DAG processor parses it:
 
 - at its start;
-- when the `fleet-watch` process (`run_forever`, which `modelfleet up` starts) sees the
-  fleet's files change: it asks for a parse as Airflow's own "Reparse" button does, a
-  row in `dag_priority_parsing_request` that the DAG processor takes within a second;
+- when the `fleet-watch` process (`run_forever`, which `modelfleet up` starts) sees either
+  input change: it asks for a parse as Airflow's own "Reparse" button does, a row in
+  `dag_priority_parsing_request` that the DAG processor takes within a second;
 - every `RESCAN_S` regardless, a safety net for a request that never arrived.
 
-A changed file is read again whole: comparing contents, not times, so a `touch` or a
-save with no change costs no parse.
+Inputs are compared by content, not time: a `touch`, a save with no change or a month
+recorded again costs no parse.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from modelfleet.config.load import user_files
 from modelfleet.host.logs import configure_logging
 from modelfleet.registry import db
+from modelfleet.registry.store.data_months import recorded_months
 from modelfleet.settings import Settings, get_settings
 
 log = logging.getLogger("modelfleet.fleet_watch")
@@ -52,6 +56,13 @@ def fleet_fingerprint(settings: Settings) -> str:
     return digest.hexdigest()
 
 
+def months_fingerprint(lineage_url: str) -> str:
+    """A digest of every workflow's recorded months with data (one small query)."""
+    with Session(db.engine(lineage_url)) as session:
+        months = recorded_months(session)
+    return hashlib.sha256(json.dumps(months, sort_keys=True).encode()).hexdigest()
+
+
 def request_parse(metadata_url: str) -> None:
     """Ask the DAG processor to parse the DAG file at its next loop (idempotent: Airflow
     keys the request by bundle and file, as it does for the UI's button)."""
@@ -67,7 +78,7 @@ def request_parse(metadata_url: str) -> None:
 
 
 class FleetWatch:
-    """Each `tick` reads the fleet's files and asks for a parse where they changed."""
+    """Each `tick` reads the DAG file's inputs and asks for a parse where they changed."""
 
     def __init__(self, fingerprint: Callable[[], str], request: Callable[[], None]) -> None:
         self.fingerprint = fingerprint
@@ -88,10 +99,14 @@ class FleetWatch:
 def run_forever(poll_s: float = POLL_S) -> None:
     """`fleet-watch`: tick every `poll_s` until killed."""
     settings = get_settings()
-    metadata_url = db.airflow_database_url(db.database_url())
-    watch = FleetWatch(lambda: fleet_fingerprint(settings), lambda: request_parse(metadata_url))
+    lineage_url = db.database_url()
+    metadata_url = db.airflow_database_url(lineage_url)
+    watch = FleetWatch(
+        lambda: fleet_fingerprint(settings) + months_fingerprint(lineage_url),
+        lambda: request_parse(metadata_url),
+    )
     log.info(
-        "fleet watch: following %s and %s/ for the DAG processor",
+        "fleet watch: following %s, %s/ and the recorded months for the DAG processor",
         settings.config_file,
         settings.workflows_d,
     )
@@ -99,7 +114,7 @@ def run_forever(poll_s: float = POLL_S) -> None:
     while True:
         try:
             if watch.tick():
-                log.info("fleet watch: the fleet changed; asked Airflow to parse %s", DAG_FILE)
+                log.info("fleet watch: its inputs changed; asked Airflow to parse %s", DAG_FILE)
             failures = 0
         except Exception:  # the metadata database away, say: ask again, less often
             failures += 1
