@@ -78,10 +78,11 @@ def main() -> None:
     args = parser.parse_args()
     trees = [Path(t).resolve() for t in args.trees.split(",") if t]
     with tempfile.TemporaryDirectory(prefix="mf-idle-") as tmp:
-        results = {t: measure(t, Path(tmp), args.settle, args.seconds) for t in trees}
-    print(f"\n| tree | {' | '.join(PROCESSES)} | together |")
+        # a tree named twice (interleaved, A B A B) is measured twice: one row each
+        results = [(t, measure(t, Path(tmp), args.settle, args.seconds)) for t in trees]
+    print(f"\n| tree (in order) | {' | '.join(PROCESSES)} | together |")
     print("|---|" + "---|" * (len(PROCESSES) + 1))
-    for tree, share in results.items():
+    for tree, share in results:
         cells = " | ".join(f"{share[n]:.1%}" if n in share else "-" for n in PROCESSES)
         print(f"| {tree} | {cells} | {sum(share.values()):.1%} of a core |")
 
