@@ -21,7 +21,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -30,6 +29,7 @@ from sqlalchemy.orm import Session
 
 from modelfleet.config.load import user_files
 from modelfleet.host.logs import configure_logging
+from modelfleet.host.polling import poll_forever
 from modelfleet.registry import db
 from modelfleet.registry.store.data_months import recorded_months
 from modelfleet.settings import Settings, get_settings
@@ -110,16 +110,12 @@ def run_forever(poll_s: float = POLL_S) -> None:
         settings.config_file,
         settings.workflows_d,
     )
-    failures = 0
-    while True:
-        try:
-            if watch.tick():
-                log.info("fleet watch: its inputs changed; asked Airflow to parse %s", DAG_FILE)
-            failures = 0
-        except Exception:  # the metadata database away, say: ask again, less often
-            failures += 1
-            log.exception("fleet watch: a parse request failed (%d in a row)", failures)
-        time.sleep(min(MAX_PAUSE_S, poll_s * 2 ** min(failures, 4)))
+
+    def tick() -> None:
+        if watch.tick():
+            log.info("fleet watch: its inputs changed; asked Airflow to parse %s", DAG_FILE)
+
+    poll_forever(tick, poll_s, max_pause_s=MAX_PAUSE_S, log=log, what="fleet watch")
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import logging
 import time
 
 from modelfleet.host.logs import configure_logging
+from modelfleet.host.polling import poll_forever
 from modelfleet.registry import db
 from modelfleet.settings import get_settings
 from modelfleet.versioning.repo import ModelRepo
@@ -34,15 +35,7 @@ def run_forever(poll_s: float = POLL_S) -> None:
             time.sleep(poll_s)
     mirror = StageMirror(repo, PostgresAliases(db.engine()))
     log.info("stage mirror: following the Postgres aliases into %s", repo.path)
-    failures = 0
-    while True:
-        try:
-            mirror.tick()
-            failures = 0
-        except Exception:  # Postgres away, say: look again, less often while it lasts
-            failures += 1
-            log.exception("stage mirror: a tick failed (%d in a row)", failures)
-        time.sleep(min(MAX_PAUSE_S, poll_s * 2 ** min(failures, 6)))
+    poll_forever(mirror.tick, poll_s, max_pause_s=MAX_PAUSE_S, log=log, what="stage mirror")
 
 
 def main() -> None:
