@@ -24,6 +24,7 @@ from pathlib import Path
 import psutil
 
 from modelfleet.host.ports import free_port
+from modelfleet.host.processes import ProcessManager
 
 BIN = Path(sys.executable).parent
 PROCESSES = ("airflow-dag-processor", "fleet-watch")
@@ -55,11 +56,8 @@ def measure(tree: Path, root: Path, settle_s: float, seconds: float) -> dict[str
             stdout=subprocess.DEVNULL,
         )
         time.sleep(settle_s)
-        pids = {}
-        for name in PROCESSES:
-            pidfile = home / "run" / f"{name}.pid"
-            if pidfile.exists():
-                pids[name] = int(pidfile.read_text())
+        running = [ProcessManager(home / "run").info(name) for name in PROCESSES]
+        pids = {info.name: info.pid for info in running if info.running and info.pid}
         before = {name: cpu_seconds(pid) for name, pid in pids.items()}
         time.sleep(seconds)
         after = {name: cpu_seconds(pid) for name, pid in pids.items()}
