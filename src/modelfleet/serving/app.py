@@ -82,14 +82,15 @@ def create_app(
             pool, database_url, poll_s=poll_s, on_sync=synced, fleet_policies=fleet_policies
         )
 
+    # the threads that follow the registry and write off the request path, in start order
+    background: list[RegistryWatcher | PredictionLog | ShadowMirror] = [
+        thread for thread in (watcher, prediction_log, shadow) if thread is not None
+    ]
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        if watcher is not None:
-            watcher.start()
-        if prediction_log is not None:
-            prediction_log.start()
-        if shadow is not None:
-            shadow.start()
+        for thread in background:
+            thread.start()
         grpc_server = None
         if grpc_address is not None:
             from modelfleet.serving.grpc import server as grpc_serving
@@ -106,12 +107,8 @@ def create_app(
         yield
         if grpc_server is not None:
             await grpc_server.stop(grace=2.0)
-        if watcher is not None:
-            watcher.stop()
-        if prediction_log is not None:
-            prediction_log.stop()
-        if shadow is not None:
-            shadow.stop()
+        for thread in background:
+            thread.stop()
 
     app = FastAPI(
         title="modelfleet prediction endpoint",
