@@ -140,6 +140,13 @@ def drift_asset_uri(workflow: str) -> str:
 # `<dag_id>.<task_id>` because that is how Airflow's provider names a task's job.
 LINEAGE_NAMESPACE = "modelfleet"
 INGEST_JOB_PREFIX = "ingest__"
+# modelfleet's custom facets are documented, one section each, in docs/openlineage.md
+LINEAGE_FACET_DOCS = "https://github.com/modelfleet/modelfleet/blob/main/docs/openlineage.md"
+
+
+def lineage_facet_schema(facet: str) -> str:
+    """The schemaURL of custom facet `facet` ("modelfleet_dataset"): its section of the docs."""
+    return f"{LINEAGE_FACET_DOCS}#{facet}"
 
 
 def lineage_task_job(dag_id: str, task_id: str) -> str:

@@ -17,6 +17,7 @@ import queue
 import threading
 from collections.abc import Iterable
 from datetime import datetime, timezone
+from functools import partial
 from typing import Any
 
 import attr
@@ -28,6 +29,7 @@ from openlineage.client.uuid import generate_new_uuid
 from modelfleet.naming import (
     LINEAGE_NAMESPACE,
     Version,
+    lineage_facet_schema,
     lineage_ingest_job,
     lineage_predictions_dataset,
     lineage_version_dataset,
@@ -36,7 +38,6 @@ from modelfleet.settings import Settings
 
 log = logging.getLogger("modelfleet.ingest.lineage")
 PRODUCER = "https://github.com/modelfleet/modelfleet"
-SCHEMA = "https://github.com/modelfleet/modelfleet/blob/main/docs/openlineage.md"
 BATCH_FACET = "modelfleet_batch"
 QUEUE_LIMIT = 1000  # events waiting for the transport; more are dropped
 
@@ -48,9 +49,7 @@ class ModelfleetBatchFacet(RunFacet):
     workflow: str
     counts: dict[str, int]
 
-    @staticmethod
-    def _get_schema() -> str:
-        return f"{SCHEMA}#modelfleet_batch"
+    _get_schema = staticmethod(partial(lineage_facet_schema, BATCH_FACET))
 
 
 def batch_event(

@@ -19,6 +19,7 @@ Other DAGs' tasks get nothing from here (the provider's own handling applies).
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import attr
@@ -30,6 +31,7 @@ from modelfleet.naming import (
     LINEAGE_NAMESPACE,
     Version,
     lineage_candidate_dataset,
+    lineage_facet_schema,
     lineage_month_dataset,
     lineage_validated_dataset,
     lineage_version_dataset,
@@ -40,7 +42,6 @@ from modelfleet.naming import (
 from modelfleet.registry.db import database_url
 from modelfleet.registry.store.run_lineage import RunLineage, read_run_lineage
 
-SCHEMA = "https://github.com/modelfleet/modelfleet/blob/main/docs/openlineage.md"
 DATASET_FACET = "modelfleet_dataset"
 MODEL_FACET = "modelfleet_model"
 GATE_FACET = "modelfleet_gate"
@@ -60,9 +61,7 @@ class ModelfleetDatasetFacet(DatasetFacet):
     gx_statistics: dict[str, Any] | None = None
     data_docs: str | None = None
 
-    @staticmethod
-    def _get_schema() -> str:
-        return f"{SCHEMA}#modelfleet_dataset"
+    _get_schema = staticmethod(partial(lineage_facet_schema, DATASET_FACET))
 
 
 @attr.define
@@ -77,9 +76,7 @@ class ModelfleetModelFacet(DatasetFacet):
     gto_tag: str | None = None
     repo_commit: str | None = None
 
-    @staticmethod
-    def _get_schema() -> str:
-        return f"{SCHEMA}#modelfleet_model"
+    _get_schema = staticmethod(partial(lineage_facet_schema, MODEL_FACET))
 
 
 @attr.define
@@ -91,9 +88,7 @@ class ModelfleetGateFacet(RunFacet):
     failed_checks: list[str]
     overridden_by: str | None = None  # who approved a rejected candidate
 
-    @staticmethod
-    def _get_schema() -> str:
-        return f"{SCHEMA}#modelfleet_gate"
+    _get_schema = staticmethod(partial(lineage_facet_schema, GATE_FACET))
 
 
 def _month(workflow: str, facts: RunLineage, validated: bool) -> list[Any]:
