@@ -35,7 +35,7 @@ from modelfleet.naming import (
     reclassify_dag_id,
 )
 from modelfleet.orchestration import approval, shadow_step
-from modelfleet.orchestration.dag_docs import dag_tags, reclassify_doc, retrain_doc
+from modelfleet.orchestration.dag_docs import DagKind, dag_tags, reclassify_doc, retrain_doc
 from modelfleet.orchestration.monitor_dag import (
     alert_retrain_refusal,
     build_monitor_dag,
@@ -59,6 +59,20 @@ _MONTH = r"^\d{4}-\d{2}$"
 def production_asset(workflow: str) -> Asset:
     """Updated when a new version of `workflow` passed its smoke test in production."""
     return Asset(production_asset_uri(workflow))
+
+
+def _workflow_dag(workflow: Workflow, kind: DagKind, **settings: Any) -> DAG:
+    """A DAG of `workflow` with what its retrain and reclassify DAGs share: no catch-up,
+    the kind's tags, and one run at a time (retrain runs share the model repo and compare
+    with production in turn; a reclassify run holds the one pin of the reclassify
+    application for the workflow)."""
+    return DAG(
+        start_date=_START,
+        catchup=False,
+        max_active_runs=1,
+        tags=dag_tags(workflow, kind),
+        **settings,
+    )
 
 
 def _optional(pattern: str, description: str, **schema: Any) -> Param:
@@ -109,16 +123,15 @@ def build_retrain_dag(
     after this parse is still accepted)."""
     name = workflow.name
     cron = _PRESETS.get(workflow.schedule, workflow.schedule)
-    with DAG(
+    with _workflow_dag(
+        workflow,
+        "retrain",
         dag_id=workflow.dag_id,
         description=f"Monthly retrain of {name}: validate, train, gate, register, deploy",
         # Each run trains on the month its data interval starts in (a run on
         # 1 March processes February), or on `month` from the trigger form.
         # With monitor.retrain_on_alert, the drift asset starts a run early too.
         schedule=retrain_schedule(workflow, cron),
-        start_date=_START,
-        catchup=False,
-        max_active_runs=1,  # runs share the model repo and compare with production in turn
         is_paused_upon_creation=paused,
         params={
             "month": _optional(
@@ -127,7 +140,6 @@ def build_retrain_dag(
                 **({"examples": months} if months else {}),
             )
         },
-        tags=dag_tags(workflow, "retrain"),
         doc_md=retrain_doc(workflow),
     ) as dag:
 
@@ -236,13 +248,12 @@ def _reclassify_version(context: Any) -> str:
 
 def build_reclassify_dag(workflow: Workflow) -> DAG:
     name = workflow.name
-    with DAG(
+    with _workflow_dag(
+        workflow,
+        "reclassify",
         dag_id=reclassify_dag_id(name),
         description=f"Re-classify stored {name} images with one model version",
         schedule=[production_asset(name)] if workflow.ingest.reclassify_after_promotion else None,
-        start_date=_START,
-        catchup=False,
-        max_active_runs=1,  # one pin of the reclassify application per workflow at a time
         # Triggered by hand, or by a promotion where workflows.yaml asks for it: no
         # run happens that nobody asked for, so there is nothing to hold back.
         is_paused_upon_creation=False,
@@ -263,7 +274,6 @@ def build_reclassify_dag(workflow: Workflow) -> DAG:
                 description="images per endpoint request",
             ),
         },
-        tags=dag_tags(workflow, "reclassify"),
         doc_md=reclassify_doc(workflow),
     ) as dag:
 
