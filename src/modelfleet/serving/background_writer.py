@@ -12,13 +12,15 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TypedDict
+from collections.abc import Callable
+from typing import Generic, TypedDict, TypeVar
 
 import numpy as np
 
 log = logging.getLogger(__name__)
 
 MAX_BACKOFF_S = 30.0
+Queued = TypeVar("Queued")  # what the request path queues: a row, or a chunk of rows
 
 
 class WriterSettings(TypedDict, total=False):
@@ -32,16 +34,20 @@ class WriterSettings(TypedDict, total=False):
     seed: int | None
 
 
-class BackgroundWriter:
-    """Subclasses give `flush()` (raising when a write fails, with the batch requeued),
-    `pending()`, `refresh()`, and `what`: the rows they write, for warnings. It also holds
-    what both owners share: queue limits, a seeded sampler and the row counters."""
+class BackgroundWriter(Generic[Queued]):
+    """Subclasses give `_take()` (the next batch of about `flush_rows` rows from their
+    queue), `_write()` and `_requeue()` (which `flush()` drives), `pending()`, and `what`:
+    the rows they write, for warnings. It also holds what both owners share: queue limits,
+    a seeded sampler, the row counters, and the share of each workflow's traffic they
+    take (`shares`, re-read every `refresh_s`; `setting` names it in warnings)."""
 
     thread_name = "background-writer"
     what = "rows"
+    setting = "the per-workflow share"  # what `shares` reads, for warnings
 
     def __init__(
         self,
+        shares: Callable[[], dict[str, float]],
         *,
         capacity: int = 100_000,
         flush_rows: int = 2_000,
@@ -53,6 +59,8 @@ class BackgroundWriter:
         self.flush_rows = flush_rows
         self.flush_s = flush_s
         self.refresh_s = refresh_s
+        self._shares_source = shares
+        self._shares: dict[str, float] = {}  # of each workflow's traffic, as last read
         self._random = np.random.default_rng(seed)  # the request path's sampling
         self.dropped = 0
         self.written = 0
@@ -61,13 +69,40 @@ class BackgroundWriter:
         self._thread: threading.Thread | None = None
 
     def flush(self) -> int:
-        raise NotImplementedError
+        """Write what is queued now, a batch at a time; returns rows written. A failed
+        batch goes back to the front of the queue and the error is raised."""
+        total = 0
+        while batch := self._take():
+            try:
+                written = self._write(batch)
+            except Exception:
+                self._requeue(batch)
+                raise
+            self.written += written
+            total += written
+        return total
 
     def pending(self) -> int:
         raise NotImplementedError
 
+    def _take(self) -> list[Queued]:
+        """The oldest queued items, about `flush_rows` rows; none when the queue is empty."""
+        raise NotImplementedError
+
+    def _write(self, batch: list[Queued]) -> int:
+        """Write `batch`; returns the rows written (raises when the write failed)."""
+        raise NotImplementedError
+
+    def _requeue(self, batch: list[Queued]) -> None:
+        """Put a batch whose write failed back at the front of the queue."""
+        raise NotImplementedError
+
     def refresh(self) -> None:
-        """Re-read what may change while serving (a sampling rate, say)."""
+        """Re-read the per-workflow shares, which may change while serving."""
+        try:
+            self._shares = dict(self._shares_source())
+        except Exception as exc:  # a bad workflows.yaml edit: keep the shares we had
+            self.warn(f"{self.thread_name}: cannot read {self.setting} ({exc})")
 
     def warn(self, message: str) -> None:
         log.warning("%s", message)

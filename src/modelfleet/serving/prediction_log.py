@@ -150,11 +150,12 @@ def entries_of(chunks: list[_Chunk]) -> list[Entry]:
     return out
 
 
-class PredictionLog(BackgroundWriter):
+class PredictionLog(BackgroundWriter[_Chunk]):
     """Sampling on the request path, COPY in a background thread."""
 
     thread_name = "prediction-log"
     what = "prediction log rows"
+    setting = "monitor.sample_rate"
 
     def __init__(
         self,
@@ -165,10 +166,8 @@ class PredictionLog(BackgroundWriter):
         count: Count | None = None,
         **settings: Unpack[WriterSettings],
     ) -> None:
-        super().__init__(**settings)
+        super().__init__(rates, **settings)
         self._writer = writer
-        self._rates_source = rates
-        self._rates: dict[str, float] = {}
         self._queue: deque[_Chunk] = deque()
         self._rows = 0  # queued rows (the capacity is in rows, the queue holds chunks)
         self._lock = threading.Lock()  # the event loop appends, the writer pops
@@ -180,7 +179,7 @@ class PredictionLog(BackgroundWriter):
     # -- request path (event loop): a slice and an append, no I/O --
 
     def rate(self, workflow: str) -> float:
-        return self._rates.get(workflow, DEFAULT_RATE)
+        return self._shares.get(workflow, DEFAULT_RATE)
 
     def record(self, model: LoadedModel, out: np.ndarray, origin: Origin | None = None) -> None:
         """Sample rows of one request's output (probabilities, then the extra columns)."""
@@ -222,7 +221,9 @@ class PredictionLog(BackgroundWriter):
         if queued >= self.flush_rows:
             self._wake.set()
 
-    def _pop(self) -> list[_Chunk]:
+    # -- writer thread --
+
+    def _take(self) -> list[_Chunk]:
         """Chunks of about `flush_rows` rows, oldest first."""
         taken: list[_Chunk] = []
         rows = 0
@@ -234,32 +235,16 @@ class PredictionLog(BackgroundWriter):
             self._rows -= rows
         return taken
 
-    # -- writer thread --
+    def _write(self, batch: list[_Chunk]) -> int:
+        entries = entries_of(batch)
+        written = self._writer(entries)
+        self._count("written", written)
+        if written < len(entries):  # rows of a workflow the registry does not know
+            self._count("unknown", len(entries) - written)
+        return written
 
-    def flush(self) -> int:
-        """Write what is queued now, in batches of about `flush_rows`; returns rows
-        written. A failed batch goes back to the front of the queue and the error is
-        raised."""
-        total = 0
-        while chunks := self._pop():
-            batch = entries_of(chunks)
-            try:
-                written = self._writer(batch)
-            except Exception:
-                self._push(chunks, front=True)
-                raise
-            self.written += written
-            self._count("written", written)
-            if written < len(batch):  # rows of a workflow the registry does not know
-                self._count("unknown", len(batch) - written)
-            total += written
-        return total
-
-    def refresh(self) -> None:
-        try:
-            self._rates = dict(self._rates_source())
-        except Exception as exc:  # a bad workflows.yaml edit: keep the rates we had
-            self.warn(f"prediction log: cannot read monitor.sample_rate ({exc})")
+    def _requeue(self, batch: list[_Chunk]) -> None:
+        self._push(batch, front=True)
 
     def warn(self, message: str) -> None:
         now = time.monotonic()

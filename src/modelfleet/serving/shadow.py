@@ -39,9 +39,10 @@ Entry = tuple[str, str, str, str, str, datetime]
 Writer = Callable[[list[Entry]], int]
 
 
-class ShadowMirror(BackgroundWriter):
+class ShadowMirror(BackgroundWriter[Entry]):
     thread_name = "shadow-writer"
     what = "shadow answers"
+    setting = "release.shadow_fraction"
 
     def __init__(
         self,
@@ -52,11 +53,9 @@ class ShadowMirror(BackgroundWriter):
         max_in_flight: int = 64,
         **settings: Unpack[WriterSettings],
     ) -> None:
-        super().__init__(**settings)
+        super().__init__(fractions, **settings)
         self.pool = pool
         self._writer = writer
-        self._fractions_source = fractions
-        self._fractions: dict[str, float] = {}
         self.max_in_flight = max_in_flight
         self._queue: deque[Entry] = deque(maxlen=self.capacity)  # full: the oldest go
         self._tasks: set[asyncio.Task[None]] = set()
@@ -67,7 +66,7 @@ class ShadowMirror(BackgroundWriter):
     # -- request path (event loop): no I/O, no waiting --
 
     def fraction(self, workflow: str) -> float:
-        return self._fractions.get(workflow, 0.0)
+        return self._shares.get(workflow, 0.0)
 
     def mirror(self, model: LoadedModel, batch: np.ndarray, probs: np.ndarray) -> None:
         """After production answered `batch` with `probs`: mirror a sample of its rows to
@@ -134,23 +133,11 @@ class ShadowMirror(BackgroundWriter):
 
     # -- writer thread --
 
-    def flush(self) -> int:
-        """Write what is queued now; a failed batch goes back to the front, and the
-        error is raised."""
-        total = 0
-        while self._queue:
-            batch = [self._queue.popleft() for _ in range(min(self.flush_rows, len(self._queue)))]
-            try:
-                written = self._writer(batch)
-            except Exception:
-                self._queue.extendleft(reversed(batch))
-                raise
-            self.written += written
-            total += written
-        return total
+    def _take(self) -> list[Entry]:
+        return [self._queue.popleft() for _ in range(min(self.flush_rows, len(self._queue)))]
 
-    def refresh(self) -> None:
-        try:
-            self._fractions = dict(self._fractions_source())
-        except Exception as exc:  # a bad workflows.yaml edit: keep the fractions we had
-            log.warning("shadow: cannot read release.shadow_fraction (%s)", exc)
+    def _write(self, batch: list[Entry]) -> int:
+        return self._writer(batch)
+
+    def _requeue(self, batch: list[Entry]) -> None:
+        self._queue.extendleft(reversed(batch))
