@@ -121,25 +121,16 @@ def _split(box: Box, part: str) -> Box:
     return (left, top, right, cut) if part == "months" else (left, cut, right, bottom)
 
 
-class PackagedPatchSource(DriftingSource):
-    """Patches of bundled images, one class per region, drifting by month."""
+class PackagedPatchSource(DriftingSource[tuple[str, ...]]):
+    """Patches of bundled images (the origin, keys of `SOURCE_IMAGES`), one class per
+    region, drifting by month."""
 
     kind = "patch"
     _jitter = (0.1, 0.04)  # natural exposure varies more than a fixed inspection rig
 
-    def __init__(
-        self,
-        workflow_name: str,
-        source_images: tuple[str, ...],
-        classes: tuple[str, ...],
-        input_shape: tuple[int, int, int],
-        start_month: str,
-        months: int,
-        images_per_month: int = 300,
-        test_size: int = 400,
-        holdout_fraction: float = 0.2,
-        drift: float = 1.0,
-    ) -> None:
+    def _adopt(
+        self, workflow_name: str, source_images: tuple[str, ...], classes: tuple[str, ...]
+    ) -> dict[str, str]:
         unknown = [key for key in source_images if key not in SOURCE_IMAGES]
         if unknown or not source_images:
             raise ConfigError(
@@ -156,10 +147,7 @@ class PackagedPatchSource(DriftingSource):
                 f"{', '.join(source_images)}; they have {', '.join(self._regions)}"
             )
         self.source_images = tuple(source_images)
-        super().__init__(
-            workflow_name, classes, dict.fromkeys(classes, "zoomed_out"), input_shape,
-            start_month, months, images_per_month, test_size, holdout_fraction, drift,
-        )  # fmt: skip
+        return dict.fromkeys(classes, "zoomed_out")
 
     def _draw(
         self, sample: Sample, rng: np.random.Generator, height: int, width: int

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import io
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import numpy as np
 from PIL import Image
@@ -54,6 +55,7 @@ __all__ = [
 ]
 
 CLASSIC = "classic"
+Origin = TypeVar("Origin")  # what a drifting source draws from
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,12 @@ def encode_png(pixels: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-class DriftingSource:
-    """Shared month/test planning, splitting and validation; subclasses draw pixels."""
+class DriftingSource(Generic[Origin]):
+    """Shared month/test planning, splitting and validation; subclasses draw pixels.
+
+    `origin` is what a subclass draws from (a generator's name, bundled images): its
+    `_adopt` checks it against the classes and returns the classes' later styles.
+    """
 
     kind = "drifting"
     _tint: tuple[float, float, float] = (1.0, 1.0, 1.0)
@@ -89,16 +95,17 @@ class DriftingSource:
     def __init__(
         self,
         workflow_name: str,
+        origin: Origin,
         classes: tuple[str, ...],
-        styles: dict[str, str],
         input_shape: tuple[int, int, int],
         start_month: str,
         months: int,
-        images_per_month: int,
-        test_size: int,
-        holdout_fraction: float,
-        drift: float,
+        images_per_month: int = 300,
+        test_size: int = 400,
+        holdout_fraction: float = 0.2,
+        drift: float = 1.0,
     ) -> None:
+        styles = self._adopt(workflow_name, origin, classes)
         height, width, channels = input_shape
         problems = [
             (len(classes) < 2 or len(set(classes)) != len(classes), "needs >= 2 unique classes"),
@@ -163,6 +170,13 @@ class DriftingSource:
         cond = conditions_at(sample.month_index, self.drift)
         return finish(clean, cond, rng, channels, self._tint, self._jitter)
 
+    def _adopt(
+        self, workflow_name: str, origin: Origin, classes: tuple[str, ...]
+    ) -> dict[str, str]:
+        """Check `origin` against `classes` (ConfigError naming the workflow), keep what
+        drawing needs, and return the style each class takes on from `STYLE_MONTH`."""
+        raise NotImplementedError
+
     @property
     def _key(self) -> str:
         return f"{self.workflow_name}\x1f{self.kind}"
@@ -206,22 +220,13 @@ class DriftingSource:
         return index
 
 
-class ProceduralSource(DriftingSource):
-    """Rendered inspection images from generator `generator`, drifting by month."""
+class ProceduralSource(DriftingSource[str]):
+    """Rendered inspection images from a generator (the origin, e.g. "weld"), drifting
+    by month."""
 
-    def __init__(
-        self,
-        workflow_name: str,
-        generator: str,
-        classes: tuple[str, ...],
-        input_shape: tuple[int, int, int],
-        start_month: str,
-        months: int,
-        images_per_month: int = 300,
-        test_size: int = 400,
-        holdout_fraction: float = 0.2,
-        drift: float = 1.0,
-    ) -> None:
+    def _adopt(
+        self, workflow_name: str, generator: str, classes: tuple[str, ...]
+    ) -> dict[str, str]:
         if generator not in GENERATORS:
             raise ConfigError(
                 f"workflow {workflow_name!r}: generator {generator!r} is not one of "
@@ -236,10 +241,7 @@ class ProceduralSource(DriftingSource):
             )
         self.kind = generator
         self._tint = self.spec.tint
-        super().__init__(
-            workflow_name, classes, self.spec.styles, input_shape, start_month, months,
-            images_per_month, test_size, holdout_fraction, drift,
-        )  # fmt: skip
+        return self.spec.styles
 
     def _draw(
         self, sample: Sample, rng: np.random.Generator, height: int, width: int
