@@ -21,9 +21,8 @@ from modelfleet.serving.v2_tensors import (
     OUTPUTS,
     InputTensor,
     described,
-    input_batch,
+    infer_outputs,
     metadata,
-    output_tensors,
     requested_outputs,
 )
 from modelfleet.serving.wire import answer, binary_answer, json_body_doc, json_of, json_response
@@ -134,9 +133,7 @@ def router(service: PredictionService, auth: Authenticator, ready: Any) -> APIRo
         if not isinstance(inputs, list) or len(inputs) != 1:
             raise BadRequest("'inputs' must be a list holding exactly one input tensor")
         wanted, as_binary = _requested(body)
-        batch = await input_batch(service, model, _input_tensor(inputs[0], binary))
-        probs = await service.infer(model, batch)
-        outputs = output_tensors(model, probs, wanted)
+        outputs = await infer_outputs(service, model, _input_tensor(inputs[0], binary), wanted)
         reply: dict[str, Any] = {"model_name": model.workflow, "outputs": []}
         if isinstance(body.get("id"), str):
             reply["id"] = body["id"]
@@ -151,9 +148,8 @@ def router(service: PredictionService, auth: Authenticator, ready: Any) -> APIRo
                 raws.append(output.raw())
                 entry["parameters"] = {"binary_data_size": len(raws[-1])}
             else:
-                entry["data"] = (
-                    output.values if output.datatype == "BYTES" else probs.round(6).ravel()
-                )
+                values = output.values
+                entry["data"] = values if isinstance(values, list) else values.round(6).ravel()
             reply["outputs"].append(entry)
         if not raws:
             return answer(request, model, reply)

@@ -208,6 +208,15 @@ def output_tensors(model: LoadedModel, probs: np.ndarray, wanted: list[str]) -> 
     return outputs
 
 
+async def infer_outputs(
+    service: PredictionService, model: LoadedModel, tensor: InputTensor, wanted: list[str]
+) -> list[OutputTensor]:
+    """A V2 inference over either transport: decode `tensor` for `model`, run it, and
+    return the `wanted` outputs."""
+    batch = await input_batch(service, model, tensor)
+    return output_tensors(model, await service.infer(model, batch), wanted)
+
+
 def metadata(service: PredictionService, model: LoadedModel) -> dict[str, Any]:
     """Model metadata, as V2 HTTP sends it (gRPC sends the same fields)."""
     return {

@@ -18,9 +18,8 @@ from modelfleet.serving.grpc.calls import Call, Shared, unary
 from modelfleet.serving.v2_tensors import (
     InputTensor,
     described,
-    input_batch,
+    infer_outputs,
     metadata,
-    output_tensors,
     requested_outputs,
 )
 
@@ -61,12 +60,11 @@ def handlers(shared: Shared) -> grpc.GenericRpcHandler:
     async def model_infer(request: pb.ModelInferRequest, call: Call) -> pb.ModelInferResponse:
         model = await call.model(request.model_name, version=request.model_version or None)
         wanted = requested_outputs([o.name for o in request.outputs] or None)
-        batch = await input_batch(service, model, input_tensor(request))
-        probs = await service.infer(model, batch)
+        outputs = await infer_outputs(service, model, input_tensor(request), wanted)
         reply = pb.ModelInferResponse(
             model_name=model.workflow, model_version=model.version, id=request.id
         )
-        for output in output_tensors(model, probs, wanted):
+        for output in outputs:
             reply.outputs.add(name=output.name, datatype=output.datatype, shape=output.shape)
             reply.raw_output_contents.append(output.raw())
         return reply
