@@ -9,11 +9,14 @@ trained; the modes run one after the other on the same machine, so their ratio i
 to read.
 
     .venv/bin/python bench/retrain_overhead.py [--only surface_line1] [--months 3]
-        [--modes off,on] [--vary warm|openlineage]
+        [--modes off,on] [--vary warm|openlineage] [--flame DIR]
 
 `--vary openlineage` keeps the warm runner on and turns MODELFLEET_OPENLINEAGE off and on
 instead (events to the file transport under each platform's home); modes may repeat to
 interleave them (`--modes off,on,on,off`).
+
+`--flame DIR` profiles every step's processes with py-spy (`bench/flame.py`): a table of
+where each step's time went, and flame graphs of the three slowest steps in DIR.
 
 The target (issue 10): a median under 15 s on a 2-core machine.
 """
@@ -28,6 +31,9 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+from flame import Profiler
+from flame import report as flame_report
 
 from modelfleet.host.ports import free_port
 
@@ -60,7 +66,7 @@ VARIED = {"warm": "MODELFLEET_WARM_RUNNER", "openlineage": "MODELFLEET_OPENLINEA
 
 
 def run_mode(
-    mode: str, only: str, months: str, root: Path, vary: str = "warm"
+    mode: str, only: str, months: str, root: Path, vary: str = "warm", flame: Path | None = None
 ) -> dict[str, tuple[float, float]]:
     home = Path(tempfile.mkdtemp(prefix=f"home-{mode}-", dir=root))
     env = {
@@ -85,10 +91,17 @@ def run_mode(
     ]
     began = time.monotonic()
     print(f"[bench] {vary} {mode}: {' '.join(command[1:])}", flush=True)
+    profiler = None
+    if flame is not None:
+        (flame / "raw").mkdir(parents=True, exist_ok=True)
+        profiler = Profiler(home, flame / "raw")
+        profiler.start()
     try:
         subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
     finally:
         subprocess.run([str(BIN / "modelfleet"), "stop"], env=env, stdout=subprocess.DEVNULL)
+    if profiler is not None and flame is not None:
+        print(flame_report(profiler.stop(), flame), flush=True)
     print(f"[bench] {vary} {mode}: {time.monotonic() - began:.0f} s", flush=True)
     table = overhead_table(report.read_text())
     print(f"[bench] {vary} {mode}: total median {table['total'][0]:.1f} s", flush=True)
@@ -114,10 +127,13 @@ def main() -> None:
     parser.add_argument("--months", default="3")
     parser.add_argument("--modes", default="off,on")
     parser.add_argument("--vary", choices=sorted(VARIED), default="warm")
+    parser.add_argument("--flame", type=Path, help="profile with py-spy; flame graphs here")
     args = parser.parse_args()
     runs = [m.strip() for m in args.modes.split(",") if m.strip()]
     with tempfile.TemporaryDirectory(prefix="mf-overhead-") as tmp:
-        done = [(m, run_mode(m, args.only, args.months, Path(tmp), args.vary)) for m in runs]
+        done = [
+            (m, run_mode(m, args.only, args.months, Path(tmp), args.vary, args.flame)) for m in runs
+        ]
     # A mode run more than once (interleaved): each step's median and p90 averaged.
     modes = list(dict.fromkeys(runs))
     tables = {m: averaged([t for n, t in done if n == m]) for m in modes}
