@@ -9,6 +9,9 @@ deploy and smoke.
 from __future__ import annotations
 
 import logging
+import shutil
+import time
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -32,6 +35,7 @@ from modelfleet.pipeline.smoke import check_live_endpoint
 from modelfleet.registry import db
 from modelfleet.registry.entities import NewGateDecision, NewVersion
 from modelfleet.registry.store import runs, versions
+from modelfleet.training import export
 from modelfleet.versioning import semver
 from modelfleet.versioning.commands import run
 from modelfleet.versioning.repo import ModelRepo
@@ -110,9 +114,16 @@ def next_version(ctx: RunContext, session: Session, params: dict[str, Any]) -> V
 
 
 def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
-    """Commit dvc.lock and params, create the GTO tag, `dvc push`, record the version."""
+    """`dvc push`, then under the repository lock: commit dvc.lock and params, create the
+    GTO tag, `main` takes the version, record it. The remote has the files before any
+    tag or row points at them."""
     repo = ctx.workspace()
+    # The slow parts need no lock: the push, and the SavedModel, named at publish.
+    repo.push_workflow(ctx.workflow_name)
+    staged = stage_export(ctx, repo, training_run_id)
+    asked = time.monotonic()
     with repo.locked(), Session(db.engine()) as session, session.begin():
+        locked = time.monotonic()
         done = versions.version_of_training_run(session, training_run_id)
         if done is not None:  # a retry after the version was recorded
             print(f"training run {training_run_id} is already {done.tag}")
@@ -124,9 +135,9 @@ def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
         repo.drop_orphan_tag(ctx.workflow_name, version)
         message = f"{ctx.workflow_name}: retrain on {ctx.month} ({ctx.run.run_id or 'manual'})"
         commit = repo.commit_and_tag(ctx.workflow_name, version, message)
-        repo.push()
-        # Exported before the candidate alias commits, so the endpoint can load it at once.
-        export_for_serving(ctx, repo, str(version))
+        repo.root.publish(ctx.workflow_name, commit)
+        # In place before the candidate alias commits, so the endpoint can load it at once.
+        publish_export(ctx, staged, str(version))
         versions.add_version(
             session,
             NewVersion(
@@ -152,6 +163,10 @@ def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
             alias=CANDIDATE,
             forward_only=True,
         )
+    # Registrations of the whole fleet queue on this lock: worth seeing in the task log.
+    log.info(
+        "repository lock: waited %.1f s, held %.1f s", locked - asked, time.monotonic() - locked
+    )
     releases.mirror_stage(ctx.workflow_name, CANDIDATE)
     print(f"registered {tag_name(ctx.workflow_name, version)} at {commit[:10]} (candidate)")
     return {"version": str(version), "tag": tag_name(ctx.workflow_name, version), "commit": commit}
@@ -167,6 +182,25 @@ def version_artifacts(workflow: str) -> dict[str, str]:
         "confusion": confusion_png(workflow),
         "parent": parent_dir(workflow),
     }
+
+
+def stage_export(ctx: RunContext, repo: ModelRepo, training_run_id: int) -> Path:
+    """The training run's SavedModel, written beside the versions (a dot name, which no
+    server loads) before its version is known; a retry finds it there."""
+    staged = ctx.settings.serving_root / ctx.workflow_name / f".staged-run{training_run_id}"
+    command = ["python", "-m", "modelfleet.training.stage", "export", ctx.workflow_name]
+    run([*command, "--staged", str(staged)], repo.path).check()
+    return staged
+
+
+def publish_export(ctx: RunContext, staged: Path, version: str) -> None:
+    """Rename the staged export to its version's place, unless an earlier attempt did
+    (versions are immutable; the same training run made both)."""
+    target = serving_dir(ctx.settings.serving_root, ctx.workflow_name, Version.parse(version))
+    if target.exists():
+        shutil.rmtree(staged, ignore_errors=True)
+        return
+    export.publish(staged, version, ctx.settings.serving_root)
 
 
 def export_for_serving(ctx: RunContext, repo: ModelRepo, version: str) -> None:

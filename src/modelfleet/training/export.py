@@ -23,10 +23,33 @@ def export(spec: TrainSpec, repo: Path, version: str, serving_root: Path) -> Pat
     The SavedModel is written to a temporary sibling and renamed into place, so
     a reader never sees half a model.
     """
-    semver = Version.parse(version)
-    final = serving_dir(serving_root, spec.name, semver)
+    final = serving_dir(serving_root, spec.name, Version.parse(version))
     if final.exists():
         raise VersioningError(f"{final} already exists; versions are immutable")
+    return _write(spec, repo, final, version)
+
+
+def stage(spec: TrainSpec, repo: Path, staged: Path) -> Path:
+    """Write the export to `staged` before its version is known (`publish` names it).
+    Registration does this outside the repository lock; a retry finds it done."""
+    if (staged / SIGNATURE_FILE).is_file():
+        return staged
+    return _write(spec, repo, staged, None)
+
+
+def publish(staged: Path, version: str, serving_root: Path) -> Path:
+    """Give a staged export its version and rename it into place (no TensorFlow here)."""
+    signature = json.loads((staged / SIGNATURE_FILE).read_text())
+    final = serving_dir(serving_root, signature["workflow"], Version.parse(version))
+    if final.exists():
+        raise VersioningError(f"{final} already exists; versions are immutable")
+    (staged / SIGNATURE_FILE).write_text(json.dumps({**signature, "version": version}, indent=1))
+    final.parent.mkdir(parents=True, exist_ok=True)
+    os.rename(staged, final)
+    return final
+
+
+def _write(spec: TrainSpec, repo: Path, final: Path, version: str | None) -> Path:
     final.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}-", dir=final.parent))
     try:

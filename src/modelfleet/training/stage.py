@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, help="score: a SavedModel directory")
     parser.add_argument("--version", help="export: the semver, e.g. v1.2.0")
     parser.add_argument("--serving-root", type=Path, help="export: TF Serving model base")
+    parser.add_argument("--staged", type=Path, help="export: here, before its version is known")
     args = parser.parse_args(argv)
     quiet.install()  # a DVC stage's output is the task log (modelfleet.host.quiet)
     try:
@@ -61,6 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             from modelfleet.training.evaluate import score_saved_model
 
             result = score_saved_model(spec, args.repo, args.model)
+        elif args.staged is not None:
+            from modelfleet.training.export import stage
+
+            result = {"path": str(stage(spec, args.repo, args.staged))}
         else:
             from modelfleet.training.export import export
 

@@ -263,11 +263,19 @@ class ModelRepo:
             if workflow is None:
                 self._dvc("push")
                 return
-            targets = [f"{stage}@{workflow}" for stage in STAGES]
-            targets += [f"{data_dir(workflow, split)}.dvc" for split in DATA_SPLITS]
-            targets.append(f"{parent_dir(workflow)}.dvc")
-            self._dvc("push", *[t for t in targets if "@" in t or (self.path / t).exists()])
+            self.push_workflow(workflow)
             self.root.publish(workflow, self.head())
+
+    def push_workflow(self, workflow: str) -> None:
+        """`dvc push` of the workflow's stages and data in this workspace, without the
+        repository lock: the remote stores objects by content, each written to a
+        temporary name and renamed, so pushes of several workspaces cannot clash, and
+        the shared cache is only read. (Under the lock, 20 registrations queued behind
+        each other's push.)"""
+        targets = [f"{stage}@{workflow}" for stage in STAGES]
+        targets += [f"{data_dir(workflow, split)}.dvc" for split in DATA_SPLITS]
+        targets.append(f"{parent_dir(workflow)}.dvc")
+        self._dvc("push", *[t for t in targets if "@" in t or (self.path / t).exists()])
 
     def publish(self, workflow: str, commit: str) -> None:
         """Make `main` hold `workflow` as `commit` has it: its `data/` and `models/` files,
