@@ -59,7 +59,7 @@ def write_svg(stacks: Counter[str], path: Path, title: str) -> None:
 
     def draw(node: Node, x: float, depth: int) -> None:
         w = node.samples * scale
-        if w < 0.3:
+        if w < 2.0:  # too narrow to read or hover: left out, with its children
             return
         y = height - (depth + 1) * ROW
         share = node.samples / max(root.samples, 1)

@@ -29,7 +29,7 @@ def export(spec: TrainSpec, repo: Path, version: str, serving_root: Path) -> Pat
     return _write(spec, repo, final, version)
 
 
-def stage(spec: TrainSpec, repo: Path, staged: Path) -> Path:
+def export_staged(spec: TrainSpec, repo: Path, staged: Path) -> Path:
     """Write the export to `staged` before its version is known (`publish` names it).
     Registration does this outside the repository lock; a retry finds it done."""
     if (staged / SIGNATURE_FILE).is_file():

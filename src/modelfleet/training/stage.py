@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
 
             result = score_saved_model(spec, args.repo, args.model)
         elif args.staged is not None:
-            from modelfleet.training.export import stage
+            from modelfleet.training.export import export_staged
 
-            result = {"path": str(stage(spec, args.repo, args.staged))}
+            result = {"path": str(export_staged(spec, args.repo, args.staged))}
         else:
             from modelfleet.training.export import export
 

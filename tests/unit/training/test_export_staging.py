@@ -12,7 +12,7 @@ from modelfleet.config import ServingPolicy, TrainParams, TrainSpec
 from modelfleet.errors import VersioningError
 from modelfleet.naming import Version, model_file, serving_dir
 from modelfleet.serving.pool import load_version
-from modelfleet.training.export import SIGNATURE_FILE, publish, stage
+from modelfleet.training.export import SIGNATURE_FILE, export_staged, publish
 from modelfleet.training.train import build_model
 
 pytestmark = pytest.mark.slow
@@ -36,7 +36,7 @@ def repo(tmp_path):
 
 def test_a_staged_export_serves_once_published_under_its_version(tmp_path, repo):
     root = tmp_path / "serving"
-    staged = stage(SPEC, repo, root / SPEC.name / ".staged-run7")
+    staged = export_staged(SPEC, repo, root / SPEC.name / ".staged-run7")
     assert json.loads((staged / SIGNATURE_FILE).read_text())["version"] is None
 
     final = publish(staged, "v1.2.0", root)
@@ -49,18 +49,18 @@ def test_a_staged_export_serves_once_published_under_its_version(tmp_path, repo)
 
 
 def test_a_retry_reuses_the_staged_export(tmp_path, repo):
-    staged = stage(SPEC, repo, tmp_path / "serving" / SPEC.name / ".staged-run7")
+    staged = export_staged(SPEC, repo, tmp_path / "serving" / SPEC.name / ".staged-run7")
     written = (staged / "saved_model.pb").stat().st_mtime_ns
     (repo / model_file(SPEC.name)).unlink()  # a second export could not even load it
 
-    assert stage(SPEC, repo, staged) == staged
+    assert export_staged(SPEC, repo, staged) == staged
     assert (staged / "saved_model.pb").stat().st_mtime_ns == written
 
 
 def test_a_version_is_never_published_over(tmp_path, repo):
     root = tmp_path / "serving"
-    publish(stage(SPEC, repo, root / SPEC.name / ".staged-run1"), "v1.0.0", root)
-    again = stage(SPEC, repo, root / SPEC.name / ".staged-run2")
+    publish(export_staged(SPEC, repo, root / SPEC.name / ".staged-run1"), "v1.0.0", root)
+    again = export_staged(SPEC, repo, root / SPEC.name / ".staged-run2")
 
     with pytest.raises(VersioningError, match="already exists; versions are immutable"):
         publish(again, "v1.0.0", root)
