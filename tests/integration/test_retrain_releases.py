@@ -274,9 +274,15 @@ def test_concurrent_releases_get_distinct_versions_and_lose_no_event(released):
     assert len(events) - before == sum(r["moved"] for r in results)
     assert_unbroken(events)
 
-    # raw alias moves racing each other queue on the alias row: all kept, in a chain
     from modelfleet import releases
     from modelfleet.settings import get_settings
+
+    # a retry of a recorded registration redoes nothing; no staged export is left behind
+    ctx = RunContext("digits", month, RunRef("retrain__digits", workspace_run))
+    assert release.register(ctx, ids[0])["version"] == results[0]["version"]
+    assert not list((get_settings().serving_root / "digits").glob(".staged-*"))
+
+    # raw alias moves racing each other queue on the alias row: all kept, in a chain
 
     targets = ["v1.0.0", "v1.1.0", first, "v1.1.0", "v1.0.0", "v1.1.0"]
     with ThreadPoolExecutor(len(targets)) as pool:

@@ -117,6 +117,10 @@ def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
     """`dvc push`, then under the repository lock: commit dvc.lock and params, create the
     GTO tag, `main` takes the version, record it. The remote has the files before any
     tag or row points at them."""
+    with Session(db.engine()) as session:
+        recorded = _recorded(session, training_run_id)
+    if recorded is not None:  # a retry after the version was recorded: nothing to redo
+        return recorded
     repo = ctx.workspace()
     # The slow parts need no lock: the push, and the SavedModel, named at publish.
     repo.push_workflow(ctx.workflow_name)
@@ -124,10 +128,10 @@ def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
     asked = time.monotonic()
     with repo.locked(), Session(db.engine()) as session, session.begin():
         locked = time.monotonic()
-        done = versions.version_of_training_run(session, training_run_id)
-        if done is not None:  # a retry after the version was recorded
-            print(f"training run {training_run_id} is already {done.tag}")
-            return {"version": done.version, "tag": done.tag, "commit": done.repo_commit}
+        recorded = _recorded(session, training_run_id)
+        if recorded is not None:  # recorded while this attempt waited for the lock
+            shutil.rmtree(staged, ignore_errors=True)
+            return recorded
         training = runs.get_training_run(session, training_run_id)
         version = next_version(ctx, session, training.params)
         # A tag without a version row is left by an attempt that failed after tagging;
@@ -170,6 +174,15 @@ def register(ctx: RunContext, training_run_id: int) -> dict[str, Any]:
     releases.mirror_stage(ctx.workflow_name, CANDIDATE)
     print(f"registered {tag_name(ctx.workflow_name, version)} at {commit[:10]} (candidate)")
     return {"version": str(version), "tag": tag_name(ctx.workflow_name, version), "commit": commit}
+
+
+def _recorded(session: Session, training_run_id: int) -> dict[str, Any] | None:
+    """Register's result for a training run whose version is recorded already."""
+    done = versions.version_of_training_run(session, training_run_id)
+    if done is None:
+        return None
+    print(f"training run {training_run_id} is already {done.tag}")
+    return {"version": done.version, "tag": done.tag, "commit": done.repo_commit}
 
 
 def version_artifacts(workflow: str) -> dict[str, str]:

@@ -270,8 +270,7 @@ class ModelRepo:
         """`dvc push` of the workflow's stages and data in this workspace, without the
         repository lock: the remote stores objects by content, each written to a
         temporary name and renamed, so pushes of several workspaces cannot clash, and
-        the shared cache is only read. (Under the lock, 20 registrations queued behind
-        each other's push.)"""
+        the shared cache is only read. (It was half of the lock's hold per registration.)"""
         targets = [f"{stage}@{workflow}" for stage in STAGES]
         targets += [f"{data_dir(workflow, split)}.dvc" for split in DATA_SPLITS]
         targets.append(f"{parent_dir(workflow)}.dvc")
