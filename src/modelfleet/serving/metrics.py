@@ -74,20 +74,24 @@ class Metrics:
         self.registry.register(_PoolCollector(pool))
 
 
+def gauge(name: str, help_text: str, *labels: str) -> GaugeMetricFamily:
+    """A gauge family a collector fills at scrape time."""
+    return GaugeMetricFamily(name, help_text, labels=list(labels))
+
+
 class _PoolCollector(Collector):
     def __init__(self, pool: ModelPool) -> None:
         self.pool = pool
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        loaded = GaugeMetricFamily(
+        loaded = gauge(
             "modelfleet_loaded_version",
             "1 for every model version loaded and warm",
-            labels=["model", "version"],
+            "model",
+            "version",
         )
-        alias = GaugeMetricFamily(
-            "modelfleet_alias_version",
-            "The integer version each alias serves",
-            labels=["model", "alias"],
+        alias = gauge(
+            "modelfleet_alias_version", "The integer version each alias serves", "model", "alias"
         )
         for model, versions, aliases in self.pool.served():
             for version in versions:

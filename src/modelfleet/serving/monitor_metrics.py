@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 from modelfleet.naming import CANDIDATE, PRODUCTION
 from modelfleet.registry import db
 from modelfleet.registry.store import monitor_reports, shadow, versions
+from modelfleet.serving.metrics import gauge
 
 log = logging.getLogger("modelfleet.serving")
 Snapshot = tuple[dict[str, dict[str, Any]], dict[str, tuple[str, shadow.Agreement]]]
@@ -46,37 +47,40 @@ def read_snapshot(session: Session) -> Snapshot:
 
 def families(snapshot: Snapshot) -> list[GaugeMetricFamily]:
     reports, agreements = snapshot
-    figure = GaugeMetricFamily(
+    figure = gauge(
         "modelfleet_monitor_figure",
         "A figure of the latest monitor report (figure: prediction_psi, confidence_mean, "
         "low_confidence_share, brightness_mean, brightness_psi, contrast_psi, "
         "shape_mismatch, feature_mmd2, live_accuracy)",
-        labels=["model", "version", "figure"],
+        "model",
+        "version",
+        "figure",
     )
-    share = GaugeMetricFamily(
+    share = gauge(
         "modelfleet_monitor_class_share",
         "Share of each predicted class in the latest monitor report's window",
-        labels=["model", "class"],
+        "model",
+        "class",
     )
-    alerts = GaugeMetricFamily(
-        "modelfleet_monitor_alerts",
-        "Alerts in the latest monitor report (0: none)",
-        labels=["model"],
+    alerts = gauge(
+        "modelfleet_monitor_alerts", "Alerts in the latest monitor report (0: none)", "model"
     )
-    window = GaugeMetricFamily(
+    window = gauge(
         "modelfleet_monitor_window_end_seconds",
         "End of the latest monitor report's window (Unix time)",
-        labels=["model"],
+        "model",
     )
-    agreement = GaugeMetricFamily(
+    agreement = gauge(
         "modelfleet_shadow_agreement",
         "Share of mirrored requests the candidate answered as production did",
-        labels=["model", "candidate"],
+        "model",
+        "candidate",
     )
-    answered = GaugeMetricFamily(
+    answered = gauge(
         "modelfleet_shadow_answers",
         "Mirrored requests the candidate answered (shadow_answer rows)",
-        labels=["model", "candidate"],
+        "model",
+        "candidate",
     )
     for model, report in sorted(reports.items()):
         version = str(report.get("version") or "")
