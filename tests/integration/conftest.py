@@ -1,8 +1,9 @@
 """Integration fixtures: a running platform minus the Airflow daemons.
 
 Real Postgres (lineage + Airflow metadata), a real model repository with a local
-DVC remote, the real endpoint as a subprocess over HTTP. DAG runs go through
-Airflow's `dag.test()`.
+DVC remote, the real endpoint as a subprocess over HTTP, and the warm runner that runs
+the tasks' dvc, gto and stage commands (as `modelfleet up` does; the stage mirror
+aside). DAG runs go through Airflow's `dag.test()`.
 """
 
 from __future__ import annotations
@@ -125,6 +126,8 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "TF_CPP_MIN_LOG_LEVEL": "2",
         "GX_ANALYTICS_ENABLED": "false",
+        # Stage commands, dvc and gto go to a warm runner, as under `modelfleet up`.
+        "MODELFLEET_WARM_SOCKET": str(home / "warm.sock"),
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
@@ -135,8 +138,10 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
         airflow_settings.configure_vars()
         airflow_settings.configure_orm()
-    endpoint = None
+    endpoint = runner = None
     try:
+        # Preloads while Airflow's database migrates; waited for before the first test.
+        runner = start_warm_runner(home, env["MODELFLEET_WARM_SOCKET"])
         migrated = subprocess.run(
             [str(BIN / "airflow"), "db", "migrate"],
             capture_output=True,
@@ -164,6 +169,7 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             stderr=subprocess.STDOUT,
         )
         wait_http(f"{env['MODELFLEET_ENDPOINT_URL']}/healthz", endpoint, home / "endpoint.log")
+        wait_listening(runner, home / "warm.log")
         yield Platform(
             home,
             lineage_url,
@@ -176,6 +182,9 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         if endpoint is not None:
             endpoint.terminate()
             endpoint.wait(20)
+        if runner is not None:
+            runner.terminate()
+            runner.wait(30)
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)
@@ -184,6 +193,28 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         drop_database(lineage_url)
         drop_database(airflow_url)
         shutil.rmtree(home / "repo", ignore_errors=True)
+
+
+def start_warm_runner(home: Path, socket: str) -> subprocess.Popen:
+    """The platform's warm runner (`modelfleet up` starts one), without the stage mirror:
+    the tests move GTO stages themselves, and test_stage_mirror starts its own."""
+    with (home / "warm.log").open("wb") as out:
+        return subprocess.Popen(
+            [str(BIN / "modelfleet"), "warm-runner", "--socket", socket, "--no-stage-mirror"],
+            env=dict(os.environ),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def wait_listening(runner: subprocess.Popen, log: Path, timeout_s: float = 180) -> None:
+    deadline = time.monotonic() + timeout_s
+    while "warm runner listening" not in log.read_text():
+        if runner.poll() is not None:
+            raise RuntimeError(f"warm runner exited: {log.read_text()[-3000:]}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"warm runner not listening in {timeout_s} s")
+        time.sleep(0.5)
 
 
 def wait_http(url: str, proc: subprocess.Popen, log: Path, timeout_s: float = 120) -> None:

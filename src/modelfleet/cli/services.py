@@ -85,8 +85,14 @@ def ingest(once: bool, workers: int | None) -> None:
     default=None,
     help=f"default ${HOME_ENV}/run/warm.sock",
 )
-def warm_runner(socket: Path | None) -> None:
+@option(
+    "--stage-mirror/--no-stage-mirror",
+    default=True,
+    show_default=True,
+    help="also mirror Postgres aliases into GTO stages (what `modelfleet up` runs)",
+)
+def warm_runner(socket: Path | None, stage_mirror: bool) -> None:
     from modelfleet.settings import get_settings
     from modelfleet.warm.server import run
 
-    run(socket or get_settings().warm_socket)
+    run(socket or get_settings().warm_socket, stage_mirror=stage_mirror)

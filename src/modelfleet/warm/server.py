@@ -87,8 +87,9 @@ def preload() -> None:
 
 
 class WarmRunner:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, stage_mirror: bool = True) -> None:
         self.path = path
+        self.stage_mirror = stage_mirror
         self.selector = selectors.DefaultSelector()
         self.jobs: dict[int, Job] = {}
         self.stopping = False
@@ -215,6 +216,8 @@ class WarmRunner:
 
     # -- the stage mirror ----------------------------------------------------
     def _keep_mirror(self) -> None:
+        if not self.stage_mirror:
+            return
         if self.mirror is None and not self.stopping and time.monotonic() >= self.mirror_due:
             try:
                 self._fork_mirror()
@@ -224,7 +227,7 @@ class WarmRunner:
 
     def _mirror_wait(self) -> float | None:
         """How long the loop may sleep: until the stage mirror is due again, if it is down."""
-        if self.mirror is not None:
+        if self.mirror is not None or not self.stage_mirror:
             return None
         return max(0.0, self.mirror_due - time.monotonic())
 
@@ -328,13 +331,14 @@ class WarmRunner:
         log.info("warm runner stopped")
 
 
-def run(path: Path) -> None:
-    """`modelfleet warm-runner`: preload, then serve until SIGTERM."""
+def run(path: Path, *, stage_mirror: bool = True) -> None:
+    """`modelfleet warm-runner`: preload, then serve until SIGTERM; `stage_mirror`
+    False leaves GTO alone (another process mirrors the aliases, or nothing should)."""
     from modelfleet.host.logs import configure_logging
 
     configure_logging()
     logging.getLogger("great_expectations").setLevel(logging.WARNING)  # chatty at import
-    runner = WarmRunner(path)
+    runner = WarmRunner(path, stage_mirror=stage_mirror)
     runner.bind()  # before the imports: a second runner or a bad path fails at once
     began = time.monotonic()
     preload()
