@@ -164,10 +164,10 @@ def main() -> None:
                 )
             on = statistics.median(rates["log on (rate 1.0)"])
             for base in ("log off (rate 0)", "serve only"):
-                cost = 1 - on / statistics.median(rates[base])
+                change = on / statistics.median(rates[base]) - 1  # negative: log on is slower
                 extra = statistics.median(cpu["log on (rate 1.0)"]) / statistics.median(cpu[base])
                 print(
-                    f"  log on vs {base}: {cost * 100:+.1f}% throughput, "
+                    f"  log on vs {base}: {change * 100:+.1f}% throughput, "
                     f"{(extra - 1) * 100:+.1f}% CPU per request"
                 )
             print(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import os
 from collections.abc import AsyncIterator, Callable, Mapping
@@ -107,6 +109,9 @@ def create_app(
         yield
         if grpc_server is not None:
             await grpc_server.stop(grace=2.0)
+        if shadow is not None:  # the rows still gathered, before the writer's last flush
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(shadow.settle(), timeout=5.0)
         for thread in background:
             thread.stop()
 

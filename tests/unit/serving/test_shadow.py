@@ -55,7 +55,7 @@ def _run(mirror: ShadowMirror, model: LoadedModel, batch: np.ndarray) -> np.ndar
     async def go() -> np.ndarray:
         probs = await model.batcher.submit(batch)
         mirror.mirror(model, batch, probs)
-        await asyncio.gather(*list(mirror._tasks))
+        await mirror.settle()
         return probs
 
     return asyncio.run(go())
@@ -117,10 +117,11 @@ def test_the_client_does_not_wait_for_a_slow_candidate():
 
     async def go() -> tuple[bool, int]:
         probs = await production.batcher.submit(BATCH)
-        mirror.mirror(production, BATCH, probs)  # returns at once: a task is scheduled
+        mirror.mirror(production, BATCH, probs)  # returns at once: the rows are gathered
+        await asyncio.sleep(mirror.gather_s * 2)  # sent to the candidate, which is stuck
         waiting = bool(mirror._tasks) and mirror.mirrored == 0
         release.set()
-        await asyncio.gather(*list(mirror._tasks))
+        await mirror.settle()
         return waiting, mirror.mirrored
 
     assert asyncio.run(go()) == (True, 2)
@@ -138,3 +139,46 @@ def test_a_failing_candidate_is_counted_not_raised():
     )
     _run(mirror, production, BATCH)
     assert mirror.failed == 2 and mirror.pending() == 0
+
+
+def test_rows_of_many_requests_reach_the_candidate_as_one_batch():
+    calls: list[int] = []
+
+    def counted(x: np.ndarray) -> np.ndarray:
+        calls.append(len(x))
+        return _always_b(x)
+
+    production, candidate = _model("v1.0.0", _first), _model("v1.1.0", counted)
+    mirror = ShadowMirror(
+        _Pool(production=production, candidate=candidate),  # type: ignore[arg-type]
+        lambda rows: len(rows),
+        lambda: {"wf": 1.0},
+        gather_s=0.05,
+    )
+
+    async def go() -> None:
+        for _ in range(3):  # three requests answered one by one (6 rows; max_batch 8)
+            mirror.mirror(production, BATCH, await production.batcher.submit(BATCH))
+        await asyncio.sleep(0.2)  # the gathering timer fires once
+        await mirror.settle()
+
+    asyncio.run(go())
+    assert calls == [6] and mirror.mirrored == 6 and mirror.pending() == 6
+
+
+def test_a_full_batch_goes_at_once_without_waiting_for_the_timer():
+    production, candidate = _model("v1.0.0", _first), _model("v1.1.0", _always_b)
+    mirror = ShadowMirror(
+        _Pool(production=production, candidate=candidate),  # type: ignore[arg-type]
+        lambda rows: len(rows),
+        lambda: {"wf": 1.0},
+        gather_s=3600,
+    )
+    full = np.repeat(BATCH, candidate.batcher.max_batch // len(BATCH), axis=0)
+
+    async def go() -> int:
+        mirror.mirror(production, full, await production.batcher.submit(full))
+        await asyncio.gather(*list(mirror._tasks))  # no settle(): the batch went by itself
+        return mirror.mirrored
+
+    assert asyncio.run(go()) == len(full)
