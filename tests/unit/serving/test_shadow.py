@@ -61,6 +61,18 @@ def _run(mirror: ShadowMirror, model: LoadedModel, batch: np.ndarray) -> np.ndar
     return asyncio.run(go())
 
 
+def _pair(candidate_infer: Any, **settings: Any) -> tuple[LoadedModel, LoadedModel, ShadowMirror]:
+    """Production (v1.0.0) and a candidate (v1.1.0), mirrored at fraction 1.0."""
+    production, candidate = _model("v1.0.0", _first), _model("v1.1.0", candidate_infer)
+    mirror = ShadowMirror(
+        _Pool(production=production, candidate=candidate),  # type: ignore[arg-type]
+        lambda rows: len(rows),
+        lambda: {"wf": 1.0},
+        **settings,
+    )
+    return production, candidate, mirror
+
+
 BATCH = np.array([[[[0.9]], [[0.0]]], [[[0.2]], [[0.0]]]], dtype=np.float32)
 
 
@@ -108,12 +120,7 @@ def test_the_client_does_not_wait_for_a_slow_candidate():
         release.wait(5)
         return _always_b(x)
 
-    production, candidate = _model("v1.0.0", _first), _model("v1.1.0", slow)
-    mirror = ShadowMirror(
-        _Pool(production=production, candidate=candidate),  # type: ignore[arg-type]
-        lambda rows: len(rows),
-        lambda: {"wf": 1.0},
-    )
+    production, _, mirror = _pair(slow)
 
     async def go() -> tuple[bool, int]:
         probs = await production.batcher.submit(BATCH)
@@ -131,12 +138,7 @@ def test_a_failing_candidate_is_counted_not_raised():
     def broken(x: np.ndarray) -> np.ndarray:
         raise RuntimeError("boom")
 
-    production, candidate = _model("v1.0.0", _first), _model("v1.1.0", broken)
-    mirror = ShadowMirror(
-        _Pool(production=production, candidate=candidate),  # type: ignore[arg-type]
-        lambda rows: len(rows),
-        lambda: {"wf": 1.0},
-    )
+    production, _, mirror = _pair(broken)
     _run(mirror, production, BATCH)
     assert mirror.failed == 2 and mirror.pending() == 0
 
@@ -148,13 +150,7 @@ def test_rows_of_many_requests_reach_the_candidate_as_one_batch():
         calls.append(len(x))
         return _always_b(x)
 
-    production, candidate = _model("v1.0.0", _first), _model("v1.1.0", counted)
-    mirror = ShadowMirror(
-        _Pool(production=production, candidate=candidate),  # type: ignore[arg-type]
-        lambda rows: len(rows),
-        lambda: {"wf": 1.0},
-        gather_s=0.05,
-    )
+    production, _, mirror = _pair(counted, gather_s=0.05)
 
     async def go() -> None:
         for _ in range(3):  # three requests answered one by one (6 rows; max_batch 8)
@@ -167,13 +163,7 @@ def test_rows_of_many_requests_reach_the_candidate_as_one_batch():
 
 
 def test_a_full_batch_goes_at_once_without_waiting_for_the_timer():
-    production, candidate = _model("v1.0.0", _first), _model("v1.1.0", _always_b)
-    mirror = ShadowMirror(
-        _Pool(production=production, candidate=candidate),  # type: ignore[arg-type]
-        lambda rows: len(rows),
-        lambda: {"wf": 1.0},
-        gather_s=3600,
-    )
+    production, candidate, mirror = _pair(_always_b, gather_s=3600)
     full = np.repeat(BATCH, candidate.batcher.max_batch // len(BATCH), axis=0)
 
     async def go() -> int:
