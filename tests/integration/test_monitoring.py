@@ -215,3 +215,21 @@ def test_an_alert_run_skips_within_min_hours_of_the_last_one(logged):
     # a scheduled or manual run is never held back; 30 h later an alert run may go
     assert alert_retrain_refusal(wf, "scheduled__2026-03-01T00:00:00+00:00", now) is None
     assert alert_retrain_refusal(wf, mine, now + timedelta(hours=30)) is None
+
+
+def test_a_window_larger_than_max_rows_is_subsampled_in_the_query_and_repeatably(logged):
+    from modelfleet.config import load_fleet
+    from modelfleet.monitoring.compute import compute_report
+    from modelfleet.registry.reader import direct_query
+
+    wf = load_fleet().get(WORKFLOW)
+    small = wf.model_copy(update={"monitor": wf.monitor.model_copy(update={"max_rows": 300})})
+    end = datetime.now(UTC)
+    with direct_query() as query:
+        whole = compute_report(query, wf, end - timedelta(hours=4), end)
+        first = compute_report(query, small, end - timedelta(hours=4), end)
+        again = compute_report(query, small, end - timedelta(hours=4), end)
+    assert not whole["subsampled"] and whole["n_used"] == whole["n_logged"] >= 600
+    assert first["subsampled"] and 0 < first["n_used"] <= 300 < first["n_logged"]
+    assert first["n_logged"] == whole["n_logged"]  # counted over the whole window
+    assert again == first  # a seeded sample: the same rows, the same figures

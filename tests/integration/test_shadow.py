@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import httpx
@@ -160,3 +161,37 @@ def test_too_few_answers_wait_then_reject_at_the_timeout(shadowed):
     check = decision.checks[-1]
     assert check["name"] == "shadow_agreement" and not check["passed"]
     assert "release.min_shadow_requests 1000000" in check["detail"]
+
+
+def test_agreement_below_the_bar_rejects_naming_both_figures(shadowed):
+    from airflow.sdk.exceptions import AirflowSkipException
+
+    from modelfleet.registry import db
+    from modelfleet.registry.store import runs, versions
+    from modelfleet.registry.store.shadow import ShadowWriter
+
+    platform, older, newer = shadowed
+    # This test's answers, told apart by their time: the candidate disagrees on 30 of 40.
+    at = datetime(2001, 1, 1, tzinfo=UTC)
+    engine = sa.create_engine(platform.database_url)
+    try:
+        written = ShadowWriter(engine)(
+            [("digits", older, newer, "7", "7", at)] * 10
+            + [("digits", older, newer, "7", "1", at)] * 30
+        )
+        assert written == 40
+        _set_release(platform, min_shadow_requests=1, min_shadow_agreement=0.99)
+        with pytest.raises(AirflowSkipException, match=r"release\.min_shadow_agreement"):
+            _poke(platform, newer)
+        with Session(db.engine(platform.database_url)) as session:
+            training_run_id = versions.get_version(session, "digits", newer).training_run_id
+            decision = runs.latest_gate_decision(session, training_run_id)
+        assert decision is not None and not decision.passed
+        check = decision.checks[-1]
+        assert check["name"] == "shadow_agreement" and not check["passed"]
+        assert "release.min_shadow_agreement is 99.00%" in check["detail"]
+        assert check["threshold"] == 0.99 and check["observed"] < 0.99
+    finally:
+        with engine.begin() as conn:
+            conn.execute(sa.text("DELETE FROM shadow_answer WHERE at = :at"), {"at": at})
+        engine.dispose()
