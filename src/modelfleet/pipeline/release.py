@@ -8,6 +8,7 @@ deploy and smoke.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
 import time
@@ -42,6 +43,8 @@ from modelfleet.versioning.repo import ModelRepo
 
 # Records reach the Airflow task log's main group (gate's docstring).
 log = logging.getLogger(__name__)
+STAGED_PREFIX = ".staged-run"  # + the training run id: an export before its version is known
+STALE_STAGED_S = 24 * 3600.0
 
 
 def gate(ctx: RunContext, training_run_id: int) -> bool:
@@ -200,10 +203,21 @@ def version_artifacts(workflow: str) -> dict[str, str]:
 def stage_export(ctx: RunContext, repo: ModelRepo, training_run_id: int) -> Path:
     """The training run's SavedModel, written beside the versions (a dot name, which no
     server loads) before its version is known; a retry finds it there."""
-    staged = ctx.settings.serving_root / ctx.workflow_name / f".staged-run{training_run_id}"
+    staged = ctx.settings.serving_root / ctx.workflow_name / f"{STAGED_PREFIX}{training_run_id}"
+    drop_stale_staged(staged.parent, keep=staged)
     command = ["python", "-m", "modelfleet.training.stage", "export", ctx.workflow_name]
     run([*command, "--staged", str(staged)], repo.path).check()
     return staged
+
+
+def drop_stale_staged(folder: Path, *, keep: Path, older_than_s: float = STALE_STAGED_S) -> None:
+    """Remove the staged exports of registrations that failed for good: Airflow retries
+    within minutes, so one untouched for `older_than_s` waits for nobody."""
+    cutoff = time.time() - older_than_s
+    for old in folder.glob(f"{STAGED_PREFIX}*"):
+        with contextlib.suppress(FileNotFoundError):  # published or removed meanwhile
+            if old != keep and old.stat().st_mtime < cutoff:
+                shutil.rmtree(old, ignore_errors=True)
 
 
 def publish_export(ctx: RunContext, staged: Path, version: str) -> None:
