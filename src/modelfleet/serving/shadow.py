@@ -74,7 +74,8 @@ class ShadowMirror(BackgroundWriter[Entry]):
         self._writer = writer
         self.max_in_flight = max_in_flight
         self.gather_s = gather_s
-        self._gathered: dict[int, _Gathered] = {}  # by id() of the candidate
+        # by the id()s of (production, candidate): a promotion starts another batch
+        self._gathered: dict[tuple[int, int], _Gathered] = {}
         self._queue: deque[Entry] = deque(maxlen=self.capacity)  # full: the oldest go
         self._tasks: set[asyncio.Task[None]] = set()
         self.mirrored = 0
@@ -106,9 +107,10 @@ class ShadowMirror(BackgroundWriter[Entry]):
             if not keep.any():
                 return
             batch, probs = batch[keep], probs[keep]
-        gathered = self._gathered.get(id(candidate))
+        key = (id(production), id(candidate))
+        gathered = self._gathered.get(key)
         if gathered is None:
-            gathered = self._gathered[id(candidate)] = _Gathered(production, candidate)
+            gathered = self._gathered[key] = _Gathered(production, candidate)
             asyncio.get_running_loop().call_later(self.gather_s, self._send, gathered)
         gathered.batches.append(batch)
         gathered.labels.extend(model.classes[i] for i in probs.argmax(axis=1).tolist())
@@ -118,9 +120,10 @@ class ShadowMirror(BackgroundWriter[Entry]):
 
     def _send(self, gathered: _Gathered) -> None:
         """Hand gathered rows to the candidate (once: a later timer finds them gone)."""
-        if self._gathered.get(id(gathered.candidate)) is not gathered:
+        key = (id(gathered.production), id(gathered.candidate))
+        if self._gathered.get(key) is not gathered:
             return
-        del self._gathered[id(gathered.candidate)]
+        del self._gathered[key]
         if len(self._tasks) >= self.max_in_flight:
             self.dropped += len(gathered.labels)
             return

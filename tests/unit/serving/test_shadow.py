@@ -172,3 +172,26 @@ def test_a_full_batch_goes_at_once_without_waiting_for_the_timer():
         return mirror.mirrored
 
     assert asyncio.run(go()) == len(full)
+
+
+def test_rows_answered_before_and_after_a_promotion_name_their_own_production():
+    first, candidate = _model("v1.0.0", _first), _model("v1.2.0", _always_b)
+    second = _model("v1.1.0", _first)
+    pool = _Pool(production=first, candidate=candidate)
+    written: list[Any] = []
+    mirror = ShadowMirror(
+        pool,  # type: ignore[arg-type]
+        lambda rows: written.extend(rows) or len(rows),
+        lambda: {"wf": 1.0},
+        gather_s=3600,  # both within one gathering window
+    )
+
+    async def go() -> None:
+        mirror.mirror(first, BATCH, await first.batcher.submit(BATCH))
+        pool.aliases["production"] = second
+        mirror.mirror(second, BATCH, await second.batcher.submit(BATCH))
+        await mirror.settle()
+
+    asyncio.run(go())
+    mirror.flush()
+    assert sorted(w[1] for w in written) == ["v1.0.0", "v1.0.0", "v1.1.0", "v1.1.0"]
