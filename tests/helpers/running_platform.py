@@ -4,12 +4,12 @@ Postgres server, stopped and its databases dropped afterwards."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from modelfleet.host.environment import environment
 from modelfleet.host.ports import free_port
 from tests.conftest import create_database, drop_database
 
@@ -63,17 +63,11 @@ def running_platform(
         "MODELFLEET_INGEST_WORKERS": "1",
         "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(free_port()),
     }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        up(get_settings())
-        yield RunningPlatform(home, lineage_url, env)
-    finally:
-        stop(get_settings())
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        drop_database(airflow_database_url(lineage_url))
-        drop_database(lineage_url)
+    with environment({**env}):
+        try:
+            up(get_settings())
+            yield RunningPlatform(home, lineage_url, env)
+        finally:
+            stop(get_settings())
+            drop_database(airflow_database_url(lineage_url))
+            drop_database(lineage_url)

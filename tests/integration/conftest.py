@@ -23,6 +23,7 @@ import httpx
 import pytest
 import yaml
 
+from modelfleet.host.environment import environment
 from modelfleet.host.ports import free_port
 from modelfleet.settings import CHECKOUT
 from tests.conftest import create_database, drop_database
@@ -129,70 +130,64 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
         # Stage commands, dvc and gto go to a warm runner, as under `modelfleet up`.
         "MODELFLEET_WARM_SOCKET": str(home / "warm.sock"),
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    if "airflow.settings" in sys.modules:
-        # A test module imported Airflow at collection, and Airflow read its database
-        # and DAG folder from the environment then (SQLite by default): point it here.
-        from airflow import settings as airflow_settings
+    with environment({**env}):  # restored when the session ends
+        if "airflow.settings" in sys.modules:
+            # A test module imported Airflow at collection, and Airflow read its database
+            # and DAG folder from the environment then (SQLite by default): point it here.
+            from airflow import settings as airflow_settings
 
-        airflow_settings.configure_vars()
-        airflow_settings.configure_orm()
-    endpoint = runner = None
-    try:
-        # Preloads while Airflow's database migrates; waited for before the first test.
-        runner = start_warm_runner(home, env["MODELFLEET_WARM_SOCKET"])
-        migrated = subprocess.run(
-            [str(BIN / "airflow"), "db", "migrate"],
-            capture_output=True,
-            text=True,
-            env=dict(os.environ),
-        )
-        assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-2000:]
-        from modelfleet.platform.up import create_pools
+            airflow_settings.configure_vars()
+            airflow_settings.configure_orm()
+        endpoint = runner = None
+        try:
+            # Preloads while Airflow's database migrates; waited for before the first test.
+            runner = start_warm_runner(home, env["MODELFLEET_WARM_SOCKET"])
+            migrated = subprocess.run(
+                [str(BIN / "airflow"), "db", "migrate"],
+                capture_output=True,
+                text=True,
+                env=dict(os.environ),
+            )
+            assert migrated.returncode == 0, migrated.stdout[-2000:] + migrated.stderr[-2000:]
+            from modelfleet.platform.up import create_pools
 
-        create_pools(dict(os.environ))
-        from modelfleet.config import load_fleet
-        from modelfleet.registry.api_keys import ensure_platform_apps
-        from modelfleet.settings import get_settings
-        from modelfleet.versioning.repo import ModelRepo
+            create_pools(dict(os.environ))
+            from modelfleet.config import load_fleet
+            from modelfleet.registry.api_keys import ensure_platform_apps
+            from modelfleet.settings import get_settings
+            from modelfleet.versioning.repo import ModelRepo
 
-        settings = get_settings()
-        ModelRepo(settings.repo, settings.dvc_remote).init(load_fleet())
-        ensure_platform_apps(settings, load_fleet(), lineage_url)
-        port = httpx.URL(env["MODELFLEET_ENDPOINT_URL"]).port
-        log = (home / "endpoint.log").open("w")
-        endpoint = subprocess.Popen(
-            [str(BIN / "modelfleet"), "serve", "--port", str(port)],
-            env=dict(os.environ),
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        wait_http(f"{env['MODELFLEET_ENDPOINT_URL']}/healthz", endpoint, home / "endpoint.log")
-        wait_listening(runner, home / "warm.log")
-        yield Platform(
-            home,
-            lineage_url,
-            airflow_url,
-            env["MODELFLEET_ENDPOINT_URL"],
-            Path(env["MODELFLEET_CONFIG"]),
-            env,
-        )
-    finally:
-        if endpoint is not None:
-            endpoint.terminate()
-            endpoint.wait(20)
-        if runner is not None:
-            runner.terminate()
-            runner.wait(30)
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        drop_database(lineage_url)
-        drop_database(airflow_url)
-        shutil.rmtree(home / "repo", ignore_errors=True)
+            settings = get_settings()
+            ModelRepo(settings.repo, settings.dvc_remote).init(load_fleet())
+            ensure_platform_apps(settings, load_fleet(), lineage_url)
+            port = httpx.URL(env["MODELFLEET_ENDPOINT_URL"]).port
+            log = (home / "endpoint.log").open("w")
+            endpoint = subprocess.Popen(
+                [str(BIN / "modelfleet"), "serve", "--port", str(port)],
+                env=dict(os.environ),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            wait_http(f"{env['MODELFLEET_ENDPOINT_URL']}/healthz", endpoint, home / "endpoint.log")
+            wait_listening(runner, home / "warm.log")
+            yield Platform(
+                home,
+                lineage_url,
+                airflow_url,
+                env["MODELFLEET_ENDPOINT_URL"],
+                Path(env["MODELFLEET_CONFIG"]),
+                env,
+            )
+        finally:
+            if endpoint is not None:
+                endpoint.terminate()
+                endpoint.wait(20)
+            if runner is not None:
+                runner.terminate()
+                runner.wait(30)
+            drop_database(lineage_url)
+            drop_database(airflow_url)
+            shutil.rmtree(home / "repo", ignore_errors=True)
 
 
 def start_warm_runner(home: Path, socket: str) -> subprocess.Popen:

@@ -21,6 +21,7 @@ import pytest
 import yaml
 from sqlalchemy.orm import Session
 
+from modelfleet.host.environment import environment
 from modelfleet.host.ports import free_port
 from modelfleet.naming import model_file
 from tests.conftest import create_database, drop_database
@@ -49,20 +50,14 @@ def home(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         "MODELFLEET_CONFIG": str(write_fleet(home / "workflows.yaml", epochs=2)),
         "MODELFLEET_AIRFLOW_PORT": str(free_port()),  # no Airflow answers there
     }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        settings = get_settings()
-        ModelRepo(settings.repo, settings.dvc_remote).init(load_fleet())
-        yield home
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        forget_engines()
-        drop_database(url)
+    with environment({**env}):
+        try:
+            settings = get_settings()
+            ModelRepo(settings.repo, settings.dvc_remote).init(load_fleet())
+            yield home
+        finally:
+            forget_engines()
+            drop_database(url)
 
 
 @pytest.fixture(scope="module")

@@ -20,6 +20,7 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from modelfleet.host.environment import environment
 from modelfleet.host.ports import free_port
 from tests.conftest import create_database, drop_database
 from tests.helpers.s3 import S3Server
@@ -48,21 +49,15 @@ def home(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[P
         "MODELFLEET_CONFIG": str(write_fleet(home / "workflows.yaml")),
         "MODELFLEET_AIRFLOW_PORT": str(free_port()),  # no Airflow answers there
     }
-    saved = {key: os.environ.get(key) for key in env}
-    os.environ.update(env)
-    try:
-        settings = get_settings()
-        ModelRepo(settings.repo, settings.dvc_remote).init(load_fleet())
-        ensure_platform_apps(settings, load_fleet(), url)
-        yield home
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        forget_engines()
-        drop_database(url)
+    with environment({**env}):
+        try:
+            settings = get_settings()
+            ModelRepo(settings.repo, settings.dvc_remote).init(load_fleet())
+            ensure_platform_apps(settings, load_fleet(), url)
+            yield home
+        finally:
+            forget_engines()
+            drop_database(url)
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
