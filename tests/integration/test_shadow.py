@@ -142,11 +142,22 @@ def test_production_traffic_is_mirrored_and_the_step_passes(shadowed):
     assert shown is not None and shown["candidate"] == newer and shown["answered"] >= 40
 
 
-def test_too_few_answers_wait_then_reject_at_the_timeout(shadowed):
-    from airflow.sdk.exceptions import AirflowSkipException
-
+def _rejection(platform: Platform, version: str) -> dict:
+    """The shadow check of the rejected gate_decision recorded for `version`."""
     from modelfleet.registry import db
     from modelfleet.registry.store import runs, versions
+
+    with Session(db.engine(platform.database_url)) as session:
+        training_run_id = versions.get_version(session, "digits", version).training_run_id
+        decision = runs.latest_gate_decision(session, training_run_id)
+    assert decision is not None and not decision.passed
+    check = decision.checks[-1]
+    assert check["name"] == "shadow_agreement" and not check["passed"]
+    return check
+
+
+def test_too_few_answers_wait_then_reject_at_the_timeout(shadowed):
+    from airflow.sdk.exceptions import AirflowSkipException
 
     platform, _, newer = shadowed
     _set_release(platform, min_shadow_requests=1_000_000, shadow_timeout="1000d")
@@ -154,20 +165,13 @@ def test_too_few_answers_wait_then_reject_at_the_timeout(shadowed):
     _set_release(platform, shadow_timeout="1s")  # registered long before that
     with pytest.raises(AirflowSkipException, match=r"release\.shadow_timeout"):
         _poke(platform, newer)
-    with Session(db.engine(platform.database_url)) as session:
-        training_run_id = versions.get_version(session, "digits", newer).training_run_id
-        decision = runs.latest_gate_decision(session, training_run_id)
-    assert decision is not None and not decision.passed
-    check = decision.checks[-1]
-    assert check["name"] == "shadow_agreement" and not check["passed"]
+    check = _rejection(platform, newer)
     assert "release.min_shadow_requests 1000000" in check["detail"]
 
 
 def test_agreement_below_the_bar_rejects_naming_both_figures(shadowed):
     from airflow.sdk.exceptions import AirflowSkipException
 
-    from modelfleet.registry import db
-    from modelfleet.registry.store import runs, versions
     from modelfleet.registry.store.shadow import ShadowWriter
 
     platform, older, newer = shadowed
@@ -183,12 +187,7 @@ def test_agreement_below_the_bar_rejects_naming_both_figures(shadowed):
         _set_release(platform, min_shadow_requests=1, min_shadow_agreement=0.99)
         with pytest.raises(AirflowSkipException, match=r"release\.min_shadow_agreement"):
             _poke(platform, newer)
-        with Session(db.engine(platform.database_url)) as session:
-            training_run_id = versions.get_version(session, "digits", newer).training_run_id
-            decision = runs.latest_gate_decision(session, training_run_id)
-        assert decision is not None and not decision.passed
-        check = decision.checks[-1]
-        assert check["name"] == "shadow_agreement" and not check["passed"]
+        check = _rejection(platform, newer)
         assert "release.min_shadow_agreement is 99.00%" in check["detail"]
         assert check["threshold"] == 0.99 and check["observed"] < 0.99
     finally:
