@@ -140,8 +140,10 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             airflow_settings.configure_orm()
         endpoint = runner = None
         try:
-            # Preloads while Airflow's database migrates; waited for before the first test.
-            runner = start_warm_runner(home, env["MODELFLEET_WARM_SOCKET"])
+            # The platform's warm runner, as `modelfleet up` starts one, without the stage
+            # mirror: the tests move GTO stages themselves (test_stage_mirror starts one
+            # with it). It preloads while Airflow's database migrates.
+            runner = start_warm_runner(home / "warm.sock", home / "warm.log", stage_mirror=False)
             migrated = subprocess.run(
                 [str(BIN / "airflow"), "db", "migrate"],
                 capture_output=True,
@@ -190,13 +192,16 @@ def platform(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             shutil.rmtree(home / "repo", ignore_errors=True)
 
 
-def start_warm_runner(home: Path, socket: str) -> subprocess.Popen:
-    """The platform's warm runner (`modelfleet up` starts one), without the stage mirror:
-    the tests move GTO stages themselves, and test_stage_mirror starts its own."""
-    with (home / "warm.log").open("wb") as out:
+def start_warm_runner(
+    socket: Path, log: Path, *, stage_mirror: bool, env: dict[str, str] | None = None
+) -> subprocess.Popen:
+    """`modelfleet warm-runner` on `socket`, its output in `log`; `wait_listening` waits
+    for its imports."""
+    mirror = "--stage-mirror" if stage_mirror else "--no-stage-mirror"
+    with log.open("wb") as out:
         return subprocess.Popen(
-            [str(BIN / "modelfleet"), "warm-runner", "--socket", socket, "--no-stage-mirror"],
-            env=dict(os.environ),
+            [str(BIN / "modelfleet"), "warm-runner", "--socket", str(socket), mirror],
+            env=env if env is not None else dict(os.environ),
             stdout=out,
             stderr=subprocess.STDOUT,
         )

@@ -25,6 +25,7 @@ from modelfleet.naming import model_file
 from modelfleet.settings import CHECKOUT, WARM_SOCKET_ENV
 from modelfleet.versioning import commands
 from modelfleet.versioning.render import render_params
+from tests.integration.conftest import start_warm_runner, wait_listening
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -50,18 +51,8 @@ def runner(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Runner]:
     folder = tmp_path_factory.mktemp("warm")
     path, log = folder / "warm.sock", folder / "warm.log"
     env = {**os.environ, "MODELFLEET_HOME": str(folder / "home"), "TF_CPP_MIN_LOG_LEVEL": "2"}
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [str(BIN / "modelfleet"), "warm-runner", "--socket", str(path)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 180
-    while "warm runner listening" not in log.read_text():
-        assert proc.poll() is None, log.read_text()[-3000:]
-        assert time.monotonic() < deadline, "the warm runner did not listen in 180 s"
-        time.sleep(0.5)
+    proc = start_warm_runner(path, log, stage_mirror=True, env=env)
+    wait_listening(proc, log)
     yield Runner(path, log)
     proc.send_signal(signal.SIGTERM)
     proc.wait(timeout=30)

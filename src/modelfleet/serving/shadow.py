@@ -53,6 +53,11 @@ class _Gathered:
     labels: list[str] = field(default_factory=list)  # production's, a row each
     at: list[datetime] = field(default_factory=list)  # when production answered, a row each
 
+    @property
+    def key(self) -> tuple[int, int]:
+        """A promotion (another production) starts another batch."""
+        return id(self.production), id(self.candidate)
+
 
 class ShadowMirror(BackgroundWriter[Entry]):
     thread_name = "shadow-writer"
@@ -74,7 +79,6 @@ class ShadowMirror(BackgroundWriter[Entry]):
         self._writer = writer
         self.max_in_flight = max_in_flight
         self.gather_s = gather_s
-        # by the id()s of (production, candidate): a promotion starts another batch
         self._gathered: dict[tuple[int, int], _Gathered] = {}
         self._queue: deque[Entry] = deque(maxlen=self.capacity)  # full: the oldest go
         self._tasks: set[asyncio.Task[None]] = set()
@@ -107,10 +111,10 @@ class ShadowMirror(BackgroundWriter[Entry]):
             if not keep.any():
                 return
             batch, probs = batch[keep], probs[keep]
-        key = (id(production), id(candidate))
-        gathered = self._gathered.get(key)
+        gathered = self._gathered.get((id(production), id(candidate)))
         if gathered is None:
-            gathered = self._gathered[key] = _Gathered(production, candidate)
+            gathered = _Gathered(production, candidate)
+            self._gathered[gathered.key] = gathered
             asyncio.get_running_loop().call_later(self.gather_s, self._send, gathered)
         gathered.batches.append(batch)
         gathered.labels.extend(model.classes[i] for i in probs.argmax(axis=1).tolist())
@@ -120,10 +124,9 @@ class ShadowMirror(BackgroundWriter[Entry]):
 
     def _send(self, gathered: _Gathered) -> None:
         """Hand gathered rows to the candidate (once: a later timer finds them gone)."""
-        key = (id(gathered.production), id(gathered.candidate))
-        if self._gathered.get(key) is not gathered:
+        if self._gathered.get(gathered.key) is not gathered:
             return
-        del self._gathered[key]
+        del self._gathered[gathered.key]
         if len(self._tasks) >= self.max_in_flight:
             self.dropped += len(gathered.labels)
             return
