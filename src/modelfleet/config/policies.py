@@ -216,6 +216,9 @@ class MonitorThresholds(Strict):
     prediction_psi: float = Field(0.2, gt=0)
     # Share of predictions whose top-1 score is below monitor.confidence_threshold.
     max_low_confidence_share: float = Field(0.3, ge=0, le=1)
+    # Share of a window's inference requests the endpoint refused (4xx but 401/403) or
+    # failed (5xx), judged once the window counted `monitor.min_rows` requests.
+    max_error_rate: float = Field(0.05, ge=0, le=1)
     # Fewer predictions (estimated: logged / sample_rate) in a window is an alert; 0: off.
     min_volume: int = Field(0, ge=0)
     # Live accuracy from people's labels, judged once `min_labelled` predictions have one.
@@ -233,7 +236,8 @@ class MonitorPolicy(Strict):
     window: Duration = timedelta(hours=1)
     thresholds: MonitorThresholds = MonitorThresholds()
     confidence_threshold: float = Field(0.5, ge=0, le=1)
-    # Below this many logged rows a window reports its figures but tests nothing.
+    # Below this many logged rows a window reports its figures but tests nothing (nor
+    # its error rate below this many counted requests).
     min_rows: int = Field(30, ge=1)
     # Above this many logged rows a window is subsampled (uniformly, in one query).
     max_rows: int = Field(20_000, ge=100)

@@ -26,12 +26,8 @@ FEATURE_DRIFT = "feature_drift"
 PREDICTION_DRIFT = "prediction_drift"
 CONFIDENCE_DROP = "confidence_drop"
 VOLUME = "volume"
+ERROR_RATE = "error_rate"
 ACCURACY_DROP = "accuracy_drop"
-
-ERRORS_NOTE = (
-    "error_rate: not measured; a failed request never reaches the prediction log, and the "
-    "endpoint counts its errors in its Prometheus metrics (modelfleet_requests_total)"
-)
 
 
 def build_report(
@@ -39,7 +35,7 @@ def build_report(
 ) -> dict[str, Any]:
     limits = policy.thresholds
     alerts: list[dict[str, Any]] = []
-    notes: list[str] = [ERRORS_NOTE]
+    notes: list[str] = []
 
     def alert(kind: str, statistic: float, threshold: float, **detail: Any) -> None:
         alerts.append(
@@ -60,12 +56,24 @@ def build_report(
             "estimated": estimated,
             "per_version": window.per_version,
         },
-        "error_rate": None,
+        **_requests(window.requests),
         "labelled": window.labelled,
         "live_accuracy": window.correct / window.labelled if window.labelled else None,
     }
     if limits.min_volume and estimated is not None and estimated < limits.min_volume:
         alert(VOLUME, estimated, limits.min_volume, logged=window.total_logged)
+    errors: float | None = report["error_rate"]
+    counted = report["requests"]["total"]
+    if errors is not None and counted >= policy.min_rows and errors > limits.max_error_rate:
+        requests = report["requests"]
+        alert(
+            ERROR_RATE,
+            errors,
+            limits.max_error_rate,
+            requests=counted,
+            rejected=requests["rejected"],
+            failed=requests["failed"],
+        )
     accuracy: float | None = report["live_accuracy"]
     if (
         accuracy is not None
@@ -147,6 +155,16 @@ def _drift(
             alert(PREDICTION_DRIFT, value, limits.prediction_psi)
     else:
         notes.append("the reference has no class shares: prediction drift not tested")
+
+
+def _requests(counted: tuple[int, int, int]) -> dict[str, Any]:
+    """The window's inference requests by outcome, and the share not answered."""
+    answered, rejected, failed = counted
+    total = answered + rejected + failed
+    return {
+        "requests": {"total": total, "answered": answered, "rejected": rejected, "failed": failed},
+        "error_rate": (rejected + failed) / total if total else None,
+    }
 
 
 def _mean(values: np.ndarray) -> float | None:

@@ -1,6 +1,7 @@
 """One monitor window read from the prediction log, subsampled in the query itself.
 
-Two queries, each bounded by the index on (workflow_id, at):
+Two queries of the log, each bounded by the index on (workflow_id, at), and a sum of the
+window's request counts (one row per minute, for the error rate):
 1. one pass over the window counting its rows per version, and, joined to the latest
    label per image (image_label), how many were labelled and how many of those the model
    got right: live accuracy counts every labelled row, whatever the window's size;
@@ -49,6 +50,9 @@ class Window:
     embedding: np.ndarray = field(default_factory=lambda: np.zeros((0, PROJECTED_DIMS)))
     labelled: int = 0
     correct: int = 0
+    # (answered, rejected, failed) inference requests of the whole window, as the
+    # endpoint counted them (request_count): failed ones never reach the log
+    requests: tuple[int, int, int] = (0, 0, 0)
 
     @property
     def n_used(self) -> int:
@@ -67,9 +71,10 @@ def read_window(
     workflow_id = reads.workflow_id(query, workflow)
     if workflow_id is None:
         return Window(workflow, start, end)
+    requests = reads.window_requests(query, workflow_id, start, end)
     counts = reads.window_counts(query, workflow_id, start, end, MONITORED_SOURCES)
-    if not counts:
-        return Window(workflow, start, end)
+    if not counts:  # nothing logged; requests may still have failed
+        return Window(workflow, start, end, requests=requests)
     version_id, version, n_logged, labelled, correct = counts[0]
     rows = reads.window_rows(
         query, workflow_id, start, end, MONITORED_SOURCES,
@@ -97,6 +102,7 @@ def read_window(
         embedding=_embeddings(embedding),
         labelled=int(labelled),
         correct=int(correct),
+        requests=requests,
     )
 
 

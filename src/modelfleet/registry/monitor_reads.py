@@ -96,6 +96,22 @@ def window_rows(
     return query(_ROWS.format(tablesample=tablesample, version=version), params)
 
 
+def window_requests(
+    query: Query, workflow: int, start: datetime, end: datetime
+) -> tuple[int, int, int]:
+    """(answered, rejected, failed) inference requests of the minutes that begin in
+    [start, end), as the endpoint counted them (request_count)."""
+    rows = query(
+        """SELECT coalesce(sum(answered), 0), coalesce(sum(rejected), 0),
+                  coalesce(sum(failed), 0)
+           FROM request_count
+           WHERE workflow_id = %(workflow_id)s AND minute >= %(start)s AND minute < %(end)s""",
+        {"workflow_id": workflow, "start": start, "end": end},
+    )
+    answered, rejected, failed = rows[0]
+    return int(answered), int(rejected), int(failed)
+
+
 def reference_stats(query: Query, version_id: int) -> dict[str, Any] | None:
     """The stored reference of a version (reference_stats.stats), or None."""
     rows = query(

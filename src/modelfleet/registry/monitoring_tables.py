@@ -1,4 +1,4 @@
-"""The monitoring tables (migration 0010): what production saw, what people said about
+"""The monitoring tables (migrations 0010 and 0011): what production saw, what people said about
 it, and what the monitors concluded. Big serial ids: the prediction log grows with
 traffic.
 """
@@ -19,6 +19,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -113,3 +114,17 @@ class ShadowAnswerRow(_WorkflowRow, Base):
     production_label: Mapped[str] = mapped_column(String(128))
     candidate_label: Mapped[str] = mapped_column(String(128))
     at: Mapped[Stamp]
+
+
+class RequestCountRow(_WorkflowRow, Base):
+    """A workflow's inference requests in one minute, by outcome, summed over the
+    endpoint's workers: what the error-rate monitor divides (serving.request_tally)."""
+
+    __tablename__ = "request_count"
+    __table_args__ = (
+        UniqueConstraint("workflow_id", "minute", name="uq_request_count_workflow_minute"),
+    )
+    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    answered: Mapped[int] = mapped_column(Integer, default=0)
+    rejected: Mapped[int] = mapped_column(Integer, default=0)
+    failed: Mapped[int] = mapped_column(Integer, default=0)

@@ -30,6 +30,7 @@ from modelfleet.serving.pool import ModelPool
 from modelfleet.serving.prediction_log import OriginMiddleware, PredictionLog
 from modelfleet.serving.protocol import BODY_TIMED_OUT
 from modelfleet.serving.registry_watcher import RegistryWatcher
+from modelfleet.serving.request_tally import RequestTally
 from modelfleet.serving.service import PredictionService, pixel_budget
 from modelfleet.serving.shadow import ShadowMirror
 from modelfleet.serving.wire import json_response
@@ -62,6 +63,7 @@ def create_app(
     grpc_address: str | None = None,
     prediction_log: PredictionLog | None = None,
     shadow: ShadowMirror | None = None,
+    request_tally: RequestTally | None = None,
 ) -> FastAPI:
     """The endpoint. Without `database_url` nothing follows the registry (benchmarks):
     the pool serves what it was given and keys are those added to `auth`. With
@@ -85,8 +87,8 @@ def create_app(
         )
 
     # the threads that follow the registry and write off the request path, in start order
-    background: list[RegistryWatcher | PredictionLog | ShadowMirror] = [
-        thread for thread in (watcher, prediction_log, shadow) if thread is not None
+    background: list[RegistryWatcher | PredictionLog | ShadowMirror | RequestTally] = [
+        thread for thread in (watcher, prediction_log, shadow, request_tally) if thread is not None
     ]
 
     @asynccontextmanager
@@ -103,6 +105,7 @@ def create_app(
                 auth,
                 metrics,
                 ready,
+                tally=request_tally,
                 limits=limits,
                 max_message_bytes=MAX_BODY_BYTES,
             )
@@ -185,7 +188,7 @@ def create_app(
     openapi.install(app)
     # the ASGI middlewares in front of FastAPI, typed as the app they wrap for callers
     return MetricsMiddleware(  # type: ignore[return-value]
-        OriginMiddleware(BodyLimit(app, MAX_BODY_BYTES)), metrics
+        OriginMiddleware(BodyLimit(app, MAX_BODY_BYTES)), metrics, request_tally
     )
 
 
@@ -314,6 +317,7 @@ def worker_app() -> ASGIApp:
     from modelfleet.config import load_fleet
     from modelfleet.registry import db
     from modelfleet.registry.store.monitoring import PredictionLogWriter
+    from modelfleet.registry.store.request_counts import RequestCountWriter
     from modelfleet.registry.store.shadow import ShadowWriter
     from modelfleet.settings import get_settings
 
@@ -348,6 +352,7 @@ def worker_app() -> ASGIApp:
         return {name: wf.release.shadow_fraction for name, wf in fleet.workflows.items()}
 
     shadow = ShadowMirror(pool, ShadowWriter(db.engine(url)), shadow_fractions)
+    tally = RequestTally(RequestCountWriter(db.engine(url)), lambda wf: wf in pool.policies)
     return create_app(
         pool,
         settings,
@@ -359,4 +364,5 @@ def worker_app() -> ASGIApp:
         grpc_address=serve_grpc_address(),
         prediction_log=prediction_log,
         shadow=shadow,
+        request_tally=tally,
     )

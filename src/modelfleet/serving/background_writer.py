@@ -47,7 +47,7 @@ class BackgroundWriter(Generic[Queued]):
 
     def __init__(
         self,
-        shares: Callable[[], dict[str, float]],
+        shares: Callable[[], dict[str, float]] | None = None,
         *,
         capacity: int = 100_000,
         flush_rows: int = 2_000,
@@ -59,7 +59,7 @@ class BackgroundWriter(Generic[Queued]):
         self.flush_rows = flush_rows
         self.flush_s = flush_s
         self.refresh_s = refresh_s
-        self._shares_source = shares
+        self._shares_source = shares or dict  # none: an owner that takes all traffic
         self._shares: dict[str, float] = {}  # of each workflow's traffic, as last read
         self._random = np.random.default_rng(seed)  # the request path's sampling
         self.dropped = 0

@@ -22,8 +22,11 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from modelfleet.serving.request_tally import inference_workflow
+
 if TYPE_CHECKING:
     from modelfleet.serving.pool import ModelPool
+    from modelfleet.serving.request_tally import RequestTally
 
 MODEL_KEY = "modelfleet.model"  # scope[MODEL_KEY] = (workflow, version)
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
@@ -113,9 +116,13 @@ def _protocol(path: str) -> str:
 
 
 class MetricsMiddleware:
-    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+    """Counts every request in the Prometheus metrics and, with a `tally`, each
+    inference request to a workflow for the error-rate monitor."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, tally: RequestTally | None = None) -> None:
         self.app = app
         self.metrics = metrics
+        self.tally = tally
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] == "/metrics":
@@ -137,6 +144,8 @@ class MetricsMiddleware:
             protocol = _protocol(scope["path"])
             self.metrics.requests.labels(model, version, str(status), protocol).inc()
             self.metrics.latency.labels(model, protocol).observe(time.perf_counter() - began)
+            if self.tally is not None and (workflow := inference_workflow(scope)) is not None:
+                self.tally.count(workflow, status)
 
 
 def answered_by(scope: MutableMapping[str, Any], workflow: str, version: str) -> None:

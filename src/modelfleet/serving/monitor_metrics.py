@@ -51,7 +51,7 @@ def families(snapshot: Snapshot) -> list[GaugeMetricFamily]:
         "modelfleet_monitor_figure",
         "A figure of the latest monitor report (figure: prediction_psi, confidence_mean, "
         "low_confidence_share, brightness_mean, brightness_psi, contrast_psi, "
-        "shape_mismatch, feature_mmd2, live_accuracy)",
+        "shape_mismatch, feature_mmd2, live_accuracy, error_rate)",
         "model",
         "version",
         "figure",

@@ -28,15 +28,10 @@ FIGURES: tuple[tuple[str, str, tuple[str, ...], str | None, str], ...] = (
      "above"),
     ("live_accuracy", "live accuracy (labelled answers)", ("live_accuracy",),
      "min_live_accuracy", "below"),
+    ("error_rate", "error rate (requests refused or failed)", ("error_rate",),
+     "max_error_rate", "above"),
 )  # fmt: skip
 COLORS = ("#2b6cb0", "#2f855a", "#c05621", "#6b46c1", "#b83280", "#2c7a7b", "#975a16")
-
-
-def figure(report: dict[str, Any], path: tuple[str, ...]) -> float | None:
-    value: Any = report
-    for key in path:
-        value = value.get(key) if isinstance(value, dict) else None
-    return float(value) if isinstance(value, int | float) else None
 
 
 def series_svg(
@@ -102,13 +97,12 @@ def charts(reports: list[dict[str, Any]], workflow: Workflow) -> list[dict[str, 
     out: list[dict[str, Any]] = []
     shares = sorted({c for r in reports for c in (r.get("class_shares") or {})})
     if shares:
-        series = {
-            c: [figure(r, ("class_shares", c)) for r in reports] for c in shares
-        }  # fmt: skip
+        share = monitor_reports.figure
+        series = {c: [share(r, ("class_shares", c)) for r in reports] for c in shares}
         svg = series_svg(labels, series, title="class shares")
         out.append({"key": "class_shares", "title": "class shares", "svg": svg})
     for key, title, path, field, breach in FIGURES:
-        values = [figure(r, path) for r in reports]
+        values = [monitor_reports.figure(r, path) for r in reports]
         if all(v is None for v in values):
             continue
         threshold = None if field is None else float(getattr(thresholds, field))

@@ -113,3 +113,21 @@ def test_too_few_rows_or_no_reference_test_nothing(reference):
     unreferenced = build_report(_window(300, brightness=0.1), None, MonitorPolicy())
     assert unreferenced["alerts"] == []
     assert any("no reference statistics" in note for note in unreferenced["notes"])
+
+
+def test_error_rate_of_the_counted_requests():
+    # 900 answered, 60 refused, 40 failed: 10 % not answered, above max_error_rate 0.05
+    window = replace(_window(100), requests=(900, 60, 40))
+    report = build_report(window, None, MonitorPolicy())
+    assert report["requests"] == {"total": 1000, "answered": 900, "rejected": 60, "failed": 40}
+    assert report["error_rate"] == 0.1
+    (alert,) = report["alerts"]
+    assert (alert["kind"], alert["statistic"], alert["threshold"]) == ("error_rate", 0.1, 0.05)
+    assert alert["detail"] == {"requests": 1000, "rejected": 60, "failed": 40}
+    # a window of failures alone, nothing logged: still reported and alerted
+    failing = build_report(Window("caps", END, END, requests=(0, 0, 50)), None, MonitorPolicy())
+    assert failing["error_rate"] == 1.0 and _kinds(failing) == ["error_rate"]
+    # below min_rows counted requests: the figure, no alert; none counted: no figure
+    few = build_report(replace(window, requests=(10, 0, 5)), None, MonitorPolicy())
+    assert few["error_rate"] == 1 / 3 and few["alerts"] == []
+    assert build_report(_window(100), None, MonitorPolicy())["error_rate"] is None

@@ -20,6 +20,7 @@ REPORT = {
     "feature": {"mmd2": 0.01},
     "prediction_psi": 0.02,
     "live_accuracy": None,
+    "error_rate": 0.02,
     "alerts": [{"kind": "input_drift"}],
 }
 
@@ -46,6 +47,7 @@ def test_the_latest_report_and_shadow_agreement_are_gauges():
         in text
     )
     assert 'figure="live_accuracy"' not in text  # no labels yet: no gauge, not 0
+    assert 'figure="error_rate",model="digits",version="v1.2.0"} 0.02' in text
     assert 'modelfleet_monitor_class_share{class="0",model="digits"} 0.6' in text
     assert 'modelfleet_monitor_alerts{model="digits"} 1.0' in text
     assert 'modelfleet_shadow_agreement{candidate="v1.3.0",model="digits"} 0.95' in text

@@ -26,6 +26,7 @@ def _report(hour: int, brightness_psi: float, accuracy: float | None = None) -> 
         "prediction_psi": 0.02,
         "live_accuracy": accuracy,
         "labelled": 0 if accuracy is None else 25,
+        "error_rate": 0.01 * hour,
     }
 
 
@@ -41,6 +42,7 @@ def test_each_figure_has_a_chart_with_its_threshold():
         "brightness_psi",
         "feature_mmd",
         "live_accuracy",
+        "error_rate",
     }
     psi = found["brightness_psi"]
     assert psi["threshold"] == _workflow().monitor.thresholds.input_psi
@@ -48,6 +50,8 @@ def test_each_figure_has_a_chart_with_its_threshold():
     assert 'class="threshold"' in psi["svg"] and "threshold 0.25" in psi["svg"]
     assert found["live_accuracy"]["breached"]  # 0.7 below min_live_accuracy 0.8
     assert not found["feature_mmd"]["breached"]
+    errors = found["error_rate"]  # 3 % of requests refused or failed, under 5 %
+    assert (errors["latest"], errors["threshold"], errors["breached"]) == (0.03, 0.05, False)
     # a line per class, their names in the legend
     assert found["class_shares"]["svg"].count("<polyline") == 2
     assert ">0</text>" in found["class_shares"]["svg"]

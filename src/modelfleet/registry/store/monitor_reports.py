@@ -73,6 +73,7 @@ FIGURE_PATHS: dict[str, tuple[str, ...]] = {
     "shape_mismatch": ("input", "shape_mismatch"),
     "feature_mmd2": ("feature", "mmd2"),
     "live_accuracy": ("live_accuracy",),
+    "error_rate": ("error_rate",),
 }
 
 

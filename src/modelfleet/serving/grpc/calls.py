@@ -1,7 +1,8 @@
 """What every gRPC method shares: the request parsed inside the handler (so that bytes
 that are no valid message are INVALID_ARGUMENT, not gRPC's INTERNAL), the caller's key
 from the `authorization` metadata through the HTTP routes' Authenticator, modelfleet's
-errors as gRPC status codes (as HTTP statuses over HTTP), and the request metrics."""
+errors as gRPC status codes (as HTTP statuses over HTTP), the request metrics, and the
+inference calls' counts for the error-rate monitor."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from modelfleet.errors import BadRequest, ModelfleetError, http_status, retry_af
 from modelfleet.serving.auth import Authenticator, Principal
 from modelfleet.serving.metrics import Metrics
 from modelfleet.serving.pool import LoadedModel
+from modelfleet.serving.request_tally import RequestTally
 from modelfleet.serving.service import PredictionService
 
 log = logging.getLogger("modelfleet.serving")
@@ -47,6 +49,9 @@ class Call:
         self.context = context
         self.shared = shared
         self.answered: tuple[str, str] = ("", "")
+        # the workflow an inference call names, set first by its handler: its outcome,
+        # refused or failed included, counts towards that workflow's error rate
+        self.inference: str | None = None
 
     async def principal(self) -> Principal:
         metadata = self.context.invocation_metadata() or ()
@@ -75,11 +80,13 @@ class Shared:
         auth: Authenticator,
         metrics: Metrics,
         ready: Callable[[], bool],
+        tally: RequestTally | None = None,
     ) -> None:
         self.service = service
         self.auth = auth
         self.metrics = metrics
         self.ready = ready
+        self.tally = tally
 
 
 def peer_address(peer: str) -> str:
@@ -129,6 +136,8 @@ def unary(
             model, version = call.answered
             shared.metrics.requests.labels(model, version, str(status), protocol).inc()
             shared.metrics.latency.labels(model, protocol).observe(time.perf_counter() - began)
+            if shared.tally is not None and call.inference is not None:
+                shared.tally.count(call.inference, status)
 
     return grpc.unary_unary_rpc_method_handler(
         behavior, request_deserializer=None, response_serializer=_serialized

@@ -20,6 +20,7 @@ from modelfleet.serving.auth import Authenticator
 from modelfleet.serving.grpc import v2_service
 from modelfleet.serving.grpc.calls import Shared
 from modelfleet.serving.metrics import Metrics
+from modelfleet.serving.request_tally import RequestTally
 from modelfleet.serving.service import PredictionService
 from modelfleet.settings import EndpointLimits
 
@@ -34,6 +35,7 @@ async def start(
     metrics: Metrics,
     ready: Callable[[], bool],
     *,
+    tally: RequestTally | None = None,
     limits: EndpointLimits,
     max_message_bytes: int,
 ) -> grpc.aio.Server:
@@ -49,7 +51,7 @@ async def start(
             ("grpc.max_concurrent_streams", MAX_STREAMS),
         ],
     )
-    shared = Shared(service, auth, metrics, ready)
+    shared = Shared(service, auth, metrics, ready, tally)
     server.add_generic_rpc_handlers([v2_service.handlers(shared), tfs_service.handlers(shared)])
     try:
         server.add_insecure_port(address)

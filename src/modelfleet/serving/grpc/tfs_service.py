@@ -34,6 +34,7 @@ def handlers(shared: Shared) -> grpc.GenericRpcHandler:
     service = shared.service
 
     async def predict(request: Any, call: Call) -> Any:
+        call.inference = request.model_spec.name
         model = await _model(call, request.model_spec)
         if len(request.inputs) != 1:
             raise BadRequest(

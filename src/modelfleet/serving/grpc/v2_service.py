@@ -58,6 +58,7 @@ def handlers(shared: Shared) -> grpc.GenericRpcHandler:
         )
 
     async def model_infer(request: pb.ModelInferRequest, call: Call) -> pb.ModelInferResponse:
+        call.inference = request.model_name
         model = await call.model(request.model_name, version=request.model_version or None)
         wanted = requested_outputs([o.name for o in request.outputs] or None)
         outputs = await infer_outputs(service, model, input_tensor(request), wanted)

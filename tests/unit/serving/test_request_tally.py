@@ -1,0 +1,144 @@
+"""The endpoint's request counts for the error-rate monitor (serving/request_tally.py),
+through the app in-process (stand-in model) over HTTP and a real gRPC channel: each
+inference request to a declared workflow counts once under its minute as answered,
+rejected (4xx) or failed (5xx); refused callers, other routes and undeclared names do not.
+The counts reach the writer in one batch, and a failed write loses none of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import grpc
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from modelfleet.host.ports import free_port
+from modelfleet.registry.store.request_counts import MinuteCount
+from modelfleet.serving.app import create_app
+from modelfleet.serving.auth import Authenticator, Principal
+from modelfleet.serving.grpc import grpc_predict_v2_pb2 as pb
+from modelfleet.serving.pool import ModelPool
+from modelfleet.serving.request_tally import RequestTally, outcome
+from modelfleet.settings import get_settings
+from tests.unit.serving.conftest import KEYS, fake_model
+from tests.unit.serving.test_grpc import APP, V2, Endpoint, fp32_request, shaped
+
+MINUTE = 29_000_000  # a fixed minute since the epoch: the tests' clock
+DECLARED = {"digits", "surface_line1"}
+PIXELS = {"instances": np.ones((1, 28, 28, 1)).tolist()}
+
+
+class Written:
+    """The writer: keeps what it is given, or fails while `down`."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[MinuteCount]] = []
+        self.down = False
+
+    def __call__(self, counts: list[MinuteCount]) -> int:
+        if self.down:
+            raise ConnectionError("Postgres is away")
+        self.batches.append(counts)
+        return len(counts)
+
+
+def tally(written: Written, **settings: int) -> RequestTally:
+    return RequestTally(
+        written, DECLARED.__contains__, clock=lambda: MINUTE * 60 + 5.0, **settings
+    )
+
+
+@pytest.fixture
+def served() -> Iterator[tuple[Endpoint, RequestTally, Written]]:
+    pool = ModelPool(get_settings().serving_root, {})
+    pool.add(fake_model(), "production")
+    auth = Authenticator(None)
+    auth.add_static(KEYS["app"], Principal("app", grants={"digits": "production"}))
+    auth.add_static(KEYS["none"], Principal("other", grants={"surface_line1": "production"}))
+    written = Written()
+    counting = tally(written)
+    address = f"127.0.0.1:{free_port()}"
+    app = create_app(
+        pool, get_settings(), database_url=None, auth=auth, grpc_address=address,
+        request_tally=counting,
+    )  # fmt: skip
+    with TestClient(app) as http, grpc.insecure_channel(address) as channel:
+        http.headers["Authorization"] = f"Bearer {KEYS['app']}"
+        yield Endpoint(http, channel), counting, written
+
+
+def test_inference_requests_count_by_outcome_and_nothing_else_does(served):
+    endpoint, counting, written = served
+    http = endpoint.http
+    for _ in range(3):
+        assert http.post("/v1/models/digits:predict", json=PIXELS).status_code == 200
+    v2 = {"inputs": [{"name": "image", "shape": [1, 28, 28, 1], "datatype": "FP32",
+                      "data": [1.0] * 784}]}  # fmt: skip
+    assert http.post("/v2/models/digits/infer", json=v2).status_code == 200
+    assert http.post("/v1/models/digits:predict", json={"instances": [[1]]}).status_code == 400
+    assert http.post("/v1/models/digits:predict", content=b"{not json").status_code == 400
+    assert http.post("/v1/models/digits/versions/7:predict", json=PIXELS).status_code == 404
+    endpoint.infer(fp32_request())
+    endpoint.refused(V2 + "ModelInfer", shaped([1, 3], b"\0" * 12))
+    # not the workflow's traffic: no key, a key without the grant, another route, a name
+    # the fleet does not declare
+    assert http.post("/v1/models/digits:predict", json=PIXELS,
+                     headers={"Authorization": "Bearer nope"}).status_code == 401  # fmt: skip
+    assert http.post("/v1/models/surface_line1:predict", json=PIXELS).status_code == 403
+    assert http.get("/v1/models/digits/metadata").status_code == 200
+    assert http.post("/v1/models/elsewhere:predict", json=PIXELS).status_code in (403, 404)
+    refused = endpoint.refused(
+        V2 + "ModelInfer", fp32_request(), metadata=(("authorization", "Bearer nope"),)
+    )
+    assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+
+    assert counting.pending() == 1
+    counting.flush()
+    minute = datetime.fromtimestamp(MINUTE * 60, UTC)
+    # answered: 3 TF Serving + 1 V2 + 1 gRPC; rejected: 2 bad bodies, 1 unknown version,
+    # 1 bad gRPC tensor
+    assert written.batches == [[MinuteCount("digits", minute, answered=5, rejected=4)]]
+    assert counting.pending() == 0
+
+
+def test_statuses_map_to_outcomes():
+    assert [outcome(s) for s in (200, 400, 404, 413, 429, 499, 500, 503)] == [
+        0, 1, 1, 1, 1, 1, 2, 2,
+    ]  # fmt: skip
+    assert outcome(401) is None and outcome(403) is None
+
+
+def test_a_failed_write_keeps_the_counts_and_adds_later_ones_to_them():
+    written = Written()
+    counting = tally(written)
+    counting.count("digits", 200)
+    counting.count("digits", 500)
+    written.down = True
+    with pytest.raises(ConnectionError):
+        counting.flush()
+    counting.count("digits", 200)
+    counting.count("surface_line1", 429)
+    written.down = False
+    counting.flush()
+    minute = datetime.fromtimestamp(MINUTE * 60, UTC)
+    assert sorted(written.batches[0], key=lambda c: c.workflow) == [
+        MinuteCount("digits", minute, answered=2, failed=1),
+        MinuteCount("surface_line1", minute, rejected=1),
+    ]
+
+
+def test_beyond_capacity_new_minutes_are_dropped_counted_and_said(caplog):
+    written = Written()
+    now = [MINUTE * 60.0]
+    counting = RequestTally(written, DECLARED.__contains__, clock=lambda: now[0], capacity=2)
+    for step in range(4):  # four minutes while Postgres is away; room for two
+        now[0] = (MINUTE + step) * 60.0
+        counting.count("digits", 200)
+    now[0] = MINUTE * 60.0
+    counting.count("digits", 500)  # a minute already held still counts
+    assert counting.pending() == 2 and counting.dropped == 2
+    counting.flush()
+    assert [(c.answered, c.failed) for c in written.batches[0]] == [(1, 1), (1, 0)]
+    assert "2 requests not counted so far" in caplog.text
