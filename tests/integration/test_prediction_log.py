@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
+import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from modelfleet.embedding import PROJECTED_DIMS
 from modelfleet.endpoint_client import EndpointClient
@@ -127,3 +131,85 @@ def test_the_reference_of_a_released_version_is_computed_once_and_stored(live):
         engine.dispose()
     assert stored == 1
     assert ensure_reference("digits", version) == stats  # read back, not computed again
+
+
+def _requests_since(platform: Platform, minute: datetime) -> tuple[int, int, int]:
+    """(answered, rejected, failed) the endpoint counted for digits from `minute` on."""
+    from modelfleet.registry.monitor_reads import window_requests, workflow_id
+    from modelfleet.registry.reader import session_query
+
+    engine = sa.create_engine(platform.database_url)
+    try:
+        with Session(engine) as session:
+            query = session_query(session)
+            digits = workflow_id(query, "digits")
+            assert digits is not None
+            return window_requests(query, digits, minute, minute + timedelta(hours=1))
+    finally:
+        engine.dispose()
+
+
+def test_refused_requests_count_towards_an_error_rate_alert(live, capsys):
+    """The endpoint counts inference requests by outcome (request_count, flushed every
+    few seconds); the monitor's report divides them and alerts above max_error_rate.
+    Callers it did not accept are not counted: a stranger cannot raise the rate."""
+    from modelfleet.cli import main
+    from modelfleet.config import load_fleet
+    from modelfleet.monitoring.compute import compute_report
+    from modelfleet.registry.reader import direct_query
+
+    minute = datetime.now(UTC).replace(second=0, microsecond=0)
+    image = base64.b64encode(frozen_test_image()).decode()
+    with httpx.Client(base_url=live.endpoint_url, headers=live.admin_headers) as client:
+        answered, rejected, failed = _settled(live, minute)  # earlier requests' counts
+        for _ in range(20):
+            body = {"instances": [{"b64": image}]}
+            assert client.post("/v1/models/digits:predict", json=body).status_code == 200
+        for _ in range(40):  # a camera sending the wrong shape
+            body = {"instances": [[0.5, 0.5]]}
+            assert client.post("/v1/models/digits:predict", json=body).status_code == 400
+        for _ in range(5):
+            stranger = {"Authorization": "Bearer mf-not-a-key"}
+            body = {"instances": [{"b64": image}]}
+            assert (
+                client.post("/v1/models/digits:predict", json=body, headers=stranger).status_code
+                == 401
+            )
+
+    expected = (answered + 20, rejected + 40, failed)
+    assert eventually(lambda: _requests_since(live, minute) == expected, timeout_s=30), (
+        _requests_since(live, minute),
+        expected,
+    )
+    wf = load_fleet().get("digits")
+    end = datetime.now(UTC) + timedelta(minutes=1)
+    with direct_query() as query:
+        report = compute_report(query, wf, minute, end)
+    total = sum(expected)
+    assert report["requests"] == {
+        "total": total,
+        "answered": expected[0],
+        "rejected": expected[1],
+        "failed": failed,
+    }
+    assert report["error_rate"] == pytest.approx((expected[1] + failed) / total)
+    alert = next(a for a in report["alerts"] if a["kind"] == "error_rate")
+    assert alert["threshold"] == wf.monitor.thresholds.max_error_rate < alert["statistic"]
+
+    assert main(["monitor", "digits", "--window", "10m", "--json"]) == 0
+    said = json.loads(capsys.readouterr().out)
+    assert said["error_rate"] is not None and said["requests"]["rejected"] >= 40
+    assert "error_rate" in {a["kind"] for a in said["alerts"]}
+
+
+def _settled(platform: Platform, minute: datetime) -> tuple[int, int, int]:
+    """The counts once they stay the same for longer than the endpoint's flush interval
+    (5 s): what earlier requests added is in by then."""
+    seen = _requests_since(platform, minute)
+    for _ in range(10):
+        time.sleep(6)
+        now = _requests_since(platform, minute)
+        if now == seen:
+            return now
+        seen = now
+    raise AssertionError(f"the request counts kept changing: {seen}")

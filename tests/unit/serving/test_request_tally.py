@@ -18,12 +18,11 @@ from modelfleet.host.ports import free_port
 from modelfleet.registry.store.request_counts import MinuteCount
 from modelfleet.serving.app import create_app
 from modelfleet.serving.auth import Authenticator, Principal
-from modelfleet.serving.grpc import grpc_predict_v2_pb2 as pb
 from modelfleet.serving.pool import ModelPool
 from modelfleet.serving.request_tally import RequestTally, outcome
 from modelfleet.settings import get_settings
 from tests.unit.serving.conftest import KEYS, fake_model
-from tests.unit.serving.test_grpc import APP, V2, Endpoint, fp32_request, shaped
+from tests.unit.serving.test_grpc import V2, Endpoint, fp32_request, shaped
 
 MINUTE = 29_000_000  # a fixed minute since the epoch: the tests' clock
 DECLARED = {"digits", "surface_line1"}
@@ -45,9 +44,7 @@ class Written:
 
 
 def tally(written: Written, **settings: int) -> RequestTally:
-    return RequestTally(
-        written, DECLARED.__contains__, clock=lambda: MINUTE * 60 + 5.0, **settings
-    )
+    return RequestTally(written, DECLARED.__contains__, clock=lambda: MINUTE * 60 + 5.0, **settings)
 
 
 @pytest.fixture
