@@ -7,7 +7,8 @@ after round (each round starting with another), so that machine noise hits them 
 
     serve only      the SavedModel's `serve` function, no prediction log (as before it)
     log off         the monitored batch function, `monitor.sample_rate` 0
-    log on          the monitored batch function, `sample_rate` 1.0, COPY to Postgres
+    log on          the monitored batch function, `sample_rate` 1.0, COPY to Postgres,
+                    and the request counts of the error-rate monitor (serving.request_tally)
 
 The log writes to a fresh, migrated database on the local Postgres (dropped at the end);
 its writer thread runs throughout, and the rows it wrote are counted at the end. Besides
@@ -80,12 +81,14 @@ def main() -> None:
     from modelfleet.config import ServingPolicy
     from modelfleet.naming import Version
     from modelfleet.registry.store.monitoring import PredictionLogWriter
+    from modelfleet.registry.store.request_counts import RequestCountWriter
     from modelfleet.registry.store.workflows import ensure_workflow
     from modelfleet.serving.app import create_app
     from modelfleet.serving.auth import Authenticator, Principal
     from modelfleet.serving.batching import Batcher
     from modelfleet.serving.pool import LoadedModel, ModelPool, load_version
     from modelfleet.serving.prediction_log import PredictionLog
+    from modelfleet.serving.request_tally import RequestTally
     from modelfleet.settings import get_settings
 
     url = fresh_database(args.database_server)
@@ -100,13 +103,20 @@ def main() -> None:
             policy = ServingPolicy()
             version = Version.parse("v1.0.0")
 
-            def app_for(model: LoadedModel, log: PredictionLog | None):  # type: ignore[no-untyped-def]
+            def app_for(  # type: ignore[no-untyped-def]
+                model: LoadedModel, log: PredictionLog | None, tally: RequestTally | None = None
+            ):
                 pool = ModelPool(root / "serving", {"bench": policy})
                 pool.add(model, "production")
                 auth = Authenticator(None)
                 auth.add_static(KEY, Principal("bench", grants={"bench": "production"}))
                 return create_app(
-                    pool, get_settings(), database_url=None, auth=auth, prediction_log=log
+                    pool,
+                    get_settings(),
+                    database_url=None,
+                    auth=auth,
+                    prediction_log=log,
+                    request_tally=tally,
                 )
 
             monitored = load_version(root / "serving", "bench", version, policy)
@@ -123,14 +133,16 @@ def main() -> None:
                 }
             )
             log_on = PredictionLog(PredictionLogWriter(engine), lambda: {"bench": 1.0})
+            tally = RequestTally(RequestCountWriter(engine), {"bench"}.__contains__)
             setups = {
                 "serve only": app_for(plain, None),
                 "log off (rate 0)": app_for(
                     monitored, PredictionLog(PredictionLogWriter(engine), lambda: {"bench": 0.0})
                 ),
-                "log on (rate 1.0)": app_for(monitored, log_on),
+                "log on (rate 1.0)": app_for(monitored, log_on, tally),
             }
-            log_on.start()  # the ASGI transport runs no lifespan: start the writer here
+            log_on.start()  # the ASGI transport runs no lifespan: start the writers here
+            tally.start()
             for app in setups.values():
                 asyncio.run(fire(app, 300, args.concurrency))  # warm up
             rates: dict[str, list[float]] = {name: [] for name in setups}
@@ -149,8 +161,12 @@ def main() -> None:
                     rates[name].append(args.requests / elapsed)
                     p99[name].append(latencies[int(0.99 * len(latencies))] * 1000)
             log_on.stop(timeout_s=60)
+            tally.stop()
             with engine.connect() as conn:
                 logged = conn.execute(sa.text("SELECT count(*) FROM prediction_log")).scalar_one()
+                counted = conn.execute(
+                    sa.text("SELECT coalesce(sum(answered), 0) FROM request_count")
+                ).scalar_one()
             print(
                 f"LeNet, {args.concurrency} clients, {args.rounds} interleaved rounds of "
                 f"{args.requests} requests (median of rounds):"
@@ -172,7 +188,7 @@ def main() -> None:
                 )
             print(
                 f"  rows logged: {logged} (of {args.requests * args.rounds + 300} requests "
-                f"at rate 1.0; dropped {log_on.dropped})"
+                f"at rate 1.0; dropped {log_on.dropped}); requests counted: {counted}"
             )
     finally:
         engine.dispose()
