@@ -10,6 +10,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -71,22 +72,15 @@ class Call:
         return model
 
 
+@dataclass(frozen=True)
 class Shared:
     """What the gRPC services share with the HTTP routes of the same worker."""
 
-    def __init__(
-        self,
-        service: PredictionService,
-        auth: Authenticator,
-        metrics: Metrics,
-        ready: Callable[[], bool],
-        tally: RequestTally | None = None,
-    ) -> None:
-        self.service = service
-        self.auth = auth
-        self.metrics = metrics
-        self.ready = ready
-        self.tally = tally
+    service: PredictionService
+    auth: Authenticator
+    metrics: Metrics
+    ready: Callable[[], bool]
+    tally: RequestTally | None = None  # the error-rate monitor's counts
 
 
 def peer_address(peer: str) -> str:
