@@ -48,7 +48,7 @@ def monitor(workflow: str, window: str, as_json: bool) -> None:
 
 
 def _text(report: dict[str, Any]) -> str:
-    confidence = report["confidence"]
+    confidence, requests = report["confidence"], report["requests"]
     lines = [
         f"{report['workflow']} {report['version'] or '(no predictions)'}: "
         f"{report['window_start']} .. {report['window_end']}",
@@ -57,6 +57,8 @@ def _text(report: dict[str, Any]) -> str:
         f"  confidence: mean {_fmt(confidence['mean'])}, "
         f"below {confidence['threshold']}: {_fmt(confidence['low_share'])}",
         f"  live accuracy: {_fmt(report['live_accuracy'])} ({report['labelled']} labelled)",
+        f"  error rate: {_fmt(report['error_rate'])} of {requests['total']} requests "
+        f"({requests['rejected']} refused, {requests['failed']} failed)",
     ]
     for key in ("brightness_psi", "contrast_psi", "shape_mismatch"):
         if key in report["input"]:
