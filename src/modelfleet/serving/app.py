@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterator, Callable, Mapping
+import time
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -23,6 +25,7 @@ from modelfleet.errors import ModelfleetError, http_status, retry_after_s
 from modelfleet.host.logs import configure_logging
 from modelfleet.serving import admin, feedback, openapi, tfserving, v2
 from modelfleet.serving.auth import Authenticator
+from modelfleet.serving.background_writer import BackgroundWriter
 from modelfleet.serving.heap import settle_heap
 from modelfleet.serving.metrics import Metrics, MetricsMiddleware
 from modelfleet.serving.monitor_metrics import MonitorCollector
@@ -86,15 +89,17 @@ def create_app(
             pool, database_url, poll_s=poll_s, on_sync=synced, fleet_policies=fleet_policies
         )
 
-    # the threads that follow the registry and write off the request path, in start order
-    background: list[RegistryWatcher | PredictionLog | ShadowMirror | RequestTally] = [
-        thread for thread in (watcher, prediction_log, shadow, request_tally) if thread is not None
+    # the threads that write off the request path
+    writers: list[PredictionLog | ShadowMirror | RequestTally] = [
+        thread for thread in (request_tally, prediction_log, shadow) if thread is not None
     ]
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        for thread in background:
-            thread.start()
+        if watcher is not None:
+            watcher.start()
+        for writer in writers:
+            writer.start()
         grpc_server = None
         if grpc_address is not None:
             from modelfleet.serving.grpc import server as grpc_serving
@@ -110,13 +115,16 @@ def create_app(
                 max_message_bytes=MAX_BODY_BYTES,
             )
         yield
-        if grpc_server is not None:
-            await grpc_server.stop(grace=2.0)
-        if shadow is not None:  # the rows still gathered, before the writer's last flush
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(shadow.settle(), timeout=5.0)
-        for thread in background:
-            thread.stop()
+        try:
+            if grpc_server is not None:
+                await grpc_server.stop(grace=2.0)
+            if shadow is not None:  # the rows still gathered, before the writer's last flush
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(shadow.settle(), timeout=5.0)
+        finally:
+            if watcher is not None:
+                watcher.stop()
+            stop_writers(writers, timeout_s=5.0)
 
     app = FastAPI(
         title="modelfleet prediction endpoint",
@@ -190,6 +198,16 @@ def create_app(
     return MetricsMiddleware(  # type: ignore[return-value]
         OriginMiddleware(BodyLimit(app, MAX_BODY_BYTES)), metrics, request_tally
     )
+
+
+def stop_writers(writers: Sequence[BackgroundWriter[Any]], *, timeout_s: float) -> None:
+    """The writers' last flushes, all at once and within one deadline: one after another,
+    with Postgres slow, they could outlast the supervisor's patience with a worker."""
+    for writer in writers:
+        writer.ask_to_stop()
+    deadline = time.monotonic() + timeout_s
+    for writer in writers:
+        writer.stop(timeout_s=max(0.0, deadline - time.monotonic()))
 
 
 def _error(

@@ -32,6 +32,7 @@ from modelfleet.naming import PRODUCTION
 from modelfleet.registry import db
 from modelfleet.registry.store import applications
 from modelfleet.serving.limits import Capacity, Clock, FailedAttempts
+from modelfleet.serving.request_tally import accepted
 from modelfleet.serving.workers import worker_count
 from modelfleet.settings import EndpointLimits
 
@@ -129,7 +130,9 @@ class Authenticator:
     async def of(self, request: Request) -> Principal:
         """The application behind `request`'s key (401, 429 or 503 otherwise)."""
         client = request.client
-        return await self.principal(request.headers, client.host if client else "")
+        found = await self.principal(request.headers, client.host if client else "")
+        accepted(request.scope)  # its requests now count towards the error rate
+        return found
 
     async def principal(self, headers: Mapping[str, str], address: str = "") -> Principal:
         if self.insecure_local:

@@ -43,6 +43,10 @@ class BackgroundWriter(Generic[Queued]):
 
     thread_name = "background-writer"
     what = "rows"
+    # True: a flush writes batches until the queue is empty. False: one batch per flush,
+    # for an owner whose `_take` takes everything (under steady traffic the queue is
+    # never empty, and the thread would write back to back rather than every flush_s).
+    drain = True
     setting = "the per-workflow share"  # what `shares` reads, for warnings
 
     def __init__(
@@ -80,6 +84,8 @@ class BackgroundWriter(Generic[Queued]):
                 raise
             self.written += written
             total += written
+            if not self.drain:
+                break
         return total
 
     def pending(self) -> int:
@@ -114,11 +120,15 @@ class BackgroundWriter(Generic[Queued]):
 
     def stop(self, timeout_s: float = 5.0) -> None:
         """Flush what is queued (best effort, within `timeout_s`) and end the thread."""
-        self._stop.set()
-        self._wake.set()
+        self.ask_to_stop()
         if self._thread is not None:
             self._thread.join(timeout_s)
             self._thread = None
+
+    def ask_to_stop(self) -> None:
+        """Start the last flush without waiting for it: several writers flush at once."""
+        self._stop.set()
+        self._wake.set()
 
     def _run(self) -> None:
         refreshed = time.monotonic()

@@ -5,8 +5,10 @@ prediction), so it is counted here instead.
 The request path adds one to a counter under a lock (no I/O); the writer thread adds the
 minutes' counts to Postgres every `flush_s` (registry.store.request_counts), where every
 endpoint worker's counts meet. Only inference requests to a declared workflow count, and
-only from callers the endpoint accepted: a 401 or 403 is anyone's to cause, and would let
-a stranger raise a workflow's error rate.
+only from callers whose key the endpoint accepted (`accepted`) and who hold a grant for
+the workflow: a missing or wrong key (401), one over the failed-key limit (429), a key
+check that found the endpoint busy (503) or a workflow not granted (403) are anyone's to
+cause, and would let a stranger raise a workflow's error rate.
 """
 
 from __future__ import annotations
@@ -23,23 +25,31 @@ from modelfleet.serving.background_writer import BackgroundWriter, WriterSetting
 
 log = logging.getLogger("modelfleet.serving.request_tally")
 
-NOT_TRAFFIC = frozenset({401, 403})  # callers the endpoint did not accept
-INFERENCE_SUFFIXES = (":predict", ":classify", ":regress", "/infer")  # TF Serving, V2
+NOT_GRANTED = 403  # an accepted caller, but not one of the workflow's applications
+INFERENCE_SUFFIXES = (":predict", ":classify", "/infer")  # TF Serving, V2
+ACCEPTED_KEY = "modelfleet.accepted"  # scope[ACCEPTED_KEY]: the caller's key was accepted
 Key = tuple[str, int]  # (workflow, minute since the epoch)
 
 
 def outcome(status: int) -> int | None:
     """0 answered, 1 rejected (4xx), 2 failed (5xx); None for a request that is not the
     workflow's traffic."""
-    if status in NOT_TRAFFIC:
+    if status == NOT_GRANTED:
         return None
     return 0 if status < 400 else 1 if status < 500 else 2
 
 
+def accepted(scope: MutableMapping[str, Any]) -> None:
+    """Mark an HTTP request whose caller's key the endpoint accepted (serving.auth)."""
+    scope[ACCEPTED_KEY] = True
+
+
 def inference_workflow(scope: MutableMapping[str, Any]) -> str | None:
-    """The workflow an HTTP inference request named (its route's path parameter, there
-    once the router matched); None for any other request."""
-    if scope.get("method") != "POST" or not scope["path"].endswith(INFERENCE_SUFFIXES):
+    """The workflow an HTTP inference request of an accepted caller named (its route's
+    path parameter, there once the router matched); None for any other request."""
+    if not scope.get(ACCEPTED_KEY) or scope.get("method") != "POST":
+        return None
+    if not scope["path"].endswith(INFERENCE_SUFFIXES):
         return None
     workflow = (scope.get("path_params") or {}).get("workflow")
     return workflow if isinstance(workflow, str) else None
@@ -51,6 +61,7 @@ class RequestTally(BackgroundWriter[MinuteCount]):
 
     thread_name = "request-tally"
     what = "request counts"
+    drain = False  # `_take` takes every counter: one upsert per flush_s, whatever the load
 
     def __init__(
         self,

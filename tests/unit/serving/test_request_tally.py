@@ -1,12 +1,14 @@
 """The endpoint's request counts for the error-rate monitor (serving/request_tally.py),
-through the app in-process (stand-in model) over HTTP and a real gRPC channel: each
+through the app in-process (stand-in models) over HTTP and a real gRPC channel: each
 inference request to a declared workflow counts once under its minute as answered,
-rejected (4xx) or failed (5xx); refused callers, other routes and undeclared names do not.
-The counts reach the writer in one batch, and a failed write loses none of them."""
+rejected (4xx) or failed (5xx); callers whose key was refused (401, 429), callers without
+the grant, other routes and undeclared names do not. The counts reach the writer in one
+batch per flush, and a failed write loses none of them."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import grpc
@@ -18,9 +20,11 @@ from modelfleet.host.ports import free_port
 from modelfleet.registry.store.request_counts import MinuteCount
 from modelfleet.serving.app import create_app
 from modelfleet.serving.auth import Authenticator, Principal
+from modelfleet.serving.batching import Batcher
+from modelfleet.serving.grpc import grpc_predict_v2_pb2 as pb
 from modelfleet.serving.pool import ModelPool
 from modelfleet.serving.request_tally import RequestTally, outcome
-from modelfleet.settings import get_settings
+from modelfleet.settings import EndpointLimits, get_settings
 from tests.unit.serving.conftest import KEYS, fake_model
 from tests.unit.serving.test_grpc import V2, Endpoint, fp32_request, shaped
 
@@ -43,25 +47,43 @@ class Written:
         return len(counts)
 
 
-def tally(written: Written, **settings: int) -> RequestTally:
-    return RequestTally(written, DECLARED.__contains__, clock=lambda: MINUTE * 60 + 5.0, **settings)
+def tally(written: Written, flush_s: float = 5.0) -> RequestTally:
+    return RequestTally(
+        written, DECLARED.__contains__, clock=lambda: MINUTE * 60 + 5.0, flush_s=flush_s
+    )
+
+
+def on_surface_line(request: pb.ModelInferRequest) -> pb.ModelInferRequest:
+    request.model_name = "surface_line1"
+    return request
+
+
+def broken(batch: np.ndarray) -> np.ndarray:
+    raise RuntimeError("the model's graph failed")
 
 
 @pytest.fixture
 def served() -> Iterator[tuple[Endpoint, RequestTally, Written]]:
     pool = ModelPool(get_settings().serving_root, {})
     pool.add(fake_model(), "production")
-    auth = Authenticator(None)
+    failing = replace(fake_model(), workflow="surface_line1", batcher=Batcher(broken))
+    pool.add(failing, "production")
+    # one failed key per address and minute, then 429
+    auth = Authenticator(None, limits=EndpointLimits(auth_failures_per_min=1))
     auth.add_static(KEYS["app"], Principal("app", grants={"digits": "production"}))
     auth.add_static(KEYS["none"], Principal("other", grants={"surface_line1": "production"}))
     written = Written()
-    counting = tally(written)
+    counting = tally(written, flush_s=3600.0)  # the tests flush, not the thread
     address = f"127.0.0.1:{free_port()}"
     app = create_app(
         pool, get_settings(), database_url=None, auth=auth, grpc_address=address,
         request_tally=counting,
     )  # fmt: skip
-    with TestClient(app) as http, grpc.insecure_channel(address) as channel:
+    # a failing model answers 500, as over the wire, rather than raising in the test
+    with (
+        TestClient(app, raise_server_exceptions=False) as http,
+        grpc.insecure_channel(address) as channel,
+    ):
         http.headers["Authorization"] = f"Bearer {KEYS['app']}"
         yield Endpoint(http, channel), counting, written
 
@@ -79,24 +101,39 @@ def test_inference_requests_count_by_outcome_and_nothing_else_does(served):
     assert http.post("/v1/models/digits/versions/7:predict", json=PIXELS).status_code == 404
     endpoint.infer(fp32_request())
     endpoint.refused(V2 + "ModelInfer", shaped([1, 3], b"\0" * 12))
-    # not the workflow's traffic: no key, a key without the grant, another route, a name
-    # the fleet does not declare
-    assert http.post("/v1/models/digits:predict", json=PIXELS,
-                     headers={"Authorization": "Bearer nope"}).status_code == 401  # fmt: skip
+    # a model that fails: 500 over HTTP, INTERNAL over gRPC
+    other = {"Authorization": f"Bearer {KEYS['none']}"}
+    failing = http.post("/v1/models/surface_line1:predict", json=PIXELS, headers=other)
+    assert failing.status_code == 500
+    failed = endpoint.refused(
+        V2 + "ModelInfer",
+        on_surface_line(fp32_request()),
+        metadata=(("authorization", f"Bearer {KEYS['none']}"),),
+    )
+    assert failed.code() == grpc.StatusCode.INTERNAL
+    # not the workflow's traffic: a wrong key (401, then 429 past the failed-key limit),
+    # a key without the grant, another route, a name the fleet does not declare
+    stranger = {"Authorization": "Bearer nope"}
+    for status in (401, 429):
+        got = http.post("/v1/models/digits:predict", json=PIXELS, headers=stranger)
+        assert got.status_code == status
     assert http.post("/v1/models/surface_line1:predict", json=PIXELS).status_code == 403
     assert http.get("/v1/models/digits/metadata").status_code == 200
     assert http.post("/v1/models/elsewhere:predict", json=PIXELS).status_code in (403, 404)
     refused = endpoint.refused(
         V2 + "ModelInfer", fp32_request(), metadata=(("authorization", "Bearer nope"),)
     )
-    assert refused.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert refused.code() in (grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.RESOURCE_EXHAUSTED)
 
-    assert counting.pending() == 1
+    assert counting.pending() == 2
     counting.flush()
     minute = datetime.fromtimestamp(MINUTE * 60, UTC)
-    # answered: 3 TF Serving + 1 V2 + 1 gRPC; rejected: 2 bad bodies, 1 unknown version,
-    # 1 bad gRPC tensor
-    assert written.batches == [[MinuteCount("digits", minute, answered=5, rejected=4)]]
+    # digits answered: 3 TF Serving + 1 V2 + 1 gRPC; rejected: 2 bad bodies, 1 unknown
+    # version, 1 bad gRPC tensor; surface_line1 failed: 1 over HTTP, 1 over gRPC
+    assert sorted(written.batches[0], key=lambda c: c.workflow) == [
+        MinuteCount("digits", minute, answered=5, rejected=4),
+        MinuteCount("surface_line1", minute, failed=2),
+    ]
     assert counting.pending() == 0
 
 
@@ -104,7 +141,23 @@ def test_statuses_map_to_outcomes():
     assert [outcome(s) for s in (200, 400, 404, 413, 429, 499, 500, 503)] == [
         0, 1, 1, 1, 1, 1, 2, 2,
     ]  # fmt: skip
-    assert outcome(401) is None and outcome(403) is None
+    assert outcome(403) is None  # a caller without the grant is not the workflow's traffic
+
+
+def test_one_write_per_flush_however_busy():
+    """Counts keep arriving while a write is under way (steady traffic): the flush writes
+    once and leaves them for the next, rather than writing back to back."""
+    written = Written()
+    counting = tally(written)
+
+    def busy(counts: list[MinuteCount]) -> int:
+        counting.count("digits", 200)  # a request answered during the write
+        return written(counts)
+
+    counting._writer = busy
+    counting.count("digits", 200)
+    counting.flush()
+    assert len(written.batches) == 1 and counting.pending() == 1
 
 
 def test_a_failed_write_keeps_the_counts_and_adds_later_ones_to_them():

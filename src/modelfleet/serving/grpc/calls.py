@@ -53,11 +53,14 @@ class Call:
         # the workflow an inference call names, set first by its handler: its outcome,
         # refused or failed included, counts towards that workflow's error rate
         self.inference: str | None = None
+        self.accepted = False  # the caller's key was accepted
 
     async def principal(self) -> Principal:
         metadata = self.context.invocation_metadata() or ()
         headers = {key.lower(): value for key, value in metadata if isinstance(value, str)}
-        return await self.shared.auth.principal(headers, peer_address(self.context.peer()))
+        found = await self.shared.auth.principal(headers, peer_address(self.context.peer()))
+        self.accepted = True
+        return found
 
     async def model(
         self, workflow: str, *, version: str | None = None, label: str | None = None
@@ -130,7 +133,7 @@ def unary(
             model, version = call.answered
             shared.metrics.requests.labels(model, version, str(status), protocol).inc()
             shared.metrics.latency.labels(model, protocol).observe(time.perf_counter() - began)
-            if shared.tally is not None and call.inference is not None:
+            if shared.tally is not None and call.inference is not None and call.accepted:
                 shared.tally.count(call.inference, status)
 
     return grpc.unary_unary_rpc_method_handler(
