@@ -29,6 +29,7 @@ from modelfleet.naming import (
     retrain_dag_id,
 )
 from modelfleet.settings import CHECKOUT, CONFIG_ENV
+from tests.helpers.lineage_server import lineage_server
 from tests.integration.conftest import write_fleet
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
@@ -156,3 +157,25 @@ def test_off_the_provider_says_nothing_in_the_task_logs(platform):
     assert "openlineage" not in output.lower(), [
         line for line in output.splitlines() if "openlineage" in line.lower()
     ]
+
+
+def test_with_a_server_url_the_events_reach_it_over_http(platform):
+    """MODELFLEET_OPENLINEAGE_URL: the provider POSTs each event to the server's lineage
+    endpoint (Marquez's path, /api/v1/lineage), as `up` configures it. A month without
+    data runs `snapshot` only, which is enough for the listener's events."""
+    from modelfleet.orchestration.airflow_env import openlineage_env
+    from modelfleet.settings import get_settings
+
+    with lineage_server() as (url, received):
+        marquez = dataclasses.replace(get_settings(), openlineage_url=url)
+        output = run_dag_in_a_process(
+            "2024-06", {**os.environ, **openlineage_env(marquez)}, retrain_dag_id("digits")
+        )
+    assert "[DAG TEST] starting task_id=snapshot " in output, output[-4000:]
+    assert {path for path, _ in received} == {"/api/v1/lineage"}, received
+    snapshot = lineage_task_job(retrain_dag_id("digits"), "snapshot")
+    kinds = [event["eventType"] for _, event in received if event["job"]["name"] == snapshot]
+    assert kinds[0] == "START" and kinds[-1] in ("COMPLETE", "FAIL"), kinds
+    for _, event in received:
+        assert event["job"]["namespace"] == LINEAGE_NAMESPACE and event["run"]["runId"]
+    assert not COMPLAINT.search(output), COMPLAINT.findall(output)

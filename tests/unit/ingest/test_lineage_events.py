@@ -1,4 +1,5 @@
-"""The stream's per-batch OpenLineage events: their names, and a transport that fails."""
+"""The stream's per-batch OpenLineage events: their names, a server that receives them,
+and a transport that fails."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from modelfleet.host.ports import free_port
 from modelfleet.ingest.lineage_events import BATCH_FACET, BatchLineage, batch_event
 from modelfleet.naming import LINEAGE_NAMESPACE
 from modelfleet.settings import get_settings
+from tests.helpers.lineage_server import lineage_server
 
 
 def test_a_batch_event_reads_the_version_and_writes_the_lake_days():
@@ -30,6 +32,18 @@ def test_the_file_transport_gets_one_json_line_per_batch(tmp_path):
     assert [e["job"]["name"] for e in events] == ["ingest__digits"] * 2
     assert events[0]["inputs"][0]["name"] == "digits@v1.0.0"
     assert events[1]["run"]["facets"][BATCH_FACET]["counts"] == {"retry": 2}
+
+
+def test_with_a_server_url_each_batch_is_posted_to_its_lineage_endpoint():
+    with lineage_server() as (url, received):
+        settings = dataclasses.replace(get_settings(), openlineage_url=url)
+        lineage = BatchLineage(settings.openlineage_transport("ingest"))
+        lineage.batch("digits", ["v1.0.0"], ["2026-01-03"], {"stored": 2})
+        lineage.flush()
+        lineage.close()
+    ((path, event),) = received
+    assert path == "/api/v1/lineage" and event["job"]["name"] == "ingest__digits"
+    assert event["run"]["facets"][BATCH_FACET]["counts"] == {"stored": 2}
 
 
 def test_a_server_that_is_down_is_logged_once_and_never_raises(caplog):
