@@ -216,8 +216,9 @@ class MonitorThresholds(Strict):
     prediction_psi: float = Field(0.2, gt=0)
     # Share of predictions whose top-1 score is below monitor.confidence_threshold.
     max_low_confidence_share: float = Field(0.3, ge=0, le=1)
-    # Share of a window's inference requests the endpoint refused (4xx but 401/403) or
-    # failed (5xx), judged once the window counted `monitor.min_rows` requests.
+    # Share of a window's inference requests the endpoint refused (4xx) or failed (5xx),
+    # judged once the window counted `monitor.min_rows` requests (which requests count:
+    # serving.request_tally).
     max_error_rate: float = Field(0.05, ge=0, le=1)
     # Fewer predictions (estimated: logged / sample_rate) in a window is an alert; 0: off.
     min_volume: int = Field(0, ge=0)

@@ -63,14 +63,17 @@ def build_report(
     if limits.min_volume and estimated is not None and estimated < limits.min_volume:
         alert(VOLUME, estimated, limits.min_volume, logged=window.total_logged)
     errors: float | None = report["error_rate"]
-    counted = report["requests"]["total"]
-    if errors is not None and counted >= policy.min_rows and errors > limits.max_error_rate:
-        requests = report["requests"]
+    requests = report["requests"]
+    if (
+        errors is not None
+        and requests["total"] >= policy.min_rows
+        and errors > limits.max_error_rate
+    ):
         alert(
             ERROR_RATE,
             errors,
             limits.max_error_rate,
-            requests=counted,
+            requests=requests["total"],
             rejected=requests["rejected"],
             failed=requests["failed"],
         )

@@ -19,7 +19,6 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
-    UniqueConstraint,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
@@ -116,15 +115,13 @@ class ShadowAnswerRow(_WorkflowRow, Base):
     at: Mapped[Stamp]
 
 
-class RequestCountRow(_WorkflowRow, Base):
+class RequestCountRow(Base):
     """A workflow's inference requests in one minute, by outcome, summed over the
     endpoint's workers: what the error-rate monitor divides (serving.request_tally)."""
 
     __tablename__ = "request_count"
-    __table_args__ = (
-        UniqueConstraint("workflow_id", "minute", name="uq_request_count_workflow_minute"),
-    )
-    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    workflow_id: Mapped[int] = mapped_column(ForeignKey("workflow.id"), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
     answered: Mapped[int] = mapped_column(Integer, default=0)
     rejected: Mapped[int] = mapped_column(Integer, default=0)
     failed: Mapped[int] = mapped_column(Integer, default=0)

@@ -101,21 +101,21 @@ def create_app(
         for writer in writers:
             writer.start()
         grpc_server = None
-        if grpc_address is not None:
-            from modelfleet.serving.grpc import server as grpc_serving
+        try:  # the threads stop, and write what they hold, however the rest ends
+            if grpc_address is not None:
+                from modelfleet.serving.grpc import server as grpc_serving
 
-            grpc_server = await grpc_serving.start(
-                grpc_address,
-                service,
-                auth,
-                metrics,
-                ready,
-                tally=request_tally,
-                limits=limits,
-                max_message_bytes=MAX_BODY_BYTES,
-            )
-        yield
-        try:
+                grpc_server = await grpc_serving.start(
+                    grpc_address,
+                    service,
+                    auth,
+                    metrics,
+                    ready,
+                    tally=request_tally,
+                    limits=limits,
+                    max_message_bytes=MAX_BODY_BYTES,
+                )
+            yield
             if grpc_server is not None:
                 await grpc_server.stop(grace=2.0)
             if shadow is not None:  # the rows still gathered, before the writer's last flush

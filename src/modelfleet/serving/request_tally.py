@@ -13,7 +13,6 @@ cause, and would let a stranger raise a workflow's error rate.
 
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Callable, MutableMapping
@@ -22,8 +21,6 @@ from typing import Any, Unpack
 
 from modelfleet.registry.store.request_counts import MinuteCount
 from modelfleet.serving.background_writer import BackgroundWriter, WriterSettings
-
-log = logging.getLogger("modelfleet.serving.request_tally")
 
 NOT_GRANTED = 403  # an accepted caller, but not one of the workflow's applications
 INFERENCE_SUFFIXES = (":predict", ":classify", "/infer")  # TF Serving, V2

@@ -46,10 +46,10 @@ class SlowModel:
         return out
 
 
-def serve(model: SlowModel, limits: EndpointLimits) -> Iterator[Endpoint]:
+def serve(model: SlowModel, limits: EndpointLimits, max_wait_s: float) -> Iterator[Endpoint]:
     pool = ModelPool(get_settings().serving_root, {})
-    pool.add(replace(fake_model(), batcher=Batcher(model, max_batch=64, max_wait_s=0.05)),
-             "production")  # fmt: skip
+    batcher = Batcher(model, max_batch=16, max_wait_s=max_wait_s)
+    pool.add(replace(fake_model(), batcher=batcher), "production")
     auth = Authenticator(None, limits=limits)
     auth.add_static(KEYS["app"], Principal("app", grants={"digits": "production"}))
     address = f"127.0.0.1:{free_port()}"
@@ -64,13 +64,15 @@ def serve(model: SlowModel, limits: EndpointLimits) -> Iterator[Endpoint]:
 @pytest.fixture
 def batching() -> Iterator[tuple[Endpoint, SlowModel]]:
     model = SlowModel(0.2)
-    for endpoint in serve(model, EndpointLimits()):
+    # a batch runs when it holds 16 rows, or 5 s after its first: the test's 16 concurrent
+    # calls meet in one batch however slowly a loaded machine sends them
+    for endpoint in serve(model, EndpointLimits(), max_wait_s=5.0):
         yield endpoint, model
 
 
 @pytest.fixture
 def capped() -> Iterator[Endpoint]:
-    yield from serve(SlowModel(1.0), EndpointLimits(max_connections=2))
+    yield from serve(SlowModel(1.0), EndpointLimits(max_connections=2), max_wait_s=0.05)
 
 
 def test_grpc_and_http_calls_share_the_workers_batches(batching):
