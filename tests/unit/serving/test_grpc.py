@@ -23,42 +23,10 @@ from modelfleet.serving.pool import ModelPool
 from modelfleet.serving.v2_tensors import pack_bytes, split_bytes
 from modelfleet.settings import get_settings
 from tests.unit.serving.conftest import KEYS, fake_model
+from tests.unit.serving.grpc_client import ONES, V2, Endpoint, fp32_request, shaped
 from tests.unit.serving.test_endpoint_contract import image
 
-V2 = "/inference.GRPCInferenceService/"
 TFS = "/tensorflow.serving.PredictionService/"
-APP = (("authorization", f"Bearer {KEYS['app']}"),)
-ONES = np.ones((2, 28, 28, 1), dtype="<f4")
-
-
-class Endpoint:
-    def __init__(self, http: TestClient, channel: grpc.Channel) -> None:
-        self.http = http
-        self.channel = channel
-
-    def call(
-        self,
-        method: str,
-        request: Any,
-        reply_class: Any,
-        metadata: Any = APP,
-    ) -> Any:
-        stub = self.channel.unary_unary(
-            method,
-            request_serializer=lambda m: m if isinstance(m, bytes) else m.SerializeToString(),
-            response_deserializer=reply_class.FromString,
-        )
-        return stub(request, metadata=metadata, timeout=30)
-
-    def infer(self, request: pb.ModelInferRequest, **kw: Any) -> pb.ModelInferResponse:
-        return self.call(V2 + "ModelInfer", request, pb.ModelInferResponse, **kw)
-
-    def refused(
-        self, method: str, request: Any, reply_class: Any = pb.ModelInferResponse, **kw: Any
-    ) -> grpc.RpcError:
-        with pytest.raises(grpc.RpcError) as raised:
-            self.call(method, request, reply_class, **kw)
-        return raised.value
 
 
 @pytest.fixture(scope="module")
@@ -74,13 +42,6 @@ def endpoint() -> Iterator[Endpoint]:
     with TestClient(app) as http, grpc.insecure_channel(address) as channel:
         http.headers["Authorization"] = f"Bearer {KEYS['app']}"
         yield Endpoint(http, channel)
-
-
-def fp32_request(pixels: np.ndarray = ONES, **kw: Any) -> pb.ModelInferRequest:
-    request = pb.ModelInferRequest(model_name="digits", **kw)
-    request.inputs.add(name="image", datatype="FP32", shape=list(pixels.shape))
-    request.raw_input_contents.append(pixels.astype("<f4").tobytes())
-    return request
 
 
 def outputs(reply: pb.ModelInferResponse) -> dict[str, Any]:
@@ -238,13 +199,6 @@ def test_grpc_requests_are_counted_in_metrics(endpoint):
     endpoint.infer(fp32_request())
     text = endpoint.http.get("/metrics").text
     assert 'protocol="grpc-v2",status="200",version="v1.0.0"' in text
-
-
-def shaped(shape: list[int], raw: bytes, datatype: str = "FP32") -> pb.ModelInferRequest:
-    request = pb.ModelInferRequest(model_name="digits")
-    request.inputs.add(name="image", datatype=datatype, shape=shape)
-    request.raw_input_contents.append(raw)
-    return request
 
 
 @pytest.mark.parametrize(

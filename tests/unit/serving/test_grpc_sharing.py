@@ -23,7 +23,7 @@ from modelfleet.serving.batching import Batcher
 from modelfleet.serving.pool import ModelPool
 from modelfleet.settings import EndpointLimits, get_settings
 from tests.unit.serving.conftest import CLASSES, KEYS, fake_model
-from tests.unit.serving.test_grpc import Endpoint, fp32_request
+from tests.unit.serving.grpc_client import Endpoint, fp32_request
 
 # gRPC's rows are all 1.0, HTTP's all 0.5: a batch's rows say which protocol sent them
 PIXELS = {"instances": np.full((1, 28, 28, 1), 0.5).tolist()}

@@ -27,7 +27,7 @@ from modelfleet.serving.pool import ModelPool
 from modelfleet.serving.request_tally import RequestTally, outcome
 from modelfleet.settings import EndpointLimits, get_settings
 from tests.unit.serving.conftest import KEYS, fake_model
-from tests.unit.serving.test_grpc import V2, Endpoint, fp32_request, shaped
+from tests.unit.serving.grpc_client import V2, Endpoint, fp32_request, shaped
 
 MINUTE = 29_000_000  # a fixed minute since the epoch: the tests' clock
 DECLARED = {"digits", "surface_line1"}
