@@ -15,20 +15,22 @@ from modelfleet.naming import CANDIDATE, PRODUCTION
 from modelfleet.registry.store import monitor_reports, shadow, versions
 from modelfleet.ui.graph import gridlines, value_axis
 
+PATH = monitor_reports.FIGURE_PATHS  # where each figure is in a report, as the gauges read it
+
 # (key, title, path in the report JSON, the MonitorThresholds field or None, breach when)
 FIGURES: tuple[tuple[str, str, tuple[str, ...], str | None, str], ...] = (
-    ("class_psi", "prediction drift (PSI of class shares)", ("prediction_psi",),
+    ("class_psi", "prediction drift (PSI of class shares)", PATH["prediction_psi"],
      "prediction_psi", "above"),
-    ("confidence", "mean top-1 confidence", ("confidence", "mean"), None, ""),
-    ("low_confidence", "share of low-confidence answers", ("confidence", "low_share"),
+    ("confidence", "mean top-1 confidence", PATH["confidence_mean"], None, ""),
+    ("low_confidence", "share of low-confidence answers", PATH["low_confidence_share"],
      "max_low_confidence_share", "above"),
-    ("brightness", "input brightness (mean)", ("input", "brightness_mean"), None, ""),
-    ("brightness_psi", "input brightness PSI", ("input", "brightness_psi"), "input_psi", "above"),
-    ("feature_mmd", "feature drift (MMD² of embeddings)", ("feature", "mmd2"), "feature_mmd",
+    ("brightness", "input brightness (mean)", PATH["brightness_mean"], None, ""),
+    ("brightness_psi", "input brightness PSI", PATH["brightness_psi"], "input_psi", "above"),
+    ("feature_mmd", "feature drift (MMD² of embeddings)", PATH["feature_mmd2"], "feature_mmd",
      "above"),
-    ("live_accuracy", "live accuracy (labelled answers)", ("live_accuracy",),
+    ("live_accuracy", "live accuracy (labelled answers)", PATH["live_accuracy"],
      "min_live_accuracy", "below"),
-    ("error_rate", "error rate (requests refused or failed)", ("error_rate",),
+    ("error_rate", "error rate (requests refused or failed)", PATH["error_rate"],
      "max_error_rate", "above"),
 )  # fmt: skip
 COLORS = ("#2b6cb0", "#2f855a", "#c05621", "#6b46c1", "#b83280", "#2c7a7b", "#975a16")
