@@ -7,21 +7,35 @@
 
 Airflow does not authenticate plugin apps; `modelfleet.ui` checks Airflow's token and
 roles on every route. No TensorFlow is imported here or by `modelfleet.ui`.
+
+Every Airflow task process loads every plugin (for macros and listeners) and never
+serves a page, so the app is built on first use, in the api-server: importing this
+file imports `modelfleet.naming` only (about 0.3 s less per task than building the app).
 """
 
 from __future__ import annotations
 
+from functools import cached_property
+from typing import Any
+
 from airflow.plugins_manager import AirflowPlugin
 
-from modelfleet.ui import MOUNT, create_app
+from modelfleet.naming import MODELS_UI_MOUNT
 
 # hrefs without a leading slash resolve against the Airflow UI's base URL
-_BASE = MOUNT.lstrip("/")
+_BASE = MODELS_UI_MOUNT.lstrip("/")
 
 
 class ModelfleetModels(AirflowPlugin):
     name = "modelfleet_models"
-    fastapi_apps = [{"app": create_app(), "url_prefix": MOUNT, "name": "Models"}]  # noqa: RUF012
+
+    # A property where AirflowPlugin declares a list: Airflow reads it from the instance.
+    @cached_property
+    def fastapi_apps(self) -> list[dict[str, Any]]:  # type: ignore[override]
+        from modelfleet.ui import create_app
+
+        return [{"app": create_app(), "url_prefix": MODELS_UI_MOUNT, "name": "Models"}]
+
     external_views = [  # noqa: RUF012
         {
             "name": "Models",

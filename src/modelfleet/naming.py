@@ -9,6 +9,7 @@
     DAG ids "monitor__digits" <-> "digits"
     asset   "modelfleet://digits/production" (Airflow asset of a promotion)
     asset   "modelfleet://digits/drift" (Airflow asset of a monitor alert)
+    UI path "/models": where Airflow's api-server mounts the Models UI
     OpenLineage (namespace "modelfleet"): datasets "digits/data/2026-02",
             "digits/data/2026-02/validated", "digits/runs/17", "digits@v1.2.0",
             "digits/predictions/2026-02-14"; jobs "retrain__digits.train", "ingest__digits"
@@ -138,6 +139,8 @@ def drift_asset_uri(workflow: str) -> str:
 # OpenLineage: the names that make Airflow's task events and the stream's batch events
 # one chain (month -> validation -> training run -> version -> predictions). A job is
 # `<dag_id>.<task_id>` because that is how Airflow's provider names a task's job.
+MODELS_UI_MOUNT = "/models"  # the Models UI's path in Airflow's api-server (the plugin)
+
 LINEAGE_NAMESPACE = "modelfleet"
 INGEST_JOB_PREFIX = "ingest__"
 # modelfleet's custom facets are documented, one section each, in docs/openlineage.md

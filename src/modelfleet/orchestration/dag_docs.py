@@ -20,15 +20,16 @@ from modelfleet.datasets.specs import (
     FolderSourceConfig,
     ProceduralSourceConfig,
 )
-from modelfleet.naming import reclassify_dag_id, retrain_dag_id
+from modelfleet.naming import MODELS_UI_MOUNT, reclassify_dag_id, retrain_dag_id
 
 DagKind = Literal["retrain", "reclassify", "monitor"]
 
 # Routes of the Models UI (modelfleet.ui.links; plugins/modelfleet_models.py mounts it at
-# /models). No leading slash: the Airflow UI's <base href> resolves them under its base
-# URL, as the plugin's own links do.
-MODELS_PAGE = "models/workflows/{workflow}"
-DATA_DOCS_PAGE = "models/data-docs/{workflow}/index.html"
+# MODELS_UI_MOUNT). No leading slash: the Airflow UI's <base href> resolves them under its
+# base URL, as the plugin's own links do.
+_UI = MODELS_UI_MOUNT.lstrip("/")
+MODELS_PAGE = _UI + "/workflows/{workflow}"
+DATA_DOCS_PAGE = _UI + "/data-docs/{workflow}/index.html"
 
 _MAX_CLASSES_SHOWN = 20
 

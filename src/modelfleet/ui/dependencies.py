@@ -8,11 +8,10 @@ from collections.abc import Iterator
 from fastapi import Request
 from sqlalchemy.orm import Session
 
+from modelfleet.naming import MODELS_UI_MOUNT as MOUNT
 from modelfleet.registry import db
 from modelfleet.settings import get_settings
 from modelfleet.ui.links import Links
-
-MOUNT = "/models"
 
 
 def links(request: Request) -> Links:
