@@ -17,15 +17,17 @@ from types import ModuleType
 
 
 def preload() -> tuple[ModuleType, ...]:
-    """Import the modules the tasks of `dag_factory` and `monitor_dag` import inside
-    their callables (they stay lazy there, so parsing a DAG file never pays for them);
-    returns them."""
+    """Import the DAG file's modules (each task process parses it for its own DAG) and
+    those that the tasks of `dag_factory` and `monitor_dag` import inside their callables
+    (they stay lazy there, so parsing a DAG file never pays for them); returns them."""
     from modelfleet.monitoring import run
+    from modelfleet.orchestration import dag_factory
     from modelfleet.pipeline import approve, context, data, reclassify, release, shadow, training
     from modelfleet.registry.store import data_months
     from modelfleet.versioning import commands
 
     return (
+        dag_factory,
         run,
         approve,
         context,
