@@ -13,8 +13,8 @@ request stays small and alike; it shares the machine with the server all the sam
 Protocols run in interleaved rounds (JSON, binary, gRPC, JSON, ...), so machine noise
 hits all of them alike; the ratios come from one run. The endpoint's CPU time per request
 is split into its event loop's (HTTP, routing, decoding, answers: what the wire format
-changes) and the rest (inference: the batcher's thread and TensorFlow's pools). Targets: binary >= 2x JSON req/s
-at 224x224x3, binary >= 1.3x JSON at 32x32x3.
+changes) and the rest (inference: the batcher's thread and TensorFlow's pools).
+Targets: binary >= 2x JSON req/s at 224x224x3, binary >= 1.3x JSON at 32x32x3.
 
     .venv/bin/python bench/protocols.py [--kinds lenet,resnet,lenet224] [--clients 32] \
         [--duration 4] [--rounds 3] [--json-out /tmp/protocols.json]
@@ -226,28 +226,31 @@ class Run(NamedTuple):
         return len(self.latencies) / self.elapsed
 
 
+def stat_seconds(stat: Path) -> float:
+    """User + system CPU time from a /proc `stat` file (a process's, or one thread's)."""
+    fields = stat.read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def children(pid: int) -> list[int]:
+    return [int(c) for task in Path(f"/proc/{pid}/task").iterdir()
+            for c in (task / "children").read_text().split()]  # fmt: skip
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its descendants (the supervised worker
     that serves), all threads, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    total = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in (task / "children").read_text().split():
-            total += cpu_seconds(int(child))
-    return total
+    return stat_seconds(Path(f"/proc/{pid}/stat")) + sum(map(cpu_seconds, children(pid)))
 
 
 def loop_seconds(pid: int) -> float:
     """CPU time of the main thread (a thread's id equals its process's) of each process
     below `pid`: the serving worker's event loop, which parses, routes and answers.
     The other threads run inference (the batcher's thread and TensorFlow's pools)."""
-    total = 0.0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        for child in map(int, (task / "children").read_text().split()):
-            fields = Path(f"/proc/{child}/task/{child}/stat").read_text().rsplit(")", 1)[1]
-            user, system = fields.split()[11:13]
-            total += (int(user) + int(system)) / os.sysconf("SC_CLK_TCK") + loop_seconds(child)
-    return total
+    return sum(
+        stat_seconds(Path(f"/proc/{child}/task/{child}/stat")) + loop_seconds(child)
+        for child in children(pid)
+    )
 
 
 def summarise(runs: list[Run]) -> dict[str, Any]:

@@ -10,7 +10,8 @@ roles on every route. No TensorFlow is imported here or by `modelfleet.ui`.
 
 Every Airflow task process loads every plugin (for macros and listeners) and never
 serves a page, so the app is built on first use, in the api-server: importing this
-file imports `modelfleet.naming` only (about 0.3 s less per task than building the app).
+file imports `modelfleet.naming` only. (The task code those processes do need is
+imported before they fork, by `modelfleet_preload.py`.)
 """
 
 from __future__ import annotations

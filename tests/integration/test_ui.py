@@ -153,14 +153,15 @@ def every_route() -> list[tuple[str, str]]:
     """Each route of the app Airflow mounts, with its parameters filled in."""
     from fastapi.routing import APIRoute
 
-    from modelfleet.ui import MOUNT, create_app
+    from modelfleet.naming import MODELS_UI_MOUNT
+    from modelfleet.ui import create_app
 
     values = {"workflow": WORKFLOW, "ref": f"{WORKFLOW}@v1.0.0", "dag_id": "retrain__digits"}
     routes = []
     for route in create_app().routes:
         if isinstance(route, APIRoute):
             path = re.sub(r"\{(\w+)(:path)?\}", lambda m: values.get(m.group(1), "x"), route.path)
-            routes.extend((method, f"{MOUNT}{path}") for method in sorted(route.methods))
+            routes.extend((method, f"{MODELS_UI_MOUNT}{path}") for method in sorted(route.methods))
     return routes
 
 

@@ -12,6 +12,5 @@ Nothing here imports TensorFlow: the api-server must stay light.
 from __future__ import annotations
 
 from modelfleet.ui.app import create_app
-from modelfleet.ui.dependencies import MOUNT
 
-__all__ = ["MOUNT", "create_app"]
+__all__ = ["create_app"]

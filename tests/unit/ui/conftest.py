@@ -15,6 +15,7 @@ from fastapi import FastAPI, HTTPException, Request
 from fastapi.testclient import TestClient
 from sqlalchemy.orm import Session
 
+from modelfleet.naming import MODELS_UI_MOUNT
 from modelfleet.registry.entities import (
     GateCheck,
     NewDatasetVersion,
@@ -27,7 +28,7 @@ from modelfleet.registry.entities import (
     RunRef,
 )
 from modelfleet.registry.store import applications, predictions, runs, versions
-from modelfleet.ui import MOUNT, create_app
+from modelfleet.ui import create_app
 from modelfleet.ui.airflow_runs import DagRunInfo
 from tests.conftest import create_database, drop_database
 
@@ -198,7 +199,7 @@ def registry(pg_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 def client(registry: Path) -> Iterator[TestClient]:
     """Airflow's api-server mounts plugin apps the same way."""
     airflow = FastAPI()
-    airflow.mount(MOUNT, create_app(access=fake_access, dag_runs=fake_dag_runs))
+    airflow.mount(MODELS_UI_MOUNT, create_app(access=fake_access, dag_runs=fake_dag_runs))
     with TestClient(airflow, base_url="http://airflow.test") as test:
         yield test
 
