@@ -335,18 +335,19 @@ def build_all(fleet: Fleet, only: str | None = None) -> dict[str, DAG]:
     None included (the DAG processor), builds them all.
     """
     builders: dict[str, Callable[[], DAG]] = {}
-    recorded = recorded_at_parse(fleet)  # one query for the fleet; {} without Postgres
     for wf in fleet.workflows.values():
         builders[wf.dag_id] = partial(
-            build_retrain_dag,
-            wf,
-            paused=wf.name not in fleet.user_workflows,
-            months=months_with_data(wf, recorded),
+            build_retrain_dag, wf, paused=wf.name not in fleet.user_workflows
         )
         builders[reclassify_dag_id(wf.name)] = partial(build_reclassify_dag, wf)
         builders[monitor_dag_id(wf.name)] = partial(
             build_monitor_dag, wf, paused=wf.name not in fleet.user_workflows
         )
     if only is not None and only in builders:
+        # A task process runs a task and never shows the trigger form: the months the
+        # form proposes are left out, and with them a registry connection per task.
         return {only: builders[only]()}
+    recorded = recorded_at_parse(fleet)  # one query for the fleet; {} without Postgres
+    for wf in fleet.workflows.values():
+        builders[wf.dag_id] = partial(builders[wf.dag_id], months=months_with_data(wf, recorded))
     return {dag_id: build() for dag_id, build in builders.items()}

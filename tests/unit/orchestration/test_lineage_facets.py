@@ -86,6 +86,7 @@ def test_airflow_gets_the_file_transport_by_default_http_with_a_url_and_off(tmp_
     assert (tmp_path / "openlineage").is_dir()
     assert env["AIRFLOW__OPENLINEAGE__EXTRACTORS"] == LINEAGE_EXTRACTOR
     assert env["AIRFLOW__OPENLINEAGE__NAMESPACE"] == "modelfleet"
+    assert env["AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD"] == "True"
 
     marquez = dataclasses.replace(settings, openlineage_url="http://marquez:5000")
     sent = json.loads(openlineage_env(marquez)["AIRFLOW__OPENLINEAGE__TRANSPORT"])
