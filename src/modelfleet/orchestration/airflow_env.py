@@ -111,10 +111,10 @@ def openlineage_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__OPENLINEAGE__TRANSPORT": json.dumps(transport),
         "AIRFLOW__OPENLINEAGE__NAMESPACE": LINEAGE_NAMESPACE,
         "AIRFLOW__OPENLINEAGE__EXTRACTORS": LINEAGE_EXTRACTOR,
-        # Emit from a thread of the task process, not a fork of it per event: the task waits
-        # for either, and the thread keeps the client from START to COMPLETE (45 ms less a
-        # task, docs/benchmarks.md). A fork also inherits the supervisor's socket, which
-        # the provider's docs name as a way to strand a task in `running`.
+        # Emit from a thread of the task process, not a fork of it per event: the process
+        # waits for either, and the thread keeps one client from START to COMPLETE (the
+        # process ends about 45 ms sooner, docs/benchmarks.md). A fork also inherits the
+        # supervisor's socket, which the provider names as a way to strand a task.
         "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True",
     }
 

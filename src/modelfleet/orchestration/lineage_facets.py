@@ -1,10 +1,10 @@
 """OpenLineage for `retrain__<wf>`: what each task read and wrote, with modelfleet's facts.
 
 The mechanism is a custom extractor (`[openlineage] extractors`, set by `airflow_env`) for
-the TaskFlow operator classes. Airflow's provider calls it in the task's process after
-the task ended (in a process it forks, so nothing here delays the task itself); it reads
-the run's rows from the lineage database in one short connection and maps them, through
-`naming`, to datasets that chain:
+the TaskFlow operator classes. Airflow's provider calls it after the task ended, in a
+thread of the task's process (`[openlineage] execute_in_thread`, which `airflow_env` sets;
+the task waits for it); it reads the run's rows from the lineage database in one short
+connection and maps them, through `naming`, to datasets that chain:
 
     snapshot  -> <wf>/data/<month>                      (month, DVC md5, manifest sha256)
     validate  <wf>/data/<month> -> .../validated         (+ the GX result; when the

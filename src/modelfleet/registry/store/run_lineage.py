@@ -64,8 +64,9 @@ class RunLineage:
     version: RunVersion | None = None
 
 
-# One round trip, no ORM: the OpenLineage listener runs this in a freshly forked process,
-# where configuring the ORM's mappers and compiling five queries cost more than the read.
+# One round trip, no ORM: the OpenLineage listener may run this in a freshly forked process
+# (its default; modelfleet sets a thread), where configuring the ORM's mappers and compiling
+# five queries cost more than the read.
 _NEWEST = ", ".join(
     f"(SELECT row_to_json(t) FROM (SELECT {columns} FROM {table} "
     f"WHERE dag_id = :dag_id AND run_id = :run_id ORDER BY id DESC LIMIT 1) t) AS {table}"
@@ -119,7 +120,8 @@ def run_lineage(session: Session, dag_id: str, run_id: str) -> RunLineage:
 
 def read_run_lineage(url: str, dag_id: str, run_id: str) -> RunLineage:
     """`run_lineage` over a connection of its own (no pool), opened and closed here: the
-    OpenLineage listener calls it in a process forked from the task's, where the pooled
+    OpenLineage listener calls it in a thread it may abandon at its timeout, or, with
+    `execute_in_thread` off, in a process forked from the task's, where the pooled
     connections of `db.engine()` belong to the parent and must not be touched."""
     engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
     try:
