@@ -7,8 +7,12 @@ HOME is a `MODELFLEET_HOME` whose platform ran `retrain__<wf>` runs (for example
 timestamps of Airflow's own log lines:
 - parse: the task process's parse of the DAG file ("Filling up the DagBag" to "Worker
   startup parse complete");
-- lineage start: from then to the OpenLineage START event sent;
-- lineage complete: from "Pushing xcom" to the COMPLETE event sent (the XCom push is in it).
+- pre-execute: from then to the end of Airflow's "Pre Execute" group, which holds the
+  template rendering, its report to the supervisor and the OpenLineage START event
+  (with the provider's default, the wait for the process it forks to send it);
+- post-execute: from "Pushing xcom" to the end of the "Post Execute" group: the XCom push,
+  the task's end reported to the supervisor (the recorded end), then the OpenLineage
+  COMPLETE event.
 
 These are the costs every task pays whatever its step does: on a quiet platform the
 median of each over all tasks shows what a change to them saved, where the run-to-run
@@ -30,11 +34,11 @@ PHASES: dict[str, tuple[Callable[[str], bool], Callable[[str], bool]]] = {
         lambda e: e.startswith("Filling up the DagBag"),
         lambda e: e.startswith("Worker startup parse complete"),
     ),
-    "lineage start": (
+    "pre-execute": (
         lambda e: e.startswith("Worker startup parse complete"),
-        lambda e: "`START` event" in e,
+        lambda e: e == "::endgroup::",
     ),
-    "lineage complete": (lambda e: e == "Pushing xcom", lambda e: "`COMPLETE` event" in e),
+    "post-execute": (lambda e: e == "Pushing xcom", lambda e: e == "::endgroup::"),
 }
 
 

@@ -223,3 +223,20 @@ def test_declared_applications_follow_the_file(db_session):
     assert app.grants == {"w": "v1.0.0"} and app.admin and app.declared
     applications.sync_declared(db_session, {"line": ({}, False)}, actor="workflows.yaml")
     assert applications.get_application(db_session, "line").grants == {}
+
+
+def test_a_short_use_engine_bounds_its_connect_and_its_statements(pg_server):
+    """What a DAG parse and an OpenLineage event read through: neither may wait long."""
+    import sqlalchemy as sa
+
+    from modelfleet.registry.db import short_use_engine
+
+    engine = short_use_engine(pg_server, 3)
+    try:
+        with engine.connect() as conn:
+            assert conn.execute(sa.text("SHOW statement_timeout")).scalar() == "3s"
+            with pytest.raises(sa.exc.OperationalError, match="statement timeout"):
+                conn.execute(sa.text("SELECT pg_sleep(5)"))
+    finally:
+        engine.dispose()
+    assert isinstance(engine.pool, sa.pool.NullPool)

@@ -112,8 +112,8 @@ def openlineage_env(settings: Settings) -> dict[str, str]:
         "AIRFLOW__OPENLINEAGE__NAMESPACE": LINEAGE_NAMESPACE,
         "AIRFLOW__OPENLINEAGE__EXTRACTORS": LINEAGE_EXTRACTOR,
         # Emit from a thread of the task process, not a fork of it per event: the process
-        # waits for either, and the thread keeps one client from START to COMPLETE (the
-        # process ends about 45 ms sooner, docs/benchmarks.md). A fork also inherits the
+        # waits for either, and the thread keeps one client from START to COMPLETE (about
+        # 0.03 s less an event, docs/benchmarks.md). A fork also inherits a copy of the
         # supervisor's socket, which the provider names as a way to strand a task.
         "AIRFLOW__OPENLINEAGE__EXECUTE_IN_THREAD": "True",
     }

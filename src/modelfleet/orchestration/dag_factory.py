@@ -334,11 +334,15 @@ def build_all(fleet: Fleet, only: str | None = None) -> dict[str, DAG]:
     building the other DAGs of the fleet would take most of that parse. Any other value,
     None included (the DAG processor), builds them all.
     """
+
+    def retrain(wf: Workflow, months: list[str] | None = None) -> Callable[[], DAG]:
+        return partial(
+            build_retrain_dag, wf, paused=wf.name not in fleet.user_workflows, months=months
+        )
+
     builders: dict[str, Callable[[], DAG]] = {}
     for wf in fleet.workflows.values():
-        builders[wf.dag_id] = partial(
-            build_retrain_dag, wf, paused=wf.name not in fleet.user_workflows
-        )
+        builders[wf.dag_id] = retrain(wf)
         builders[reclassify_dag_id(wf.name)] = partial(build_reclassify_dag, wf)
         builders[monitor_dag_id(wf.name)] = partial(
             build_monitor_dag, wf, paused=wf.name not in fleet.user_workflows
@@ -349,5 +353,5 @@ def build_all(fleet: Fleet, only: str | None = None) -> dict[str, DAG]:
         return {only: builders[only]()}
     recorded = recorded_at_parse(fleet)  # one query for the fleet; {} without Postgres
     for wf in fleet.workflows.values():
-        builders[wf.dag_id] = partial(builders[wf.dag_id], months=months_with_data(wf, recorded))
+        builders[wf.dag_id] = retrain(wf, months_with_data(wf, recorded))
     return {dag_id: build() for dag_id, build in builders.items()}

@@ -47,19 +47,12 @@ def recorded_at_parse(fleet: Fleet) -> dict[str, list[str]]:
         # parse outside the platform, which has nothing recorded to offer.
         return {}
     try:
-        import sqlalchemy as sa
         from sqlalchemy.orm import Session
-        from sqlalchemy.pool import NullPool
 
+        from modelfleet.registry.db import short_use_engine
         from modelfleet.registry.store.data_months import recorded_months
 
-        args: dict[str, object] = {}
-        if sa.engine.make_url(url).get_backend_name() == "postgresql":
-            args = {
-                "connect_timeout": PARSE_DB_TIMEOUT_S,
-                "options": f"-c statement_timeout={PARSE_DB_TIMEOUT_S * 1000}",
-            }
-        engine = sa.create_engine(url, poolclass=NullPool, connect_args=args)
+        engine = short_use_engine(url, PARSE_DB_TIMEOUT_S)
         try:
             with Session(engine) as session:
                 return recorded_months(session)

@@ -117,6 +117,18 @@ def engine(url: str | None = None) -> Engine:
     return _engine(url or get_settings().database_url or None)
 
 
+def short_use_engine(url: str, timeout_s: int) -> Engine:
+    """An engine for one short read by a caller that must never wait long (a DAG parse,
+    an OpenLineage event): no pool, and on PostgreSQL a connect and a statement timeout."""
+    args: dict[str, object] = {}
+    if make_url(url).get_backend_name() == "postgresql":
+        args = {
+            "connect_timeout": timeout_s,
+            "options": f"-c statement_timeout={timeout_s * 1000}",
+        }
+    return sa.create_engine(url, poolclass=sa.pool.NullPool, connect_args=args)
+
+
 def forget_engines() -> None:
     """Drop the cached engines (before their databases go away)."""
     _engine.cache_clear()

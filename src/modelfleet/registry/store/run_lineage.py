@@ -14,6 +14,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from modelfleet.registry.db import short_use_engine
+
+# The read waits this long at most: the OpenLineage event waits on it (and the task with it).
+READ_TIMEOUT_S = 3
+
 
 @dataclass(frozen=True)
 class RunDataset:
@@ -119,11 +124,12 @@ def run_lineage(session: Session, dag_id: str, run_id: str) -> RunLineage:
 
 
 def read_run_lineage(url: str, dag_id: str, run_id: str) -> RunLineage:
-    """`run_lineage` over a connection of its own (no pool), opened and closed here: the
+    """`run_lineage` over a connection of its own (no pool; READ_TIMEOUT_S at most to
+    connect and to read), opened and closed here: the
     OpenLineage listener calls it in a thread it may abandon at its timeout, or, with
     `execute_in_thread` off, in a process forked from the task's, where the pooled
     connections of `db.engine()` belong to the parent and must not be touched."""
-    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    engine = short_use_engine(url, READ_TIMEOUT_S)
     try:
         with Session(engine) as session:
             return run_lineage(session, dag_id, run_id)
