@@ -38,7 +38,7 @@ from airflow.serialization.serialized_objects import DagSerialization
 def without_examples(node):
     if isinstance(node, dict):
         return {k: without_examples(v) for k, v in node.items() if k != "examples"}
-    if isinstance(node, list):
+    if isinstance(node, (list, tuple)):
         return [without_examples(v) for v in node]
     return node
 bag = DagBag(sys.argv[1])
