@@ -125,10 +125,10 @@ def run_lineage(session: Session, dag_id: str, run_id: str) -> RunLineage:
 
 def read_run_lineage(url: str, dag_id: str, run_id: str) -> RunLineage:
     """`run_lineage` over a connection of its own (no pool; READ_TIMEOUT_S at most to
-    connect and to read), opened and closed here: the
-    OpenLineage listener calls it in a thread it may abandon at its timeout, or, with
-    `execute_in_thread` off, in a process forked from the task's, where the pooled
-    connections of `db.engine()` belong to the parent and must not be touched."""
+    connect and to read), opened and closed here. The OpenLineage listener calls it in a
+    thread it may abandon at its timeout, or, with `execute_in_thread` off, in a process
+    forked from the task's, where the pooled connections of `db.engine()` belong to the
+    parent and must not be touched."""
     engine = short_use_engine(url, READ_TIMEOUT_S)
     try:
         with Session(engine) as session:
