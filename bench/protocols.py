@@ -5,7 +5,7 @@ model through the platform's own exporter (bench/models.py), starts the real end
 (bench/bench_endpoint.py: `create_app` under uvicorn, gRPC in the same event loop, as
 `modelfleet serve` runs it) and drives it with ONE load generator for all three
 protocols: asyncio, `--clients` coroutines, each sending one-image requests back to back
-for `--duration` seconds. HTTP goes through one httpx.AsyncClient (a connection per
+for `--duration` seconds. HTTP goes through a minimal keep-alive client (a connection per
 coroutine), gRPC through one grpc.aio channel. Request bodies are encoded once before
 the clock starts and answers are read as bytes (not decoded), so the client's cost per
 request stays small and alike; it shares the machine with the server all the same.
@@ -17,7 +17,7 @@ changes) and the rest (inference: the batcher's thread and TensorFlow's pools).
 Targets: binary >= 2x JSON req/s at 224x224x3, binary >= 1.3x JSON at 32x32x3.
 
     .venv/bin/python bench/protocols.py [--kinds lenet,resnet,lenet224] [--clients 32] \
-        [--duration 4] [--rounds 3] [--json-out /tmp/protocols.json]
+        [--duration 4] [--rounds 3] [--protocols json,binary,grpc] [--json-out F]
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ import numpy as np
 # Run as a script, this file's folder (bench/) is first on sys.path.
 from wrk_runner import running_server, wait_for_port
 
+from modelfleet.host.cores import usable_cores
 from modelfleet.host.ports import free_port
 from models import bench_kind, export_bench_model
 
@@ -194,13 +195,13 @@ async def bench_model(
             idle.clear()
             return Run(elapsed, latencies, cpu, loop)
 
-        for protocol in PROTOCOLS:  # warm up: graphs traced, channel connected
+        for protocol in args.protocols:  # warm up: graphs traced, channel connected
             await measure(protocol, args.warmup)
-        runs: dict[str, list[Run]] = {p: [] for p in PROTOCOLS}
+        runs: dict[str, list[Run]] = {p: [] for p in args.protocols}
         for round_ in range(args.rounds):
-            for protocol in PROTOCOLS:
+            for protocol in args.protocols:
                 runs[protocol].append(await measure(protocol, args.duration))
-            rates = "  ".join(f"{p} {runs[p][-1].rate:.0f}" for p in PROTOCOLS)
+            rates = "  ".join(f"{p} {runs[p][-1].rate:.0f}" for p in args.protocols)
             progress(f"{name}: round {round_ + 1}/{args.rounds} req/s: {rates}")
     return {
         "input_shape": list(shape),
@@ -209,7 +210,7 @@ async def bench_model(
             "binary": len(body["binary"][0]),
             "grpc": len(body["grpc"]),
         },
-        **{protocol: summarise(runs[protocol]) for protocol in PROTOCOLS},
+        **{protocol: summarise(runs[protocol]) for protocol in args.protocols},
     }
 
 
@@ -307,12 +308,13 @@ def table(results: dict[str, Any]) -> str:
     ]
     for kind, result in results["kinds"].items():
         shape = "x".join(map(str, result["input_shape"]))
-        base = result["json"]["req_per_s"]
-        for protocol in PROTOCOLS:
+        base = result["json"]["req_per_s"] if "json" in result else None
+        for protocol in (p for p in PROTOCOLS if p in result):
             run = result[protocol]
+            versus = "-" if base is None else f"{run['req_per_s'] / base:.2f}x"
             lines.append(
                 f"| {kind} {shape} | {LABEL[protocol]} | {result['request_bytes'][protocol]:,} | "
-                f"{run['req_per_s']:.0f} | {run['req_per_s'] / base:.2f}x | {run['p50_ms']:.1f} | "
+                f"{run['req_per_s']:.0f} | {versus} | {run['p50_ms']:.1f} | "
                 f"{run['p99_ms']:.1f} | {run['server_cpu_ms_per_req']:.2f} | "
                 f"{run['loop_cpu_ms_per_req']:.2f} |"
             )
@@ -322,8 +324,8 @@ def table(results: dict[str, Any]) -> str:
 def checks(results: dict[str, Any]) -> list[str]:
     found = []
     for kind, target in TARGETS.items():
-        if kind in results["kinds"]:
-            result = results["kinds"][kind]
+        result = results["kinds"].get(kind, {})
+        if "json" in result and "binary" in result:
             ratio = result["binary"]["req_per_s"] / result["json"]["req_per_s"]
             verdict = "PASS" if ratio >= target else "MISS"
             # Rounds are interleaved, so each round's ratio is a paired comparison too.
@@ -348,17 +350,25 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=float, default=1.5, help="seconds per protocol")
     parser.add_argument("--max-batch", type=int, default=64)
+    parser.add_argument(
+        "--protocols",
+        default=",".join(PROTOCOLS),
+        help="which to run, e.g. binary alone to profile the endpoint under one of them",
+    )
     parser.add_argument("--server-log", type=Path, default=Path("/tmp/protocols-bench.log"))
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
+    args.protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
+    if not args.protocols or set(args.protocols) - set(PROTOCOLS):
+        parser.error(f"--protocols takes some of {', '.join(PROTOCOLS)}")
     for kind in kinds:
         bench_kind(kind)  # an unknown kind fails before anything runs
     key = secrets.token_urlsafe(16)
     os.environ[KEY_ENV] = key  # for the endpoint process; never on its command line
     results: dict[str, Any] = {
         "load_before": os.getloadavg(),
-        "cpus": os.cpu_count(),
+        "cpus": usable_cores(),
         "clients": args.clients,
         "rounds": args.rounds,
         "duration_s": args.duration,

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import os
-
+from modelfleet.host.cores import usable_cores
 from modelfleet.settings import get_settings
 
 # Training and evaluation are CPU-bound for minutes. Each run has its own workspace, so
@@ -16,4 +15,4 @@ MODEL_REPO_POOL = "model_repo"
 def training_slots() -> int:
     """The configured number, or one training per two cores (TensorFlow uses both)."""
     configured = get_settings().training_slots
-    return configured if configured is not None else max(1, (os.cpu_count() or 2) // 2)
+    return configured if configured is not None else max(1, usable_cores() // 2)

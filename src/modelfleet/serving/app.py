@@ -22,6 +22,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from modelfleet import __version__
 from modelfleet.config import ServingPolicy
 from modelfleet.errors import ModelfleetError, http_status, retry_after_s
+from modelfleet.host.cores import usable_cores
 from modelfleet.host.logs import configure_logging
 from modelfleet.serving import admin, feedback, openapi, tfserving, v2
 from modelfleet.serving.auth import Authenticator
@@ -297,7 +298,7 @@ def tune_threads(workers: int = 1) -> None:
     the cores (one batch uses them all), inter-op = 2 (ops of different models overlap)."""
     import tensorflow as tf
 
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     tf.config.threading.set_intra_op_parallelism_threads(max(1, cores // workers))
     tf.config.threading.set_inter_op_parallelism_threads(2)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import threading
 import time
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from modelfleet.errors import Forbidden, Unauthorized
+from modelfleet.host.cores import usable_cores
 from modelfleet.naming import PRODUCTION
 from modelfleet.registry import db
 from modelfleet.registry.store import applications
@@ -86,7 +86,7 @@ def verification_slots(limits: EndpointLimits) -> int:
     """argon2 verifications one worker runs at once: its share of the cores by default."""
     if limits.key_verifications is not None:
         return limits.key_verifications
-    return max(1, (os.cpu_count() or 1) // worker_count())
+    return max(1, usable_cores() // worker_count())
 
 
 class Authenticator:

@@ -10,7 +10,6 @@ the machine's capacity rather than the platform's work.
 
 from __future__ import annotations
 
-import os
 import statistics
 from collections import Counter
 from dataclasses import dataclass
@@ -25,6 +24,7 @@ from modelfleet.harness.year import runs as year_runs
 from modelfleet.harness.year.load import LoadSummary
 from modelfleet.harness.year.runs import YearRun
 from modelfleet.harness.year.verify import Verification
+from modelfleet.host.cores import usable_cores
 from modelfleet.naming import RETRAIN_DAG_PREFIX
 from modelfleet.orchestration.airflow_client import AirflowClient
 from modelfleet.registry import db
@@ -266,7 +266,7 @@ def _p90(values: list[float]) -> float:
 
 
 def _cores() -> int:
-    return os.cpu_count() or 1
+    return usable_cores()
 
 
 def _production(workflows: list[str]) -> dict[str, str]:
