@@ -4,8 +4,9 @@ For each model (LeNet 28x28x1, ResNet 32x32x3, LeNet 224x224x3), exports the unt
 model through the platform's own exporter (bench/models.py), starts the real endpoint
 (bench/bench_endpoint.py: `create_app` under uvicorn, gRPC in the same event loop, as
 `modelfleet serve` runs it) and drives it with ONE load generator for all three
-protocols: asyncio, `--clients` coroutines, each sending one-image requests back to back
-for `--duration` seconds. HTTP goes through a minimal keep-alive client (a connection per
+protocols (or those `--protocols` names, e.g. one alone to profile the endpoint under it):
+asyncio, `--clients` coroutines, each sending one-image requests back to back for
+`--duration` seconds. HTTP goes through a minimal keep-alive client (a connection per
 coroutine), gRPC through one grpc.aio channel. Request bodies are encoded once before
 the clock starts and answers are read as bytes (not decoded), so the client's cost per
 request stays small and alike; it shares the machine with the server all the same.
@@ -13,7 +14,8 @@ request stays small and alike; it shares the machine with the server all the sam
 Protocols run in interleaved rounds (JSON, binary, gRPC, JSON, ...), so machine noise
 hits all of them alike; the ratios come from one run. The endpoint's CPU time per request
 is split into its event loop's (HTTP, routing, decoding, answers: what the wire format
-changes) and the rest (inference: the batcher's thread and TensorFlow's pools).
+changes) and the rest (inference: the batcher's thread and TensorFlow's pools); the load
+generator's own CPU time per request is shown beside it.
 Targets: binary >= 2x JSON req/s at 224x224x3, binary >= 1.3x JSON at 32x32x3.
 
     .venv/bin/python bench/protocols.py [--kinds lenet,resnet,lenet224] [--clients 32] \
@@ -188,12 +190,14 @@ async def bench_model(
             if protocol != "grpc":
                 idle[:] = [await HttpConnection.open(port) for _ in range(args.clients)]
             cpu, loop = cpu_seconds(server_pid), loop_seconds(server_pid)
+            client = time.process_time()
             elapsed, latencies = await run_load(senders[protocol], args.clients, duration)
+            client = time.process_time() - client
             cpu, loop = cpu_seconds(server_pid) - cpu, loop_seconds(server_pid) - loop
             for connection in idle:
                 connection.close()
             idle.clear()
-            return Run(elapsed, latencies, cpu, loop)
+            return Run(elapsed, latencies, cpu, loop, client)
 
         for protocol in args.protocols:  # warm up: graphs traced, channel connected
             await measure(protocol, args.warmup)
@@ -221,6 +225,7 @@ class Run(NamedTuple):
     latencies: list[float]
     server_cpu_s: float
     loop_cpu_s: float  # the serving process's main thread: its event loop
+    client_cpu_s: float  # this process: the load generator, which shares the machine
 
     @property
     def rate(self) -> float:
@@ -265,6 +270,9 @@ def summarise(runs: list[Run]) -> dict[str, Any]:
             1000 * sum(r.server_cpu_s for r in runs) / len(latencies), 2
         ),
         "loop_cpu_ms_per_req": round(1000 * sum(r.loop_cpu_s for r in runs) / len(latencies), 2),
+        "client_cpu_ms_per_req": round(
+            1000 * sum(r.client_cpu_s for r in runs) / len(latencies), 2
+        ),
         "requests": len(latencies),
         "p50_ms": round(statistics.median(latencies) * 1000, 1),
         "p99_ms": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000, 1),
@@ -303,8 +311,8 @@ def progress(message: str) -> None:
 def table(results: dict[str, Any]) -> str:
     lines = [
         "| model | protocol | request bytes | req/s | vs JSON | p50 ms | p99 ms "
-        "| server CPU ms/req | of it, event loop |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| server CPU ms/req | of it, event loop | client CPU ms/req |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for kind, result in results["kinds"].items():
         shape = "x".join(map(str, result["input_shape"]))
@@ -316,7 +324,7 @@ def table(results: dict[str, Any]) -> str:
                 f"| {kind} {shape} | {LABEL[protocol]} | {result['request_bytes'][protocol]:,} | "
                 f"{run['req_per_s']:.0f} | {versus} | {run['p50_ms']:.1f} | "
                 f"{run['p99_ms']:.1f} | {run['server_cpu_ms_per_req']:.2f} | "
-                f"{run['loop_cpu_ms_per_req']:.2f} |"
+                f"{run['loop_cpu_ms_per_req']:.2f} | {run['client_cpu_ms_per_req']:.2f} |"
             )
     return "\n".join(lines)
 
@@ -359,7 +367,7 @@ def main() -> None:
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
     kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    args.protocols = [p.strip() for p in args.protocols.split(",") if p.strip()]
+    args.protocols = list(dict.fromkeys(p.strip() for p in args.protocols.split(",") if p.strip()))
     if not args.protocols or set(args.protocols) - set(PROTOCOLS):
         parser.error(f"--protocols takes some of {', '.join(PROTOCOLS)}")
     for kind in kinds:
@@ -370,6 +378,7 @@ def main() -> None:
         "load_before": os.getloadavg(),
         "cpus": usable_cores(),
         "clients": args.clients,
+        "protocols": args.protocols,
         "rounds": args.rounds,
         "duration_s": args.duration,
         "kinds": {},
@@ -389,6 +398,8 @@ def main() -> None:
     )
     for line in checks(results):
         print(line)
+    if not {"json", "binary"} <= set(args.protocols):
+        print("targets not checked: they compare binary with JSON, and not both ran")
     if args.json_out:
         args.json_out.write_text(json.dumps(results, indent=1))
 

@@ -52,6 +52,7 @@ from wrk_runner import (
     running_server,
 )
 
+from modelfleet.host.cores import usable_cores
 from modelfleet.host.ports import free_port
 from models import KINDS, bench_kind, export_bench_model, load_infer
 
@@ -532,7 +533,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument(
         "--workers",
         type=parse_ints,
-        default=sorted({1, os.cpu_count() or 1}),
+        default=sorted({1, usable_cores()}),
         help="endpoint processes, each measured in turn (default 1 and the number of cores)",
     )
     parser.add_argument("--warmup", type=float, default=2, help="seconds, per server and route")

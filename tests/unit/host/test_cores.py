@@ -1,3 +1,8 @@
+"""The cores a process may use: its CPU affinity, which sizes TensorFlow's thread pools,
+the endpoint's key verifications and the training pool."""
+
+from __future__ import annotations
+
 import os
 import subprocess
 import sys
@@ -7,7 +12,7 @@ from modelfleet.host.cores import usable_cores
 
 def test_usable_cores_are_the_affinity_not_the_machine():
     # A process pinned to one core (as `taskset -c 0` or a container's `--cpuset-cpus`
-    # pins it) sizes its thread pools for one core, whatever os.cpu_count() says.
+    # pins it) counts one, whatever os.cpu_count() says.
     one = min(os.sched_getaffinity(0))
     pinned = subprocess.run(
         [
@@ -22,3 +27,11 @@ def test_usable_cores_are_the_affinity_not_the_machine():
     )
     assert pinned.stdout.strip() == "1"
     assert usable_cores() == len(os.sched_getaffinity(0))
+
+
+def test_the_training_pool_follows_the_affinity(monkeypatch):
+    from modelfleet.orchestration import pools
+
+    monkeypatch.delenv("MODELFLEET_TRAINING_SLOTS", raising=False)
+    monkeypatch.setattr(pools, "usable_cores", lambda: 6)
+    assert pools.training_slots() == 3

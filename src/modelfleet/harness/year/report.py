@@ -165,7 +165,7 @@ def render(
         "# A year of the fleet",
         "",
         f"`{command}` on {datetime.now().astimezone():%Y-%m-%d}, this machine "
-        f"({_cores()} cores): {len(workflows)} workflows × {len(months)} months "
+        f"({usable_cores()} cores): {len(workflows)} workflows × {len(months)} months "
         f"({months[0]}..{months[-1]}) = {len(records)} `{RETRAIN_DAG_PREFIX}<wf>` runs "
         f"({planned} planned),"
         " created over "
@@ -263,10 +263,6 @@ def _median(values: list[float]) -> float:
 
 def _p90(values: list[float]) -> float:
     return float(np.percentile(values, 90)) if values else float("nan")
-
-
-def _cores() -> int:
-    return usable_cores()
 
 
 def _production(workflows: list[str]) -> dict[str, str]:
