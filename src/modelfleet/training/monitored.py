@@ -1,19 +1,18 @@
 """One compiled batch function that answers and also yields what the prediction log needs.
 
 The exported SavedModel only has its `serve` function: a Keras export keeps no layers to
-ask for the penultimate activations. Its graph does hold them, though: `serve` ends in
-`MatMul -> BiasAdd -> Softmax`, and the MatMul's input is the penultimate embedding. This
-module freezes `serve` (its variables become constants: a flat graph whose weights
-TensorFlow's graph optimiser may fold and fuse; 13% less endpoint CPU a request for
-ResNet-20, docs/benchmarks.md), imports the frozen graph into a new
-`tf.function` that returns both the probabilities and the embedding through the version's
-fixed projection (`modelfleet.embedding.projection`), and traces it when the model loads
-(the endpoint) or once per reference computation (`monitoring.reference`). The artifact
-does not change, and every version exported so far works the same way.
+ask for the penultimate activations. Its graph does hold them, though: `serve` calls one
+function whose body ends in `MatMul -> BiasAdd -> Softmax`, and the MatMul's input is the
+penultimate embedding. This module imports that body once more into a new `tf.function`
+(bound to the SavedModel's own variables, so no weights are copied), returns both the
+probabilities and the embedding through the version's fixed projection
+(`modelfleet.embedding.projection`), and is traced when the model loads (the endpoint)
+or once per reference computation (`monitoring.reference`). The artifact does
+not change, and every version exported so far works the same way.
 
-A graph that does not end that way (no recognisable classifier head) still gets the
-frozen `serve`, and projects the probabilities instead of an embedding, so a logged row
-still has its PROJECTED_DIMS floats.
+A graph that does not end that way (no recognisable classifier head) gets None: the
+endpoint then serves with `serve` alone, and projects the probabilities instead (see
+`monitored_infer`), so a logged row still has its PROJECTED_DIMS floats.
 """
 
 from __future__ import annotations
@@ -37,36 +36,30 @@ def monitored_infer(
 ) -> tuple[MonitoredFn, bool]:
     """A batch function returning `[probabilities | projected embedding | stats]` columns
     in one compiled call, and whether the embedding is the penultimate layer's (True) or
-    the probabilities' projection (False, an unrecognised graph). Holds no reference to
-    `loaded`: the weights live on as the frozen graph's constants."""
+    the probabilities' projection (False, an unrecognised graph)."""
     import tensorflow as tf
-    from tensorflow.python.framework.convert_to_constants import (
-        convert_variables_to_constants_v2,
-    )
 
     spec = tf.TensorSpec([None, *input_shape], tf.float32)
-    frozen = convert_variables_to_constants_v2(loaded.serve.get_concrete_function(spec))
-    graph = frozen.graph.as_graph_def()
-    feed, output = frozen.inputs[0].name, frozen.outputs[0].name
-    head = _head(graph)
-    if head is not None:  # the embedding's width, from the frozen graph's static shapes
-        shape = frozen.graph.get_tensor_by_name(head[1]).shape
-        if any(d is None for d in shape[1:]):  # not flat at the head: project the scores
-            head = None
-    penultimate = head is not None
-    fetch = [output, output] if head is None else list(head)
-    shape = frozen.graph.get_tensor_by_name(fetch[1]).shape
-    width = int(np.prod(shape[1:]))
-    matrix = tf.constant(projection(workflow, version, width))
+    both = _penultimate_function(loaded, spec)
+    if both is None:
+        probe = loaded.serve(tf.zeros([1, *input_shape], tf.float32))
+        matrix = tf.constant(projection(workflow, version, int(probe.shape[-1])))
 
-    def both_outputs(x: Any) -> Any:
-        probs, embedding = tf.graph_util.import_graph_def(
-            graph, input_map={feed: x}, return_elements=fetch, name="served"
-        )
-        flat = tf.reshape(embedding, [tf.shape(embedding)[0], width])
-        return probs, tf.matmul(flat, matrix)
+        def fallback(x: Any) -> Any:
+            probs = loaded.serve(x)
+            return probs, tf.matmul(probs, matrix)
 
-    compiled = tf.function(both_outputs, input_signature=[spec]).get_concrete_function()
+        compiled, penultimate = tf.function(fallback, input_signature=[spec]), False
+    else:
+        graph_fn, width = both
+        matrix = tf.constant(projection(workflow, version, width))
+
+        def both_outputs(x: Any) -> Any:
+            probs, embedding = graph_fn(x)
+            flat = tf.reshape(embedding, [tf.shape(embedding)[0], width])
+            return probs, tf.matmul(flat, matrix)
+
+        compiled, penultimate = tf.function(both_outputs, input_signature=[spec]), True
 
     def infer(batch: np.ndarray) -> np.ndarray:
         probs, projected = compiled(tf.constant(batch, dtype=tf.float32))
@@ -77,11 +70,27 @@ def monitored_infer(
     return infer, penultimate
 
 
-def _head(graph: Any) -> tuple[str, str] | None:
-    """(probabilities, penultimate activations) tensor names in a frozen `serve` graph, or
-    None if it has no MatMul -> (BiasAdd) -> Softmax head."""
-    nodes = {n.name: n for n in graph.node}
-    softmax = [n for n in graph.node if n.op == "Softmax"]
+def _penultimate_function(loaded: Any, spec: Any) -> tuple[Callable[[Any], Any], int] | None:
+    """The body of `serve`, importable inside a tf.function, returning (probabilities,
+    penultimate activations), and the embedding width; None if the graph has no
+    MatMul -> (BiasAdd) -> Softmax head."""
+    import tensorflow as tf
+    from tensorflow.python.framework import function_def_to_graph
+
+    try:
+        concrete = loaded.serve.get_concrete_function(spec)
+        outer = concrete.graph.as_graph_def()
+        calls = [n for n in outer.node if n.op in ("StatefulPartitionedCall", "PartitionedCall")]
+        if len(calls) != 1:
+            return None
+        library = {f.signature.name: f for f in outer.library.function}
+        fdef = library[calls[0].attr["f"].func.name]
+        body, _ = function_def_to_graph.function_def_to_graph_def(fdef)
+        body.library.CopyFrom(outer.library)
+    except Exception:  # a graph laid out otherwise: serve without the embedding
+        return None
+    nodes = {n.name: n for n in body.node}
+    softmax = [n for n in body.node if n.op == "Softmax"]
     if not softmax:
         return None
     node = nodes.get(softmax[-1].input[0].split(":")[0])
@@ -90,4 +99,26 @@ def _head(graph: Any) -> tuple[str, str] | None:
     if node is None or node.op != "MatMul":
         return None
     penultimate = node.input[0] if ":" in node.input[0] else node.input[0] + ":0"
-    return softmax[-1].name + ":0", penultimate
+    probs_name = softmax[-1].name + ":0"
+    args = [a.name for a in fdef.signature.input_arg]
+    # `serve`'s graph passes its input, then its captured variable handles, in this order.
+    captured = list(concrete.captured_inputs)
+    if len(args) != 1 + len(captured):
+        return None
+
+    def graph_fn(x: Any) -> Any:
+        feeds = {args[0] + ":0": x}
+        for name, handle in zip(args[1:], captured, strict=True):
+            feeds[name + ":0"] = tf.identity(handle)  # captures the variable in this graph
+        return tf.graph_util.import_graph_def(
+            body, input_map=feeds, return_elements=[probs_name, penultimate], name="monitored"
+        )
+
+    width_probe = tf.function(lambda x: graph_fn(x)[1], input_signature=[spec])
+    try:
+        shape = width_probe.get_concrete_function().structured_outputs.shape
+    except Exception:
+        return None
+    if any(d is None for d in shape[1:]):
+        return None
+    return graph_fn, int(np.prod(shape[1:]))
