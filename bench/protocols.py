@@ -261,18 +261,18 @@ def loop_seconds(pid: int) -> float:
 
 def summarise(runs: list[Run]) -> dict[str, Any]:
     latencies = sorted(x for run in runs for x in run.latencies)
+
+    def ms_per_request(seconds: float) -> float:
+        return round(1000 * seconds / len(latencies), 2)
+
     return {
         "req_per_s": round(len(latencies) / sum(run.elapsed for run in runs), 1),
         "rounds_req_per_s": [round(run.rate, 1) for run in runs],
         # CPU per request is steadier than req/s on a shared machine: others' load
         # stretches the wall clock, not the work done per request.
-        "server_cpu_ms_per_req": round(
-            1000 * sum(r.server_cpu_s for r in runs) / len(latencies), 2
-        ),
-        "loop_cpu_ms_per_req": round(1000 * sum(r.loop_cpu_s for r in runs) / len(latencies), 2),
-        "client_cpu_ms_per_req": round(
-            1000 * sum(r.client_cpu_s for r in runs) / len(latencies), 2
-        ),
+        "server_cpu_ms_per_req": ms_per_request(sum(r.server_cpu_s for r in runs)),
+        "loop_cpu_ms_per_req": ms_per_request(sum(r.loop_cpu_s for r in runs)),
+        "client_cpu_ms_per_req": ms_per_request(sum(r.client_cpu_s for r in runs)),
         "requests": len(latencies),
         "p50_ms": round(statistics.median(latencies) * 1000, 1),
         "p99_ms": round(latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] * 1000, 1),
@@ -350,6 +350,11 @@ def checks(results: dict[str, Any]) -> list[str]:
     return found
 
 
+def names(text: str) -> list[str]:
+    """A comma-separated option's names, each once, in order."""
+    return list(dict.fromkeys(n.strip() for n in text.split(",") if n.strip()))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--kinds", default="lenet,resnet,lenet224")
@@ -366,8 +371,8 @@ def main() -> None:
     parser.add_argument("--server-log", type=Path, default=Path("/tmp/protocols-bench.log"))
     parser.add_argument("--json-out", type=Path, default=None)
     args = parser.parse_args()
-    kinds = [k.strip() for k in args.kinds.split(",") if k.strip()]
-    args.protocols = list(dict.fromkeys(p.strip() for p in args.protocols.split(",") if p.strip()))
+    kinds = names(args.kinds)
+    args.protocols = names(args.protocols)
     if not args.protocols or set(args.protocols) - set(PROTOCOLS):
         parser.error(f"--protocols takes some of {', '.join(PROTOCOLS)}")
     for kind in kinds:

@@ -28,9 +28,9 @@ print(json.dumps({"errors": {k: str(v) for k, v in bag.import_errors.items()},
 """
 
 
-# Each DAG as the scheduler stores it, by id (a digest of its serialized form).
-# Each DAG's serialized form, less its Params' `examples`: the months the trigger form
-# proposes are the DAG processor's alone (a task process never shows the form).
+# Each DAG as the scheduler stores it, by id: a digest of its serialized form, less its
+# Params' `examples` (the months the trigger form proposes are the DAG processor's alone;
+# a task process never shows the form).
 SERIALIZED = """
 import hashlib, json, sys
 from airflow.dag_processing.dagbag import DagBag
